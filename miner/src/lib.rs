@@ -1,0 +1,20 @@
+//! # upow-miner
+//!
+//! The miner of upow: it trains the chain's jobs with the training-step
+//! puzzle of `upow-puzzle` and turns winning steps into blocks.
+//!
+//! * [`backend`]: the step on the reference, candle CPU and candle CUDA
+//!   backends, all bit-identical to the reference.
+//! * [`baseline`]: a float32 candle training of the same MLP, the yardstick
+//!   for the integer step's accuracy.
+//! * [`train`]: local training runs (no chain) and their evaluation.
+//!
+//! Layering: depends on `upow-puzzle` (and, for mining, talks to a node over
+//! JSON-RPC); never links the node or the runtime.
+
+pub mod backend;
+pub mod baseline;
+pub mod error;
+pub mod train;
+
+pub use error::{MinerError, Result};

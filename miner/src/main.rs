@@ -1,0 +1,203 @@
+//! `upow-miner`: train upow jobs locally, benchmark backends, and mine.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use upow_miner::{
+    backend::BackendKind,
+    baseline,
+    train::{self, TrainConfig},
+};
+use upow_puzzle::{idx, Hyperparams, Model};
+
+/// upow miner: useful proof-of-work by training neural networks.
+#[derive(Parser, Debug)]
+#[command(name = "upow-miner", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a model locally with the puzzle's step (no chain) and report
+    /// its test accuracy, optionally next to a float32 baseline.
+    Train(TrainArgs),
+}
+
+/// Parses "784-128-10" into a validated model.
+fn parse_model(s: &str) -> Result<Model, String> {
+    let dims = s
+        .split(['-', ','])
+        .map(|d| d.trim().parse::<u32>().map_err(|e| format!("bad layer width {d:?}: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Model::new(&dims).map_err(|e| e.to_string())
+}
+
+#[derive(Args, Debug)]
+struct TrainArgs {
+    /// Directory with MNIST-layout IDX files (plain or .gz).
+    #[arg(long, default_value = idx::FASHION_MNIST_DIR)]
+    dataset: PathBuf,
+    /// Layer widths, inputs first: e.g. 784-128-10.
+    #[arg(long, default_value = "784-128-10", value_parser = parse_model)]
+    model: Model,
+    /// log2 of the batch size (6 = 64).
+    #[arg(long, default_value_t = 6)]
+    batch_log2: u32,
+    /// Base learning-rate shift (lr = 2^-shift).
+    #[arg(long, default_value_t = 2)]
+    lr_shift: u32,
+    /// Epochs over the training set (ignored when --steps is given).
+    #[arg(long, default_value_t = 10)]
+    epochs: u64,
+    /// Exact number of steps.
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Seed of the run (initial weights, batches, rounding).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Backend running the integer step.
+    #[arg(long, value_enum, default_value_t = BackendKind::Reference)]
+    backend: BackendKind,
+    /// GPU index for --backend cuda.
+    #[arg(long, default_value_t = 0)]
+    device: usize,
+    /// Evaluate on the test set every N steps (0: only at the end).
+    #[arg(long, default_value_t = 0)]
+    eval_every: u64,
+    /// Also train the float32 candle baseline of the same model and budget.
+    #[arg(long)]
+    baseline: bool,
+    /// Use only the first N training samples.
+    #[arg(long)]
+    train_limit: Option<usize>,
+    /// Print one JSON object per line instead of a progress bar.
+    #[arg(long)]
+    json: bool,
+}
+
+fn run_train(args: TrainArgs) -> anyhow::Result<()> {
+    let mut train_set = idx::load_split(&args.dataset, idx::Split::Train)
+        .with_context(|| format!("loading the training set from {}", args.dataset.display()))?;
+    if let Some(limit) = args.train_limit {
+        train_set = train_set.slice(0..limit.min(train_set.len()))?;
+    }
+    let test_set = idx::load_split(&args.dataset, idx::Split::Test)
+        .with_context(|| format!("loading the test set from {}", args.dataset.display()))?;
+    if train_set.sample_len() - 1 != args.model.inputs() {
+        bail!(
+            "the dataset has {} inputs per sample, the model takes {}",
+            train_set.sample_len() - 1,
+            args.model.inputs()
+        );
+    }
+    let batch = 1u64 << args.batch_log2;
+    let steps = args.steps.unwrap_or(args.epochs * train_set.len() as u64 / batch).max(1);
+    let hyper = Hyperparams::new(args.batch_log2, args.lr_shift, steps)?;
+    let config = TrainConfig {
+        model: args.model.clone(),
+        hyper,
+        seed: args.seed,
+        backend: args.backend,
+        device: args.device,
+    };
+    let model_name =
+        args.model.dims().iter().map(u32::to_string).collect::<Vec<_>>().join("-");
+    let bar = if args.json {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::new(steps);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} steps ({per_sec}, eta {eta}) {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    };
+    let json = args.json;
+    let report = train::train(&config, &train_set, &test_set, args.eval_every, |p| {
+        bar.set_position(p.step);
+        let test = p.test.map(|t| format!(" test acc {:.2}%", 100.0 * t.accuracy())).unwrap_or_default();
+        bar.set_message(format!("loss {:.4}{test}", p.train_loss));
+        if json && (p.test.is_some() || p.step % 1000 == 0) {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "event": "progress", "step": p.step, "train_loss": p.train_loss,
+                    "test_accuracy": p.test.map(|t| t.accuracy()),
+                })
+            );
+        }
+    })?;
+    bar.finish_and_clear();
+    let baseline = if args.baseline {
+        let device = candle_core::Device::Cpu;
+        Some(baseline::train_float(
+            &config.model,
+            &config.hyper,
+            &config.initial_weights(),
+            &config.context().parent,
+            &train_set,
+            &test_set,
+            &device,
+        )?)
+    } else {
+        None
+    };
+    let summary = serde_json::json!({
+        "event": "result",
+        "model": model_name,
+        "batch": batch,
+        "steps": steps,
+        "seed": args.seed,
+        "backend": args.backend,
+        "integer_test_accuracy": report.test.accuracy(),
+        "integer_test_loss": report.test.mean_loss_nats(),
+        "integer_steps_per_second": steps as f64 / report.seconds.max(1e-9),
+        "float32_test_accuracy": baseline.map(|b| b.accuracy),
+        "float32_test_loss": baseline.map(|b| b.loss),
+        "weights_hash": hex(&report.weights.hash()),
+    });
+    if json {
+        println!("{summary}");
+    } else {
+        println!(
+            "{model_name} batch {batch}, {steps} steps, seed {}: integer ({}) test accuracy {:.2}% (loss {:.4}), {:.1} steps/s",
+            args.seed,
+            args.backend.as_str(),
+            100.0 * report.test.accuracy(),
+            report.test.mean_loss_nats(),
+            steps as f64 / report.seconds.max(1e-9)
+        );
+        if let Some(b) = baseline {
+            println!(
+                "float32 baseline (candle, same init/batch/steps/lr): test accuracy {:.2}% (loss {:.4})",
+                100.0 * b.accuracy,
+                b.loss
+            );
+        }
+        println!("final weights hash {}", hex(&report.weights.hash()));
+    }
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Train(args) => run_train(args),
+    }
+}

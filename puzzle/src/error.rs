@@ -1,0 +1,192 @@
+//! The crate's one error type.
+
+use crate::hash::Hash;
+
+/// Everything that can be wrong with a puzzle input: a job spec outside the
+/// limits, bytes that do not decode, or a proof that does not verify.
+///
+/// No function of this crate panics on bad input; each returns one of these.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The model has fewer than one or more than `MAX_LAYERS` weight layers.
+    #[error("model must have 1..={max} weight layers, got {got}")]
+    LayerCount {
+        /// Weight layers in the spec.
+        got: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A layer width is zero or above `MAX_WIDTH`.
+    #[error("layer dimension {index} is {width}, allowed 1..={max}")]
+    Width {
+        /// Index into the dimension list.
+        index: usize,
+        /// The offending width.
+        width: u32,
+        /// The limit.
+        max: u32,
+    },
+    /// The model has fewer than two output classes.
+    #[error("the output layer needs at least 2 classes, got {0}")]
+    Classes(u32),
+    /// The model has more parameters than `MAX_PARAMS`.
+    #[error("model has {got} parameters, more than the limit {max}")]
+    Params {
+        /// Parameter count.
+        got: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// The batch size is not a power of two in `1..=MAX_BATCH`.
+    #[error("batch size must be a power of two in 1..={max}, got 2^{log2}")]
+    Batch {
+        /// log2 of the requested batch size.
+        log2: u32,
+        /// The limit.
+        max: u32,
+    },
+    /// The learning-rate shift is above `MAX_LR_SHIFT`.
+    #[error("learning-rate shift {got} above the limit {max}")]
+    LrShift {
+        /// Requested shift.
+        got: u32,
+        /// The limit.
+        max: u32,
+    },
+    /// The job asks for zero steps.
+    #[error("target step count must be at least 1")]
+    ZeroSteps,
+    /// An encoded weight set has the wrong length for its model.
+    #[error("weights encoding is {got} bytes, the model needs {expected}")]
+    WeightsLength {
+        /// Bytes given.
+        got: usize,
+        /// Bytes the model needs.
+        expected: usize,
+    },
+    /// A weight byte encodes -128, which the canonical encoding excludes.
+    #[error("weight byte {offset} is -128, outside the symmetric int8 range")]
+    WeightValue {
+        /// Offset of the byte in the encoding.
+        offset: usize,
+    },
+    /// An encoded sample has the wrong length for the dataset.
+    #[error("sample encoding is {got} bytes, the dataset needs {expected}")]
+    SampleLength {
+        /// Bytes given.
+        got: usize,
+        /// Bytes expected (1 label byte + input bytes).
+        expected: usize,
+    },
+    /// A sample's label is not a class of the model.
+    #[error("sample label {label} is not below the class count {classes}")]
+    Label {
+        /// The label byte.
+        label: u8,
+        /// Classes of the model.
+        classes: u32,
+    },
+    /// The dataset's sample shape does not match the model.
+    #[error("dataset has {dataset} inputs per sample, the model takes {model}")]
+    DatasetShape {
+        /// Inputs per dataset sample.
+        dataset: u32,
+        /// Inputs of the model.
+        model: u32,
+    },
+    /// A batch has the wrong number of samples.
+    #[error("batch has {got} samples, the job's batch size is {expected}")]
+    BatchSize {
+        /// Samples given.
+        got: usize,
+        /// Samples expected.
+        expected: usize,
+    },
+    /// A Merkle leaf index is outside its tree.
+    #[error("leaf index {index} is outside a tree of {leaves} leaves")]
+    LeafIndex {
+        /// The index.
+        index: u64,
+        /// Leaves in the tree.
+        leaves: u64,
+    },
+    /// A Merkle proof has the wrong number of siblings for its position.
+    #[error("Merkle proof has {got} siblings, its position needs {expected}")]
+    ProofLength {
+        /// Siblings given.
+        got: usize,
+        /// Siblings needed.
+        expected: usize,
+    },
+    /// A Merkle proof does not lead to the committed root.
+    #[error("Merkle proof of {what} leaf {index} does not match the root")]
+    ProofMismatch {
+        /// Which tree: "trajectory" or "dataset".
+        what: &'static str,
+        /// Leaf index.
+        index: u64,
+    },
+    /// The trajectory claim is empty (zero steps).
+    #[error("a trajectory must contain at least one step")]
+    EmptyTrajectory,
+    /// A challenged step is not part of the claimed trajectory.
+    #[error("step {index} is outside a trajectory of {steps} steps")]
+    StepIndex {
+        /// Step index.
+        index: u32,
+        /// Steps in the trajectory.
+        steps: u32,
+    },
+    /// The trajectory does not start from the chain's current weights.
+    #[error("trajectory starts from weights {got:02x?}, the chain holds {expected:02x?}")]
+    StartMismatch {
+        /// Leaf 0 of the trajectory.
+        got: Hash,
+        /// Current weights hash.
+        expected: Hash,
+    },
+    /// A proven batch sample is not the one the seed selects.
+    #[error("batch position {position} opens sample {got}, the seed selects {expected}")]
+    SampleIndex {
+        /// Position in the batch.
+        position: usize,
+        /// Index the opening names.
+        got: u64,
+        /// Index the seed selects.
+        expected: u64,
+    },
+    /// Re-executing a step gave weights the trajectory does not commit to.
+    #[error("step {index} re-executed to weights {computed:02x?}, not the trajectory's next leaf")]
+    StepMismatch {
+        /// Step index.
+        index: u32,
+        /// Hash of the recomputed weights.
+        computed: Hash,
+    },
+    /// The ticket does not meet the difficulty target.
+    #[error("ticket does not meet the difficulty target {difficulty}")]
+    TicketAboveTarget {
+        /// Difficulty at the parent.
+        difficulty: u128,
+    },
+    /// The set of proven steps differs from the challenged set.
+    #[error("proven steps {got:?} differ from the challenged steps {expected:?}")]
+    ChallengeSet {
+        /// Steps proven.
+        got: alloc::vec::Vec<u32>,
+        /// Steps challenged.
+        expected: alloc::vec::Vec<u32>,
+    },
+    /// The final weights named by the claim are not the trajectory's last leaf.
+    #[error("the claim's final weights are not the trajectory's last leaf")]
+    FinalMismatch,
+    /// The difficulty is zero.
+    #[error("difficulty must be at least 1")]
+    ZeroDifficulty,
+    /// A malformed file (IDX dataset) or stream.
+    #[error("malformed input: {0}")]
+    Malformed(alloc::string::String),
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = core::result::Result<T, E>;

@@ -1,0 +1,49 @@
+//! # upow-puzzle
+//!
+//! The training-step puzzle of upow: the **normative** integer reference of
+//! one SGD step of an int8 MLP, and everything that turns such steps into a
+//! proof-of-work — seeds, tickets, the difficulty target, the Merkle
+//! commitments to trajectories and datasets, challenges, and verification.
+//!
+//! `docs/puzzle.md` is the prose spec; this crate is its executable form.
+//! The runtime (wasm), the node and the miner all call this crate, and every
+//! other backend (candle CPU, CUDA) is tested bit-for-bit against
+//! [`TrainingStep::run`].
+//!
+//! * `no_std` + `alloc`, no floating point in the step, no `unsafe`.
+//! * Feature `std` (default): the IDX dataset loader ([`idx`]).
+//! * Feature `scale`: SCALE codecs and type info for the wire types.
+//!
+//! Layering: this crate depends on no other crate of the project.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![deny(unsafe_code)]
+
+extern crate alloc;
+
+pub mod dataset;
+pub mod error;
+pub mod hash;
+#[cfg(feature = "std")]
+pub mod idx;
+pub mod linalg;
+pub mod loss;
+pub mod merkle;
+pub mod model;
+pub mod pow;
+pub mod prng;
+pub mod rounding;
+pub mod step;
+pub mod trajectory;
+pub mod verify;
+pub mod weights;
+
+pub use dataset::{Dataset, DatasetCommitment, SampleOpening};
+pub use error::{Error, Result};
+pub use hash::Hash;
+pub use merkle::{MerkleProof, MerkleTree};
+pub use model::{Hyperparams, Model};
+pub use pow::{Seed, Ticket, TrajectoryContext};
+pub use step::{batch_indices, evaluate, Batch, Evaluation, Forward, StepOutcome, TrainingStep};
+pub use trajectory::{challenged_steps, StepProof, Trajectory, TrajectoryClaim, TrajectoryProof};
+pub use verify::{verify_step, verify_trajectory, JobProgress, JobSpec, VerifiedStep, VerifiedTrajectory};
+pub use weights::Weights;

@@ -1,0 +1,123 @@
+//! Seeds, tickets and the difficulty target: what makes a step a lottery
+//! ticket of the proof-of-work.
+
+use crate::hash::{tag, Hash, Hasher};
+
+/// Who is mining on what: the fields every seed and ticket of a trajectory
+/// is bound to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TrajectoryContext {
+    /// Hash of the parent block.
+    pub parent: Hash,
+    /// The author's public key (sr25519, 32 bytes).
+    pub author: [u8; 32],
+    /// The job being trained.
+    pub job: u64,
+}
+
+/// The seed of step `i`: picks its batch and all its rounding bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Seed(pub Hash);
+
+impl Seed {
+    /// `H("upow/seed/v1" ‖ parent ‖ author ‖ job:u64le ‖ i:u32le ‖ H(W_i))`.
+    pub fn derive(ctx: &TrajectoryContext, index: u32, weights: &Hash) -> Self {
+        let mut hasher = Hasher::new(tag::SEED);
+        hasher
+            .update(&ctx.parent)
+            .update(&ctx.author)
+            .update(&ctx.job.to_le_bytes())
+            .update(&index.to_le_bytes())
+            .update(weights);
+        Self(hasher.finish())
+    }
+}
+
+/// The ticket of step `i`: a lottery draw bound to the trajectory so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Ticket(pub Hash);
+
+impl Ticket {
+    /// `H("upow/ticket/v1" ‖ parent ‖ author ‖ i:u32le ‖ R_i)`, where `R_i` is
+    /// the trajectory root over `H(W_0) … H(W_{i+1})`.
+    ///
+    /// Binding the ticket to the root (not only to `H(W_{i+1})`) means that
+    /// any change to the committed trajectory, and so to the challenges drawn
+    /// from the ticket, needs a new winning ticket: challenges cannot be
+    /// re-drawn by cheap grinding.
+    pub fn derive(ctx: &TrajectoryContext, index: u32, root: &Hash) -> Self {
+        let mut hasher = Hasher::new(tag::TICKET);
+        hasher.update(&ctx.parent).update(&ctx.author).update(&index.to_le_bytes()).update(root);
+        Self(hasher.finish())
+    }
+
+    /// Whether the ticket wins at `difficulty`: read as a 256-bit big-endian
+    /// integer, `ticket · difficulty < 2^256`. One ticket in `difficulty`
+    /// wins on average; difficulty 0 never wins.
+    pub fn meets(&self, difficulty: u128) -> bool {
+        meets_difficulty(&self.0, difficulty)
+    }
+}
+
+/// `hash · difficulty < 2^256` (hash big-endian).
+pub fn meets_difficulty(hash: &Hash, difficulty: u128) -> bool {
+    if difficulty == 0 {
+        return false;
+    }
+    // Little-endian 64-bit limbs of the big-endian hash.
+    let limb = |i: usize| {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&hash[32 - 8 * (i + 1)..32 - 8 * i]);
+        u64::from_be_bytes(bytes)
+    };
+    let a = [limb(0), limb(1), limb(2), limb(3)];
+    let b = [difficulty as u64, (difficulty >> 64) as u64];
+    let mut product = [0u64; 6];
+    for i in 0..4 {
+        let mut carry = 0u128;
+        for j in 0..2 {
+            let t = a[i] as u128 * b[j] as u128 + product[i + j] as u128 + carry;
+            product[i + j] = t as u64;
+            carry = t >> 64;
+        }
+        product[i + 2] = carry as u64;
+    }
+    product[4] == 0 && product[5] == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn difficulty_target_edges() {
+        let zero = [0u8; 32];
+        let max = [0xffu8; 32];
+        assert!(meets_difficulty(&zero, u128::MAX));
+        assert!(!meets_difficulty(&zero, 0));
+        assert!(meets_difficulty(&max, 1));
+        assert!(!meets_difficulty(&max, 2));
+        // 2^255 · 2 = 2^256 overflows; 2^255 − 1 (0x7f ff…) · 2 does not.
+        let mut half = [0u8; 32];
+        half[0] = 0x80;
+        assert!(!meets_difficulty(&half, 2));
+        let mut below_half = [0xffu8; 32];
+        below_half[0] = 0x7f;
+        assert!(meets_difficulty(&below_half, 2));
+        // 2^128 · (2^128 − 1) < 2^256.
+        let mut two_128 = [0u8; 32];
+        two_128[15] = 1;
+        assert!(meets_difficulty(&two_128, u128::MAX));
+        two_128[15] = 2;
+        assert!(!meets_difficulty(&two_128, u128::MAX));
+    }
+
+    #[test]
+    fn win_rate_follows_difficulty() {
+        let ctx = TrajectoryContext { parent: [1; 32], author: [2; 32], job: 0 };
+        let wins = (0..20_000u32)
+            .filter(|i| Ticket::derive(&ctx, *i, &[0; 32]).meets(100))
+            .count();
+        assert!((150..=250).contains(&wins), "{wins}");
+    }
+}

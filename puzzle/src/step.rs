@@ -1,0 +1,293 @@
+//! The training step `W' = step(W, seed)`: the normative integer reference.
+//!
+//! docs/puzzle.md §Step states the same algorithm in prose; the two must
+//! agree. Every backend (candle CPU, CUDA, wasm) is tested bit-for-bit
+//! against [`TrainingStep::run`].
+
+use alloc::vec::Vec;
+
+use crate::{
+    dataset::{verify_sample, DatasetCommitment, SampleOpening},
+    error::{Error, Result},
+    linalg,
+    loss::{argmax, softmax_row, PROB_BITS},
+    model::{Hyperparams, Model, INPUT_EXP},
+    pow::Seed,
+    prng::{below, derive_key, draw, Purpose},
+    rounding::{
+        activation_shift, dynamic_shift, max_abs, relu_sum, requantize_activation, round_error,
+        update_shift, updated_weight,
+    },
+    weights::Weights,
+};
+
+/// A batch of samples: `rows × inputs` pixel bytes and one label per row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Batch {
+    /// Row-major input bytes.
+    pub inputs: Vec<u8>,
+    /// Class of each row.
+    pub labels: Vec<u8>,
+}
+
+impl Batch {
+    /// Builds a batch from encoded samples (`label ‖ inputs` each).
+    pub fn from_encoded<'a>(
+        samples: impl IntoIterator<Item = &'a [u8]>,
+        model: &Model,
+    ) -> Result<Self> {
+        let width = model.inputs();
+        let mut batch = Batch { inputs: Vec::new(), labels: Vec::new() };
+        for sample in samples {
+            if sample.len() != width + 1 {
+                return Err(Error::SampleLength { got: sample.len(), expected: width + 1 });
+            }
+            if sample[0] as usize >= model.classes() {
+                return Err(Error::Label { label: sample[0], classes: model.classes() as u32 });
+            }
+            batch.labels.push(sample[0]);
+            batch.inputs.extend_from_slice(&sample[1..]);
+        }
+        Ok(batch)
+    }
+
+    /// Builds the batch from openings, checking each against the dataset at
+    /// the index the seed selects.
+    pub fn from_openings(
+        model: &Model,
+        dataset: &DatasetCommitment,
+        indices: &[u64],
+        openings: &[SampleOpening],
+    ) -> Result<Self> {
+        if openings.len() != indices.len() {
+            return Err(Error::BatchSize { got: openings.len(), expected: indices.len() });
+        }
+        for (&index, opening) in indices.iter().zip(openings) {
+            verify_sample(dataset, model.classes(), index, opening)?;
+        }
+        Self::from_encoded(openings.iter().map(|o| o.sample.as_slice()), model)
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.labels.len()
+    }
+}
+
+/// The dataset indices of a step's batch: `below(draw(key, b), samples)` for
+/// `b < batch`, `key = derive_key(seed, Batch, 0)` (with replacement).
+pub fn batch_indices(seed: &Seed, batch: usize, samples: u64) -> Vec<u64> {
+    let key = derive_key(&seed.0, Purpose::Batch, 0);
+    (0..batch as u64).map(|b| below(draw(key, b), samples)).collect()
+}
+
+/// What one step produces.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepOutcome {
+    /// The weights after the step.
+    pub weights: Weights,
+    /// Cross-entropy of the batch before the update, summed over rows, in
+    /// sixteenths of a bit.
+    pub loss: u64,
+}
+
+/// The forward pass of a batch, kept for the backward pass.
+#[derive(Clone, Debug)]
+pub struct Forward {
+    /// Activations entering each layer (`rows × d_l`, int8 values as `i16`).
+    pub activations: Vec<Vec<i16>>,
+    /// Exponent of each layer's input activations.
+    pub activation_exps: Vec<i32>,
+    /// Pre-activations of every layer (`rows × d_{l+1}`); the last are logits.
+    pub preactivations: Vec<Vec<i32>>,
+    /// Exponent of the logits.
+    pub logit_exp: i32,
+}
+
+impl Forward {
+    /// Runs the forward pass on `rows` inputs: `a_0 = pixel >> 1`
+    /// (exponent −7); `z_l = a_l · W_l` (exponent `e_a + e_W`); hidden layers
+    /// `a_{l+1} = min(RHU(relu(z_l), s), 127)` with `s` from
+    /// [`activation_shift`].
+    pub fn run(model: &Model, weights: &Weights, inputs: &[u8], rows: usize) -> Self {
+        let mut activations = Vec::with_capacity(model.layers());
+        let mut activation_exps = Vec::with_capacity(model.layers());
+        let mut preactivations = Vec::with_capacity(model.layers());
+        let mut a: Vec<i16> = inputs.iter().map(|&p| (p >> 1) as i16).collect();
+        let mut e = INPUT_EXP;
+        for l in 0..model.layers() {
+            let (k, n) = model.shape(l);
+            let w = weights.compute_layer(l);
+            let mut z = alloc::vec![0i32; rows * n];
+            linalg::matmul(&a, &w, &mut z, rows, k, n);
+            let ez = e + model.weight_exp(l);
+            activations.push(a);
+            activation_exps.push(e);
+            if l + 1 < model.layers() {
+                let s = activation_shift(relu_sum(&z), z.len());
+                a = z.iter().map(|&v| requantize_activation(v as i64, s) as i16).collect();
+                e = ez + s as i32;
+            } else {
+                a = Vec::new();
+                e = ez;
+            }
+            preactivations.push(z);
+        }
+        Self { activations, activation_exps, preactivations, logit_exp: e }
+    }
+
+    /// The logits (`rows × classes`).
+    pub fn logits(&self) -> &[i32] {
+        &self.preactivations[self.preactivations.len() - 1]
+    }
+}
+
+/// One training step of a job: fixed model and hyper-parameters.
+#[derive(Clone, Copy, Debug)]
+pub struct TrainingStep<'a> {
+    model: &'a Model,
+    hyper: &'a Hyperparams,
+}
+
+impl<'a> TrainingStep<'a> {
+    /// The step of a job.
+    pub fn new(model: &'a Model, hyper: &'a Hyperparams) -> Self {
+        Self { model, hyper }
+    }
+
+    /// Runs the step on `batch` from `weights` with the step's `seed`, as the
+    /// job's step number `global_step` (it sets the learning rate).
+    pub fn run(
+        &self,
+        weights: &Weights,
+        batch: &Batch,
+        seed: &Seed,
+        global_step: u64,
+    ) -> Result<StepOutcome> {
+        let model = self.model;
+        let rows = self.hyper.batch();
+        if batch.rows() != rows || batch.inputs.len() != rows * model.inputs() {
+            return Err(Error::BatchSize { got: batch.rows(), expected: rows });
+        }
+        let layers = model.layers();
+        let forward = Forward::run(model, weights, &batch.inputs, rows);
+
+        // Output error: softmax gradient (exponent −12 − log2 B), rounded to int8.
+        let classes = model.classes();
+        let mut grad = alloc::vec![0i32; rows * classes];
+        let mut loss = 0u64;
+        for ((z, g), &label) in
+            forward.logits().chunks_exact(classes).zip(grad.chunks_exact_mut(classes)).zip(&batch.labels)
+        {
+            loss += softmax_row(z, forward.logit_exp, label as usize, Some(g));
+        }
+        let grad_exp = -(PROB_BITS as i32) - self.hyper.batch_log2() as i32;
+        let (mut err, mut err_exp) = round_error_tensor(
+            &grad,
+            grad_exp,
+            derive_key(&seed.0, Purpose::OutputError, (layers - 1) as u8),
+        );
+
+        let lr_shift = self.hyper.lr_shift_at(global_step);
+        let mut next = weights.clone();
+        for l in (0..layers).rev() {
+            let (k, n) = model.shape(l);
+            let a = &forward.activations[l];
+            let mut g = alloc::vec![0i32; k * n];
+            linalg::matmul_at(a, &err, &mut g, rows, k, n);
+            let g_exp = forward.activation_exps[l] + err_exp;
+
+            // Back-propagate through the old weights before updating them.
+            let propagated = if l > 0 {
+                let w = weights.compute_layer(l);
+                let mut d = alloc::vec![0i32; rows * k];
+                linalg::matmul_bt(&err, &w, &mut d, rows, k, n);
+                for (v, &z) in d.iter_mut().zip(&forward.preactivations[l - 1]) {
+                    if z <= 0 {
+                        *v = 0;
+                    }
+                }
+                Some(round_error_tensor(
+                    &d,
+                    err_exp + model.weight_exp(l),
+                    derive_key(&seed.0, Purpose::HiddenError, (l - 1) as u8),
+                ))
+            } else {
+                None
+            };
+
+            let shift = update_shift(lr_shift, model.weight_exp(l), g_exp);
+            let key = derive_key(&seed.0, Purpose::Update, l as u8);
+            for (i, (w, &gv)) in next.layer_mut(l).iter_mut().zip(&g).enumerate() {
+                *w = updated_weight(*w as i64, gv as i64, shift, draw(key, i as u64));
+            }
+            if let Some((e, ee)) = propagated {
+                err = e;
+                err_exp = ee;
+            }
+        }
+        Ok(StepOutcome { weights: next, loss })
+    }
+}
+
+/// Rounds an error tensor to int8 by stochastic rounding with its dynamic
+/// shift; returns the rounded values and their exponent.
+fn round_error_tensor(values: &[i32], exp: i32, key: u64) -> (Vec<i16>, i32) {
+    let s = dynamic_shift(max_abs(values));
+    let rounded = values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| round_error(v as i64, s, draw(key, i as u64)) as i16)
+        .collect();
+    (rounded, exp + s as i32)
+}
+
+/// Accuracy and loss of a model on a labelled set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Evaluation {
+    /// Samples whose largest logit is their label.
+    pub correct: u64,
+    /// Samples evaluated.
+    pub total: u64,
+    /// Summed cross-entropy, sixteenths of a bit.
+    pub loss: u64,
+}
+
+impl Evaluation {
+    /// Accuracy in [0, 1] (for display).
+    pub fn accuracy(&self) -> f64 {
+        if self.total == 0 {
+            0.0
+        } else {
+            self.correct as f64 / self.total as f64
+        }
+    }
+
+    /// Mean cross-entropy in nats (for display).
+    pub fn mean_loss_nats(&self) -> f64 {
+        if self.total == 0 {
+            0.0
+        } else {
+            self.loss as f64 / 16.0 / self.total as f64 * core::f64::consts::LN_2
+        }
+    }
+}
+
+/// Evaluates `weights` on `batch`, in consecutive chunks of `chunk` rows (the
+/// last may be shorter): the forward pass's dynamic shifts make predictions
+/// depend on the chunk, so the spec fixes it to the job's batch size.
+pub fn evaluate(model: &Model, weights: &Weights, batch: &Batch, chunk: usize) -> Evaluation {
+    let mut eval = Evaluation::default();
+    let width = model.inputs();
+    let classes = model.classes();
+    let chunk = chunk.max(1);
+    for (inputs, labels) in batch.inputs.chunks(chunk * width).zip(batch.labels.chunks(chunk)) {
+        let forward = Forward::run(model, weights, inputs, labels.len());
+        for (z, &label) in forward.logits().chunks_exact(classes).zip(labels) {
+            eval.correct += (argmax(z) == label as usize) as u64;
+            eval.loss += softmax_row(z, forward.logit_exp, label as usize, None);
+            eval.total += 1;
+        }
+    }
+    eval
+}

@@ -1,0 +1,225 @@
+//! Mining, proving and verifying whole trajectories, and rejecting every
+//! kind of tampering with a typed error.
+
+use upow_puzzle::{
+    batch_indices, challenged_steps, verify_trajectory, Batch, Dataset, Error, Hyperparams,
+    JobProgress, JobSpec, Model, Seed, TrainingStep, Trajectory, TrajectoryClaim,
+    TrajectoryContext, TrajectoryProof, Weights,
+};
+
+struct Fixture {
+    job: JobSpec,
+    dataset: Dataset,
+    ctx: TrajectoryContext,
+    start: Weights,
+    /// W_0 … W_n.
+    weights: Vec<Weights>,
+    claim: TrajectoryClaim,
+    proof: TrajectoryProof,
+    difficulty: u128,
+}
+
+fn dataset(inputs: u32, samples: usize, classes: u8) -> Dataset {
+    let labels: Vec<u8> = (0..samples).map(|i| (i * 7 % classes as usize) as u8).collect();
+    let pixels: Vec<u8> =
+        (0..samples * inputs as usize).map(|i| ((i * 31 + i / 7) % 256) as u8).collect();
+    Dataset::new(inputs, &labels, &pixels).unwrap()
+}
+
+/// Mines until a ticket wins at `difficulty` (steps ≥ 3 so that there are
+/// random challenges), then proves the claim.
+fn mine(difficulty: u128) -> Fixture {
+    let model = Model::new(&[12, 6, 3]).unwrap();
+    let hyper = Hyperparams::new(2, 2, 1000).unwrap();
+    let dataset = dataset(12, 50, 3);
+    let job = JobSpec::new(model.clone(), hyper, dataset.commitment()).unwrap();
+    let ctx = TrajectoryContext { parent: [7; 32], author: [8; 32], job: 3 };
+    let start = Weights::initial(&model, &[1; 32]);
+    let mut trajectory = Trajectory::start(ctx, start.hash());
+    let mut weights = vec![start.clone()];
+    let step = TrainingStep::new(&model, &hyper);
+    let first_step = 40;
+    loop {
+        let current = weights.last().unwrap();
+        let seed = trajectory.next_seed(&current.hash());
+        let indices = batch_indices(&seed, hyper.batch(), dataset.len() as u64);
+        let batch =
+            Batch::from_encoded(indices.iter().map(|&i| dataset.sample(i as usize).unwrap()), &model)
+                .unwrap();
+        let i = trajectory.steps() as u64;
+        let next = step.run(current, &batch, &seed, first_step + i).unwrap().weights;
+        let ticket = trajectory.push(next.hash());
+        weights.push(next);
+        if trajectory.steps() >= 3 && ticket.meets(difficulty) {
+            break;
+        }
+    }
+    let claim = trajectory.claim(weights.last().unwrap().hash()).unwrap();
+    let proof = trajectory
+        .prove(&claim, hyper.batch(), &dataset, |i| Ok(weights[i as usize].clone()))
+        .unwrap();
+    Fixture { job, dataset, ctx, start, weights, claim, proof, difficulty }
+}
+
+impl Fixture {
+    fn progress(&self) -> JobProgress {
+        JobProgress { weights: self.start.hash(), steps: 40 }
+    }
+
+    fn verify(&self, claim: &TrajectoryClaim, proof: &TrajectoryProof) -> Result<(), Error> {
+        verify_trajectory(&self.job, &self.ctx, &self.progress(), self.difficulty, claim, proof)
+            .map(|_| ())
+    }
+}
+
+#[test]
+fn honest_trajectory_verifies() {
+    let f = mine(4);
+    let verified =
+        verify_trajectory(&f.job, &f.ctx, &f.progress(), f.difficulty, &f.claim, &f.proof).unwrap();
+    assert_eq!(verified.final_weights, f.weights.last().unwrap().hash());
+    assert_eq!(verified.steps, f.claim.steps);
+    let challenged = challenged_steps(&f.claim.ticket(&f.ctx).unwrap(), f.claim.steps);
+    let proven: Vec<u32> = verified.proven.iter().map(|s| s.index).collect();
+    assert_eq!(proven, challenged);
+    assert!(verified.final_loss() > 0);
+}
+
+#[test]
+fn tampered_weight_byte_is_rejected() {
+    let f = mine(4);
+    let mut proof = f.proof.clone();
+    let bytes = &mut proof.steps[0].weights;
+    bytes[3] = if bytes[3] == 5 { 6 } else { 5 };
+    assert!(matches!(f.verify(&f.claim, &proof), Err(Error::ProofMismatch { what: "trajectory", .. })));
+}
+
+#[test]
+fn out_of_range_weight_byte_is_rejected() {
+    let f = mine(4);
+    let mut proof = f.proof.clone();
+    // i16::MIN, little-endian: outside the master range.
+    proof.steps[0].weights[0] = 0x00;
+    proof.steps[0].weights[1] = 0x80;
+    assert_eq!(f.verify(&f.claim, &proof), Err(Error::WeightValue { offset: 0 }));
+    proof.steps[0].weights.pop();
+    assert!(matches!(f.verify(&f.claim, &proof), Err(Error::WeightsLength { .. })));
+}
+
+#[test]
+fn tampered_sample_is_rejected() {
+    let f = mine(4);
+    let mut proof = f.proof.clone();
+    proof.steps[0].samples[1].sample[4] ^= 0x10;
+    assert!(matches!(f.verify(&f.claim, &proof), Err(Error::ProofMismatch { what: "dataset", .. })));
+}
+
+#[test]
+fn wrong_sample_with_valid_proof_is_rejected() {
+    let f = mine(4);
+    let mut proof = f.proof.clone();
+    // A genuine sample of the dataset, but not the one the seed selects.
+    let seed = Seed::derive(&f.ctx, proof.steps[0].index, &upow_puzzle::weights::hash_encoded(&proof.steps[0].weights));
+    let selected = batch_indices(&seed, f.job.hyper.batch(), f.dataset.len() as u64)[0];
+    let other = (selected + 1) % f.dataset.len() as u64;
+    proof.steps[0].samples[0] = f.dataset.open(other).unwrap();
+    assert!(matches!(f.verify(&f.claim, &proof), Err(Error::ProofMismatch { what: "dataset", .. })));
+}
+
+#[test]
+fn missing_sample_is_rejected() {
+    let f = mine(4);
+    let mut proof = f.proof.clone();
+    proof.steps[0].samples.pop();
+    assert!(matches!(f.verify(&f.claim, &proof), Err(Error::BatchSize { .. })));
+}
+
+#[test]
+fn tampered_merkle_proof_is_rejected() {
+    let f = mine(4);
+    for which in 0..3 {
+        let mut proof = f.proof.clone();
+        let target = match which {
+            0 => &mut proof.start,
+            1 => &mut proof.steps[0].before,
+            _ => &mut proof.steps[0].after,
+        };
+        if target.siblings.is_empty() {
+            continue;
+        }
+        target.siblings[0][31] ^= 1;
+        assert!(f.verify(&f.claim, &proof).is_err(), "proof {which}");
+    }
+}
+
+#[test]
+fn faked_step_is_rejected() {
+    // A trajectory whose challenged step jumps to weights the step does not
+    // produce: re-execution catches it.
+    let f = mine(4);
+    let model = &f.job.model;
+    let n = f.claim.steps as usize;
+    let ticket = f.claim.ticket(&f.ctx).unwrap();
+    let challenged = challenged_steps(&ticket, f.claim.steps);
+    // Replace W_{i+1} of the final step with other weights, re-commit.
+    let mut weights = f.weights.clone();
+    weights[n] = Weights::initial(model, &[99; 32]);
+    let mut trajectory = Trajectory::start(f.ctx, weights[0].hash());
+    for w in &weights[1..] {
+        trajectory.push(w.hash());
+    }
+    let claim = trajectory.claim(weights[n].hash()).unwrap();
+    let proof = trajectory
+        .prove(&claim, f.job.hyper.batch(), &f.dataset, |i| Ok(weights[i as usize].clone()))
+        .unwrap();
+    let result = verify_trajectory(&f.job, &f.ctx, &f.progress(), 1, &claim, &proof);
+    assert!(
+        matches!(result, Err(Error::StepMismatch { index, .. }) if index as usize == n - 1),
+        "{result:?} (challenged {challenged:?})"
+    );
+}
+
+#[test]
+fn ticket_above_target_is_rejected() {
+    let f = mine(4);
+    // At a huge difficulty the same claim's ticket no longer wins.
+    assert_eq!(
+        verify_trajectory(&f.job, &f.ctx, &f.progress(), u128::MAX, &f.claim, &f.proof),
+        Err(Error::TicketAboveTarget { difficulty: u128::MAX })
+    );
+    assert_eq!(
+        verify_trajectory(&f.job, &f.ctx, &f.progress(), 0, &f.claim, &f.proof),
+        Err(Error::ZeroDifficulty)
+    );
+}
+
+#[test]
+fn wrong_context_or_start_is_rejected() {
+    let f = mine(4);
+    let other_author = TrajectoryContext { author: [9; 32], ..f.ctx };
+    // Another author's claim: seeds differ, so the proofs no longer verify
+    // (or the ticket misses), never silently accepted.
+    assert!(verify_trajectory(&f.job, &other_author, &f.progress(), 1, &f.claim, &f.proof).is_err());
+    let moved = JobProgress { weights: [0; 32], steps: 40 };
+    assert!(matches!(
+        verify_trajectory(&f.job, &f.ctx, &moved, f.difficulty, &f.claim, &f.proof),
+        Err(Error::StartMismatch { .. })
+    ));
+    let later = JobProgress { weights: f.start.hash(), steps: 41 };
+    // A different global step changes the learning rate only at schedule
+    // boundaries; step 40 → 41 of 1000 does not, so this still verifies.
+    assert!(verify_trajectory(&f.job, &f.ctx, &later, f.difficulty, &f.claim, &f.proof).is_ok());
+}
+
+#[test]
+fn challenge_set_must_match() {
+    let f = mine(4);
+    let mut proof = f.proof.clone();
+    proof.steps.remove(0);
+    assert!(matches!(f.verify(&f.claim, &proof), Err(Error::ChallengeSet { .. })));
+    let mut claim = f.claim;
+    claim.final_weights = [0; 32];
+    assert!(f.verify(&claim, &f.proof).is_err());
+    claim.steps = 0;
+    assert_eq!(f.verify(&claim, &f.proof), Err(Error::EmptyTrajectory));
+}
