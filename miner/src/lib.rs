@@ -3,6 +3,8 @@
 //! The miner of upow: it trains the chain's jobs with the training-step
 //! puzzle of `upow-puzzle` and turns winning steps into blocks.
 //!
+//! * [`bench`]: `upow-miner bench`, the speed of the step on every backend,
+//!   of its verification, and of a float32 step of the same model.
 //! * [`backend`]: the step on the reference, candle CPU and candle CUDA
 //!   backends, all bit-identical to the reference.
 //! * [`baseline`]: a float32 candle training of the same MLP, the yardstick
@@ -14,6 +16,7 @@
 
 pub mod backend;
 pub mod baseline;
+pub mod bench;
 pub mod error;
 pub mod train;
 

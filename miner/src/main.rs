@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use upow_miner::{
     backend::BackendKind,
     baseline,
+    bench::{self, BenchConfig, BenchShape},
     train::{self, TrainConfig},
 };
 use upow_puzzle::{idx, Hyperparams, Model};
@@ -25,13 +26,20 @@ enum Command {
     /// Train a model locally with the puzzle's step (no chain) and report
     /// its test accuracy, optionally next to a float32 baseline.
     Train(TrainArgs),
+    /// Measure steps per second of every backend, the reference's
+    /// verification time per step, and a float32 step of the same shapes.
+    Bench(BenchArgs),
 }
 
 /// Parses "784-128-10" into a validated model.
 fn parse_model(s: &str) -> Result<Model, String> {
     let dims = s
         .split(['-', ','])
-        .map(|d| d.trim().parse::<u32>().map_err(|e| format!("bad layer width {d:?}: {e}")))
+        .map(|d| {
+            d.trim()
+                .parse::<u32>()
+                .map_err(|e| format!("bad layer width {d:?}: {e}"))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Model::new(&dims).map_err(|e| e.to_string())
 }
@@ -95,7 +103,10 @@ fn run_train(args: TrainArgs) -> anyhow::Result<()> {
         );
     }
     let batch = 1u64 << args.batch_log2;
-    let steps = args.steps.unwrap_or(args.epochs * train_set.len() as u64 / batch).max(1);
+    let steps = args
+        .steps
+        .unwrap_or(args.epochs * train_set.len() as u64 / batch)
+        .max(1);
     let hyper = Hyperparams::new(args.batch_log2, args.lr_shift, steps)?;
     let config = TrainConfig {
         model: args.model.clone(),
@@ -104,8 +115,13 @@ fn run_train(args: TrainArgs) -> anyhow::Result<()> {
         backend: args.backend,
         device: args.device,
     };
-    let model_name =
-        args.model.dims().iter().map(u32::to_string).collect::<Vec<_>>().join("-");
+    let model_name = args
+        .model
+        .dims()
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join("-");
     let bar = if args.json {
         ProgressBar::hidden()
     } else {
@@ -121,7 +137,10 @@ fn run_train(args: TrainArgs) -> anyhow::Result<()> {
     let json = args.json;
     let report = train::train(&config, &train_set, &test_set, args.eval_every, |p| {
         bar.set_position(p.step);
-        let test = p.test.map(|t| format!(" test acc {:.2}%", 100.0 * t.accuracy())).unwrap_or_default();
+        let test = p
+            .test
+            .map(|t| format!(" test acc {:.2}%", 100.0 * t.accuracy()))
+            .unwrap_or_default();
         bar.set_message(format!("loss {:.4}{test}", p.train_loss));
         if json && (p.test.is_some() || p.step % 1000 == 0) {
             println!(
@@ -185,6 +204,82 @@ fn run_train(args: TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[derive(Args, Debug)]
+struct BenchArgs {
+    /// Measure only this model (layer widths, inputs first: e.g. 784-128-10).
+    /// Default: 784-128-10, 784-256-128-10 and 1024-1000-10.
+    #[arg(long, value_parser = parse_model)]
+    model: Option<Model>,
+    /// log2 of the batch size (default 6 = 64).
+    #[arg(long)]
+    batch_log2: Option<u32>,
+    /// Backends whose integer step to measure (comma-separated). The float32
+    /// step and the reference verification are always measured.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [BackendKind::Reference, BackendKind::Cpu, BackendKind::Cuda])]
+    backend: Vec<BackendKind>,
+    /// Wall time of each measurement in seconds, after its warm-up.
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+    /// Samples in the synthetic dataset (sets the depth of the dataset
+    /// proofs that verification checks; 60000 is Fashion-MNIST's size).
+    #[arg(long, default_value_t = 60_000)]
+    samples: usize,
+    /// GPU index for the cuda backend.
+    #[arg(long, default_value_t = 0)]
+    device: usize,
+    /// Threads of candle's CPU kernels (sets RAYON_NUM_THREADS and
+    /// CANDLE_NUM_THREADS; default: those variables, else one per physical
+    /// core). Use 1 on a busy machine: candle's parallel kernels slow down
+    /// badly when their threads have to wait for a core.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Print one JSON object per row instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
+    if let Some(threads) = args.threads {
+        if threads == 0 {
+            bail!("--threads must be at least 1");
+        }
+        // Before candle's first CPU kernel, which sizes its thread pools
+        // once; nothing else runs yet, so no thread reads the environment
+        // while it changes.
+        std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+        std::env::set_var("CANDLE_NUM_THREADS", threads.to_string());
+    }
+    let batch_log2 = args.batch_log2.unwrap_or(6);
+    let shapes = match args.model {
+        Some(model) => vec![BenchShape::new(model, batch_log2)?],
+        None => BenchShape::defaults()?
+            .into_iter()
+            .map(|s| BenchShape::new(s.model, batch_log2))
+            .collect::<Result<_, _>>()?,
+    };
+    let config = BenchConfig {
+        shapes,
+        backends: args.backend,
+        seconds: args.seconds,
+        samples: args.samples,
+        device: args.device,
+    };
+    let json = args.json;
+    if !json {
+        println!("{}", bench::table_header(&config));
+    }
+    bench::run(&config, |row| {
+        if json {
+            let mut value = serde_json::json!(row);
+            value["available_parallelism"] = bench::available_parallelism().into();
+            println!("{value}");
+        } else {
+            println!("{}", bench::table_row(row));
+        }
+    })?;
+    Ok(())
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -199,5 +294,6 @@ fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Train(args) => run_train(args),
+        Command::Bench(args) => run_bench(args),
     }
 }

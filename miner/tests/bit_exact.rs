@@ -87,9 +87,18 @@ fn case(rng: &mut Rng, dims: &[u32], batch_log2: u32, weight_fill: Fill, input_f
             Fill::Zero => 0,
         })
         .collect();
-    let labels = (0..rows).map(|_| rng.below(model.classes() as u64) as u8).collect();
+    let labels = (0..rows)
+        .map(|_| rng.below(model.classes() as u64) as u8)
+        .collect();
     let seed = Seed(hash_parts(b"test", &[&rng.next().to_le_bytes()]));
-    Case { model, hyper, weights, batch: Batch { inputs, labels }, seed, global_step: rng.below(total + 1) }
+    Case {
+        model,
+        hyper,
+        weights,
+        batch: Batch { inputs, labels },
+        seed,
+        global_step: rng.below(total + 1),
+    }
 }
 
 fn random_dims(rng: &mut Rng) -> Vec<u32> {
@@ -103,19 +112,43 @@ fn random_dims(rng: &mut Rng) -> Vec<u32> {
 /// compares weights and losses.
 fn check(kind: BackendKind, case: &Case, label: &str) {
     let step = TrainingStep::new(&case.model, &case.hyper);
-    let expected = step.run(&case.weights, &case.batch, &case.seed, case.global_step).unwrap();
+    let expected = step
+        .run(&case.weights, &case.batch, &case.seed, case.global_step)
+        .unwrap();
     let second_seed = Seed(hash_parts(b"second", &[&case.seed.0]));
-    let expected2 =
-        step.run(&expected.weights, &case.batch, &second_seed, case.global_step + 1).unwrap();
+    let expected2 = step
+        .run(
+            &expected.weights,
+            &case.batch,
+            &second_seed,
+            case.global_step + 1,
+        )
+        .unwrap();
 
     let mut backend =
         backend::create(kind, 0, &case.model, &case.hyper, &case.weights).expect("backend");
-    let first = backend.step(&case.batch, &case.seed, case.global_step).unwrap();
+    let first = backend
+        .step(&case.batch, &case.seed, case.global_step)
+        .unwrap();
     assert_eq!(first.loss, expected.loss, "{label}: loss differs");
-    assert_eq!(backend.weights().unwrap(), expected.weights, "{label}: weights differ");
-    assert_eq!(first.weights_hash, expected.weights.hash(), "{label}: hash differs");
-    let second = backend.step(&case.batch, &second_seed, case.global_step + 1).unwrap();
-    assert_eq!(second.weights_hash, expected2.weights.hash(), "{label}: second step differs");
+    assert_eq!(
+        backend.weights().unwrap(),
+        expected.weights,
+        "{label}: weights differ"
+    );
+    assert_eq!(
+        first.weights_hash,
+        expected.weights.hash(),
+        "{label}: hash differs"
+    );
+    let second = backend
+        .step(&case.batch, &second_seed, case.global_step + 1)
+        .unwrap();
+    assert_eq!(
+        second.weights_hash,
+        expected2.weights.hash(),
+        "{label}: second step differs"
+    );
 }
 
 /// The one test body every device runs.
@@ -126,7 +159,11 @@ fn check_backend(kind: BackendKind) {
         let dims = random_dims(&mut rng);
         let batch_log2 = rng.below(7) as u32;
         let c = case(&mut rng, &dims, batch_log2, Fill::Random, Fill::Random);
-        check(kind, &c, &format!("random case {i} {dims:?} batch 2^{batch_log2}"));
+        check(
+            kind,
+            &c,
+            &format!("random case {i} {dims:?} batch 2^{batch_log2}"),
+        );
     }
     // Extremes.
     let extremes: &[(&[u32], u32, Fill, Fill)] = &[
@@ -139,13 +176,22 @@ fn check_backend(kind: BackendKind) {
         (&[784, 128, 10], 6, Fill::Random, Fill::Random),
         (&[1024, 1000, 10], 4, Fill::Saturated, Fill::Saturated), // widest layers
         (&[1024, 1000, 10], 6, Fill::Random, Fill::Random),
-        (&[1024, 512, 256, 128, 10], 2, Fill::Saturated, Fill::Saturated), // deepest
+        (
+            &[1024, 512, 256, 128, 10],
+            2,
+            Fill::Saturated,
+            Fill::Saturated,
+        ), // deepest
         (&[32, 1024, 2], 10, Fill::Saturated, Fill::Saturated), // largest batch
         (&[1024, 2], 10, Fill::Saturated, Fill::Saturated),
     ];
     for (i, &(dims, batch_log2, wf, xf)) in extremes.iter().enumerate() {
         let c = case(&mut rng, dims, batch_log2, wf, xf);
-        check(kind, &c, &format!("extreme case {i} {dims:?} batch 2^{batch_log2} {wf:?}/{xf:?}"));
+        check(
+            kind,
+            &c,
+            &format!("extreme case {i} {dims:?} batch 2^{batch_log2} {wf:?}/{xf:?}"),
+        );
     }
 }
 
@@ -171,7 +217,9 @@ fn cuda_without_feature_or_gpu_is_a_clear_error() {
     let model = Model::new(&[4, 2]).unwrap();
     let hyper = Hyperparams::new(0, 2, 10).unwrap();
     let w = Weights::zeros(&model);
-    let err = backend::create(BackendKind::Cuda, 0, &model, &hyper, &w).err().expect("no GPU here");
+    let err = backend::create(BackendKind::Cuda, 0, &model, &hyper, &w)
+        .err()
+        .expect("no GPU here");
     let message = err.to_string();
     assert!(
         message.contains("--features cuda") || message.contains("no usable CUDA device"),

@@ -1,1 +1,22 @@
-fn main() {}
+//! # upow-node
+//!
+//! The upow full node: Substrate client with RocksDB storage, the
+//! training-step proof-of-work (`sc-consensus-pow` with [`pow::UpowAlgorithm`]),
+//! GRANDPA finality by the permissioned validators, a checkpoint store of
+//! model weights and datasets, the `upow_*` RPC for miners and dApps, and a
+//! built-in CPU miner (`--mine`).
+
+mod authorship;
+mod checkpoints;
+mod cli;
+mod command;
+mod import;
+mod miner;
+mod pow;
+mod rpc;
+mod service;
+mod work;
+
+fn main() -> sc_cli::Result<()> {
+    command::run()
+}

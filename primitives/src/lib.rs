@@ -1,1 +1,410 @@
+//! # upow-primitives
+//!
+//! The SCALE types every part of upow agrees on, and the runtime API the
+//! node and miners read the chain through:
+//!
+//! * [`PreDigest`]: the author's claim in each block header (who mined, which
+//!   job, the trajectory claim), versioned;
+//! * [`PowSeal`]: the author's signature over the pre-seal header hash;
+//! * [`INHERENT_IDENTIFIER`]: the inherent carrying the trajectory proof;
+//! * [`Work`], [`JobInfo`]: what a miner trains and what a dApp queries;
+//! * [`UpowApi`]: difficulty, admission, work and jobs at a block.
+//!
+//! Layering: depends on `upow-puzzle` (for the wire types of the puzzle) and
+//! on Substrate primitives; the runtime, node and miner depend on this crate.
+#![cfg_attr(not(feature = "std"), no_std)]
 
+extern crate alloc;
+
+#[cfg(feature = "rpc")]
+pub mod rpc;
+
+use alloc::vec::Vec;
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use scale_info::TypeInfo;
+use sp_runtime::{ConsensusEngineId, Digest, DigestItem};
+
+pub use upow_puzzle::{
+    DatasetCommitment, Hash, Hyperparams, JobSpec, MerkleProof, Model, SampleOpening, StepProof,
+    TrajectoryClaim, TrajectoryContext, TrajectoryProof,
+};
+
+/// Identifies a training job.
+pub type JobId = u64;
+
+/// The proof-of-work difficulty: one ticket in `difficulty` wins.
+pub type Difficulty = u128;
+
+/// A block author's key: an sr25519 public key.
+pub type AuthorId = [u8; 32];
+
+/// The consensus engine id of upow's digests (`pow_`, that of `sc-consensus-pow`).
+pub const ENGINE_ID: ConsensusEngineId = *b"pow_";
+
+/// Key type of the block-author (mining) keys in a keystore.
+pub const AUTHOR_KEY_TYPE: sp_core::crypto::KeyTypeId = sp_core::crypto::KeyTypeId(*b"upow");
+
+/// Identifies the inherent that carries a block's [`TrajectoryProof`].
+pub const INHERENT_IDENTIFIER: sp_inherents::InherentIdentifier = *b"upowtraj";
+
+/// What a block's author claims, in the pre-runtime digest (engine
+/// [`ENGINE_ID`]). Versioned: new versions get new variants.
+#[derive(Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, Debug)]
+pub enum PreDigest {
+    /// Version 1.
+    #[codec(index = 1)]
+    V1 {
+        /// The author (sr25519 public key); signs the seal, gets the rewards.
+        author: AuthorId,
+        /// The job trained.
+        job: JobId,
+        /// The trajectory claim; its ticket is the proof-of-work.
+        claim: TrajectoryClaim,
+    },
+}
+
+impl PreDigest {
+    /// The author.
+    pub fn author(&self) -> &AuthorId {
+        match self {
+            Self::V1 { author, .. } => author,
+        }
+    }
+
+    /// The job.
+    pub fn job(&self) -> JobId {
+        match self {
+            Self::V1 { job, .. } => *job,
+        }
+    }
+
+    /// The trajectory claim.
+    pub fn claim(&self) -> &TrajectoryClaim {
+        match self {
+            Self::V1 { claim, .. } => claim,
+        }
+    }
+
+    /// The puzzle context of a block on `parent`.
+    pub fn context(&self, parent: Hash) -> TrajectoryContext {
+        TrajectoryContext {
+            parent,
+            author: *self.author(),
+            job: self.job(),
+        }
+    }
+
+    /// As a digest item.
+    pub fn to_digest_item(&self) -> DigestItem {
+        DigestItem::PreRuntime(ENGINE_ID, self.encode())
+    }
+
+    /// Finds and decodes the (single) upow pre-runtime digest of a header.
+    pub fn find(digest: &Digest) -> Result<Self, DigestError> {
+        let mut found = None;
+        for item in digest.logs() {
+            if let DigestItem::PreRuntime(id, bytes) = item {
+                if *id == ENGINE_ID {
+                    if found.is_some() {
+                        return Err(DigestError::Multiple);
+                    }
+                    found = Some(bytes);
+                }
+            }
+        }
+        let bytes = found.ok_or(DigestError::Missing)?;
+        Self::decode_all(bytes)
+    }
+
+    /// Decodes digest bytes, requiring every byte to be used.
+    pub fn decode_all(mut bytes: &[u8]) -> Result<Self, DigestError> {
+        let value = Self::decode(&mut bytes).map_err(|_| DigestError::Malformed)?;
+        if !bytes.is_empty() {
+            return Err(DigestError::Malformed);
+        }
+        Ok(value)
+    }
+}
+
+/// The seal: the author's signature over the header hash before sealing.
+/// Versioned like [`PreDigest`].
+#[derive(Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, Debug)]
+pub enum PowSeal {
+    /// Version 1: an sr25519 signature.
+    #[codec(index = 1)]
+    V1 {
+        /// sr25519 signature of the pre-seal header hash by the author.
+        signature: [u8; 64],
+    },
+}
+
+impl PowSeal {
+    /// Decodes seal bytes, requiring every byte to be used.
+    pub fn decode_all(mut bytes: &[u8]) -> Result<Self, DigestError> {
+        let value = Self::decode(&mut bytes).map_err(|_| DigestError::Malformed)?;
+        if !bytes.is_empty() {
+            return Err(DigestError::Malformed);
+        }
+        Ok(value)
+    }
+
+    /// The signature bytes.
+    pub fn signature(&self) -> &[u8; 64] {
+        match self {
+            Self::V1 { signature } => signature,
+        }
+    }
+}
+
+/// Why a header's upow digest could not be read.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum DigestError {
+    /// No upow pre-runtime digest.
+    Missing,
+    /// More than one upow pre-runtime digest.
+    Multiple,
+    /// The digest does not decode (or has trailing bytes).
+    Malformed,
+}
+
+impl core::fmt::Display for DigestError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::Missing => "the header has no upow pre-runtime digest",
+            Self::Multiple => "the header has more than one upow pre-runtime digest",
+            Self::Malformed => "the upow digest does not decode",
+        })
+    }
+}
+
+/// Lifecycle of a job.
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Encode,
+    Decode,
+    DecodeWithMemTracking,
+    TypeInfo,
+    MaxEncodedLen,
+    Debug,
+)]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+pub enum JobStatus {
+    /// Waiting for its turn (ordered by price).
+    Queued,
+    /// Being trained: blocks carry its trajectories.
+    Active,
+    /// Reached its target step count or loss.
+    Completed,
+    /// Stopped because its budget ran out.
+    Exhausted,
+    /// Cancelled by its poster; unspent budget refunded.
+    Cancelled,
+}
+
+/// What a miner needs to train the next block: read at the parent block.
+#[derive(Clone, PartialEq, Eq, Encode, Decode, TypeInfo, Debug)]
+pub struct Work {
+    /// The scheduled job.
+    pub job: JobId,
+    /// Model, hyper-parameters and dataset of the job.
+    pub spec: JobSpec,
+    /// Seed of the job's initial weights.
+    pub init_seed: Hash,
+    /// `H(W_tip)`: trajectories start here.
+    pub weights: Hash,
+    /// Steps already applied to the job.
+    pub steps: u64,
+    /// Difficulty the next block must meet.
+    pub difficulty: Difficulty,
+}
+
+/// A job as dApps and miners see it.
+#[derive(Clone, PartialEq, Eq, Encode, Decode, TypeInfo, Debug)]
+pub struct JobInfo {
+    /// Who posted (and pays for) the job.
+    pub poster: AuthorId,
+    /// Model, hyper-parameters and dataset.
+    pub spec: JobSpec,
+    /// Seed of the initial weights.
+    pub init_seed: Hash,
+    /// Price per verified step.
+    pub price_per_step: u128,
+    /// Escrow left.
+    pub budget_left: u128,
+    /// Step count at which the job completes.
+    pub target_steps: u64,
+    /// Optional loss (sixteenths of a bit, per sample) at which it completes.
+    pub target_loss: Option<u64>,
+    /// Where it stands.
+    pub status: JobStatus,
+    /// Steps applied so far.
+    pub steps: u64,
+    /// Current (or final) weights hash.
+    pub weights: Hash,
+    /// Mean per-sample loss of the last proven batch (sixteenths of a bit).
+    pub last_loss: Option<u64>,
+}
+
+/// One point of a job's loss curve: recorded for every block that trains it.
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Encode,
+    Decode,
+    DecodeWithMemTracking,
+    TypeInfo,
+    MaxEncodedLen,
+    Debug,
+)]
+pub struct LossPoint {
+    /// Block number.
+    pub block: u32,
+    /// Job steps after the block.
+    pub steps: u64,
+    /// Mean per-sample loss of the block's final proven batch (sixteenths of a bit).
+    pub loss: u64,
+}
+
+sp_api::decl_runtime_apis! {
+    /// What the node and miners read from the chain.
+    pub trait UpowApi {
+        /// The work of the block after this one (`None`: no active job).
+        fn work() -> Option<Work>;
+        /// The difficulty the next block must meet.
+        fn difficulty() -> Difficulty;
+        /// Whether `author` may author blocks (admitted and bonded).
+        fn is_admitted(author: AuthorId) -> bool;
+        /// A job, if it exists.
+        fn job(job: JobId) -> Option<JobInfo>;
+        /// The loss curve of a job: `count` points from index `from`.
+        fn loss_curve(job: JobId, from: u32, count: u32) -> Vec<LossPoint>;
+    }
+}
+
+/// The inherent data of a block: the proof of its trajectory claim.
+pub type InherentProof = TrajectoryProof;
+
+#[cfg(feature = "std")]
+/// Node side: provides the trajectory proof as inherent data when authoring.
+pub struct ProofInherentDataProvider(pub TrajectoryProof);
+
+#[cfg(feature = "std")]
+#[async_trait::async_trait]
+impl sp_inherents::InherentDataProvider for ProofInherentDataProvider {
+    async fn provide_inherent_data(
+        &self,
+        inherent_data: &mut sp_inherents::InherentData,
+    ) -> Result<(), sp_inherents::Error> {
+        inherent_data.put_data(INHERENT_IDENTIFIER, &self.0)
+    }
+
+    async fn try_handle_error(
+        &self,
+        identifier: &sp_inherents::InherentIdentifier,
+        error: &[u8],
+    ) -> Option<Result<(), sp_inherents::Error>> {
+        if *identifier != INHERENT_IDENTIFIER {
+            return None;
+        }
+        let message = <alloc::string::String as Decode>::decode(&mut &error[..])
+            .unwrap_or_else(|_| "undecodable trajectory inherent error".into());
+        Some(Err(sp_inherents::Error::Application(message.into())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digest() -> PreDigest {
+        PreDigest::V1 {
+            author: [1; 32],
+            job: 7,
+            claim: TrajectoryClaim {
+                steps: 3,
+                root: [2; 32],
+                final_weights: [3; 32],
+            },
+        }
+    }
+
+    #[test]
+    fn pre_digest_roundtrips_and_is_found() {
+        let d = digest();
+        let header_digest = Digest {
+            logs: alloc::vec![d.to_digest_item()],
+        };
+        assert_eq!(PreDigest::find(&header_digest), Ok(d.clone()));
+        let twice = Digest {
+            logs: alloc::vec![d.to_digest_item(), d.to_digest_item()],
+        };
+        assert_eq!(PreDigest::find(&twice), Err(DigestError::Multiple));
+        assert_eq!(
+            PreDigest::find(&Digest::default()),
+            Err(DigestError::Missing)
+        );
+    }
+
+    #[test]
+    fn malformed_digests_and_seals_are_rejected() {
+        let mut bytes = digest().encode();
+        bytes.push(0);
+        assert_eq!(PreDigest::decode_all(&bytes), Err(DigestError::Malformed));
+        assert_eq!(
+            PreDigest::decode_all(&[9, 9, 9]),
+            Err(DigestError::Malformed)
+        );
+        assert_eq!(PowSeal::decode_all(&[1, 2, 3]), Err(DigestError::Malformed));
+        let seal = PowSeal::V1 { signature: [5; 64] };
+        assert_eq!(PowSeal::decode_all(&seal.encode()), Ok(seal));
+    }
+}
+
+/// The contracts between upow's pallets: training asks the jobs pallet what
+/// to train and tells it what was verified; admission resolves author keys.
+pub mod traits {
+    use super::*;
+
+    /// The job blocks train now.
+    #[derive(Clone, PartialEq, Eq, Debug)]
+    pub struct ActiveJob {
+        /// Its id.
+        pub id: JobId,
+        /// Model, hyper-parameters, dataset.
+        pub spec: JobSpec,
+        /// Seed of its initial weights.
+        pub init_seed: Hash,
+    }
+
+    /// Scheduling and payment of jobs (implemented by the jobs pallet).
+    pub trait JobSchedule<AccountId> {
+        /// The job the next block must train, if any.
+        fn active() -> Option<ActiveJob>;
+        /// A block by `author` verified `steps` more steps of `job`, which now
+        /// has `total_steps` steps and a last batch loss of `mean_loss`
+        /// (sixteenths of a bit per sample). Pays the author and may complete
+        /// the job.
+        fn on_progress(
+            job: JobId,
+            author: &AccountId,
+            steps: u32,
+            total_steps: u64,
+            mean_loss: u64,
+        );
+        /// Upper bound of the weight of [`JobSchedule::on_progress`].
+        fn on_progress_weight() -> sp_weights::Weight;
+    }
+
+    /// Admission of block authors (implemented by the staking pallet).
+    pub trait AuthorAdmission<AccountId> {
+        /// The account of an admitted, bonded author key (`None`: may not author).
+        fn account_of(author: &AuthorId) -> Option<AccountId>;
+        /// Upper bound of the weight of [`AuthorAdmission::account_of`].
+        fn account_of_weight() -> sp_weights::Weight;
+    }
+}

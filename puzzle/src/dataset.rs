@@ -10,14 +10,19 @@ use crate::{
     error::{Error, Result},
     hash::Hash,
     merkle::{leaf_hash, MerkleProof, MerkleTree},
-    model::Model,
+    model::{Model, MAX_WIDTH},
 };
 
 /// What a job names as its dataset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(
     feature = "scale",
-    derive(codec::Encode, codec::Decode, codec::DecodeWithMemTracking, scale_info::TypeInfo)
+    derive(
+        codec::Encode,
+        codec::Decode,
+        codec::DecodeWithMemTracking,
+        scale_info::TypeInfo
+    )
 )]
 pub struct DatasetCommitment {
     /// Merkle root over the encoded samples.
@@ -37,10 +42,16 @@ impl DatasetCommitment {
     /// Checks the dataset fits the model's input width.
     pub fn check_model(&self, model: &Model) -> Result<()> {
         if self.inputs as usize != model.inputs() {
-            return Err(Error::DatasetShape { dataset: self.inputs, model: model.inputs() as u32 });
+            return Err(Error::DatasetShape {
+                dataset: self.inputs,
+                model: model.inputs() as u32,
+            });
         }
         if self.samples == 0 {
-            return Err(Error::LeafIndex { index: 0, leaves: 0 });
+            return Err(Error::LeafIndex {
+                index: 0,
+                leaves: 0,
+            });
         }
         Ok(())
     }
@@ -50,7 +61,12 @@ impl DatasetCommitment {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(
     feature = "scale",
-    derive(codec::Encode, codec::Decode, codec::DecodeWithMemTracking, scale_info::TypeInfo)
+    derive(
+        codec::Encode,
+        codec::Decode,
+        codec::DecodeWithMemTracking,
+        scale_info::TypeInfo
+    )
 )]
 pub struct SampleOpening {
     /// `label ‖ inputs`.
@@ -70,12 +86,16 @@ pub struct Dataset {
 
 impl Dataset {
     /// Builds a dataset from labels and row-major inputs (`inputs` bytes per
-    /// sample).
+    /// sample, at least one).
     pub fn new(inputs: u32, labels: &[u8], pixels: &[u8]) -> Result<Self> {
+        check_inputs(inputs)?;
         let n = labels.len();
         let width = inputs as usize;
         if n == 0 || pixels.len() != n * width {
-            return Err(Error::SampleLength { got: pixels.len(), expected: n * width });
+            return Err(Error::SampleLength {
+                got: pixels.len(),
+                expected: n * width,
+            });
         }
         let mut bytes = Vec::with_capacity(n * (width + 1));
         for (label, row) in labels.iter().zip(pixels.chunks_exact(width)) {
@@ -85,20 +105,32 @@ impl Dataset {
         Self::from_encoded(inputs, bytes)
     }
 
-    /// Builds a dataset from concatenated encoded samples.
+    /// Builds a dataset from concatenated encoded samples (`inputs ≥ 1`).
     pub fn from_encoded(inputs: u32, bytes: Vec<u8>) -> Result<Self> {
+        check_inputs(inputs)?;
         let len = 1 + inputs as usize;
-        if bytes.is_empty() || bytes.len() % len != 0 {
-            return Err(Error::SampleLength { got: bytes.len() % len, expected: len });
+        if bytes.is_empty() || !bytes.len().is_multiple_of(len) {
+            return Err(Error::SampleLength {
+                got: bytes.len() % len,
+                expected: len,
+            });
         }
         let leaves = bytes.chunks_exact(len).map(leaf_hash).collect();
         let tree = MerkleTree::from_leaf_hashes(leaves)?;
-        Ok(Self { inputs, bytes, tree })
+        Ok(Self {
+            inputs,
+            bytes,
+            tree,
+        })
     }
 
     /// The commitment a job names.
     pub fn commitment(&self) -> DatasetCommitment {
-        DatasetCommitment { root: self.tree.root(), samples: self.len() as u64, inputs: self.inputs }
+        DatasetCommitment {
+            root: self.tree.root(),
+            samples: self.len() as u64,
+            inputs: self.inputs,
+        }
     }
 
     /// Number of samples.
@@ -132,7 +164,10 @@ impl Dataset {
         let proof = self.tree.proof(index)?;
         let sample = self
             .sample(index as usize)
-            .ok_or(Error::LeafIndex { index, leaves: self.len() as u64 })?
+            .ok_or(Error::LeafIndex {
+                index,
+                leaves: self.len() as u64,
+            })?
             .to_vec();
         Ok(SampleOpening { sample, proof })
     }
@@ -143,9 +178,24 @@ impl Dataset {
         let bytes = self
             .bytes
             .get(range.start * len..range.end * len)
-            .ok_or(Error::LeafIndex { index: range.end as u64, leaves: self.len() as u64 })?;
+            .ok_or(Error::LeafIndex {
+                index: range.end as u64,
+                leaves: self.len() as u64,
+            })?;
         Self::from_encoded(self.inputs, bytes.to_vec())
     }
+}
+
+/// A dataset without inputs fits no model (every width is at least 1).
+fn check_inputs(inputs: u32) -> Result<()> {
+    if inputs == 0 {
+        return Err(Error::Width {
+            index: 0,
+            width: 0,
+            max: MAX_WIDTH,
+        });
+    }
+    Ok(())
 }
 
 /// Checks one opening: its length, label and proof at `index`.
@@ -157,13 +207,25 @@ pub fn verify_sample(
 ) -> Result<()> {
     let expected = dataset.sample_len();
     if opening.sample.len() != expected {
-        return Err(Error::SampleLength { got: opening.sample.len(), expected });
+        return Err(Error::SampleLength {
+            got: opening.sample.len(),
+            expected,
+        });
     }
     let label = opening.sample[0];
     if label as usize >= classes {
-        return Err(Error::Label { label, classes: classes as u32 });
+        return Err(Error::Label {
+            label,
+            classes: classes as u32,
+        });
     }
-    opening.proof.verify("dataset", &dataset.root, leaf_hash(&opening.sample), index, dataset.samples)
+    opening.proof.verify(
+        "dataset",
+        &dataset.root,
+        leaf_hash(&opening.sample),
+        index,
+        dataset.samples,
+    )
 }
 
 #[cfg(test)]
@@ -183,13 +245,25 @@ mod tests {
         }
         let mut o = ds.open(2).unwrap();
         o.sample[2] ^= 1;
-        assert!(matches!(verify_sample(&c, 3, 2, &o), Err(Error::ProofMismatch { .. })));
+        assert!(matches!(
+            verify_sample(&c, 3, 2, &o),
+            Err(Error::ProofMismatch { .. })
+        ));
         let o = ds.open(2).unwrap();
-        assert!(matches!(verify_sample(&c, 3, 3, &o), Err(Error::ProofMismatch { .. })));
-        assert!(matches!(verify_sample(&c, 2, 2, &o), Err(Error::Label { label: 2, .. })));
+        assert!(matches!(
+            verify_sample(&c, 3, 3, &o),
+            Err(Error::ProofMismatch { .. })
+        ));
+        assert!(matches!(
+            verify_sample(&c, 2, 2, &o),
+            Err(Error::Label { label: 2, .. })
+        ));
         let mut short = o.clone();
         short.sample.pop();
-        assert!(matches!(verify_sample(&c, 3, 2, &short), Err(Error::SampleLength { .. })));
+        assert!(matches!(
+            verify_sample(&c, 3, 2, &short),
+            Err(Error::SampleLength { .. })
+        ));
     }
 
     #[test]
@@ -197,5 +271,11 @@ mod tests {
         assert!(Dataset::new(3, &[], &[]).is_err());
         assert!(Dataset::new(3, &[1, 2], &[0; 5]).is_err());
         assert!(Dataset::from_encoded(3, alloc::vec![0; 7]).is_err());
+        // No inputs: found by fuzzing (`chunks_exact(0)` panicked).
+        assert!(matches!(
+            Dataset::new(0, &[1, 2], &[]),
+            Err(Error::Width { width: 0, .. })
+        ));
+        assert!(Dataset::from_encoded(0, alloc::vec![0; 2]).is_err());
     }
 }

@@ -82,7 +82,10 @@ mod tests {
 
     #[test]
     fn tags_separate_domains() {
-        assert_ne!(hash_parts(tag::SEED, &[b"x"]), hash_parts(tag::TICKET, &[b"x"]));
+        assert_ne!(
+            hash_parts(tag::SEED, &[b"x"]),
+            hash_parts(tag::TICKET, &[b"x"])
+        );
     }
 
     #[test]

@@ -38,7 +38,10 @@ pub fn parse_idx(bytes: &[u8]) -> Result<IdxArray> {
         return Err(malformed("not an IDX file (bad magic)".into()));
     }
     if bytes[2] != 0x08 {
-        return Err(malformed(format!("IDX element type {:#04x} is not unsigned byte", bytes[2])));
+        return Err(malformed(format!(
+            "IDX element type {:#04x} is not unsigned byte",
+            bytes[2]
+        )));
     }
     let ndims = bytes[3] as usize;
     let header = 4 + 4 * ndims;
@@ -55,15 +58,20 @@ pub fn parse_idx(bytes: &[u8]) -> Result<IdxArray> {
         .ok_or_else(|| malformed("IDX dimensions overflow".into()))?;
     let data = &bytes[header..];
     if data.len() != len {
-        return Err(malformed(format!("IDX data is {} bytes, dimensions need {len}", data.len())));
+        return Err(malformed(format!(
+            "IDX data is {} bytes, dimensions need {len}",
+            data.len()
+        )));
     }
-    Ok(IdxArray { dims, data: data.to_vec() })
+    Ok(IdxArray {
+        dims,
+        data: data.to_vec(),
+    })
 }
 
 /// Reads an IDX file.
 pub fn read_idx(path: &Path) -> Result<IdxArray> {
-    let bytes =
-        std::fs::read(path).map_err(|e| malformed(format!("{}: {e}", path.display())))?;
+    let bytes = std::fs::read(path).map_err(|e| malformed(format!("{}: {e}", path.display())))?;
     parse_idx(&bytes).map_err(|e| match e {
         Error::Malformed(m) => malformed(format!("{}: {m}", path.display())),
         other => other,
@@ -81,7 +89,10 @@ pub fn dataset_from_idx(images: &IdxArray, labels: &IdxArray) -> Result<Dataset>
             images.dims[0], labels.dims[0]
         )));
     }
-    let inputs: u32 = images.dims[1..].iter().product();
+    let inputs = images.dims[1..]
+        .iter()
+        .try_fold(1u32, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| malformed("IDX sample size overflows u32".into()))?;
     Dataset::new(inputs, &labels.data, &images.data)
 }
 
@@ -108,7 +119,10 @@ pub fn load_split(dir: &Path, split: Split) -> Result<Dataset> {
         } else if gz.exists() {
             Ok(gz)
         } else {
-            Err(malformed(format!("{} not found (plain or .gz)", plain.display())))
+            Err(malformed(format!(
+                "{} not found (plain or .gz)",
+                plain.display()
+            )))
         }
     };
     let images = read_idx(&find("images-idx3-ubyte")?)?;
@@ -133,8 +147,14 @@ mod tests {
 
     #[test]
     fn roundtrip_plain_and_gzip() {
-        let images = IdxArray { dims: alloc::vec![3, 2, 2], data: (0..12).collect() };
-        let labels = IdxArray { dims: alloc::vec![3], data: alloc::vec![1, 0, 1] };
+        let images = IdxArray {
+            dims: alloc::vec![3, 2, 2],
+            data: (0..12).collect(),
+        };
+        let labels = IdxArray {
+            dims: alloc::vec![3],
+            data: alloc::vec![1, 0, 1],
+        };
         let plain = encode_idx(&images);
         assert_eq!(parse_idx(&plain).unwrap(), images);
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -152,8 +172,35 @@ mod tests {
         assert!(parse_idx(&[0, 0, 8, 1, 0, 0, 0, 5, 1, 2]).is_err()); // truncated
         assert!(parse_idx(&[0x1f, 0x8b, 0, 0]).is_err()); // broken gzip
         assert!(parse_idx(&[0, 0, 8, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).is_err());
-        let images = IdxArray { dims: alloc::vec![2, 2], data: alloc::vec![0; 4] };
-        let labels = IdxArray { dims: alloc::vec![3], data: alloc::vec![0; 3] };
+        let images = IdxArray {
+            dims: alloc::vec![2, 2],
+            data: alloc::vec![0; 4],
+        };
+        let labels = IdxArray {
+            dims: alloc::vec![3],
+            data: alloc::vec![0; 3],
+        };
         assert!(dataset_from_idx(&images, &labels).is_err());
+        // Images of zero bytes each (found by fuzzing: panicked in
+        // `Dataset::new`), and a sample size overflowing u32 (panicked with
+        // overflow checks; seen while writing the fuzz target).
+        let empty = IdxArray {
+            dims: alloc::vec![2, 0],
+            data: alloc::vec![],
+        };
+        let labels = IdxArray {
+            dims: alloc::vec![2],
+            data: alloc::vec![0; 2],
+        };
+        assert!(dataset_from_idx(&empty, &labels).is_err());
+        let huge = parse_idx(&[0, 0, 8, 3, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0]).unwrap();
+        let none = IdxArray {
+            dims: alloc::vec![0],
+            data: alloc::vec![],
+        };
+        assert!(matches!(
+            dataset_from_idx(&huge, &none),
+            Err(Error::Malformed(_))
+        ));
     }
 }

@@ -28,6 +28,7 @@ pub mod idx;
 pub mod linalg;
 pub mod loss;
 pub mod merkle;
+pub mod mining;
 pub mod model;
 pub mod pow;
 pub mod prng;
@@ -45,5 +46,8 @@ pub use model::{Hyperparams, Model};
 pub use pow::{Seed, Ticket, TrajectoryContext};
 pub use step::{batch_indices, evaluate, Batch, Evaluation, Forward, StepOutcome, TrainingStep};
 pub use trajectory::{challenged_steps, StepProof, Trajectory, TrajectoryClaim, TrajectoryProof};
-pub use verify::{verify_step, verify_trajectory, JobProgress, JobSpec, VerifiedStep, VerifiedTrajectory};
+pub use verify::{
+    replay_final_step, verify_step, verify_trajectory, JobProgress, JobSpec, VerifiedStep,
+    VerifiedTrajectory,
+};
 pub use weights::Weights;

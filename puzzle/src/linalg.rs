@@ -85,8 +85,12 @@ mod tests {
     #[test]
     fn products_match_naive() {
         let (m, k, n) = (5, 7, 3);
-        let a: alloc::vec::Vec<i16> = (0..m * k).map(|i| ((i * 37 % 255) as i16 - 127) % 128).collect();
-        let b: alloc::vec::Vec<i16> = (0..k * n).map(|i| ((i * 91 % 255) as i16 - 127) % 128).collect();
+        let a: alloc::vec::Vec<i16> = (0..m * k)
+            .map(|i| ((i * 37 % 255) as i16 - 127) % 128)
+            .collect();
+        let b: alloc::vec::Vec<i16> = (0..k * n)
+            .map(|i| ((i * 91 % 255) as i16 - 127) % 128)
+            .collect();
         let mut out = alloc::vec![0; m * n];
         matmul(&a, &b, &mut out, m, k, n);
         assert_eq!(out, naive(&a, &b, m, k, n));

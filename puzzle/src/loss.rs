@@ -42,7 +42,11 @@ pub fn sixteenth_bits(z: i32, e: i32) -> i64 {
 fn log2_sixteenths(x: u64) -> i64 {
     let k = bit_length(x) as i64 - 1;
     // Mantissa normalised to [2^14, 2^15).
-    let mantissa = if k >= 14 { x >> (k - 14) } else { x << (14 - k) };
+    let mantissa = if k >= 14 {
+        x >> (k - 14)
+    } else {
+        x << (14 - k)
+    };
     let f = EXP2_LUT.iter().take_while(|&&v| v <= mantissa).count() as i64 - 1;
     16 * k + f
 }
@@ -132,14 +136,22 @@ mod tests {
         let loss = softmax_row(&z, e, 0, Some(&mut g));
         let real: [f64; 5] = core::array::from_fn(|j| z[j] as f64 / 256.0);
         let m = real.iter().cloned().fold(f64::MIN, f64::max);
-        let exps: [f64; 5] = core::array::from_fn(|j| libm_exp2((real[j] - m) * core::f64::consts::LOG2_E));
+        let exps: [f64; 5] =
+            core::array::from_fn(|j| libm_exp2((real[j] - m) * core::f64::consts::LOG2_E));
         let total: f64 = exps.iter().sum();
         for j in 0..5 {
             let p = exps[j] / total - if j == 0 { 1.0 } else { 0.0 };
-            assert!((g[j] as f64 / 4096.0 - p).abs() < 0.01, "{j}: {} vs {p}", g[j]);
+            assert!(
+                (g[j] as f64 / 4096.0 - p).abs() < 0.01,
+                "{j}: {} vs {p}",
+                g[j]
+            );
         }
         let ce_bits = -(exps[0] / total).log2();
-        assert!((loss as f64 / 16.0 - ce_bits).abs() < 0.1, "{loss} vs {ce_bits}");
+        assert!(
+            (loss as f64 / 16.0 - ce_bits).abs() < 0.1,
+            "{loss} vs {ce_bits}"
+        );
     }
 
     #[test]

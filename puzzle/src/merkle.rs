@@ -34,7 +34,12 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(
     feature = "scale",
-    derive(codec::Encode, codec::Decode, codec::DecodeWithMemTracking, scale_info::TypeInfo)
+    derive(
+        codec::Encode,
+        codec::Decode,
+        codec::DecodeWithMemTracking,
+        scale_info::TypeInfo
+    )
 )]
 pub struct MerkleProof {
     /// Siblings, lowest level first.
@@ -50,15 +55,28 @@ impl MerkleProof {
         }
         let expected = proof_length(index, leaves);
         if self.siblings.len() != expected {
-            return Err(Error::ProofLength { got: self.siblings.len(), expected });
+            return Err(Error::ProofLength {
+                got: self.siblings.len(),
+                expected,
+            });
         }
         let (mut acc, mut i, mut n) = (leaf, index, leaves);
         let mut siblings = self.siblings.iter();
         while n > 1 {
             if i % 2 == 1 {
-                acc = node_hash(siblings.next().ok_or(Error::ProofLength { got: 0, expected })?, &acc);
+                acc = node_hash(
+                    siblings
+                        .next()
+                        .ok_or(Error::ProofLength { got: 0, expected })?,
+                    &acc,
+                );
             } else if i + 1 < n {
-                acc = node_hash(&acc, siblings.next().ok_or(Error::ProofLength { got: 0, expected })?);
+                acc = node_hash(
+                    &acc,
+                    siblings
+                        .next()
+                        .ok_or(Error::ProofLength { got: 0, expected })?,
+                );
             }
             i /= 2;
             n = n.div_ceil(2);
@@ -106,14 +124,23 @@ impl MerkleTree {
     /// Builds the tree over leaf hashes (at least one).
     pub fn from_leaf_hashes(leaves: Vec<Hash>) -> Result<Self> {
         if leaves.is_empty() {
-            return Err(Error::LeafIndex { index: 0, leaves: 0 });
+            return Err(Error::LeafIndex {
+                index: 0,
+                leaves: 0,
+            });
         }
         let mut levels = alloc::vec![leaves];
         while levels[levels.len() - 1].len() > 1 {
             let below = &levels[levels.len() - 1];
             let above = below
                 .chunks(2)
-                .map(|pair| if pair.len() == 2 { node_hash(&pair[0], &pair[1]) } else { pair[0] })
+                .map(|pair| {
+                    if pair.len() == 2 {
+                        node_hash(&pair[0], &pair[1])
+                    } else {
+                        pair[0]
+                    }
+                })
                 .collect();
             levels.push(above);
         }
@@ -206,7 +233,9 @@ mod tests {
     use proptest::prelude::*;
 
     fn leaves(n: usize) -> Vec<Hash> {
-        (0..n).map(|i| leaf_hash(&(i as u64).to_le_bytes())).collect()
+        (0..n)
+            .map(|i| leaf_hash(&(i as u64).to_le_bytes()))
+            .collect()
     }
 
     /// RFC 6962's recursive definition, for comparison.
@@ -260,7 +289,10 @@ mod tests {
         let leaf = tree.leaf(2).unwrap();
         assert_eq!(
             proof.verify("t", &tree.root(), leaf, 5, 5),
-            Err(Error::LeafIndex { index: 5, leaves: 5 })
+            Err(Error::LeafIndex {
+                index: 5,
+                leaves: 5
+            })
         );
         let mut short = proof.clone();
         short.siblings.pop();
@@ -272,7 +304,10 @@ mod tests {
         flipped.siblings[0][0] ^= 1;
         assert_eq!(
             flipped.verify("t", &tree.root(), leaf, 2, 5),
-            Err(Error::ProofMismatch { what: "t", index: 2 })
+            Err(Error::ProofMismatch {
+                what: "t",
+                index: 2
+            })
         );
         assert!(MerkleTree::from_leaf_hashes(Vec::new()).is_err());
     }

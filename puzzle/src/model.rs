@@ -38,11 +38,18 @@ impl Model {
     pub fn new(dims: &[u32]) -> Result<Self> {
         let layers = dims.len().saturating_sub(1);
         if !(1..=MAX_LAYERS).contains(&layers) {
-            return Err(Error::LayerCount { got: layers, max: MAX_LAYERS });
+            return Err(Error::LayerCount {
+                got: layers,
+                max: MAX_LAYERS,
+            });
         }
         for (index, &width) in dims.iter().enumerate() {
             if !(1..=MAX_WIDTH).contains(&width) {
-                return Err(Error::Width { index, width, max: MAX_WIDTH });
+                return Err(Error::Width {
+                    index,
+                    width,
+                    max: MAX_WIDTH,
+                });
             }
         }
         let classes = dims[layers];
@@ -51,9 +58,14 @@ impl Model {
         }
         let params: u64 = dims.windows(2).map(|w| w[0] as u64 * w[1] as u64).sum();
         if params > MAX_PARAMS {
-            return Err(Error::Params { got: params, max: MAX_PARAMS });
+            return Err(Error::Params {
+                got: params,
+                max: MAX_PARAMS,
+            });
         }
-        Ok(Self { dims: dims.to_vec() })
+        Ok(Self {
+            dims: dims.to_vec(),
+        })
     }
 
     /// The dimension list `[d_0, …, d_L]`.
@@ -83,7 +95,9 @@ impl Model {
 
     /// Total number of weights.
     pub fn params(&self) -> usize {
-        (0..self.layers()).map(|l| self.shape(l).0 * self.shape(l).1).sum()
+        (0..self.layers())
+            .map(|l| self.shape(l).0 * self.shape(l).1)
+            .sum()
     }
 
     /// Exponent of weight layer `l`: `−⌊(bitlen(fan_in) + 1) / 2⌋ − 4`, so that
@@ -140,15 +154,25 @@ impl Hyperparams {
     /// planned step count (it sets the learning-rate schedule).
     pub fn new(batch_log2: u32, lr_shift: u32, total_steps: u64) -> Result<Self> {
         if batch_log2 > MAX_BATCH_LOG2 {
-            return Err(Error::Batch { log2: batch_log2, max: 1 << MAX_BATCH_LOG2 });
+            return Err(Error::Batch {
+                log2: batch_log2,
+                max: 1 << MAX_BATCH_LOG2,
+            });
         }
         if lr_shift > MAX_LR_SHIFT {
-            return Err(Error::LrShift { got: lr_shift, max: MAX_LR_SHIFT });
+            return Err(Error::LrShift {
+                got: lr_shift,
+                max: MAX_LR_SHIFT,
+            });
         }
         if total_steps == 0 {
             return Err(Error::ZeroSteps);
         }
-        Ok(Self { batch_log2, lr_shift, total_steps })
+        Ok(Self {
+            batch_log2,
+            lr_shift,
+            total_steps,
+        })
     }
 
     /// Samples per step.
@@ -263,21 +287,42 @@ mod tests {
         assert_eq!(m.init_bound(0), 44);
         assert_eq!(m.init_bound(1), 27);
         let deep = Model::new(&[784, 256, 128, 10]).unwrap();
-        assert_eq!([deep.weight_exp(0), deep.weight_exp(1), deep.weight_exp(2)], [-9, -9, -7]);
+        assert_eq!(
+            [deep.weight_exp(0), deep.weight_exp(1), deep.weight_exp(2)],
+            [-9, -9, -7]
+        );
         assert_eq!(m.params(), 784 * 128 + 1280);
     }
 
     #[test]
     fn limits_are_enforced() {
         assert!(matches!(Model::new(&[784]), Err(Error::LayerCount { .. })));
-        assert!(matches!(Model::new(&[1, 2, 3, 4, 5, 6]), Err(Error::LayerCount { .. })));
-        assert!(matches!(Model::new(&[1025, 10]), Err(Error::Width { index: 0, .. })));
-        assert!(matches!(Model::new(&[784, 0, 10]), Err(Error::Width { index: 1, .. })));
+        assert!(matches!(
+            Model::new(&[1, 2, 3, 4, 5, 6]),
+            Err(Error::LayerCount { .. })
+        ));
+        assert!(matches!(
+            Model::new(&[1025, 10]),
+            Err(Error::Width { index: 0, .. })
+        ));
+        assert!(matches!(
+            Model::new(&[784, 0, 10]),
+            Err(Error::Width { index: 1, .. })
+        ));
         assert!(matches!(Model::new(&[784, 1]), Err(Error::Classes(1))));
-        assert!(matches!(Model::new(&[1024, 1024, 10]), Err(Error::Params { .. })));
+        assert!(matches!(
+            Model::new(&[1024, 1024, 10]),
+            Err(Error::Params { .. })
+        ));
         assert!(Model::new(&[1024, 1000, 10]).is_ok());
-        assert!(matches!(Hyperparams::new(11, 2, 1), Err(Error::Batch { .. })));
-        assert!(matches!(Hyperparams::new(6, 17, 1), Err(Error::LrShift { .. })));
+        assert!(matches!(
+            Hyperparams::new(11, 2, 1),
+            Err(Error::Batch { .. })
+        ));
+        assert!(matches!(
+            Hyperparams::new(6, 17, 1),
+            Err(Error::LrShift { .. })
+        ));
         assert!(matches!(Hyperparams::new(6, 2, 0), Err(Error::ZeroSteps)));
     }
 

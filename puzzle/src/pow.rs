@@ -47,7 +47,11 @@ impl Ticket {
     /// re-drawn by cheap grinding.
     pub fn derive(ctx: &TrajectoryContext, index: u32, root: &Hash) -> Self {
         let mut hasher = Hasher::new(tag::TICKET);
-        hasher.update(&ctx.parent).update(&ctx.author).update(&index.to_le_bytes()).update(root);
+        hasher
+            .update(&ctx.parent)
+            .update(&ctx.author)
+            .update(&index.to_le_bytes())
+            .update(root);
         Self(hasher.finish())
     }
 
@@ -114,7 +118,11 @@ mod tests {
 
     #[test]
     fn win_rate_follows_difficulty() {
-        let ctx = TrajectoryContext { parent: [1; 32], author: [2; 32], job: 0 };
+        let ctx = TrajectoryContext {
+            parent: [1; 32],
+            author: [2; 32],
+            job: 0,
+        };
         let wins = (0..20_000u32)
             .filter(|i| Ticket::derive(&ctx, *i, &[0; 32]).meets(100))
             .count();

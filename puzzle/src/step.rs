@@ -37,13 +37,22 @@ impl Batch {
         model: &Model,
     ) -> Result<Self> {
         let width = model.inputs();
-        let mut batch = Batch { inputs: Vec::new(), labels: Vec::new() };
+        let mut batch = Batch {
+            inputs: Vec::new(),
+            labels: Vec::new(),
+        };
         for sample in samples {
             if sample.len() != width + 1 {
-                return Err(Error::SampleLength { got: sample.len(), expected: width + 1 });
+                return Err(Error::SampleLength {
+                    got: sample.len(),
+                    expected: width + 1,
+                });
             }
             if sample[0] as usize >= model.classes() {
-                return Err(Error::Label { label: sample[0], classes: model.classes() as u32 });
+                return Err(Error::Label {
+                    label: sample[0],
+                    classes: model.classes() as u32,
+                });
             }
             batch.labels.push(sample[0]);
             batch.inputs.extend_from_slice(&sample[1..]);
@@ -60,7 +69,10 @@ impl Batch {
         openings: &[SampleOpening],
     ) -> Result<Self> {
         if openings.len() != indices.len() {
-            return Err(Error::BatchSize { got: openings.len(), expected: indices.len() });
+            return Err(Error::BatchSize {
+                got: openings.len(),
+                expected: indices.len(),
+            });
         }
         for (&index, opening) in indices.iter().zip(openings) {
             verify_sample(dataset, model.classes(), index, opening)?;
@@ -78,7 +90,9 @@ impl Batch {
 /// `b < batch`, `key = derive_key(seed, Batch, 0)` (with replacement).
 pub fn batch_indices(seed: &Seed, batch: usize, samples: u64) -> Vec<u64> {
     let key = derive_key(&seed.0, Purpose::Batch, 0);
-    (0..batch as u64).map(|b| below(draw(key, b), samples)).collect()
+    (0..batch as u64)
+        .map(|b| below(draw(key, b), samples))
+        .collect()
 }
 
 /// What one step produces.
@@ -125,7 +139,10 @@ impl Forward {
             activation_exps.push(e);
             if l + 1 < model.layers() {
                 let s = activation_shift(relu_sum(&z), z.len());
-                a = z.iter().map(|&v| requantize_activation(v as i64, s) as i16).collect();
+                a = z
+                    .iter()
+                    .map(|&v| requantize_activation(v as i64, s) as i16)
+                    .collect();
                 e = ez + s as i32;
             } else {
                 a = Vec::new();
@@ -133,7 +150,12 @@ impl Forward {
             }
             preactivations.push(z);
         }
-        Self { activations, activation_exps, preactivations, logit_exp: e }
+        Self {
+            activations,
+            activation_exps,
+            preactivations,
+            logit_exp: e,
+        }
     }
 
     /// The logits (`rows × classes`).
@@ -167,7 +189,10 @@ impl<'a> TrainingStep<'a> {
         let model = self.model;
         let rows = self.hyper.batch();
         if batch.rows() != rows || batch.inputs.len() != rows * model.inputs() {
-            return Err(Error::BatchSize { got: batch.rows(), expected: rows });
+            return Err(Error::BatchSize {
+                got: batch.rows(),
+                expected: rows,
+            });
         }
         let layers = model.layers();
         let forward = Forward::run(model, weights, &batch.inputs, rows);
@@ -176,8 +201,11 @@ impl<'a> TrainingStep<'a> {
         let classes = model.classes();
         let mut grad = alloc::vec![0i32; rows * classes];
         let mut loss = 0u64;
-        for ((z, g), &label) in
-            forward.logits().chunks_exact(classes).zip(grad.chunks_exact_mut(classes)).zip(&batch.labels)
+        for ((z, g), &label) in forward
+            .logits()
+            .chunks_exact(classes)
+            .zip(grad.chunks_exact_mut(classes))
+            .zip(&batch.labels)
         {
             loss += softmax_row(z, forward.logit_exp, label as usize, Some(g));
         }
@@ -226,7 +254,10 @@ impl<'a> TrainingStep<'a> {
                 err_exp = ee;
             }
         }
-        Ok(StepOutcome { weights: next, loss })
+        Ok(StepOutcome {
+            weights: next,
+            loss,
+        })
     }
 }
 
@@ -281,7 +312,11 @@ pub fn evaluate(model: &Model, weights: &Weights, batch: &Batch, chunk: usize) -
     let width = model.inputs();
     let classes = model.classes();
     let chunk = chunk.max(1);
-    for (inputs, labels) in batch.inputs.chunks(chunk * width).zip(batch.labels.chunks(chunk)) {
+    for (inputs, labels) in batch
+        .inputs
+        .chunks(chunk * width)
+        .zip(batch.labels.chunks(chunk))
+    {
         let forward = Forward::run(model, weights, inputs, labels.len());
         for (z, &label) in forward.logits().chunks_exact(classes).zip(labels) {
             eval.correct += (argmax(z) == label as usize) as u64;

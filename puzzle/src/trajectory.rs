@@ -23,7 +23,12 @@ pub const CHALLENGES: u8 = 2;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(
     feature = "scale",
-    derive(codec::Encode, codec::Decode, codec::DecodeWithMemTracking, scale_info::TypeInfo)
+    derive(
+        codec::Encode,
+        codec::Decode,
+        codec::DecodeWithMemTracking,
+        scale_info::TypeInfo
+    )
 )]
 pub struct TrajectoryClaim {
     /// Steps in the trajectory (≥ 1).
@@ -74,7 +79,12 @@ pub fn challenged_steps(ticket: &Ticket, steps: u32) -> Vec<u32> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(
     feature = "scale",
-    derive(codec::Encode, codec::Decode, codec::DecodeWithMemTracking, scale_info::TypeInfo)
+    derive(
+        codec::Encode,
+        codec::Decode,
+        codec::DecodeWithMemTracking,
+        scale_info::TypeInfo
+    )
 )]
 pub struct StepProof {
     /// Step index `i`.
@@ -93,7 +103,12 @@ pub struct StepProof {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(
     feature = "scale",
-    derive(codec::Encode, codec::Decode, codec::DecodeWithMemTracking, scale_info::TypeInfo)
+    derive(
+        codec::Encode,
+        codec::Decode,
+        codec::DecodeWithMemTracking,
+        scale_info::TypeInfo
+    )
 )]
 pub struct TrajectoryProof {
     /// Proof that leaf 0 is the chain's current weights hash.
@@ -113,7 +128,11 @@ pub struct Trajectory {
 impl Trajectory {
     /// Starts at the chain's weights `W_0` (by hash).
     pub fn start(ctx: TrajectoryContext, start_weights: Hash) -> Self {
-        let mut trajectory = Self { ctx, leaves: Vec::new(), frontier: Frontier::new() };
+        let mut trajectory = Self {
+            ctx,
+            leaves: Vec::new(),
+            frontier: Frontier::new(),
+        };
         trajectory.append(start_weights);
         trajectory
     }
@@ -185,7 +204,10 @@ impl Trajectory {
                 samples,
             });
         }
-        Ok(TrajectoryProof { start: tree.proof(0)?, steps })
+        Ok(TrajectoryProof {
+            start: tree.proof(0)?,
+            steps,
+        })
     }
 }
 
@@ -209,7 +231,11 @@ mod tests {
 
     #[test]
     fn incremental_ticket_matches_claim() {
-        let ctx = TrajectoryContext { parent: [4; 32], author: [5; 32], job: 9 };
+        let ctx = TrajectoryContext {
+            parent: [4; 32],
+            author: [5; 32],
+            job: 9,
+        };
         let mut t = Trajectory::start(ctx, [0; 32]);
         let mut last = None;
         for i in 1..=13u8 {

@@ -19,7 +19,12 @@ use crate::{
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(
     feature = "scale",
-    derive(codec::Encode, codec::Decode, codec::DecodeWithMemTracking, scale_info::TypeInfo)
+    derive(
+        codec::Encode,
+        codec::Decode,
+        codec::DecodeWithMemTracking,
+        scale_info::TypeInfo
+    )
 )]
 pub struct JobSpec {
     /// Model family and sizes.
@@ -34,7 +39,11 @@ impl JobSpec {
     /// A job spec whose dataset fits its model.
     pub fn new(model: Model, hyper: Hyperparams, dataset: DatasetCommitment) -> Result<Self> {
         dataset.check_model(&model)?;
-        Ok(Self { model, hyper, dataset })
+        Ok(Self {
+            model,
+            hyper,
+            dataset,
+        })
     }
 }
 
@@ -100,9 +109,14 @@ pub fn verify_trajectory(
     if got != expected {
         return Err(Error::ChallengeSet { got, expected });
     }
-    let first = proof.start.root_from(leaf_hash(&progress.weights), 0, claim.leaves())?;
+    let first = proof
+        .start
+        .root_from(leaf_hash(&progress.weights), 0, claim.leaves())?;
     if first != claim.root {
-        return Err(Error::StartMismatch { got: first, expected: progress.weights });
+        return Err(Error::StartMismatch {
+            got: first,
+            expected: progress.weights,
+        });
     }
     let mut proven = Vec::with_capacity(proof.steps.len());
     for step in &proof.steps {
@@ -112,7 +126,11 @@ pub fn verify_trajectory(
     if last.after != claim.final_weights {
         return Err(Error::FinalMismatch);
     }
-    Ok(VerifiedTrajectory { proven, final_weights: claim.final_weights, steps: claim.steps })
+    Ok(VerifiedTrajectory {
+        proven,
+        final_weights: claim.final_weights,
+        steps: claim.steps,
+    })
 }
 
 /// Verifies one opened step of a claimed trajectory: `W_i` is leaf `i`, the
@@ -126,11 +144,20 @@ pub fn verify_step(
     step: &StepProof,
 ) -> Result<VerifiedStep> {
     if step.index >= claim.steps {
-        return Err(Error::StepIndex { index: step.index, steps: claim.steps });
+        return Err(Error::StepIndex {
+            index: step.index,
+            steps: claim.steps,
+        });
     }
     let weights = Weights::decode(&job.model, &step.weights)?;
     let before = hash_encoded(&step.weights);
-    step.before.verify("trajectory", &claim.root, leaf_hash(&before), step.index as u64, claim.leaves())?;
+    step.before.verify(
+        "trajectory",
+        &claim.root,
+        leaf_hash(&before),
+        step.index as u64,
+        claim.leaves(),
+    )?;
 
     let seed = Seed::derive(ctx, step.index, &before);
     let indices = batch_indices(&seed, job.hyper.batch(), job.dataset.samples);
@@ -143,10 +170,57 @@ pub fn verify_step(
     )?;
     let after = outcome.weights.hash();
     let index = step.index as u64 + 1;
-    match step.after.root_from(leaf_hash(&after), index, claim.leaves()) {
+    match step
+        .after
+        .root_from(leaf_hash(&after), index, claim.leaves())
+    {
         Ok(root) if root == claim.root => {}
-        Ok(_) => return Err(Error::StepMismatch { index: step.index, computed: after }),
+        Ok(_) => {
+            return Err(Error::StepMismatch {
+                index: step.index,
+                computed: after,
+            })
+        }
         Err(e) => return Err(e),
     }
-    Ok(VerifiedStep { index: step.index, after, loss: outcome.loss })
+    Ok(VerifiedStep {
+        index: step.index,
+        after,
+        loss: outcome.loss,
+    })
+}
+
+/// Re-executes the final step of a claimed trajectory from its proof and
+/// returns `W_n` itself (the runtime keeps only its hash). Nodes call this
+/// after importing a block to keep the weights in their checkpoint store.
+pub fn replay_final_step(
+    job: &JobSpec,
+    ctx: &TrajectoryContext,
+    first_step: u64,
+    claim: &TrajectoryClaim,
+    proof: &TrajectoryProof,
+) -> Result<Weights> {
+    let last = claim.steps.checked_sub(1).ok_or(Error::EmptyTrajectory)?;
+    let step = proof
+        .steps
+        .iter()
+        .find(|s| s.index == last)
+        .ok_or(Error::ChallengeSet {
+            got: proof.steps.iter().map(|s| s.index).collect(),
+            expected: alloc::vec![last],
+        })?;
+    let weights = Weights::decode(&job.model, &step.weights)?;
+    let seed = Seed::derive(ctx, step.index, &hash_encoded(&step.weights));
+    let indices = batch_indices(&seed, job.hyper.batch(), job.dataset.samples);
+    let batch = Batch::from_openings(&job.model, &job.dataset, &indices, &step.samples)?;
+    let outcome = TrainingStep::new(&job.model, &job.hyper).run(
+        &weights,
+        &batch,
+        &seed,
+        first_step + step.index as u64,
+    )?;
+    if outcome.weights.hash() != claim.final_weights {
+        return Err(Error::FinalMismatch);
+    }
+    Ok(outcome.weights)
 }

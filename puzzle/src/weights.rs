@@ -64,12 +64,20 @@ impl Weights {
                 m.len() == r * c
             });
         if !shapes_ok {
-            return Err(Error::WeightsLength { got: 2 * got, expected: 2 * expected });
+            return Err(Error::WeightsLength {
+                got: 2 * got,
+                expected: 2 * expected,
+            });
         }
         let mut offset = 0;
         for layer in &layers {
-            if let Some(pos) = layer.iter().position(|&w| !(-MASTER_MAX..=MASTER_MAX).contains(&w)) {
-                return Err(Error::WeightValue { offset: 2 * (offset + pos) });
+            if let Some(pos) = layer
+                .iter()
+                .position(|&w| !(-MASTER_MAX..=MASTER_MAX).contains(&w))
+            {
+                return Err(Error::WeightValue {
+                    offset: 2 * (offset + pos),
+                });
             }
             offset += layer.len();
         }
@@ -80,9 +88,14 @@ impl Weights {
     pub fn decode(model: &Model, bytes: &[u8]) -> Result<Self> {
         let expected = 2 * model.params();
         if bytes.len() != expected {
-            return Err(Error::WeightsLength { got: bytes.len(), expected });
+            return Err(Error::WeightsLength {
+                got: bytes.len(),
+                expected,
+            });
         }
-        let mut values = bytes.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]]));
+        let mut values = bytes
+            .chunks_exact(2)
+            .map(|c| i16::from_le_bytes([c[0], c[1]]));
         let mut layers = Vec::with_capacity(model.layers());
         for l in 0..model.layers() {
             let (rows, cols) = model.shape(l);
@@ -121,7 +134,10 @@ impl Weights {
 
     /// The int8 compute weights of layer `l` (as `i16`).
     pub fn compute_layer(&self, l: usize) -> Vec<i16> {
-        self.layers[l].iter().map(|&m| compute_weight(m as i64) as i16).collect()
+        self.layers[l]
+            .iter()
+            .map(|&m| compute_weight(m as i64) as i16)
+            .collect()
     }
 
     /// All master layers.
@@ -180,8 +196,11 @@ mod tests {
     #[test]
     fn compute_weights_stay_int8() {
         let m = Model::new(&[2, 2]).unwrap();
-        let w = Weights::from_layers(&m, alloc::vec![alloc::vec![MASTER_MAX, -MASTER_MAX, 128, -129]])
-            .unwrap();
+        let w = Weights::from_layers(
+            &m,
+            alloc::vec![alloc::vec![MASTER_MAX, -MASTER_MAX, 128, -129]],
+        )
+        .unwrap();
         assert_eq!(w.compute_layer(0), [127, -127, 1, -1]);
     }
 
@@ -190,13 +209,22 @@ mod tests {
         let m = model();
         assert_eq!(
             Weights::decode(&m, &[0; 41]),
-            Err(Error::WeightsLength { got: 41, expected: 42 })
+            Err(Error::WeightsLength {
+                got: 41,
+                expected: 42
+            })
         );
         let mut bytes = [0u8; 42];
         bytes[6..8].copy_from_slice(&(MASTER_MAX + 1).to_le_bytes());
-        assert_eq!(Weights::decode(&m, &bytes), Err(Error::WeightValue { offset: 6 }));
+        assert_eq!(
+            Weights::decode(&m, &bytes),
+            Err(Error::WeightValue { offset: 6 })
+        );
         bytes[6..8].copy_from_slice(&i16::MIN.to_le_bytes());
-        assert_eq!(Weights::decode(&m, &bytes), Err(Error::WeightValue { offset: 6 }));
+        assert_eq!(
+            Weights::decode(&m, &bytes),
+            Err(Error::WeightValue { offset: 6 })
+        );
         assert!(Weights::from_layers(&m, alloc::vec![alloc::vec![0; 15]]).is_err());
     }
 }

@@ -20,9 +20,12 @@ struct Fixture {
 }
 
 fn dataset(inputs: u32, samples: usize, classes: u8) -> Dataset {
-    let labels: Vec<u8> = (0..samples).map(|i| (i * 7 % classes as usize) as u8).collect();
-    let pixels: Vec<u8> =
-        (0..samples * inputs as usize).map(|i| ((i * 31 + i / 7) % 256) as u8).collect();
+    let labels: Vec<u8> = (0..samples)
+        .map(|i| (i * 7 % classes as usize) as u8)
+        .collect();
+    let pixels: Vec<u8> = (0..samples * inputs as usize)
+        .map(|i| ((i * 31 + i / 7) % 256) as u8)
+        .collect();
     Dataset::new(inputs, &labels, &pixels).unwrap()
 }
 
@@ -33,7 +36,11 @@ fn mine(difficulty: u128) -> Fixture {
     let hyper = Hyperparams::new(2, 2, 1000).unwrap();
     let dataset = dataset(12, 50, 3);
     let job = JobSpec::new(model.clone(), hyper, dataset.commitment()).unwrap();
-    let ctx = TrajectoryContext { parent: [7; 32], author: [8; 32], job: 3 };
+    let ctx = TrajectoryContext {
+        parent: [7; 32],
+        author: [8; 32],
+        job: 3,
+    };
     let start = Weights::initial(&model, &[1; 32]);
     let mut trajectory = Trajectory::start(ctx, start.hash());
     let mut weights = vec![start.clone()];
@@ -43,11 +50,16 @@ fn mine(difficulty: u128) -> Fixture {
         let current = weights.last().unwrap();
         let seed = trajectory.next_seed(&current.hash());
         let indices = batch_indices(&seed, hyper.batch(), dataset.len() as u64);
-        let batch =
-            Batch::from_encoded(indices.iter().map(|&i| dataset.sample(i as usize).unwrap()), &model)
-                .unwrap();
+        let batch = Batch::from_encoded(
+            indices.iter().map(|&i| dataset.sample(i as usize).unwrap()),
+            &model,
+        )
+        .unwrap();
         let i = trajectory.steps() as u64;
-        let next = step.run(current, &batch, &seed, first_step + i).unwrap().weights;
+        let next = step
+            .run(current, &batch, &seed, first_step + i)
+            .unwrap()
+            .weights;
         let ticket = trajectory.push(next.hash());
         weights.push(next);
         if trajectory.steps() >= 3 && ticket.meets(difficulty) {
@@ -56,27 +68,55 @@ fn mine(difficulty: u128) -> Fixture {
     }
     let claim = trajectory.claim(weights.last().unwrap().hash()).unwrap();
     let proof = trajectory
-        .prove(&claim, hyper.batch(), &dataset, |i| Ok(weights[i as usize].clone()))
+        .prove(&claim, hyper.batch(), &dataset, |i| {
+            Ok(weights[i as usize].clone())
+        })
         .unwrap();
-    Fixture { job, dataset, ctx, start, weights, claim, proof, difficulty }
+    Fixture {
+        job,
+        dataset,
+        ctx,
+        start,
+        weights,
+        claim,
+        proof,
+        difficulty,
+    }
 }
 
 impl Fixture {
     fn progress(&self) -> JobProgress {
-        JobProgress { weights: self.start.hash(), steps: 40 }
+        JobProgress {
+            weights: self.start.hash(),
+            steps: 40,
+        }
     }
 
     fn verify(&self, claim: &TrajectoryClaim, proof: &TrajectoryProof) -> Result<(), Error> {
-        verify_trajectory(&self.job, &self.ctx, &self.progress(), self.difficulty, claim, proof)
-            .map(|_| ())
+        verify_trajectory(
+            &self.job,
+            &self.ctx,
+            &self.progress(),
+            self.difficulty,
+            claim,
+            proof,
+        )
+        .map(|_| ())
     }
 }
 
 #[test]
 fn honest_trajectory_verifies() {
     let f = mine(4);
-    let verified =
-        verify_trajectory(&f.job, &f.ctx, &f.progress(), f.difficulty, &f.claim, &f.proof).unwrap();
+    let verified = verify_trajectory(
+        &f.job,
+        &f.ctx,
+        &f.progress(),
+        f.difficulty,
+        &f.claim,
+        &f.proof,
+    )
+    .unwrap();
     assert_eq!(verified.final_weights, f.weights.last().unwrap().hash());
     assert_eq!(verified.steps, f.claim.steps);
     let challenged = challenged_steps(&f.claim.ticket(&f.ctx).unwrap(), f.claim.steps);
@@ -91,7 +131,13 @@ fn tampered_weight_byte_is_rejected() {
     let mut proof = f.proof.clone();
     let bytes = &mut proof.steps[0].weights;
     bytes[3] = if bytes[3] == 5 { 6 } else { 5 };
-    assert!(matches!(f.verify(&f.claim, &proof), Err(Error::ProofMismatch { what: "trajectory", .. })));
+    assert!(matches!(
+        f.verify(&f.claim, &proof),
+        Err(Error::ProofMismatch {
+            what: "trajectory",
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -101,9 +147,15 @@ fn out_of_range_weight_byte_is_rejected() {
     // i16::MIN, little-endian: outside the master range.
     proof.steps[0].weights[0] = 0x00;
     proof.steps[0].weights[1] = 0x80;
-    assert_eq!(f.verify(&f.claim, &proof), Err(Error::WeightValue { offset: 0 }));
+    assert_eq!(
+        f.verify(&f.claim, &proof),
+        Err(Error::WeightValue { offset: 0 })
+    );
     proof.steps[0].weights.pop();
-    assert!(matches!(f.verify(&f.claim, &proof), Err(Error::WeightsLength { .. })));
+    assert!(matches!(
+        f.verify(&f.claim, &proof),
+        Err(Error::WeightsLength { .. })
+    ));
 }
 
 #[test]
@@ -111,7 +163,13 @@ fn tampered_sample_is_rejected() {
     let f = mine(4);
     let mut proof = f.proof.clone();
     proof.steps[0].samples[1].sample[4] ^= 0x10;
-    assert!(matches!(f.verify(&f.claim, &proof), Err(Error::ProofMismatch { what: "dataset", .. })));
+    assert!(matches!(
+        f.verify(&f.claim, &proof),
+        Err(Error::ProofMismatch {
+            what: "dataset",
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -119,11 +177,21 @@ fn wrong_sample_with_valid_proof_is_rejected() {
     let f = mine(4);
     let mut proof = f.proof.clone();
     // A genuine sample of the dataset, but not the one the seed selects.
-    let seed = Seed::derive(&f.ctx, proof.steps[0].index, &upow_puzzle::weights::hash_encoded(&proof.steps[0].weights));
+    let seed = Seed::derive(
+        &f.ctx,
+        proof.steps[0].index,
+        &upow_puzzle::weights::hash_encoded(&proof.steps[0].weights),
+    );
     let selected = batch_indices(&seed, f.job.hyper.batch(), f.dataset.len() as u64)[0];
     let other = (selected + 1) % f.dataset.len() as u64;
     proof.steps[0].samples[0] = f.dataset.open(other).unwrap();
-    assert!(matches!(f.verify(&f.claim, &proof), Err(Error::ProofMismatch { what: "dataset", .. })));
+    assert!(matches!(
+        f.verify(&f.claim, &proof),
+        Err(Error::ProofMismatch {
+            what: "dataset",
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -131,7 +199,10 @@ fn missing_sample_is_rejected() {
     let f = mine(4);
     let mut proof = f.proof.clone();
     proof.steps[0].samples.pop();
-    assert!(matches!(f.verify(&f.claim, &proof), Err(Error::BatchSize { .. })));
+    assert!(matches!(
+        f.verify(&f.claim, &proof),
+        Err(Error::BatchSize { .. })
+    ));
 }
 
 #[test]
@@ -170,7 +241,9 @@ fn faked_step_is_rejected() {
     }
     let claim = trajectory.claim(weights[n].hash()).unwrap();
     let proof = trajectory
-        .prove(&claim, f.job.hyper.batch(), &f.dataset, |i| Ok(weights[i as usize].clone()))
+        .prove(&claim, f.job.hyper.batch(), &f.dataset, |i| {
+            Ok(weights[i as usize].clone())
+        })
         .unwrap();
     let result = verify_trajectory(&f.job, &f.ctx, &f.progress(), 1, &claim, &proof);
     assert!(
@@ -185,7 +258,9 @@ fn ticket_above_target_is_rejected() {
     // At a huge difficulty the same claim's ticket no longer wins.
     assert_eq!(
         verify_trajectory(&f.job, &f.ctx, &f.progress(), u128::MAX, &f.claim, &f.proof),
-        Err(Error::TicketAboveTarget { difficulty: u128::MAX })
+        Err(Error::TicketAboveTarget {
+            difficulty: u128::MAX
+        })
     );
     assert_eq!(
         verify_trajectory(&f.job, &f.ctx, &f.progress(), 0, &f.claim, &f.proof),
@@ -196,16 +271,27 @@ fn ticket_above_target_is_rejected() {
 #[test]
 fn wrong_context_or_start_is_rejected() {
     let f = mine(4);
-    let other_author = TrajectoryContext { author: [9; 32], ..f.ctx };
+    let other_author = TrajectoryContext {
+        author: [9; 32],
+        ..f.ctx
+    };
     // Another author's claim: seeds differ, so the proofs no longer verify
     // (or the ticket misses), never silently accepted.
-    assert!(verify_trajectory(&f.job, &other_author, &f.progress(), 1, &f.claim, &f.proof).is_err());
-    let moved = JobProgress { weights: [0; 32], steps: 40 };
+    assert!(
+        verify_trajectory(&f.job, &other_author, &f.progress(), 1, &f.claim, &f.proof).is_err()
+    );
+    let moved = JobProgress {
+        weights: [0; 32],
+        steps: 40,
+    };
     assert!(matches!(
         verify_trajectory(&f.job, &f.ctx, &moved, f.difficulty, &f.claim, &f.proof),
         Err(Error::StartMismatch { .. })
     ));
-    let later = JobProgress { weights: f.start.hash(), steps: 41 };
+    let later = JobProgress {
+        weights: f.start.hash(),
+        steps: 41,
+    };
     // A different global step changes the learning rate only at schedule
     // boundaries; step 40 → 41 of 1000 does not, so this still verifies.
     assert!(verify_trajectory(&f.job, &f.ctx, &later, f.difficulty, &f.claim, &f.proof).is_ok());
@@ -216,10 +302,55 @@ fn challenge_set_must_match() {
     let f = mine(4);
     let mut proof = f.proof.clone();
     proof.steps.remove(0);
-    assert!(matches!(f.verify(&f.claim, &proof), Err(Error::ChallengeSet { .. })));
+    assert!(matches!(
+        f.verify(&f.claim, &proof),
+        Err(Error::ChallengeSet { .. })
+    ));
     let mut claim = f.claim;
     claim.final_weights = [0; 32];
     assert!(f.verify(&claim, &f.proof).is_err());
     claim.steps = 0;
     assert_eq!(f.verify(&claim, &f.proof), Err(Error::EmptyTrajectory));
+}
+
+#[test]
+fn reference_miner_produces_verifiable_blocks() {
+    use upow_puzzle::mining::ReferenceMiner;
+    let model = Model::new(&[12, 6, 3]).unwrap();
+    let hyper = Hyperparams::new(2, 2, 1000).unwrap();
+    let dataset = dataset(12, 50, 3);
+    let job = JobSpec::new(model.clone(), hyper, dataset.commitment()).unwrap();
+    let ctx = TrajectoryContext {
+        parent: [3; 32],
+        author: [4; 32],
+        job: 1,
+    };
+    let start = Weights::initial(&model, &[2; 32]);
+    let progress = JobProgress {
+        weights: start.hash(),
+        steps: 17,
+    };
+    // Checkpoints every 3 steps: challenged weights are recomputed.
+    let mut miner = ReferenceMiner::new(&job, &dataset, ctx, start, 17, 3);
+    let mined = miner
+        .run(25, 10_000)
+        .unwrap()
+        .expect("a ticket wins within 10 000 steps");
+    let verified =
+        verify_trajectory(&job, &ctx, &progress, 25, &mined.claim, &mined.proof).unwrap();
+    assert_eq!(verified.final_weights, mined.final_weights.hash());
+    assert_eq!(verified.steps, miner.steps());
+}
+
+#[test]
+fn final_step_replays_to_the_claimed_weights() {
+    let f = mine(4);
+    let w = upow_puzzle::replay_final_step(&f.job, &f.ctx, 40, &f.claim, &f.proof).unwrap();
+    assert_eq!(&w, f.weights.last().unwrap());
+    let mut claim = f.claim;
+    claim.final_weights = [1; 32];
+    assert_eq!(
+        upow_puzzle::replay_final_step(&f.job, &f.ctx, 40, &claim, &f.proof),
+        Err(Error::FinalMismatch)
+    );
 }

@@ -22,7 +22,11 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn list<T: ToString>(items: impl IntoIterator<Item = T>) -> String {
-    items.into_iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",")
+    items
+        .into_iter()
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn computed() -> BTreeMap<&'static str, String> {
@@ -30,7 +34,10 @@ fn computed() -> BTreeMap<&'static str, String> {
     v.insert("prng_draw_0_0", format!("{:016x}", draw(0, 0)));
     v.insert("prng_draw_0_1", format!("{:016x}", draw(0, 1)));
     let seed_bytes: Hash = core::array::from_fn(|i| i as u8);
-    v.insert("key_update_layer1", format!("{:016x}", derive_key(&seed_bytes, Purpose::Update, 1)));
+    v.insert(
+        "key_update_layer1",
+        format!("{:016x}", derive_key(&seed_bytes, Purpose::Update, 1)),
+    );
 
     let big = Model::new(&[784, 128, 10]).unwrap();
     let w0 = Weights::initial(&big, &[0; 32]);
@@ -45,7 +52,11 @@ fn computed() -> BTreeMap<&'static str, String> {
         list(tree.proof(3).unwrap().siblings.iter().map(|s| hex(s))),
     );
 
-    let ctx = TrajectoryContext { parent: [1; 32], author: [2; 32], job: 3 };
+    let ctx = TrajectoryContext {
+        parent: [1; 32],
+        author: [2; 32],
+        job: 3,
+    };
     let seed = Seed::derive(&ctx, 4, &w0.hash());
     v.insert("seed_example", hex(&seed.0));
     let ticket = Ticket::derive(&ctx, 4, &tree.root());
@@ -70,7 +81,9 @@ fn computed() -> BTreeMap<&'static str, String> {
         inputs: (0..64u32).map(|i| (i * 37 % 256) as u8).collect(),
         labels: vec![0, 1, 2, 3],
     };
-    let out = TrainingStep::new(&model, &hyper).run(&weights, &batch, &seed, 10).unwrap();
+    let out = TrainingStep::new(&model, &hyper)
+        .run(&weights, &batch, &seed, 10)
+        .unwrap();
     v.insert("step_small_before", hex(&weights.encode()));
     v.insert("step_small_after", hex(&out.weights.encode()));
     v.insert("step_small_after_hash", hex(&out.weights.hash()));
@@ -93,7 +106,11 @@ fn documented() -> BTreeMap<String, String> {
         if let Some((name, value)) = line.split_once(" = ") {
             values.insert(name.trim().to_string(), value.trim().to_string());
             last = Some(name.trim().to_string());
-        } else if let (Some(name), true) = (&last, line.starts_with("  ") || line.chars().all(|c| c.is_ascii_hexdigit()) && !line.is_empty()) {
+        } else if let (Some(name), true) = (
+            &last,
+            line.starts_with("  ")
+                || line.chars().all(|c| c.is_ascii_hexdigit()) && !line.is_empty(),
+        ) {
             // Continuation of a long hex value.
             if let Some(v) = values.get_mut(name) {
                 v.push_str(line);
@@ -116,6 +133,9 @@ fn spec_vectors_match_the_reference() {
         assert_eq!(documented.get(*name), Some(value), "vector {name}");
     }
     for name in documented.keys() {
-        assert!(computed.contains_key(name.as_str()), "docs/puzzle.md has unknown vector {name}");
+        assert!(
+            computed.contains_key(name.as_str()),
+            "docs/puzzle.md has unknown vector {name}"
+        );
     }
 }

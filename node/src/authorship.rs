@@ -1,0 +1,331 @@
+//! Turning a won trajectory into a block: build it on the parent with the
+//! claim in the pre-runtime digest and the proof as inherent, have the author
+//! sign the pre-seal hash, seal and import it.
+//!
+//! Two phases, because the author's key may live outside the node (the
+//! external miner signs): [`BlockAuthor::prepare`] returns the pre-seal hash
+//! of a template it keeps; [`BlockAuthor::seal`] imports it with the
+//! author's signature. The built-in miner does both with the node's keystore
+//! ([`BlockAuthor::author_with_keystore`]).
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use codec::Encode;
+use futures::lock::Mutex as AsyncMutex;
+use parking_lot::Mutex;
+use sc_consensus::{
+    BlockImport, BlockImportParams, BoxBlockImport, ForkChoiceStrategy, StateAction, StorageChanges,
+};
+use sc_consensus_pow::{PowAlgorithm, PowIntermediate, INTERMEDIATE_KEY};
+use sp_api::ProvideRuntimeApi;
+use sp_blockchain::HeaderBackend;
+use sp_consensus::{BlockOrigin, Environment, ProposeArgs, Proposer};
+use sp_core::{sr25519, H256};
+use sp_inherents::InherentDataProvider;
+use sp_keystore::KeystorePtr;
+use sp_runtime::{
+    traits::{Block as BlockT, Header as HeaderT},
+    Digest, DigestItem,
+};
+use upow_primitives::{
+    AuthorId, JobId, PowSeal, PreDigest, ProofInherentDataProvider, UpowApi, AUTHOR_KEY_TYPE,
+    ENGINE_ID,
+};
+use upow_puzzle::{JobProgress, TrajectoryClaim, TrajectoryProof};
+use upow_runtime::opaque::Block;
+
+use crate::{pow::UpowAlgorithm, work::WorkSource};
+
+/// Log target of block authoring.
+pub const LOG_TARGET: &str = "upow::author";
+
+/// Templates kept waiting for a signature at most.
+const MAX_PENDING: usize = 32;
+/// Longest time to build a block.
+const BUILD_TIME: Duration = Duration::from_secs(4);
+
+/// Why a block could not be built or sealed. Each message says what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthorError {
+    /// The parent block is unknown.
+    #[error("unknown parent block {0}")]
+    UnknownParent(H256),
+    /// Work at the parent is not available.
+    #[error(transparent)]
+    Work(#[from] crate::work::WorkError),
+    /// The claim names another job than the scheduled one.
+    #[error("job {got} is not the scheduled job {expected}")]
+    WrongJob {
+        /// Job in the submission.
+        got: JobId,
+        /// Scheduled job.
+        expected: JobId,
+    },
+    /// The author is not admitted at the parent.
+    #[error("author {0} is not admitted and bonded")]
+    NotAdmitted(String),
+    /// The trajectory does not verify (ticket, challenges, steps).
+    #[error("trajectory rejected: {0}")]
+    Trajectory(upow_puzzle::Error),
+    /// The block template is unknown (expired, or already sealed).
+    #[error("unknown block template {0}")]
+    UnknownTemplate(H256),
+    /// The seal is not the author's signature of the template.
+    #[error("the signature is not the author's signature of template {0}")]
+    BadSignature(H256),
+    /// The node has no key for the author.
+    #[error("the keystore has no upow author key {0}")]
+    NoKey(String),
+    /// A submitted block has no upow seal.
+    #[error("block {0} is not sealed")]
+    Unsealed(H256),
+    /// A submitted block failed verification or execution.
+    #[error("block rejected: {0}")]
+    Rejected(String),
+    /// Building or importing the block failed.
+    #[error("{0}")]
+    Client(String),
+}
+
+struct Template {
+    parent: H256,
+    author: AuthorId,
+    difficulty: u128,
+    block: Block,
+    changes: sp_state_machine::StorageChanges<sp_runtime::traits::HashingFor<Block>>,
+}
+
+/// Builds, seals and imports blocks.
+pub struct BlockAuthor<C, E> {
+    client: Arc<C>,
+    environment: AsyncMutex<E>,
+    block_import: AsyncMutex<BoxBlockImport<Block>>,
+    algorithm: UpowAlgorithm<C>,
+    work: WorkSource<C>,
+    pending: Mutex<HashMap<H256, Template>>,
+}
+
+impl<C, E> BlockAuthor<C, E>
+where
+    C: ProvideRuntimeApi<Block> + HeaderBackend<Block> + Send + Sync + 'static,
+    C::Api: UpowApi<Block>,
+    E: Environment<Block> + Send + 'static,
+    E::Error: std::fmt::Display,
+{
+    /// A block author importing through `block_import`.
+    pub fn new(
+        client: Arc<C>,
+        environment: E,
+        block_import: BoxBlockImport<Block>,
+        algorithm: UpowAlgorithm<C>,
+        work: WorkSource<C>,
+    ) -> Self {
+        Self {
+            client,
+            environment: AsyncMutex::new(environment),
+            block_import: AsyncMutex::new(block_import),
+            algorithm,
+            work,
+            pending: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Builds a block on `parent` carrying `author`'s trajectory of `job`;
+    /// returns the hash the author must sign. The trajectory is verified
+    /// natively first, so a bad submission gets the puzzle's error message.
+    pub async fn prepare(
+        &self,
+        parent: H256,
+        author: AuthorId,
+        job: JobId,
+        claim: TrajectoryClaim,
+        proof: TrajectoryProof,
+    ) -> Result<H256, AuthorError> {
+        let parent_header = self
+            .client
+            .header(parent)
+            .map_err(|e| AuthorError::Client(e.to_string()))?
+            .ok_or(AuthorError::UnknownParent(parent))?;
+        let work = self.work.work_at(parent)?;
+        if work.job != job {
+            return Err(AuthorError::WrongJob {
+                got: job,
+                expected: work.job,
+            });
+        }
+        let admitted = self
+            .client
+            .runtime_api()
+            .is_admitted(parent, author)
+            .map_err(|e| AuthorError::Client(e.to_string()))?;
+        if !admitted {
+            return Err(AuthorError::NotAdmitted(hex::encode(author)));
+        }
+        let difficulty = self
+            .algorithm
+            .difficulty(parent)
+            .map_err(|e| AuthorError::Client(e.to_string()))?;
+        let digest = PreDigest::V1 { author, job, claim };
+        upow_puzzle::verify_trajectory(
+            &work.spec,
+            &digest.context(parent.0),
+            &JobProgress {
+                weights: work.weights,
+                steps: work.steps,
+            },
+            difficulty,
+            &claim,
+            &proof,
+        )
+        .map_err(AuthorError::Trajectory)?;
+
+        let timestamp = sp_timestamp::InherentDataProvider::from_system_time();
+        let inherent_data = (timestamp, ProofInherentDataProvider(proof))
+            .create_inherent_data()
+            .await
+            .map_err(|e| AuthorError::Client(format!("inherent data: {e}")))?;
+        let proposer = self
+            .environment
+            .lock()
+            .await
+            .init(&parent_header)
+            .await
+            .map_err(|e| AuthorError::Client(format!("proposer: {e}")))?;
+        let proposal = proposer
+            .propose(ProposeArgs {
+                inherent_data,
+                inherent_digests: Digest {
+                    logs: vec![digest.to_digest_item()],
+                },
+                max_duration: BUILD_TIME,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| AuthorError::Client(format!("building the block: {e}")))?;
+        let pre_hash = proposal.block.header().hash();
+        let mut pending = self.pending.lock();
+        if pending.len() >= MAX_PENDING {
+            // Templates on old parents are worthless; drop them all.
+            pending.retain(|_, t| t.parent == parent);
+        }
+        pending.insert(
+            pre_hash,
+            Template {
+                parent,
+                author,
+                difficulty,
+                block: proposal.block,
+                changes: proposal.storage_changes,
+            },
+        );
+        Ok(pre_hash)
+    }
+
+    /// Seals the template `pre_hash` with the author's `signature` and
+    /// imports it; returns the block hash.
+    pub async fn seal(&self, pre_hash: H256, signature: [u8; 64]) -> Result<H256, AuthorError> {
+        let template = {
+            let mut pending = self.pending.lock();
+            let author = pending
+                .get(&pre_hash)
+                .ok_or(AuthorError::UnknownTemplate(pre_hash))?
+                .author;
+            let public = sr25519::Public::from_raw(author);
+            let sig = sr25519::Signature::from_raw(signature);
+            if !sp_io::crypto::sr25519_verify(&sig, pre_hash.as_bytes(), &public) {
+                return Err(AuthorError::BadSignature(pre_hash));
+            }
+            pending
+                .remove(&pre_hash)
+                .ok_or(AuthorError::UnknownTemplate(pre_hash))?
+        };
+        let seal = DigestItem::Seal(ENGINE_ID, PowSeal::V1 { signature }.encode());
+        let (header, body) = template.block.deconstruct();
+        let mut params = BlockImportParams::new(BlockOrigin::Own, header);
+        params.post_digests.push(seal);
+        params.body = Some(body);
+        params.state_action = StateAction::ApplyChanges(StorageChanges::Changes(template.changes));
+        params.insert_intermediate(
+            INTERMEDIATE_KEY,
+            PowIntermediate::<u128> {
+                difficulty: Some(template.difficulty),
+            },
+        );
+        params.fork_choice = None::<ForkChoiceStrategy>;
+        let hash = params.post_hash();
+        let number = *HeaderT::number(&params.header);
+        self.block_import
+            .lock()
+            .await
+            .import_block(params)
+            .await
+            .map_err(|e| AuthorError::Client(format!("importing the block: {e}")))?;
+        log::info!(target: LOG_TARGET, "✅ sealed block #{number} {hash} on {}", template.parent);
+        Ok(hash)
+    }
+
+    /// Imports a complete sealed block from outside (a miner that builds its
+    /// own blocks, or a test): the same checks as any block from the network
+    /// — seal, ticket, admission, inherents, then execution, where the
+    /// runtime re-executes the challenged steps.
+    pub async fn submit_block(&self, block: Block) -> Result<H256, AuthorError> {
+        let (mut header, body) = block.deconstruct();
+        let hash = header.hash();
+        let seal = match header.digest_mut().pop() {
+            Some(seal @ DigestItem::Seal(ENGINE_ID, _)) => seal,
+            _ => return Err(AuthorError::Unsealed(hash)),
+        };
+        if self
+            .client
+            .header(*header.parent_hash())
+            .map_err(|e| AuthorError::Client(e.to_string()))?
+            .is_none()
+        {
+            return Err(AuthorError::UnknownParent(*header.parent_hash()));
+        }
+        let number = *HeaderT::number(&header);
+        let mut params = BlockImportParams::new(BlockOrigin::NetworkBroadcast, header);
+        params.post_digests.push(seal);
+        params.body = Some(body);
+        params.state_action = StateAction::Execute;
+        params.post_hash = Some(hash);
+        params.insert_intermediate(
+            INTERMEDIATE_KEY,
+            PowIntermediate::<u128> { difficulty: None },
+        );
+        let result = self
+            .block_import
+            .lock()
+            .await
+            .import_block(params)
+            .await
+            .map_err(|e| AuthorError::Rejected(e.to_string()))?;
+        match result {
+            sc_consensus::ImportResult::Imported(_)
+            | sc_consensus::ImportResult::AlreadyInChain => {
+                log::info!(target: LOG_TARGET, "imported submitted block #{number} {hash}");
+                Ok(hash)
+            }
+            other => Err(AuthorError::Rejected(format!("{other:?}"))),
+        }
+    }
+
+    /// Prepares, signs with the keystore's key for `author`, and seals.
+    pub async fn author_with_keystore(
+        &self,
+        keystore: &KeystorePtr,
+        parent: H256,
+        author: AuthorId,
+        job: JobId,
+        claim: TrajectoryClaim,
+        proof: TrajectoryProof,
+    ) -> Result<H256, AuthorError> {
+        let pre_hash = self.prepare(parent, author, job, claim, proof).await?;
+        let public = sr25519::Public::from_raw(author);
+        let signature = keystore
+            .sr25519_sign(AUTHOR_KEY_TYPE, &public, pre_hash.as_bytes())
+            .map_err(|e| AuthorError::Client(format!("keystore: {e}")))?
+            .ok_or_else(|| AuthorError::NoKey(hex::encode(author)))?;
+        self.seal(pre_hash, signature.0).await
+    }
+}

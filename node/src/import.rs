@@ -1,0 +1,146 @@
+//! The block import wrapper that keeps the checkpoint store in step with the
+//! chain: after a block is imported (so executed and verified by the
+//! runtime), it replays the block's final training step to recover `W_n` —
+//! the runtime only keeps its hash — and stores it.
+
+use codec::Decode;
+use sc_consensus::{BlockCheckParams, BlockImport, BlockImportParams, ImportResult};
+use sp_api::ProvideRuntimeApi;
+use sp_consensus::Error as ConsensusError;
+use sp_core::H256;
+use sp_runtime::traits::{Block as BlockT, Header as HeaderT};
+use upow_primitives::{PreDigest, UpowApi};
+use upow_puzzle::TrajectoryProof;
+use upow_runtime::{opaque::Block, RuntimeCall, UncheckedExtrinsic};
+
+use crate::{
+    checkpoints::BlockRecord,
+    work::{WorkError, WorkSource},
+};
+
+/// Log target of the checkpoint import.
+const LOG_TARGET: &str = "upow::checkpoints";
+
+/// Wraps an inner block import; see the module docs.
+pub struct CheckpointImport<I, C> {
+    inner: I,
+    work: WorkSource<C>,
+}
+
+impl<I: Clone, C> Clone for CheckpointImport<I, C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            work: self.work.clone(),
+        }
+    }
+}
+
+impl<I, C> CheckpointImport<I, C> {
+    /// Wraps `inner`.
+    pub fn new(inner: I, work: WorkSource<C>) -> Self {
+        Self { inner, work }
+    }
+}
+
+/// Why a block's weights could not be derived (logged; the block stays imported).
+#[derive(Debug, thiserror::Error)]
+pub enum DeriveError {
+    /// The header has no valid upow digest.
+    #[error("digest: {0}")]
+    Digest(upow_primitives::DigestError),
+    /// The body has no trajectory inherent.
+    #[error("the body carries no trajectory proof")]
+    NoProof,
+    /// Reading the parent's work failed.
+    #[error(transparent)]
+    Work(#[from] WorkError),
+    /// Replaying the final step failed.
+    #[error("replaying the final step: {0}")]
+    Replay(upow_puzzle::Error),
+}
+
+/// The trajectory proof in a block body.
+pub fn find_proof(body: &[<Block as BlockT>::Extrinsic]) -> Option<TrajectoryProof> {
+    body.iter().find_map(|opaque| {
+        let bytes = codec::Encode::encode(opaque);
+        let xt = UncheckedExtrinsic::decode(&mut &bytes[..]).ok()?;
+        match xt.function {
+            RuntimeCall::Training(pallet_upow_training::Call::submit_trajectory { proof }) => {
+                Some(proof)
+            }
+            _ => None,
+        }
+    })
+}
+
+impl<I, C> CheckpointImport<I, C>
+where
+    C: ProvideRuntimeApi<Block>,
+    C::Api: UpowApi<Block>,
+{
+    fn derive(
+        &self,
+        hash: H256,
+        header: &<Block as BlockT>::Header,
+        body: &[<Block as BlockT>::Extrinsic],
+    ) -> Result<(), DeriveError> {
+        let digest = PreDigest::find(header.digest()).map_err(DeriveError::Digest)?;
+        let proof = find_proof(body).ok_or(DeriveError::NoProof)?;
+        let parent = *header.parent_hash();
+        let work = self.work.work_at(parent)?;
+        let weights = self
+            .work
+            .replay(parent, *digest.author(), &work, digest.claim(), &proof)
+            .map_err(DeriveError::Replay)?;
+        let store = self.work.store();
+        store
+            .put_weights(&weights.hash(), &weights.encode())
+            .map_err(WorkError::from)?;
+        store
+            .record_block(
+                hash,
+                BlockRecord {
+                    number: *header.number(),
+                    job: work.job,
+                    weights: weights.hash(),
+                },
+            )
+            .map_err(WorkError::from)?;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl<I, C> BlockImport<Block> for CheckpointImport<I, C>
+where
+    I: BlockImport<Block> + Send + Sync,
+    I::Error: Into<ConsensusError>,
+    C: ProvideRuntimeApi<Block> + Send + Sync,
+    C::Api: UpowApi<Block>,
+{
+    type Error = ConsensusError;
+
+    async fn check_block(
+        &self,
+        block: BlockCheckParams<Block>,
+    ) -> Result<ImportResult, Self::Error> {
+        self.inner.check_block(block).await.map_err(Into::into)
+    }
+
+    async fn import_block(
+        &self,
+        block: BlockImportParams<Block>,
+    ) -> Result<ImportResult, Self::Error> {
+        let hash = block.post_hash();
+        let header = block.header.clone();
+        let body = block.body.clone();
+        let result = self.inner.import_block(block).await.map_err(Into::into)?;
+        if let (ImportResult::Imported(_), Some(body)) = (&result, body) {
+            if let Err(e) = self.derive(hash, &header, &body) {
+                log::warn!(target: LOG_TARGET, "weights of block #{} ({hash}) not stored: {e}", header.number());
+            }
+        }
+        Ok(result)
+    }
+}

@@ -1,0 +1,197 @@
+//! The built-in CPU miner (`--mine`): trains the scheduled job with the
+//! reference step on one thread and authors a block whenever a ticket wins,
+//! so a dev chain runs without the separate `upow-miner`.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use sp_api::ProvideRuntimeApi;
+use sp_blockchain::HeaderBackend;
+use sp_consensus::{Environment, SyncOracle};
+use sp_core::H256;
+use sp_keystore::KeystorePtr;
+use tokio::sync::mpsc;
+use upow_primitives::{AuthorId, JobId, UpowApi};
+use upow_puzzle::{mining::ReferenceMiner, TrajectoryClaim, TrajectoryContext, TrajectoryProof};
+use upow_runtime::opaque::Block;
+
+use crate::{authorship::BlockAuthor, work::WorkSource};
+
+/// Log target of the built-in miner.
+pub const LOG_TARGET: &str = "upow::miner";
+
+/// Steps between checks for a new best block.
+const CHUNK: u32 = 32;
+/// Steps between kept checkpoints (a challenged step is recomputed from the
+/// one before it).
+const CHECKPOINT_INTERVAL: u32 = 64;
+
+/// A won trajectory on its way to become a block.
+struct Found {
+    parent: H256,
+    job: JobId,
+    claim: TrajectoryClaim,
+    proof: TrajectoryProof,
+}
+
+/// Starts the miner thread and returns the task that authors its blocks
+/// (to spawn). The thread stops when that task is dropped (node shutdown).
+pub fn start<C, E, S>(
+    client: Arc<C>,
+    work: WorkSource<C>,
+    author: Arc<BlockAuthor<C, E>>,
+    keystore: KeystorePtr,
+    sync: Arc<S>,
+    author_key: AuthorId,
+) -> impl std::future::Future<Output = ()>
+where
+    C: ProvideRuntimeApi<Block> + HeaderBackend<Block> + Send + Sync + 'static,
+    C::Api: UpowApi<Block>,
+    E: Environment<Block> + Send + 'static,
+    E::Error: std::fmt::Display,
+    S: SyncOracle + Send + Sync + 'static,
+{
+    let (tx, mut rx) = mpsc::unbounded_channel::<Found>();
+    let thread_client = client.clone();
+    let spawned = std::thread::Builder::new()
+        .name("upow-miner".into())
+        .spawn(move || mine(thread_client, work, sync, author_key, tx));
+    if let Err(e) = spawned {
+        log::error!(target: LOG_TARGET, "cannot start the mining thread: {e}");
+    }
+    async move {
+        while let Some(found) = rx.recv().await {
+            match author
+                .author_with_keystore(
+                    &keystore,
+                    found.parent,
+                    author_key,
+                    found.job,
+                    found.claim,
+                    found.proof,
+                )
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => log::warn!(target: LOG_TARGET, "mined block not imported: {e}"),
+            }
+        }
+    }
+}
+
+fn mine<C, S>(
+    client: Arc<C>,
+    work: WorkSource<C>,
+    sync: Arc<S>,
+    author: AuthorId,
+    found: mpsc::UnboundedSender<Found>,
+) where
+    C: ProvideRuntimeApi<Block> + HeaderBackend<Block>,
+    C::Api: UpowApi<Block>,
+    S: SyncOracle,
+{
+    let mut last_report = Instant::now();
+    let mut steps_since_report = 0u64;
+    let mut last_problem = String::new();
+    while !found.is_closed() {
+        if sync.is_major_syncing() {
+            std::thread::sleep(Duration::from_millis(500));
+            continue;
+        }
+        let parent = client.info().best_hash;
+        let prepared = work.work_at(parent).and_then(|w| {
+            let weights = work.weights(&w)?;
+            let dataset = work.store().dataset(&w.spec.dataset.root)?.ok_or_else(|| {
+                crate::work::WorkError::MissingDataset(hex::encode(w.spec.dataset.root))
+            })?;
+            Ok((w, weights, dataset))
+        });
+        let (job_work, weights, dataset) = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                let problem = e.to_string();
+                if problem != last_problem {
+                    log::warn!(target: LOG_TARGET, "not mining: {problem}");
+                    last_problem = problem;
+                }
+                std::thread::sleep(Duration::from_secs(1));
+                continue;
+            }
+        };
+        last_problem.clear();
+        let ctx = TrajectoryContext {
+            parent: parent.0,
+            author,
+            job: job_work.job,
+        };
+        let mut miner = ReferenceMiner::new(
+            &job_work.spec,
+            &dataset,
+            ctx,
+            weights,
+            job_work.steps,
+            CHECKPOINT_INTERVAL,
+        );
+        loop {
+            let before = miner.steps();
+            let result = miner.run(job_work.difficulty, CHUNK);
+            steps_since_report += (miner.steps() - before) as u64;
+            if last_report.elapsed() >= Duration::from_secs(10) {
+                let rate = steps_since_report as f64 / last_report.elapsed().as_secs_f64();
+                log::info!(
+                    target: LOG_TARGET,
+                    "⛏  job {} on #{}: {rate:.0} steps/s, difficulty {}",
+                    job_work.job,
+                    client.info().best_number,
+                    job_work.difficulty
+                );
+                last_report = Instant::now();
+                steps_since_report = 0;
+            }
+            match result {
+                Ok(Some(mined)) => {
+                    log::info!(
+                        target: LOG_TARGET,
+                        "🎫 winning ticket after {} steps on {parent}",
+                        mined.claim.steps
+                    );
+                    let sent = found.send(Found {
+                        parent,
+                        job: job_work.job,
+                        claim: mined.claim,
+                        proof: mined.proof,
+                    });
+                    if sent.is_err() {
+                        return;
+                    }
+                    wait_for_new_best(client.as_ref(), parent, &found);
+                    break;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    log::error!(target: LOG_TARGET, "mining step failed: {e}");
+                    std::thread::sleep(Duration::from_secs(1));
+                    break;
+                }
+            }
+            if found.is_closed() || client.info().best_hash != parent {
+                break;
+            }
+        }
+    }
+}
+
+/// After a win, waits (briefly) for the block to become the best one, so
+/// the miner does not compete with its own block.
+fn wait_for_new_best<C: HeaderBackend<Block>, T>(
+    client: &C,
+    parent: H256,
+    channel: &mpsc::UnboundedSender<T>,
+) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client.info().best_hash == parent && Instant::now() < deadline && !channel.is_closed() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

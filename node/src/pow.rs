@@ -1,0 +1,232 @@
+//! The proof-of-work algorithm the node checks before importing a block:
+//! the ticket, the author's seal signature and the author's admission. The
+//! trajectory proof in the body is checked by the runtime when the block is
+//! executed (`pallet_upow_training`).
+
+use std::{collections::HashMap, sync::Arc};
+
+use parking_lot::Mutex;
+use sc_consensus_pow::{Error as PowError, PowAlgorithm};
+use sp_api::ProvideRuntimeApi;
+use sp_blockchain::HeaderBackend;
+use sp_consensus_pow::Seal;
+use sp_core::{sr25519, H256};
+use sp_runtime::{generic::BlockId, traits::Block as BlockT};
+use upow_primitives::{Difficulty, PowSeal, PreDigest, UpowApi};
+use upow_runtime::opaque::Block;
+
+/// Log target of consensus checks.
+pub const LOG_TARGET: &str = "upow::pow";
+
+/// How many parents' difficulties are cached (each import asks twice).
+const DIFFICULTY_CACHE: usize = 256;
+
+/// upow's [`PowAlgorithm`]: a block is sealed when its author's trajectory
+/// ticket meets the difficulty at its parent, the seal is the author's
+/// signature over the pre-seal header hash, and the author is admitted.
+pub struct UpowAlgorithm<C> {
+    client: Arc<C>,
+    difficulties: Arc<Mutex<HashMap<H256, Difficulty>>>,
+}
+
+impl<C> Clone for UpowAlgorithm<C> {
+    fn clone(&self) -> Self {
+        Self {
+            client: self.client.clone(),
+            difficulties: self.difficulties.clone(),
+        }
+    }
+}
+
+impl<C> UpowAlgorithm<C> {
+    /// An algorithm reading difficulty and admission from `client`.
+    pub fn new(client: Arc<C>) -> Self {
+        Self {
+            client,
+            difficulties: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+}
+
+/// Why a seal is rejected, before any runtime call is made.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SealError {
+    /// The header carries no valid upow pre-runtime digest.
+    #[error("bad pre-runtime digest: {0}")]
+    Digest(String),
+    /// The seal bytes do not decode.
+    #[error("malformed seal")]
+    MalformedSeal,
+    /// The seal is not the author's signature of the pre-seal hash.
+    #[error("seal signature is not by author {0}")]
+    BadSignature(String),
+    /// The ticket does not meet the difficulty.
+    #[error("ticket does not meet difficulty {0}")]
+    TicketAboveTarget(Difficulty),
+}
+
+/// The checks that need no chain state: digest, seal signature, ticket.
+pub fn check_seal(
+    parent: H256,
+    pre_hash: &H256,
+    pre_digest: Option<&[u8]>,
+    seal: &[u8],
+    difficulty: Difficulty,
+) -> Result<PreDigest, SealError> {
+    let digest = PreDigest::decode_all(pre_digest.unwrap_or_default())
+        .map_err(|e| SealError::Digest(e.to_string()))?;
+    let seal = PowSeal::decode_all(seal).map_err(|_| SealError::MalformedSeal)?;
+    let author = sr25519::Public::from_raw(*digest.author());
+    let signature = sr25519::Signature::from_raw(*seal.signature());
+    if !sp_io::crypto::sr25519_verify(&signature, pre_hash.as_bytes(), &author) {
+        return Err(SealError::BadSignature(hex::encode(digest.author())));
+    }
+    let ticket = digest
+        .claim()
+        .ticket(&digest.context(parent.0))
+        .map_err(|e| SealError::Digest(e.to_string()))?;
+    if !ticket.meets(difficulty) {
+        return Err(SealError::TicketAboveTarget(difficulty));
+    }
+    Ok(digest)
+}
+
+impl<C> UpowAlgorithm<C>
+where
+    C: ProvideRuntimeApi<Block> + HeaderBackend<Block>,
+    C::Api: UpowApi<Block>,
+{
+    fn parent_hash(&self, parent: &BlockId<Block>) -> Result<H256, PowError<Block>> {
+        match parent {
+            BlockId::Hash(h) => Ok(*h),
+            BlockId::Number(n) => self
+                .client
+                .hash(*n)
+                .map_err(PowError::Client)?
+                .ok_or_else(|| PowError::Other(format!("unknown parent block #{n}"))),
+        }
+    }
+}
+
+impl<C> PowAlgorithm<Block> for UpowAlgorithm<C>
+where
+    C: ProvideRuntimeApi<Block> + HeaderBackend<Block> + Send + Sync,
+    C::Api: UpowApi<Block>,
+{
+    type Difficulty = Difficulty;
+
+    fn difficulty(&self, parent: <Block as BlockT>::Hash) -> Result<Difficulty, PowError<Block>> {
+        if let Some(d) = self.difficulties.lock().get(&parent) {
+            return Ok(*d);
+        }
+        let d = self
+            .client
+            .runtime_api()
+            .difficulty(parent)
+            .map_err(|e| PowError::Environment(format!("difficulty at {parent}: {e}")))?;
+        let mut cache = self.difficulties.lock();
+        if cache.len() >= DIFFICULTY_CACHE {
+            cache.clear();
+        }
+        cache.insert(parent, d);
+        Ok(d)
+    }
+
+    fn verify(
+        &self,
+        parent: &BlockId<Block>,
+        pre_hash: &H256,
+        pre_digest: Option<&[u8]>,
+        seal: &Seal,
+        difficulty: Difficulty,
+    ) -> Result<bool, PowError<Block>> {
+        let parent = self.parent_hash(parent)?;
+        let digest = match check_seal(parent, pre_hash, pre_digest, seal, difficulty) {
+            Ok(d) => d,
+            Err(e) => {
+                log::warn!(target: LOG_TARGET, "rejecting block on {parent}: {e}");
+                return Ok(false);
+            }
+        };
+        let admitted = self
+            .client
+            .runtime_api()
+            .is_admitted(parent, *digest.author())
+            .map_err(|e| PowError::Environment(format!("admission at {parent}: {e}")))?;
+        if !admitted {
+            log::warn!(
+                target: LOG_TARGET,
+                "rejecting block on {parent}: author {} is not admitted",
+                hex::encode(digest.author())
+            );
+        }
+        Ok(admitted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use codec::Encode;
+    use sp_core::Pair;
+    use upow_primitives::TrajectoryClaim;
+
+    fn digest(author: [u8; 32]) -> PreDigest {
+        PreDigest::V1 {
+            author,
+            job: 0,
+            claim: TrajectoryClaim {
+                steps: 5,
+                root: [1; 32],
+                final_weights: [2; 32],
+            },
+        }
+    }
+
+    fn sealed(pair: &sr25519::Pair, pre_hash: &H256) -> Vec<u8> {
+        PowSeal::V1 {
+            signature: pair.sign(pre_hash.as_bytes()).0,
+        }
+        .encode()
+    }
+
+    #[test]
+    fn valid_seal_passes_and_tampering_fails() {
+        let pair = sr25519::Pair::from_string("//Alice", None).unwrap();
+        let d = digest(pair.public().0).encode();
+        let pre_hash = H256::repeat_byte(3);
+        let parent = H256::repeat_byte(4);
+        let seal = sealed(&pair, &pre_hash);
+        assert!(check_seal(parent, &pre_hash, Some(&d), &seal, 1).is_ok());
+        // Another message.
+        assert!(matches!(
+            check_seal(parent, &H256::repeat_byte(5), Some(&d), &seal, 1),
+            Err(SealError::BadSignature(_))
+        ));
+        // Another signer.
+        let bob = sr25519::Pair::from_string("//Bob", None).unwrap();
+        let seal_bob = sealed(&bob, &pre_hash);
+        assert!(matches!(
+            check_seal(parent, &pre_hash, Some(&d), &seal_bob, 1),
+            Err(SealError::BadSignature(_))
+        ));
+        // Malformed inputs.
+        assert_eq!(
+            check_seal(parent, &pre_hash, Some(&d), &[1, 2], 1),
+            Err(SealError::MalformedSeal)
+        );
+        assert!(matches!(
+            check_seal(parent, &pre_hash, None, &seal, 1),
+            Err(SealError::Digest(_))
+        ));
+        assert!(matches!(
+            check_seal(parent, &pre_hash, Some(&[9, 9]), &seal, 1),
+            Err(SealError::Digest(_))
+        ));
+        // Ticket far above target.
+        assert_eq!(
+            check_seal(parent, &pre_hash, Some(&d), &seal, u128::MAX),
+            Err(SealError::TicketAboveTarget(u128::MAX))
+        );
+    }
+}

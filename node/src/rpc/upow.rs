@@ -1,0 +1,251 @@
+//! The `upow_*` RPC methods (definition: `upow_primitives::rpc`).
+
+use std::sync::Arc;
+
+use codec::{Decode, Encode};
+use jsonrpsee::{
+    core::{async_trait, RpcResult},
+    types::ErrorObjectOwned,
+};
+use sp_api::ProvideRuntimeApi;
+use sp_blockchain::HeaderBackend;
+use sp_consensus::Environment;
+use sp_core::{Bytes, H256};
+use upow_primitives::{
+    rpc::{
+        error, DatasetChunk, JobJson, LossPointJson, SubmitWork, Template, UpowApiServer,
+        WorkResponse, MAX_DATASET_SAMPLES,
+    },
+    JobId, UpowApi,
+};
+use upow_puzzle::{TrajectoryClaim, TrajectoryProof};
+use upow_runtime::opaque::Block;
+
+use crate::{
+    authorship::{AuthorError, BlockAuthor},
+    work::{WorkError, WorkSource},
+};
+
+fn rpc_error(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(code, message.into(), None::<()>)
+}
+
+/// The RPC error code of a work error.
+fn work_error_code(e: &WorkError) -> i32 {
+    match e {
+        WorkError::NoJob(_) | WorkError::MissingWeights(..) => error::NO_WORK,
+        WorkError::MissingDataset(_) | WorkError::Runtime(..) => error::NOT_FOUND,
+        WorkError::Store(_) | WorkError::Weights(..) => error::INTERNAL,
+    }
+}
+
+impl From<WorkError> for ErrorObjectOwned {
+    fn from(e: WorkError) -> Self {
+        rpc_error(work_error_code(&e), e.to_string())
+    }
+}
+
+impl From<AuthorError> for ErrorObjectOwned {
+    fn from(e: AuthorError) -> Self {
+        let code = match &e {
+            AuthorError::UnknownParent(_) | AuthorError::UnknownTemplate(_) => error::NOT_FOUND,
+            AuthorError::Work(w) => work_error_code(w),
+            AuthorError::WrongJob { .. }
+            | AuthorError::NotAdmitted(_)
+            | AuthorError::Trajectory(_)
+            | AuthorError::BadSignature(_)
+            | AuthorError::Unsealed(_)
+            | AuthorError::Rejected(_) => error::REJECTED,
+            AuthorError::NoKey(_) | AuthorError::Client(_) => error::INTERNAL,
+        };
+        rpc_error(code, e.to_string())
+    }
+}
+
+/// Implements the `upow_*` methods.
+pub struct UpowRpc<C, E> {
+    client: Arc<C>,
+    work: WorkSource<C>,
+    author: Arc<BlockAuthor<C, E>>,
+}
+
+impl<C, E> UpowRpc<C, E> {
+    /// The RPC handler.
+    pub fn new(client: Arc<C>, work: WorkSource<C>, author: Arc<BlockAuthor<C, E>>) -> Self {
+        Self {
+            client,
+            work,
+            author,
+        }
+    }
+}
+
+#[async_trait]
+impl<C, E> UpowApiServer for UpowRpc<C, E>
+where
+    C: ProvideRuntimeApi<Block> + HeaderBackend<Block> + Send + Sync + 'static,
+    C::Api: UpowApi<Block>,
+    E: Environment<Block> + Send + 'static,
+    E::Error: std::fmt::Display,
+{
+    fn get_work(&self, parent: Option<H256>) -> RpcResult<WorkResponse> {
+        let parent = parent.unwrap_or_else(|| self.client.info().best_hash);
+        let number = self
+            .client
+            .number(parent)
+            .map_err(|e| rpc_error(error::INTERNAL, e.to_string()))?
+            .ok_or_else(|| rpc_error(error::NOT_FOUND, format!("unknown block {parent}")))?;
+        let work = self.work.work_at(parent)?;
+        if !self
+            .work
+            .store()
+            .has_weights(&work.weights)
+            .map_err(WorkError::from)?
+        {
+            return Err(WorkError::MissingWeights(hex::encode(work.weights), work.job).into());
+        }
+        Ok(WorkResponse {
+            parent,
+            number,
+            job: work.job,
+            spec: Bytes(work.spec.encode()),
+            model: work.spec.model.dims().to_vec(),
+            batch: work.spec.hyper.batch() as u32,
+            dataset_root: H256(work.spec.dataset.root),
+            dataset_samples: work.spec.dataset.samples,
+            init_seed: H256(work.init_seed),
+            weights: H256(work.weights),
+            steps: work.steps,
+            difficulty: work.difficulty.to_string(),
+        })
+    }
+
+    fn get_weights(&self, hash: H256) -> RpcResult<Bytes> {
+        self.work
+            .store()
+            .weights(&hash.0)
+            .map_err(|e| rpc_error(error::INTERNAL, e.to_string()))?
+            .map(Bytes)
+            .ok_or_else(|| rpc_error(error::NOT_FOUND, format!("unknown weights {hash}")))
+    }
+
+    fn get_dataset(&self, root: H256, offset: u64, count: u64) -> RpcResult<DatasetChunk> {
+        if count > MAX_DATASET_SAMPLES {
+            return Err(rpc_error(
+                error::TOO_LARGE,
+                format!("at most {MAX_DATASET_SAMPLES} samples per call, asked for {count}"),
+            ));
+        }
+        let dataset = self
+            .work
+            .store()
+            .dataset(&root.0)
+            .map_err(|e| rpc_error(error::INTERNAL, e.to_string()))?
+            .ok_or_else(|| rpc_error(error::NOT_FOUND, format!("unknown dataset {root}")))?;
+        let total = dataset.len() as u64;
+        if offset > total {
+            return Err(rpc_error(
+                error::INVALID_INPUT,
+                format!("offset {offset} beyond {total} samples"),
+            ));
+        }
+        let end = offset.saturating_add(count).min(total);
+        let len = dataset.sample_len();
+        let data = dataset.encoded()[offset as usize * len..end as usize * len].to_vec();
+        Ok(DatasetChunk {
+            samples: total,
+            inputs: (len - 1) as u32,
+            offset,
+            data: Bytes(data),
+        })
+    }
+
+    async fn submit_work(&self, work: SubmitWork) -> RpcResult<Template> {
+        let best = self.client.info().best_hash;
+        if work.parent != best {
+            return Err(rpc_error(
+                error::STALE,
+                format!(
+                    "parent {} is not the best block {best}: fetch new work",
+                    work.parent
+                ),
+            ));
+        }
+        let proof = TrajectoryProof::decode(&mut &work.proof.0[..])
+            .map_err(|e| rpc_error(error::INVALID_INPUT, format!("proof does not decode: {e}")))?;
+        let claim = TrajectoryClaim {
+            steps: work.claim.steps,
+            root: work.claim.root.0,
+            final_weights: work.claim.final_weights.0,
+        };
+        let pre_hash = self
+            .author
+            .prepare(work.parent, work.author.0, work.job, claim, proof)
+            .await?;
+        Ok(Template { pre_hash })
+    }
+
+    async fn submit_seal(&self, pre_hash: H256, signature: Bytes) -> RpcResult<H256> {
+        let signature: [u8; 64] = signature.0.as_slice().try_into().map_err(|_| {
+            rpc_error(
+                error::INVALID_INPUT,
+                format!("a signature is 64 bytes, got {}", signature.0.len()),
+            )
+        })?;
+        Ok(self.author.seal(pre_hash, signature).await?)
+    }
+
+    async fn submit_block(&self, block: Bytes) -> RpcResult<H256> {
+        let block = Block::decode(&mut &block.0[..])
+            .map_err(|e| rpc_error(error::INVALID_INPUT, format!("block does not decode: {e}")))?;
+        Ok(self.author.submit_block(block).await?)
+    }
+
+    fn job(&self, id: JobId) -> RpcResult<JobJson> {
+        let best = self.client.info().best_hash;
+        let info = self
+            .client
+            .runtime_api()
+            .job(best, id)
+            .map_err(|e| rpc_error(error::INTERNAL, e.to_string()))?
+            .ok_or_else(|| rpc_error(error::NOT_FOUND, format!("unknown job {id}")))?;
+        Ok(JobJson {
+            id,
+            poster: H256(info.poster),
+            model: info.spec.model.dims().to_vec(),
+            batch: info.spec.hyper.batch() as u32,
+            target_steps: info.spec.hyper.total_steps(),
+            dataset_root: H256(info.spec.dataset.root),
+            price_per_step: info.price_per_step.to_string(),
+            budget_left: info.budget_left.to_string(),
+            target_loss: info.target_loss,
+            status: info.status,
+            steps: info.steps,
+            weights: H256(info.weights),
+            last_loss: info.last_loss,
+        })
+    }
+
+    fn loss_curve(&self, id: JobId, from: u32, count: u32) -> RpcResult<Vec<LossPointJson>> {
+        if count > 1024 {
+            return Err(rpc_error(
+                error::TOO_LARGE,
+                format!("at most 1024 points per call, asked for {count}"),
+            ));
+        }
+        let best = self.client.info().best_hash;
+        let points = self
+            .client
+            .runtime_api()
+            .loss_curve(best, id, from, count)
+            .map_err(|e| rpc_error(error::INTERNAL, e.to_string()))?;
+        Ok(points
+            .into_iter()
+            .map(|p| LossPointJson {
+                block: p.block,
+                steps: p.steps,
+                loss: p.loss,
+            })
+            .collect())
+    }
+}

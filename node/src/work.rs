@@ -1,0 +1,114 @@
+//! The work of the next block at a parent: the scheduled job, its current
+//! weights (from the checkpoint store) and the difficulty.
+
+use std::sync::Arc;
+
+use sp_api::ProvideRuntimeApi;
+use sp_core::H256;
+use upow_primitives::{UpowApi, Work};
+use upow_puzzle::{TrajectoryClaim, TrajectoryProof, Weights};
+use upow_runtime::opaque::Block;
+
+use crate::checkpoints::{CheckpointStore, StoreError};
+
+/// Why work is not available.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkError {
+    /// The runtime API call failed (unknown block, state pruned).
+    #[error("runtime API at {0}: {1}")]
+    Runtime(H256, String),
+    /// No job is scheduled at this block.
+    #[error("no job is scheduled at block {0}")]
+    NoJob(H256),
+    /// The job's current weights are not in the checkpoint store.
+    #[error("weights {0} of job {1} are not in the checkpoint store (still syncing?)")]
+    MissingWeights(String, u64),
+    /// The job's dataset is not in the checkpoint store.
+    #[error("dataset {0} is not imported (start the node with --dataset-dir)")]
+    MissingDataset(String),
+    /// The checkpoint store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Stored weights do not decode for the job's model.
+    #[error("stored weights of job {0}: {1}")]
+    Weights(u64, upow_puzzle::Error),
+}
+
+/// Reads work from the chain and weights from the checkpoint store.
+pub struct WorkSource<C> {
+    client: Arc<C>,
+    store: Arc<CheckpointStore>,
+}
+
+impl<C> Clone for WorkSource<C> {
+    fn clone(&self) -> Self {
+        Self {
+            client: self.client.clone(),
+            store: self.store.clone(),
+        }
+    }
+}
+
+impl<C> WorkSource<C>
+where
+    C: ProvideRuntimeApi<Block>,
+    C::Api: UpowApi<Block>,
+{
+    /// A work source.
+    pub fn new(client: Arc<C>, store: Arc<CheckpointStore>) -> Self {
+        Self { client, store }
+    }
+
+    /// The checkpoint store.
+    pub fn store(&self) -> &Arc<CheckpointStore> {
+        &self.store
+    }
+
+    /// The work of a block on `parent`.
+    pub fn work_at(&self, parent: H256) -> Result<Work, WorkError> {
+        let work = self
+            .client
+            .runtime_api()
+            .work(parent)
+            .map_err(|e| WorkError::Runtime(parent, e.to_string()))?
+            .ok_or(WorkError::NoJob(parent))?;
+        self.ensure_initial_weights(&work)?;
+        Ok(work)
+    }
+
+    /// A job that was never trained starts from its initial weights, which
+    /// any node derives from the job's seed.
+    fn ensure_initial_weights(&self, work: &Work) -> Result<(), WorkError> {
+        if work.steps == 0 && !self.store.has_weights(&work.weights)? {
+            let initial = Weights::initial(&work.spec.model, &work.init_seed);
+            self.store.put_weights(&initial.hash(), &initial.encode())?;
+        }
+        Ok(())
+    }
+
+    /// The weights a block on `parent` starts from.
+    pub fn weights(&self, work: &Work) -> Result<Weights, WorkError> {
+        let bytes = self
+            .store
+            .weights(&work.weights)?
+            .ok_or_else(|| WorkError::MissingWeights(hex::encode(work.weights), work.job))?;
+        Weights::decode(&work.spec.model, &bytes).map_err(|e| WorkError::Weights(work.job, e))
+    }
+
+    /// Re-derives `W_n` of a block from its proof and stores it.
+    pub fn replay(
+        &self,
+        parent: H256,
+        author: [u8; 32],
+        work: &Work,
+        claim: &TrajectoryClaim,
+        proof: &TrajectoryProof,
+    ) -> Result<Weights, upow_puzzle::Error> {
+        let ctx = upow_puzzle::TrajectoryContext {
+            parent: parent.0,
+            author,
+            job: work.job,
+        };
+        upow_puzzle::replay_final_step(&work.spec, &ctx, work.steps, claim, proof)
+    }
+}

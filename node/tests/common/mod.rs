@@ -1,0 +1,328 @@
+//! Test harness: runs the built `upow-node` binary and talks JSON-RPC to it.
+
+#![allow(dead_code)]
+
+use std::{
+    io::{Read, Write},
+    net::{TcpListener, TcpStream},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use serde_json::{json, Value};
+
+/// End-to-end tests start nodes that mine: run them one at a time.
+pub static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Takes the serial lock even if an earlier test panicked holding it.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A JSON-RPC error.
+#[derive(Debug, Clone)]
+pub struct RpcError {
+    pub code: i64,
+    pub message: String,
+}
+
+/// A running `upow-node`.
+pub struct Node {
+    child: Option<Child>,
+    pub name: String,
+    pub rpc: u16,
+    pub p2p: u16,
+    pub base: PathBuf,
+    pub args: Vec<String>,
+    node_key: String,
+    log: PathBuf,
+}
+
+pub fn node_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_upow-node"))
+}
+
+impl Node {
+    /// Starts a node on `--chain dev` with `extra` arguments; waits for RPC.
+    pub fn start(name: &str, base: &Path, extra: &[&str]) -> Node {
+        let rpc = free_port();
+        let p2p = free_port();
+        let mut node = Node {
+            child: None,
+            name: name.into(),
+            rpc,
+            p2p,
+            base: base.to_path_buf(),
+            args: extra.iter().map(|s| s.to_string()).collect(),
+            // A fixed network key per node (stable across restarts).
+            node_key: format!("{:064x}", (rpc as u128) << 16 | p2p as u128),
+            log: base.join(format!("{name}.log")),
+        };
+        node.spawn();
+        node
+    }
+
+    fn spawn(&mut self) {
+        std::fs::create_dir_all(&self.base).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(node_binary())
+            .args(["--chain", "dev", "--base-path"])
+            .arg(&self.base)
+            .args([
+                "--rpc-port",
+                &self.rpc.to_string(),
+                "--node-key",
+                &self.node_key,
+            ])
+            .args([
+                "--no-prometheus",
+                "--no-telemetry",
+                "--no-mdns",
+                "--rpc-max-request-size",
+                "32",
+            ])
+            .args(["--listen-addr", &format!("/ip4/127.0.0.1/tcp/{}", self.p2p)])
+            .args(["--log", "info,upow=debug,pow=debug"])
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("upow-node starts (build it with `cargo build --release -p upow-node`)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while let Err(e) = self.rpc_call("system_health", json!([])) {
+            assert!(
+                self.alive(),
+                "{} exited at start:\n{}",
+                self.name,
+                self.log_tail()
+            );
+            assert!(
+                Instant::now() < deadline,
+                "{}: no RPC after 120 s ({e:?})\n{}",
+                self.name,
+                self.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Restarts with the same base path and ports, optionally other arguments.
+    pub fn restart(&mut self, args: Option<&[&str]>) {
+        self.stop();
+        if let Some(args) = args {
+            self.args = args.iter().map(|s| s.to_string()).collect();
+        }
+        self.spawn();
+    }
+
+    /// Graceful stop (SIGTERM), waiting for exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// `kill -9`.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// Whether the process is still alive.
+    pub fn alive(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// The end of the node's log (for failure messages).
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(60)..].join("\n")
+    }
+
+    /// Whether the node's log contains `needle`.
+    pub fn log_contains(&self, needle: &str) -> bool {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .contains(needle)
+    }
+
+    /// A JSON-RPC call over HTTP.
+    pub fn rpc_call(&self, method: &str, params: Value) -> Result<Value, RpcError> {
+        let body =
+            json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+        self.raw_http(&body)
+    }
+
+    /// Posts a raw body; the JSON-RPC result or error.
+    pub fn raw_http(&self, body: &str) -> Result<Value, RpcError> {
+        let io = |e: std::io::Error| RpcError {
+            code: -1,
+            message: e.to_string(),
+        };
+        let mut stream = TcpStream::connect(("127.0.0.1", self.rpc)).map_err(io)?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(120)))
+            .map_err(io)?;
+        let request = format!(
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            self.rpc,
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).map_err(io)?;
+        // A server may refuse an oversize body before reading all of it.
+        let _ = stream.write_all(body.as_bytes());
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response);
+        let text = String::from_utf8_lossy(&response);
+        let (head, payload) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status: u16 = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        if status != 200 {
+            return Err(RpcError {
+                code: -(status as i64),
+                message: format!("HTTP {status}: {payload}"),
+            });
+        }
+        let value: Value = serde_json::from_str(payload.trim()).map_err(|e| RpcError {
+            code: -2,
+            message: format!("{e}: {payload}"),
+        })?;
+        if let Some(err) = value.get("error") {
+            return Err(RpcError {
+                code: err["code"].as_i64().unwrap_or(0),
+                message: err["message"].as_str().unwrap_or_default().to_string(),
+            });
+        }
+        Ok(value["result"].clone())
+    }
+
+    /// A successful call's result (panics with the node's log otherwise).
+    pub fn call(&self, method: &str, params: Value) -> Value {
+        self.rpc_call(method, params)
+            .unwrap_or_else(|e| panic!("{method} failed: {e:?}\n{}", self.log_tail()))
+    }
+
+    /// Polls `cond` every 200 ms until it holds or `timeout` passes.
+    pub fn wait_for(&self, what: &str, timeout: Duration, mut cond: impl FnMut(&Node) -> bool) {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if cond(self) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!(
+            "{}: timed out waiting for {what}\n{}",
+            self.name,
+            self.log_tail()
+        );
+    }
+
+    pub fn best_number(&self) -> u64 {
+        number(&self.call("chain_getHeader", json!([]))["number"])
+    }
+
+    pub fn finalized_hash(&self) -> String {
+        self.call("chain_getFinalizedHead", json!([]))
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub fn finalized_number(&self) -> u64 {
+        let hash = self.finalized_hash();
+        number(&self.call("chain_getHeader", json!([hash]))["number"])
+    }
+
+    pub fn best_hash(&self) -> String {
+        self.call("chain_getBlockHash", json!([]))
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub fn block_hash(&self, n: u64) -> String {
+        self.call("chain_getBlockHash", json!([n]))
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub fn peer_id(&self) -> String {
+        self.call("system_localPeerId", json!([]))
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub fn multiaddr(&self) -> String {
+        format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", self.p2p, self.peer_id())
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A `0x…` hex block number.
+pub fn number(v: &Value) -> u64 {
+    let s = v.as_str().unwrap_or("0x0").trim_start_matches("0x");
+    u64::from_str_radix(s, 16).unwrap_or(0)
+}
+
+/// Decodes `0x…` hex.
+pub fn unhex(v: &Value) -> Vec<u8> {
+    hex::decode(v.as_str().unwrap().trim_start_matches("0x")).unwrap()
+}
+
+/// Fashion-MNIST, as installed by scripts/setup.
+pub fn fashion_mnist() -> PathBuf {
+    let dir = PathBuf::from(upow_puzzle::idx::FASHION_MNIST_DIR);
+    assert!(
+        dir.join("train-images-idx3-ubyte.gz").exists(),
+        "Fashion-MNIST is missing: run scripts/setup (Debian package dataset-fashion-mnist)"
+    );
+    dir
+}

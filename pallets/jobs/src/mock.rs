@@ -1,0 +1,159 @@
+//! A test runtime: frame-system, pallet-balances (existential deposit
+//! [`ED`]) and this pallet (queue of [`MAX_QUEUED`], minimum price
+//! [`MIN_PRICE`]).
+
+use crate as pallet_upow_jobs;
+use crate::{GenesisHouseJob, GenesisJobSpec, GenesisPaidJob};
+use frame_support::{
+    derive_impl,
+    traits::{ConstU32, ConstU64},
+};
+use sp_runtime::BuildStorage;
+use upow_puzzle::{DatasetCommitment, Hyperparams, JobSpec, Model};
+
+type Block = frame_system::mocking::MockBlock<Test>;
+
+/// Existential deposit of the test runtime.
+pub const ED: u64 = 10;
+/// Queue bound of the test runtime.
+pub const MAX_QUEUED: u32 = 4;
+/// Minimum price per step of the test runtime.
+pub const MIN_PRICE: u64 = 2;
+/// Free balance of the endowed accounts `1..=ENDOWED`.
+pub const ENDOWMENT: u64 = 1_000_000;
+/// Accounts `1..=ENDOWED` are endowed.
+pub const ENDOWED: u64 = 9;
+/// Nominal poster of the house job (no funds).
+pub const HOUSE_POSTER: u64 = 100;
+
+#[frame_support::runtime]
+mod runtime {
+    #[runtime::runtime]
+    #[runtime::derive(
+        RuntimeCall,
+        RuntimeEvent,
+        RuntimeError,
+        RuntimeOrigin,
+        RuntimeFreezeReason,
+        RuntimeHoldReason,
+        RuntimeSlashReason,
+        RuntimeLockId,
+        RuntimeTask,
+        RuntimeViewFunction
+    )]
+    pub struct Test;
+
+    #[runtime::pallet_index(0)]
+    pub type System = frame_system::Pallet<Test>;
+
+    #[runtime::pallet_index(1)]
+    pub type Balances = pallet_balances::Pallet<Test>;
+
+    #[runtime::pallet_index(2)]
+    pub type UpowJobs = pallet_upow_jobs::Pallet<Test>;
+}
+
+#[derive_impl(frame_system::config_preludes::TestDefaultConfig)]
+impl frame_system::Config for Test {
+    type Block = Block;
+    type AccountData = pallet_balances::AccountData<u64>;
+}
+
+#[derive_impl(pallet_balances::config_preludes::TestDefaultConfig)]
+impl pallet_balances::Config for Test {
+    type AccountStore = System;
+    type ExistentialDeposit = ConstU64<ED>;
+}
+
+impl pallet_upow_jobs::Config for Test {
+    type Currency = Balances;
+    type RuntimeHoldReason = RuntimeHoldReason;
+    type MaxQueued = ConstU32<MAX_QUEUED>;
+    type MinPricePerStep = ConstU64<MIN_PRICE>;
+    type WeightInfo = ();
+}
+
+/// A small valid spec (4 → 8 → 3, batch 4) planned for `total_steps` steps.
+pub fn spec(total_steps: u64) -> JobSpec {
+    JobSpec::new(
+        Model::new(&[4, 8, 3]).expect("valid model"),
+        Hyperparams::new(2, 2, total_steps).expect("valid hyper-parameters"),
+        DatasetCommitment {
+            root: [7; 32],
+            samples: 16,
+            inputs: 4,
+        },
+    )
+    .expect("dataset fits the model")
+}
+
+/// The house job's spec.
+pub fn house_spec() -> JobSpec {
+    spec(1_000)
+}
+
+/// Builds test externalities.
+pub struct ExtBuilder {
+    house: bool,
+    jobs: Vec<GenesisPaidJob<u64, u64>>,
+}
+
+impl Default for ExtBuilder {
+    fn default() -> Self {
+        Self {
+            house: true,
+            jobs: Vec::new(),
+        }
+    }
+}
+
+impl ExtBuilder {
+    /// Without a house job.
+    pub fn no_house(mut self) -> Self {
+        self.house = false;
+        self
+    }
+
+    /// With a paid genesis job.
+    pub fn job(mut self, poster: u64, total_steps: u64, price: u64, budget: u64) -> Self {
+        self.jobs.push(GenesisPaidJob {
+            poster,
+            spec: GenesisJobSpec::from(&spec(total_steps)),
+            price_per_step: price,
+            budget,
+            target_loss: None,
+        });
+        self
+    }
+
+    /// The externalities, at block 1 (so events are recorded).
+    pub fn build(self) -> sp_io::TestExternalities {
+        let mut storage = frame_system::GenesisConfig::<Test>::default()
+            .build_storage()
+            .expect("system");
+        pallet_balances::GenesisConfig::<Test> {
+            balances: (1..=ENDOWED).map(|who| (who, ENDOWMENT)).collect(),
+            ..Default::default()
+        }
+        .assimilate_storage(&mut storage)
+        .expect("balances");
+        pallet_upow_jobs::GenesisConfig::<Test> {
+            house_job: self.house.then(|| GenesisHouseJob {
+                poster: HOUSE_POSTER,
+                spec: GenesisJobSpec::from(&house_spec()),
+                init_seed: sp_core::H256([42; 32]),
+            }),
+            jobs: self.jobs,
+        }
+        .assimilate_storage(&mut storage)
+        .expect("jobs");
+        let mut ext = sp_io::TestExternalities::new(storage);
+        ext.execute_with(|| System::set_block_number(1));
+        ext
+    }
+}
+
+/// The default externalities: endowed accounts and a house job (id 0).
+pub fn new_test_ext() -> sp_io::TestExternalities {
+    ExtBuilder::default().build()
+}

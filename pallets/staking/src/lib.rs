@@ -1,0 +1,1181 @@
+//! # pallet-upow-staking
+//!
+//! Permissioned admission of upow's block authors ("miners") and GRANDPA
+//! validators, their bonds, unbonding, and slashing of authors that
+//! equivocate.
+//!
+//! ## Roles and admission
+//!
+//! [`Config::AdmitOrigin`] (root, via sudo, in the runtime) admits an account
+//! with a [`Role`]: [`Role::Miner`] binds an sr25519 author key
+//! ([`AuthorId`]), [`Role::Validator`] an ed25519 GRANDPA key
+//! ([`GrandpaKey`]). An account may hold both roles. Admitting a role the
+//! account already holds with another key rotates the key.
+//!
+//! Keys are **bound for good** to the first account they were admitted for
+//! ([`AuthorOwner`], [`GrandpaOwner`]): no other account can ever be admitted
+//! with them, and equivocations signed by an old (rotated or removed) author
+//! key stay reportable and slash the account that held it, for as long as
+//! that account has anything bonded.
+//!
+//! ## Bonds
+//!
+//! A candidate [`bond`](Pallet::bond)s funds: they are put on hold with
+//! [`HoldReason::Bond`] (a `fungible` hold, not a reserve) and are recorded in
+//! its [`Ledger`] as `active`. An account is **active** (may author, resp.
+//! validate) while it is admitted for the role, not suspended, and its active
+//! bond is at least [`Config::MinBond`].
+//!
+//! [`unbond`](Pallet::unbond) moves part of the active bond into an unbonding
+//! chunk that matures [`Config::UnbondingDelay`] blocks later;
+//! [`withdraw_unbonded`](Pallet::withdraw_unbonded) releases every matured
+//! chunk back to the free balance. Invariant: the balance held for
+//! [`HoldReason::Bond`] always equals the ledger's `active` plus its
+//! unbonding chunks.
+//!
+//! ### Withdrawals never get stuck
+//!
+//! Known pain points of other staking systems, and what this pallet does:
+//!
+//! * *"No more chunks"*: unbonding never fails for lack of chunk slots. A new
+//!   chunk with the same unlock block as an existing one is merged into it;
+//!   when all [`Config::MaxUnbondingChunks`] slots are taken, the matured
+//!   chunks are withdrawn first, and if none has matured the amount is merged
+//!   into the latest chunk, whose unlock block moves to the new (at most
+//!   [`Config::UnbondingDelay`] later) one.
+//! * *Removal strands funds*: [`remove`](Pallet::remove) unbonds the whole
+//!   active bond automatically; after the delay a withdrawal returns it all.
+//! * *Only the owner can withdraw*: [`withdraw_unbonded`](Pallet::withdraw_unbonded)
+//!   is permissionless (any signed origin, for any account). Funds only ever
+//!   go to the bonded account's own free balance, so this is harmless and
+//!   lets anyone (a friend, a bot, the operators) finish the exit of an
+//!   account that is offline.
+//! * *Release fails below the existential deposit*: [`bond`](Pallet::bond)
+//!   never holds into the existential deposit (the account keeps at least
+//!   the ED free), so releasing held funds can always be deposited back.
+//! * *Ledger and held balance drift apart after slashes*: slashes reduce the
+//!   ledger and move exactly the same amount off hold, atomically.
+//!
+//! ## Equivocation
+//!
+//! [`report_equivocation`](Pallet::report_equivocation) (any signed origin;
+//! the proof is objective, and a valid report is fee-free) takes two
+//! different sealed headers with the same parent and number, each carrying a
+//! upow [`PreDigest`] naming the same author key and each sealed by a valid
+//! [`PowSeal`] signature of that key over its own pre-seal hash. The offender
+//! loses [`Config::SlashFraction`] of its whole bond (active and unbonding),
+//! which goes to [`Config::Treasury`], and is suspended until
+//! [`reinstate`](Pallet::reinstate)d (or removed and re-admitted). Each
+//! offence (author key, parent hash) is punished once.
+//!
+//! **The seal message**: the author signs the 32 (`T::Hash`) bytes of the
+//! pre-seal header hash, i.e. `header.hash()` of the header without its final
+//! `DigestItem::Seal(ENGINE_ID, PowSeal::encode())` item. See
+//! [`Pallet::verify_sealed_header`].
+//!
+//! ## Validator set
+//!
+//! The active validators' GRANDPA keys are kept in [`ActiveValidatorSet`],
+//! sorted by key. Whenever that set changes (admission, removal, bond,
+//! unbond, slash, suspension, reinstatement, key rotation),
+//! [`Config::OnValidatorSetChange`] is told the new keys, except when the new
+//! set is empty: GRANDPA cannot finalize with no authorities, so the previous
+//! authorities stay in charge until a validator is active again. The genesis
+//! set is not announced through the hook: the runtime's GRANDPA genesis
+//! authorities must be the staking genesis validators.
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub use pallet::*;
+
+#[cfg(test)]
+mod mock;
+#[cfg(test)]
+mod tests;
+
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmarking;
+pub mod weights;
+pub use weights::WeightInfo;
+
+use alloc::{boxed::Box, vec::Vec};
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use frame_support::{
+    pallet_prelude::*,
+    traits::{
+        fungible::{self, Inspect as _, MutateHold as _},
+        tokens::{Fortitude, Precision, Preservation, Restriction},
+    },
+    CloneNoBound, DebugNoBound, DefaultNoBound, EqNoBound, PartialEqNoBound,
+};
+use frame_system::pallet_prelude::*;
+use scale_info::TypeInfo;
+use sp_runtime::{
+    traits::{Header as HeaderT, Saturating, Zero},
+    DigestItem, Perbill,
+};
+use upow_primitives::{AuthorId, PowSeal, PreDigest, ENGINE_ID};
+
+/// Log target of this pallet.
+pub const LOG_TARGET: &str = "runtime::upow-staking";
+
+/// The largest encoded header [`Pallet::report_equivocation`] accepts (bytes).
+pub const MAX_HEADER_LEN: u32 = 16 * 1024;
+
+/// A GRANDPA authority key: an ed25519 public key.
+pub type GrandpaKey = [u8; 32];
+
+/// The balance type of the staking currency.
+pub type BalanceOf<T> =
+    <<T as Config>::Currency as fungible::Inspect<<T as frame_system::Config>::AccountId>>::Balance;
+
+/// What an account is admitted as.
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Encode,
+    Decode,
+    DecodeWithMemTracking,
+    MaxEncodedLen,
+    TypeInfo,
+    Debug,
+)]
+pub enum Role {
+    /// A block author, with its sr25519 author key.
+    Miner {
+        /// The author key blocks name in their [`PreDigest`] and seal with.
+        author: AuthorId,
+    },
+    /// A GRANDPA validator, with its ed25519 GRANDPA key.
+    Validator {
+        /// The GRANDPA authority key.
+        grandpa: GrandpaKey,
+    },
+}
+
+/// An admitted account: its current keys and whether it is suspended.
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    Encode,
+    Decode,
+    DecodeWithMemTracking,
+    MaxEncodedLen,
+    TypeInfo,
+    Debug,
+)]
+pub struct Candidate {
+    /// The author key, when admitted as a miner.
+    pub author: Option<AuthorId>,
+    /// The GRANDPA key, when admitted as a validator.
+    pub grandpa: Option<GrandpaKey>,
+    /// Suspended for an offence: neither authors nor validates until reinstated.
+    pub suspended: bool,
+}
+
+/// Part of a bond on its way out: released by a withdrawal from `unlock_at` on.
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Encode,
+    Decode,
+    DecodeWithMemTracking,
+    MaxEncodedLen,
+    TypeInfo,
+    Debug,
+)]
+pub struct UnlockChunk<Balance, BlockNumber> {
+    /// The amount (never zero).
+    pub value: Balance,
+    /// The first block at which it can be withdrawn.
+    pub unlock_at: BlockNumber,
+}
+
+/// The bond of an account. Its total (`active` plus every chunk) always
+/// equals the account's balance on hold for [`HoldReason::Bond`].
+#[derive(
+    Encode,
+    Decode,
+    MaxEncodedLen,
+    TypeInfo,
+    CloneNoBound,
+    PartialEqNoBound,
+    EqNoBound,
+    DebugNoBound,
+    DefaultNoBound,
+)]
+#[scale_info(skip_type_params(T))]
+#[codec(mel_bound(T: Config))]
+pub struct Ledger<T: Config> {
+    /// The bonded amount that counts towards [`Config::MinBond`].
+    pub active: BalanceOf<T>,
+    /// Amounts unbonding, each with its unlock block.
+    pub unbonding: BoundedVec<UnlockChunk<BalanceOf<T>, BlockNumberFor<T>>, T::MaxUnbondingChunks>,
+}
+
+impl<T: Config> Ledger<T> {
+    /// `active` plus every unbonding chunk.
+    pub fn total(&self) -> BalanceOf<T> {
+        self.unbonding
+            .iter()
+            .fold(self.active, |acc, c| acc.saturating_add(c.value))
+    }
+
+    /// The sum of the chunks that have matured at `now`.
+    pub fn matured(&self, now: BlockNumberFor<T>) -> BalanceOf<T> {
+        self.unbonding
+            .iter()
+            .filter(|c| c.unlock_at <= now)
+            .fold(Zero::zero(), |acc: BalanceOf<T>, c| {
+                acc.saturating_add(c.value)
+            })
+    }
+
+    /// Nothing bonded, nothing unbonding.
+    pub fn is_empty(&self) -> bool {
+        self.active.is_zero() && self.unbonding.is_empty()
+    }
+}
+
+/// A ledger as the runtime API shows it.
+#[derive(Clone, PartialEq, Eq, Encode, Decode, TypeInfo, Debug)]
+pub struct LedgerInfo<Balance, BlockNumber> {
+    /// The active bond.
+    pub active: Balance,
+    /// The unbonding chunks: (amount, unlock block).
+    pub unbonding: Vec<(Balance, BlockNumber)>,
+    /// What a withdrawal would release now.
+    pub withdrawable: Balance,
+}
+
+/// Told the new GRANDPA authority set whenever the active validator set
+/// changes (the runtime schedules a GRANDPA authority change).
+pub trait OnValidatorSetChange {
+    /// The new, non-empty set of active validators' GRANDPA keys, sorted.
+    /// Returns `false` when it cannot be applied now (GRANDPA still has a
+    /// change pending); the pallet then retries at the end of every block.
+    fn new_set(keys: Vec<GrandpaKey>) -> bool;
+}
+
+impl OnValidatorSetChange for () {
+    fn new_set(_keys: Vec<GrandpaKey>) -> bool {
+        true
+    }
+}
+
+#[frame_support::pallet]
+pub mod pallet {
+    use super::*;
+
+    /// The in-code storage version.
+    const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+
+    #[pallet::pallet]
+    #[pallet::storage_version(STORAGE_VERSION)]
+    pub struct Pallet<T>(_);
+
+    /// Configuration of the pallet.
+    #[pallet::config]
+    pub trait Config: frame_system::Config<RuntimeEvent: From<Event<Self>>> {
+        /// The staking currency: bonds are holds on it.
+        type Currency: fungible::Inspect<Self::AccountId>
+            + fungible::Mutate<Self::AccountId>
+            + fungible::InspectHold<Self::AccountId, Reason = Self::RuntimeHoldReason>
+            + fungible::MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
+
+        /// The overarching hold reason.
+        type RuntimeHoldReason: From<HoldReason>;
+
+        /// Who admits, removes and reinstates candidates (root in the runtime).
+        type AdmitOrigin: EnsureOrigin<Self::RuntimeOrigin>;
+
+        /// The least active bond with which an admitted account is active.
+        #[pallet::constant]
+        type MinBond: Get<BalanceOf<Self>>;
+
+        /// Blocks between unbonding and the funds becoming withdrawable.
+        #[pallet::constant]
+        type UnbondingDelay: Get<BlockNumberFor<Self>>;
+
+        /// The most unbonding chunks one ledger keeps (further ones merge).
+        #[pallet::constant]
+        type MaxUnbondingChunks: Get<u32>;
+
+        /// The most admitted validators (and so the largest GRANDPA set).
+        #[pallet::constant]
+        type MaxValidators: Get<u32>;
+
+        /// The share of an equivocating author's bond that is slashed.
+        #[pallet::constant]
+        type SlashFraction: Get<Perbill>;
+
+        /// Where slashed funds go (it should exist: endow it at genesis).
+        #[pallet::constant]
+        type Treasury: Get<Self::AccountId>;
+
+        /// Told the new GRANDPA keys whenever the active validator set changes.
+        type OnValidatorSetChange: OnValidatorSetChange;
+
+        /// Weights of the calls.
+        type WeightInfo: WeightInfo;
+    }
+
+    /// Why this pallet holds funds.
+    #[pallet::composite_enum]
+    pub enum HoldReason {
+        /// A candidate's bond (active and unbonding).
+        #[codec(index = 0)]
+        Bond,
+    }
+
+    /// Admitted accounts: their keys and suspension.
+    #[pallet::storage]
+    pub type Candidates<T: Config> =
+        StorageMap<_, Blake2_128Concat, T::AccountId, Candidate, OptionQuery>;
+
+    /// The account every author key was ever admitted for (bound for good).
+    #[pallet::storage]
+    pub type AuthorOwner<T: Config> =
+        StorageMap<_, Blake2_128Concat, AuthorId, T::AccountId, OptionQuery>;
+
+    /// The account every GRANDPA key was ever admitted for (bound for good).
+    #[pallet::storage]
+    pub type GrandpaOwner<T: Config> =
+        StorageMap<_, Blake2_128Concat, GrandpaKey, T::AccountId, OptionQuery>;
+
+    /// The bond of each account that has one.
+    #[pallet::storage]
+    pub type Ledgers<T: Config> =
+        StorageMap<_, Blake2_128Concat, T::AccountId, Ledger<T>, OptionQuery>;
+
+    /// How many accounts are admitted as validators (at most `MaxValidators`).
+    #[pallet::storage]
+    pub type ValidatorCount<T: Config> = StorageValue<_, u32, ValueQuery>;
+
+    /// The active validators (account, GRANDPA key), sorted by key.
+    #[pallet::storage]
+    pub type ActiveValidatorSet<T: Config> =
+        StorageValue<_, BoundedVec<(T::AccountId, GrandpaKey), T::MaxValidators>, ValueQuery>;
+
+    /// A validator set not yet handed to GRANDPA (it had a change pending);
+    /// retried at the end of every block until accepted.
+    #[pallet::storage]
+    pub type UnappliedValidatorSet<T: Config> =
+        StorageValue<_, BoundedVec<GrandpaKey, T::MaxValidators>, OptionQuery>;
+
+    /// Offences already punished: (author key, parent hash) → block reported.
+    #[pallet::storage]
+    pub type ReportedOffences<T: Config> = StorageDoubleMap<
+        _,
+        Blake2_128Concat,
+        AuthorId,
+        Blake2_128Concat,
+        T::Hash,
+        BlockNumberFor<T>,
+        OptionQuery,
+    >;
+
+    /// Genesis: admitted and bonded miners and validators.
+    #[pallet::genesis_config]
+    #[derive(DefaultNoBound)]
+    pub struct GenesisConfig<T: Config> {
+        /// Miners: (account, author key, bond). The bond must be ≥ `MinBond`.
+        pub miners: Vec<(T::AccountId, AuthorId, BalanceOf<T>)>,
+        /// Validators: (account, GRANDPA key, bond). The bond must be ≥
+        /// `MinBond`. An account listed as a miner too bonds both amounts.
+        pub validators: Vec<(T::AccountId, GrandpaKey, BalanceOf<T>)>,
+    }
+
+    #[pallet::genesis_build]
+    impl<T: Config> BuildGenesisConfig for GenesisConfig<T> {
+        fn build(&self) {
+            // An invalid chain spec is refused by panicking: genesis only.
+            let roles = self
+                .miners
+                .iter()
+                .map(|(who, author, bond)| (who, Role::Miner { author: *author }, *bond))
+                .chain(self.validators.iter().map(|(who, grandpa, bond)| {
+                    (who, Role::Validator { grandpa: *grandpa }, *bond)
+                }));
+            for (who, role, bond) in roles {
+                if bond < T::MinBond::get() {
+                    panic!("upow-staking genesis: bond below MinBond");
+                }
+                if let Err(e) = Pallet::<T>::do_admit(who, role) {
+                    panic!("upow-staking genesis: cannot admit: {e:?}");
+                }
+                if let Err(e) = Pallet::<T>::do_bond(who, bond) {
+                    panic!("upow-staking genesis: cannot hold the bond: {e:?}");
+                }
+            }
+            let mut set: Vec<(T::AccountId, GrandpaKey)> = Candidates::<T>::iter()
+                .filter_map(|(who, c)| {
+                    let grandpa = c.grandpa?;
+                    Pallet::<T>::is_active(&who, &c).then_some((who, grandpa))
+                })
+                .collect();
+            set.sort_by_key(|a| a.1);
+            match BoundedVec::try_from(set) {
+                Ok(set) => ActiveValidatorSet::<T>::put(set),
+                Err(_) => panic!("upow-staking genesis: more than MaxValidators validators"),
+            }
+        }
+    }
+
+    /// Events.
+    #[pallet::event]
+    #[pallet::generate_deposit(pub(super) fn deposit_event)]
+    pub enum Event<T: Config> {
+        /// `who` was admitted with `role` (or rotated to its key).
+        Admitted {
+            /// The account.
+            who: T::AccountId,
+            /// The role and key.
+            role: Role,
+        },
+        /// `who` was removed; `unbonding` of its bond started unbonding.
+        Removed {
+            /// The account.
+            who: T::AccountId,
+            /// The active bond moved into unbonding.
+            unbonding: BalanceOf<T>,
+        },
+        /// `who` bonded `amount` more.
+        Bonded {
+            /// The account.
+            who: T::AccountId,
+            /// The amount put on hold.
+            amount: BalanceOf<T>,
+        },
+        /// `who` unbonded `amount`, withdrawable from block `unlock_at`.
+        Unbonded {
+            /// The account.
+            who: T::AccountId,
+            /// The amount.
+            amount: BalanceOf<T>,
+            /// When the chunk holding it matures.
+            unlock_at: BlockNumberFor<T>,
+        },
+        /// `amount` of matured unbonding was released to `who`.
+        Withdrawn {
+            /// The account.
+            who: T::AccountId,
+            /// The amount released from hold.
+            amount: BalanceOf<T>,
+        },
+        /// `who` equivocated with `author`: `amount` of its bond was slashed.
+        Slashed {
+            /// The offender's account.
+            who: T::AccountId,
+            /// The equivocating author key.
+            author: AuthorId,
+            /// The amount slashed (to the treasury, unless `SlashBurned` follows).
+            amount: BalanceOf<T>,
+        },
+        /// The treasury could not receive a slash (it does not exist and the
+        /// amount is below the existential deposit): `amount` was burned.
+        SlashBurned {
+            /// The offender's account.
+            who: T::AccountId,
+            /// The amount burned.
+            amount: BalanceOf<T>,
+        },
+        /// `who` was suspended for an offence.
+        Suspended {
+            /// The account.
+            who: T::AccountId,
+        },
+        /// `who`'s suspension was lifted.
+        Reinstated {
+            /// The account.
+            who: T::AccountId,
+        },
+        /// The active validator set changed; it now has `count` validators.
+        ValidatorSetChanged {
+            /// Size of the new set.
+            count: u32,
+        },
+    }
+
+    /// Errors.
+    #[pallet::error]
+    pub enum Error<T> {
+        /// The account already holds this role with this key.
+        AlreadyAdmitted,
+        /// The author key is bound to another account.
+        AuthorKeyInUse,
+        /// The GRANDPA key is bound to another account.
+        GrandpaKeyInUse,
+        /// The account is not admitted.
+        NotCandidate,
+        /// `MaxValidators` accounts are already admitted as validators.
+        TooManyValidators,
+        /// A zero amount.
+        ZeroAmount,
+        /// Not enough free balance to hold (the existential deposit stays free).
+        InsufficientBalance,
+        /// Unbonding more than the active bond.
+        InsufficientBond,
+        /// The account has no bond.
+        NotBonded,
+        /// No unbonding chunk has matured.
+        NothingToWithdraw,
+        /// The currency refused to release the held funds.
+        ReleaseFailed,
+        /// An arithmetic overflow.
+        Overflow,
+        /// The account is not suspended.
+        NotSuspended,
+        /// A header of the report is larger than `MAX_HEADER_LEN`.
+        HeaderTooLarge,
+        /// The two headers do not have the same parent and number.
+        NotConflicting,
+        /// The two headers are the same block (same pre-seal hash).
+        IdenticalHeaders,
+        /// A header's last digest item is not a upow seal.
+        MissingSeal,
+        /// A header's seal does not decode.
+        BadSeal,
+        /// A header has no (or a malformed) upow pre-runtime digest.
+        BadPreDigest,
+        /// A header's seal is not the author's signature of its pre-seal hash.
+        BadSignature,
+        /// The headers name different authors.
+        DifferentAuthors,
+        /// The author key was never admitted.
+        UnknownAuthor,
+        /// This offence (author, parent) was already reported.
+        DuplicateOffence,
+    }
+
+    #[pallet::hooks]
+    impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+        fn on_initialize(_n: BlockNumberFor<T>) -> Weight {
+            // The retry in `on_finalize`: one read, maybe one write.
+            T::DbWeight::get().reads_writes(1, 1)
+        }
+
+        fn on_finalize(_n: BlockNumberFor<T>) {
+            if let Some(keys) = UnappliedValidatorSet::<T>::take() {
+                if !T::OnValidatorSetChange::new_set(keys.to_vec()) {
+                    UnappliedValidatorSet::<T>::put(keys);
+                }
+            }
+        }
+
+        fn integrity_test() {
+            assert!(!T::MinBond::get().is_zero(), "MinBond must be positive");
+            assert!(
+                T::MaxUnbondingChunks::get() > 0,
+                "MaxUnbondingChunks must be positive"
+            );
+            assert!(
+                T::MaxValidators::get() > 0,
+                "MaxValidators must be positive"
+            );
+        }
+
+        #[cfg(feature = "try-runtime")]
+        fn try_state(_n: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
+            Self::do_try_state()
+        }
+    }
+
+    #[pallet::call]
+    impl<T: Config> Pallet<T> {
+        /// Admits `who` with `role` (`AdmitOrigin`). Admitting a role the
+        /// account already holds with another key rotates that key; the old
+        /// key stays bound to `who`. A suspension is not lifted by this.
+        #[pallet::call_index(0)]
+        #[pallet::weight(T::WeightInfo::admit())]
+        pub fn admit(origin: OriginFor<T>, who: T::AccountId, role: Role) -> DispatchResult {
+            T::AdmitOrigin::ensure_origin(origin)?;
+            Self::do_admit(&who, role)?;
+            Self::deposit_event(Event::Admitted {
+                who: who.clone(),
+                role,
+            });
+            Self::refresh_validator(&who);
+            Ok(())
+        }
+
+        /// Removes `who` from every role (`AdmitOrigin`) and lifts any
+        /// suspension; its whole active bond starts unbonding and can be
+        /// withdrawn after `UnbondingDelay`. Its keys stay bound to it.
+        #[pallet::call_index(1)]
+        #[pallet::weight(T::WeightInfo::remove())]
+        pub fn remove(origin: OriginFor<T>, who: T::AccountId) -> DispatchResult {
+            T::AdmitOrigin::ensure_origin(origin)?;
+            let candidate = Candidates::<T>::take(&who).ok_or(Error::<T>::NotCandidate)?;
+            if candidate.grandpa.is_some() {
+                ValidatorCount::<T>::mutate(|n| *n = n.saturating_sub(1));
+            }
+            let mut unbonding = Zero::zero();
+            if let Some(mut ledger) = Ledgers::<T>::get(&who) {
+                unbonding = ledger.active;
+                if !unbonding.is_zero() {
+                    let unlock_at = Self::unbond_in(&who, &mut ledger, unbonding);
+                    Self::deposit_event(Event::Unbonded {
+                        who: who.clone(),
+                        amount: unbonding,
+                        unlock_at,
+                    });
+                }
+                Self::put_ledger(&who, ledger);
+            }
+            Self::deposit_event(Event::Removed {
+                who: who.clone(),
+                unbonding,
+            });
+            Self::refresh_validator(&who);
+            Ok(())
+        }
+
+        /// Bonds `amount` more of the caller's free balance (put on hold).
+        /// Only admitted accounts bond. The existential deposit stays free.
+        #[pallet::call_index(2)]
+        #[pallet::weight(T::WeightInfo::bond())]
+        pub fn bond(
+            origin: OriginFor<T>,
+            #[pallet::compact] amount: BalanceOf<T>,
+        ) -> DispatchResult {
+            let who = ensure_signed(origin)?;
+            ensure!(!amount.is_zero(), Error::<T>::ZeroAmount);
+            ensure!(
+                Candidates::<T>::contains_key(&who),
+                Error::<T>::NotCandidate
+            );
+            Self::do_bond(&who, amount)?;
+            Self::deposit_event(Event::Bonded {
+                who: who.clone(),
+                amount,
+            });
+            Self::refresh_validator(&who);
+            Ok(())
+        }
+
+        /// Moves `amount` of the caller's active bond into an unbonding chunk
+        /// that matures `UnbondingDelay` blocks from now. Never fails for
+        /// lack of chunk slots (see the crate docs).
+        #[pallet::call_index(3)]
+        #[pallet::weight(T::WeightInfo::unbond())]
+        pub fn unbond(
+            origin: OriginFor<T>,
+            #[pallet::compact] amount: BalanceOf<T>,
+        ) -> DispatchResult {
+            let who = ensure_signed(origin)?;
+            ensure!(!amount.is_zero(), Error::<T>::ZeroAmount);
+            let mut ledger = Ledgers::<T>::get(&who).ok_or(Error::<T>::NotBonded)?;
+            ensure!(amount <= ledger.active, Error::<T>::InsufficientBond);
+            let unlock_at = Self::unbond_in(&who, &mut ledger, amount);
+            Self::put_ledger(&who, ledger);
+            Self::deposit_event(Event::Unbonded {
+                who: who.clone(),
+                amount,
+                unlock_at,
+            });
+            Self::refresh_validator(&who);
+            Ok(())
+        }
+
+        /// Releases every matured unbonding chunk of `who` to `who`'s free
+        /// balance. Permissionless: any signed account may call it for any
+        /// account (the funds only ever go to `who`).
+        #[pallet::call_index(4)]
+        #[pallet::weight(T::WeightInfo::withdraw_unbonded())]
+        pub fn withdraw_unbonded(origin: OriginFor<T>, who: T::AccountId) -> DispatchResult {
+            ensure_signed(origin)?;
+            let mut ledger = Ledgers::<T>::get(&who).ok_or(Error::<T>::NotBonded)?;
+            let amount = Self::withdraw_in(&who, &mut ledger)?;
+            ensure!(!amount.is_zero(), Error::<T>::NothingToWithdraw);
+            Self::put_ledger(&who, ledger);
+            Ok(())
+        }
+
+        /// Reports an author equivocation: two different sealed headers with
+        /// the same parent and number, signed by the same author key (any
+        /// signed origin; fee-free when valid). Slashes `SlashFraction` of the
+        /// offender's bond to the treasury and suspends it.
+        #[pallet::call_index(5)]
+        #[pallet::weight(T::WeightInfo::report_equivocation(Pallet::<T>::proof_len(first, second)))]
+        pub fn report_equivocation(
+            origin: OriginFor<T>,
+            first: Box<HeaderFor<T>>,
+            second: Box<HeaderFor<T>>,
+        ) -> DispatchResultWithPostInfo {
+            ensure_signed(origin)?;
+            let (author, parent) = Self::check_equivocation(&first, &second)?;
+            let who = AuthorOwner::<T>::get(author).ok_or(Error::<T>::UnknownAuthor)?;
+            ensure!(
+                !ReportedOffences::<T>::contains_key(author, parent),
+                Error::<T>::DuplicateOffence
+            );
+            ReportedOffences::<T>::insert(
+                author,
+                parent,
+                frame_system::Pallet::<T>::block_number(),
+            );
+            let (amount, burned) = Self::slash(&who);
+            Self::deposit_event(Event::Slashed {
+                who: who.clone(),
+                author,
+                amount,
+            });
+            if burned {
+                Self::deposit_event(Event::SlashBurned {
+                    who: who.clone(),
+                    amount,
+                });
+            }
+            if let Some(mut candidate) = Candidates::<T>::get(&who) {
+                if !candidate.suspended {
+                    candidate.suspended = true;
+                    Candidates::<T>::insert(&who, candidate);
+                    Self::deposit_event(Event::Suspended { who: who.clone() });
+                }
+            }
+            Self::refresh_validator(&who);
+            Ok(Pays::No.into())
+        }
+
+        /// Lifts the suspension of `who` (`AdmitOrigin`).
+        #[pallet::call_index(6)]
+        #[pallet::weight(T::WeightInfo::reinstate())]
+        pub fn reinstate(origin: OriginFor<T>, who: T::AccountId) -> DispatchResult {
+            T::AdmitOrigin::ensure_origin(origin)?;
+            let mut candidate = Candidates::<T>::get(&who).ok_or(Error::<T>::NotCandidate)?;
+            ensure!(candidate.suspended, Error::<T>::NotSuspended);
+            candidate.suspended = false;
+            Candidates::<T>::insert(&who, candidate);
+            Self::deposit_event(Event::Reinstated { who: who.clone() });
+            Self::refresh_validator(&who);
+            Ok(())
+        }
+    }
+}
+
+impl<T: Config> Pallet<T> {
+    /// The active validators (account, GRANDPA key), sorted by key.
+    pub fn active_validators() -> Vec<(T::AccountId, GrandpaKey)> {
+        ActiveValidatorSet::<T>::get().into_inner()
+    }
+
+    /// Whether `author` may author blocks now (admitted, not suspended,
+    /// bonded at least `MinBond`).
+    pub fn is_author_admitted(author: &AuthorId) -> bool {
+        Self::account_of_author(author).is_some()
+    }
+
+    /// The bond of `who`, if it has one.
+    pub fn ledger(who: &T::AccountId) -> Option<LedgerInfo<BalanceOf<T>, BlockNumberFor<T>>> {
+        let ledger = Ledgers::<T>::get(who)?;
+        let now = frame_system::Pallet::<T>::block_number();
+        Some(LedgerInfo {
+            active: ledger.active,
+            withdrawable: ledger.matured(now),
+            unbonding: ledger
+                .unbonding
+                .iter()
+                .map(|c| (c.value, c.unlock_at))
+                .collect(),
+        })
+    }
+
+    /// The candidate record of `who`, if admitted.
+    pub fn candidate(who: &T::AccountId) -> Option<Candidate> {
+        Candidates::<T>::get(who)
+    }
+
+    /// The account of an admitted, unsuspended author key bonded at least
+    /// `MinBond`.
+    pub fn account_of_author(author: &AuthorId) -> Option<T::AccountId> {
+        let who = AuthorOwner::<T>::get(author)?;
+        let candidate = Candidates::<T>::get(&who)?;
+        (candidate.author == Some(*author) && Self::is_active(&who, &candidate)).then_some(who)
+    }
+
+    /// Checks one sealed header: returns its author key and pre-seal hash.
+    ///
+    /// The header's last digest item must be `Seal(ENGINE_ID, PowSeal)`; the
+    /// rest of the header (its pre-seal form) must carry exactly one upow
+    /// [`PreDigest`]; the seal must be the author's sr25519 signature of the
+    /// bytes of the pre-seal hash.
+    pub fn verify_sealed_header(header: &HeaderFor<T>) -> Result<(AuthorId, T::Hash), Error<T>> {
+        let mut pre = header.clone();
+        let seal = match pre.digest_mut().pop() {
+            Some(DigestItem::Seal(id, bytes)) if id == ENGINE_ID => bytes,
+            _ => return Err(Error::<T>::MissingSeal),
+        };
+        let seal = PowSeal::decode_all(&seal).map_err(|_| Error::<T>::BadSeal)?;
+        let digest = PreDigest::find(pre.digest()).map_err(|_| Error::<T>::BadPreDigest)?;
+        let author = *digest.author();
+        let pre_hash = pre.hash();
+        let signature = sp_core::sr25519::Signature::from_raw(*seal.signature());
+        let public = sp_core::sr25519::Public::from_raw(author);
+        ensure!(
+            sp_io::crypto::sr25519_verify(&signature, pre_hash.as_ref(), &public),
+            Error::<T>::BadSignature
+        );
+        Ok((author, pre_hash))
+    }
+
+    /// Checks an equivocation proof: returns the author key and the parent
+    /// hash (the offence key). Reads no storage.
+    pub fn check_equivocation(
+        first: &HeaderFor<T>,
+        second: &HeaderFor<T>,
+    ) -> Result<(AuthorId, T::Hash), Error<T>> {
+        ensure!(
+            first.encoded_size() as u64 <= MAX_HEADER_LEN as u64
+                && second.encoded_size() as u64 <= MAX_HEADER_LEN as u64,
+            Error::<T>::HeaderTooLarge
+        );
+        ensure!(
+            first.parent_hash() == second.parent_hash() && first.number() == second.number(),
+            Error::<T>::NotConflicting
+        );
+        let (author_a, pre_a) = Self::verify_sealed_header(first)?;
+        let (author_b, pre_b) = Self::verify_sealed_header(second)?;
+        ensure!(pre_a != pre_b, Error::<T>::IdenticalHeaders);
+        ensure!(author_a == author_b, Error::<T>::DifferentAuthors);
+        Ok((author_a, *first.parent_hash()))
+    }
+
+    /// The weight parameter of `report_equivocation`: both headers' encoded
+    /// length.
+    pub fn proof_len(first: &HeaderFor<T>, second: &HeaderFor<T>) -> u32 {
+        let len = first.encoded_size().saturating_add(second.encoded_size());
+        u32::try_from(len).unwrap_or(u32::MAX)
+    }
+
+    /// Whether a candidate counts: not suspended and bonded ≥ `MinBond`.
+    fn is_active(who: &T::AccountId, candidate: &Candidate) -> bool {
+        !candidate.suspended
+            && Ledgers::<T>::get(who).is_some_and(|l| l.active >= T::MinBond::get())
+    }
+
+    /// Admission without origin checks or events (calls and genesis).
+    fn do_admit(who: &T::AccountId, role: Role) -> DispatchResult {
+        let mut candidate = Candidates::<T>::get(who).unwrap_or_default();
+        match role {
+            Role::Miner { author } => {
+                match AuthorOwner::<T>::get(author) {
+                    Some(owner) if owner != *who => return Err(Error::<T>::AuthorKeyInUse.into()),
+                    _ => {}
+                }
+                ensure!(
+                    candidate.author != Some(author),
+                    Error::<T>::AlreadyAdmitted
+                );
+                candidate.author = Some(author);
+                AuthorOwner::<T>::insert(author, who);
+            }
+            Role::Validator { grandpa } => {
+                match GrandpaOwner::<T>::get(grandpa) {
+                    Some(owner) if owner != *who => return Err(Error::<T>::GrandpaKeyInUse.into()),
+                    _ => {}
+                }
+                ensure!(
+                    candidate.grandpa != Some(grandpa),
+                    Error::<T>::AlreadyAdmitted
+                );
+                if candidate.grandpa.is_none() {
+                    let count = ValidatorCount::<T>::get();
+                    ensure!(
+                        count < T::MaxValidators::get(),
+                        Error::<T>::TooManyValidators
+                    );
+                    ValidatorCount::<T>::put(count.saturating_add(1));
+                }
+                candidate.grandpa = Some(grandpa);
+                GrandpaOwner::<T>::insert(grandpa, who);
+            }
+        }
+        Candidates::<T>::insert(who, candidate);
+        Ok(())
+    }
+
+    /// Holds `amount` more for `who` and records it (calls and genesis).
+    fn do_bond(who: &T::AccountId, amount: BalanceOf<T>) -> DispatchResult {
+        let mut ledger = Ledgers::<T>::get(who).unwrap_or_default();
+        ledger.active = ledger
+            .active
+            .checked_add(&amount)
+            .ok_or(Error::<T>::Overflow)?;
+        // Keep the existential deposit free, so releases can always deposit.
+        let free = T::Currency::reducible_balance(who, Preservation::Preserve, Fortitude::Force);
+        ensure!(amount <= free, Error::<T>::InsufficientBalance);
+        T::Currency::hold(&HoldReason::Bond.into(), who, amount)
+            .map_err(|_| Error::<T>::InsufficientBalance)?;
+        Ledgers::<T>::insert(who, ledger);
+        Ok(())
+    }
+
+    /// Moves `amount` (≤ `ledger.active`) into unbonding; infallible.
+    /// Returns the unlock block of the chunk holding it.
+    fn unbond_in(
+        who: &T::AccountId,
+        ledger: &mut Ledger<T>,
+        amount: BalanceOf<T>,
+    ) -> BlockNumberFor<T> {
+        // Callers guarantee `amount <= active`; the parts of the held total
+        // cannot overflow (they sum to a balance on hold).
+        ledger.active = ledger.active.saturating_sub(amount);
+        let unlock_at =
+            frame_system::Pallet::<T>::block_number().saturating_add(T::UnbondingDelay::get());
+        if let Some(chunk) = ledger
+            .unbonding
+            .iter_mut()
+            .find(|c| c.unlock_at == unlock_at)
+        {
+            chunk.value = chunk.value.saturating_add(amount);
+            return unlock_at;
+        }
+        if ledger.unbonding.is_full() {
+            // Free the slots of matured chunks (best effort: if the release
+            // fails the chunks stay and the amount merges below).
+            let _ = Self::withdraw_in(who, ledger);
+        }
+        let chunk = UnlockChunk {
+            value: amount,
+            unlock_at,
+        };
+        if let Err(chunk) = ledger.unbonding.try_push(chunk) {
+            // Full and nothing matured: merge into the latest chunk, which
+            // now unlocks with the new amount.
+            if let Some(latest) = ledger.unbonding.iter_mut().max_by_key(|c| c.unlock_at) {
+                latest.value = latest.value.saturating_add(chunk.value);
+                latest.unlock_at = latest.unlock_at.max(unlock_at);
+                return latest.unlock_at;
+            }
+        }
+        unlock_at
+    }
+
+    /// Releases the matured chunks of `ledger` to `who`; returns the amount
+    /// (zero: nothing matured). Emits `Withdrawn` when it released anything.
+    /// On error nothing changed.
+    fn withdraw_in(
+        who: &T::AccountId,
+        ledger: &mut Ledger<T>,
+    ) -> Result<BalanceOf<T>, DispatchError> {
+        let now = frame_system::Pallet::<T>::block_number();
+        let amount = ledger.matured(now);
+        if amount.is_zero() {
+            return Ok(amount);
+        }
+        T::Currency::release(&HoldReason::Bond.into(), who, amount, Precision::Exact)
+            .map_err(|_| Error::<T>::ReleaseFailed)?;
+        ledger.unbonding.retain(|c| c.unlock_at > now);
+        Self::deposit_event(Event::Withdrawn {
+            who: who.clone(),
+            amount,
+        });
+        Ok(amount)
+    }
+
+    /// Stores a ledger, or removes it when empty.
+    fn put_ledger(who: &T::AccountId, ledger: Ledger<T>) {
+        if ledger.is_empty() {
+            Ledgers::<T>::remove(who);
+        } else {
+            Ledgers::<T>::insert(who, ledger);
+        }
+    }
+
+    /// Slashes `SlashFraction` of `who`'s whole bond to the treasury (or
+    /// burns it if the treasury cannot receive it). Takes from the active
+    /// bond first, then from the latest-unlocking chunks. Returns the amount
+    /// and whether it was burned.
+    fn slash(who: &T::AccountId) -> (BalanceOf<T>, bool) {
+        let Some(mut ledger) = Ledgers::<T>::get(who) else {
+            return (Zero::zero(), false);
+        };
+        let amount = T::SlashFraction::get() * ledger.total();
+        if amount.is_zero() {
+            return (amount, false);
+        }
+        let mut left = amount;
+        let from_active = left.min(ledger.active);
+        ledger.active = ledger.active.saturating_sub(from_active);
+        left = left.saturating_sub(from_active);
+        let mut chunks = ledger.unbonding.clone().into_inner();
+        chunks.sort_by_key(|c| core::cmp::Reverse(c.unlock_at));
+        for chunk in chunks.iter_mut() {
+            let take = left.min(chunk.value);
+            chunk.value = chunk.value.saturating_sub(take);
+            left = left.saturating_sub(take);
+        }
+        chunks.retain(|c| !c.value.is_zero());
+        chunks.sort_by_key(|c| c.unlock_at);
+        // As many chunks as before, or fewer.
+        ledger.unbonding = BoundedVec::truncate_from(chunks);
+
+        let reason = HoldReason::Bond.into();
+        let treasury = T::Treasury::get();
+        let moved = T::Currency::transfer_on_hold(
+            &reason,
+            who,
+            &treasury,
+            amount,
+            Precision::Exact,
+            Restriction::Free,
+            Fortitude::Force,
+        );
+        let burned = match moved {
+            Ok(_) => false,
+            Err(_) => {
+                if let Err(e) =
+                    T::Currency::burn_held(&reason, who, amount, Precision::Exact, Fortitude::Force)
+                {
+                    // Unreachable while the ledger matches the hold.
+                    log::error!(target: LOG_TARGET, "slash of {amount:?} failed: {e:?}");
+                    return (Zero::zero(), false);
+                }
+                true
+            }
+        };
+        Self::put_ledger(who, ledger);
+        (amount, burned)
+    }
+
+    /// Brings `who`'s entry in the active validator set up to date; tells
+    /// `OnValidatorSetChange` if the set changed.
+    fn refresh_validator(who: &T::AccountId) {
+        let wanted = Candidates::<T>::get(who).and_then(|c| {
+            let grandpa = c.grandpa?;
+            Self::is_active(who, &c).then_some(grandpa)
+        });
+        let mut set = ActiveValidatorSet::<T>::get();
+        let current = set.iter().position(|(acc, _)| acc == who);
+        let unchanged = match (current, wanted) {
+            (None, None) => true,
+            (Some(i), Some(key)) => set.get(i).is_some_and(|(_, k)| *k == key),
+            _ => false,
+        };
+        if unchanged {
+            return;
+        }
+        if current.is_some() {
+            set.retain(|(acc, _)| acc != who);
+        }
+        if let Some(key) = wanted {
+            let at = set.partition_point(|(_, k)| *k < key);
+            if set.try_insert(at, (who.clone(), key)).is_err() {
+                // Unreachable: at most `MaxValidators` are admitted.
+                log::error!(target: LOG_TARGET, "active validator set full");
+            }
+        }
+        let keys: Vec<GrandpaKey> = set.iter().map(|(_, k)| *k).collect();
+        ActiveValidatorSet::<T>::put(set);
+        Self::deposit_event(Event::ValidatorSetChanged {
+            count: keys.len() as u32,
+        });
+        if !keys.is_empty() {
+            UnappliedValidatorSet::<T>::kill();
+            if !T::OnValidatorSetChange::new_set(keys.clone()) {
+                UnappliedValidatorSet::<T>::put(BoundedVec::truncate_from(keys));
+            }
+        }
+    }
+
+    /// Checks the pallet's invariants.
+    #[cfg(any(feature = "try-runtime", test))]
+    pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+        use frame_support::traits::fungible::InspectHold as _;
+        let reason = HoldReason::Bond.into();
+        for (who, ledger) in Ledgers::<T>::iter() {
+            ensure!(!ledger.is_empty(), "empty ledger stored");
+            ensure!(
+                T::Currency::balance_on_hold(&reason, &who) == ledger.total(),
+                "bond hold differs from ledger"
+            );
+            ensure!(
+                ledger.unbonding.iter().all(|c| !c.value.is_zero()),
+                "zero chunk"
+            );
+        }
+        let mut validators = 0u32;
+        let mut expected = Vec::new();
+        for (who, c) in Candidates::<T>::iter() {
+            if let Some(a) = c.author {
+                ensure!(
+                    AuthorOwner::<T>::get(a).as_ref() == Some(&who),
+                    "author key not bound"
+                );
+            }
+            if let Some(g) = c.grandpa {
+                validators = validators.saturating_add(1);
+                ensure!(
+                    GrandpaOwner::<T>::get(g).as_ref() == Some(&who),
+                    "grandpa key not bound"
+                );
+                if Self::is_active(&who, &c) {
+                    expected.push((who.clone(), g));
+                }
+            }
+        }
+        ensure!(validators == ValidatorCount::<T>::get(), "validator count");
+        expected.sort_by_key(|a| a.1);
+        ensure!(
+            ActiveValidatorSet::<T>::get().into_inner() == expected,
+            "active validator set"
+        );
+        Ok(())
+    }
+}
+
+impl<T: Config> upow_primitives::traits::AuthorAdmission<T::AccountId> for Pallet<T> {
+    fn account_of(author: &AuthorId) -> Option<T::AccountId> {
+        Self::account_of_author(author)
+    }
+
+    fn account_of_weight() -> Weight {
+        T::WeightInfo::account_of()
+    }
+}
+
+/// Finds a block's author account from its upow pre-runtime digest: the
+/// account of the (single) [`PreDigest`]'s author key, if that key may author
+/// now (see [`Pallet::account_of_author`]). For `pallet-upow-rewards`'
+/// `FindAuthor`: an author suspended within its own block gets no reward.
+pub struct FindAuthorFromDigest<T>(core::marker::PhantomData<T>);
+
+impl<T: Config> frame_support::traits::FindAuthor<T::AccountId> for FindAuthorFromDigest<T> {
+    fn find_author<'a, I>(digests: I) -> Option<T::AccountId>
+    where
+        I: 'a + IntoIterator<Item = (sp_runtime::ConsensusEngineId, &'a [u8])>,
+    {
+        let mut found = None;
+        for (id, data) in digests {
+            if id == ENGINE_ID {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(data);
+            }
+        }
+        let digest = PreDigest::decode_all(found?).ok()?;
+        Pallet::<T>::account_of_author(digest.author())
+    }
+}
+
+/// The active validators' accounts (for the rewards pallet's `Validators`).
+pub struct ActiveValidatorAccounts<T>(core::marker::PhantomData<T>);
+
+impl<T: Config> Get<Vec<T::AccountId>> for ActiveValidatorAccounts<T> {
+    fn get() -> Vec<T::AccountId> {
+        ActiveValidatorSet::<T>::get()
+            .into_iter()
+            .map(|(who, _)| who)
+            .collect()
+    }
+}

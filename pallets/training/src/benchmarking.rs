@@ -1,0 +1,88 @@
+//! Benchmarks of the training pallet: verifying a real trajectory of a
+//! Fashion-MNIST-shaped job whose size sets the multiply-accumulate count.
+
+use super::*;
+use crate::pallet::{Call, Config, Pallet, Proven};
+use frame_benchmarking::v2::*;
+use frame_system::RawOrigin;
+use sp_core::H256;
+use sp_runtime::Digest;
+use upow_primitives::traits::JobSchedule;
+use upow_primitives::PreDigest;
+use upow_puzzle::{
+    mining::select_batch, Dataset, Hyperparams, JobSpec, Model, TrainingStep, Trajectory,
+    TrajectoryContext,
+};
+
+/// A job 784-h-10 at batch 64 whose three proven steps re-execute about
+/// `kilo_macs` thousand multiply-accumulates, and a 3-step trajectory of it.
+fn setup<T: Config>(kilo_macs: u32) -> TrajectoryProof {
+    let per_hidden_unit = 3 * 3 * 64 * (784 + 10) as u64;
+    let hidden = ((kilo_macs as u64 * 1000) / per_hidden_unit).clamp(1, 1024) as u32;
+    let model = Model::new(&[784, hidden, 10]).expect("within limits");
+    let hyper = Hyperparams::new(6, 2, 1_000_000).expect("within limits");
+    let labels: Vec<u8> = (0..64u32).map(|i| (i % 10) as u8).collect();
+    let pixels: Vec<u8> = (0..64 * 784u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let dataset = Dataset::new(784, &labels, &pixels).expect("valid dataset");
+    let spec = JobSpec::new(model, hyper, dataset.commitment()).expect("valid job");
+    let job = T::BenchmarkHelper::activate_job(spec.clone(), [7u8; 32]);
+    let active = T::Jobs::active().expect("the helper activated a job");
+    assert_eq!(active.id, job, "the benchmarked job must be the active one");
+    let init_seed = active.init_seed;
+    let author = [3u8; 32];
+    T::BenchmarkHelper::admit_author(author);
+    Difficulty::<T>::put(1);
+
+    let parent = H256::repeat_byte(9);
+    let ctx = TrajectoryContext {
+        parent: parent.0,
+        author,
+        job,
+    };
+    let mut weights = Weights::initial(&spec.model, &init_seed);
+    let mut all = vec![weights.clone()];
+    let mut trajectory = Trajectory::start(ctx, weights.hash());
+    let step = TrainingStep::new(&spec.model, &spec.hyper);
+    for i in 0..3u32 {
+        let seed = trajectory.next_seed(&weights.hash());
+        let batch = select_batch(&spec, &dataset, &seed).expect("batch");
+        weights = step
+            .run(&weights, &batch, &seed, i as u64)
+            .expect("step")
+            .weights;
+        trajectory.push(weights.hash());
+        all.push(weights.clone());
+    }
+    let claim = trajectory.claim(weights.hash()).expect("3 steps");
+    let proof = trajectory
+        .prove(&claim, spec.hyper.batch(), &dataset, |i| {
+            Ok(all[i as usize].clone())
+        })
+        .expect("proof");
+    let digest = PreDigest::V1 { author, job, claim };
+    frame_system::Pallet::<T>::initialize(
+        &(frame_system::Pallet::<T>::block_number() + 1u32.into()),
+        &parent,
+        &Digest {
+            logs: vec![digest.to_digest_item()],
+        },
+    );
+    proof
+}
+
+#[benchmarks]
+mod benchmarks {
+    use super::*;
+
+    #[benchmark]
+    fn submit_trajectory(k: Linear<1_000, 60_000>) {
+        let proof = setup::<T>(k);
+        #[extrinsic_call]
+        _(RawOrigin::None, proof);
+        assert!(Proven::<T>::get());
+    }
+
+    impl_benchmark_test_suite!(Pallet, crate::mock::new_test_ext(), crate::mock::Test);
+}

@@ -1,0 +1,477 @@
+//! # Training pallet
+//!
+//! The consensus-critical half of upow's proof-of-work, inside the runtime.
+//! Every block carries, in its pre-runtime digest, its author's claim (the
+//! job, the number of steps, the trajectory root and the final weights hash)
+//! and, as an inherent ([`Pallet::submit_trajectory`]), the proof: the
+//! challenged steps' weights, their batches with dataset Merkle proofs, and
+//! trajectory Merkle proofs. This pallet
+//!
+//! * re-executes the challenged steps with `upow-puzzle` (the normative
+//!   integer reference, compiled to wasm here) and rejects the block if any
+//!   differs — a block whose proof fails is invalid;
+//! * keeps every job's current weights hash, step count and per-block loss
+//!   curve, and tells the jobs pallet ([`upow_primitives::traits::JobSchedule`])
+//!   how many steps were verified so it can pay the author;
+//! * resolves author keys to accounts through
+//!   [`upow_primitives::traits::AuthorAdmission`] (only admitted, bonded
+//!   authors may author) and implements [`FindAuthor`] for the rewards pallet;
+//! * retargets the difficulty toward [`Config::TargetBlockTime`] after every
+//!   block ([`difficulty`]).
+//!
+//! The node checks the cheap parts before execution (ticket, seal signature,
+//! admission); this pallet checks everything again, so a block is valid iff
+//! the runtime accepts it.
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub use pallet::*;
+
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmarking;
+pub mod difficulty;
+#[cfg(test)]
+mod mock;
+#[cfg(test)]
+mod tests;
+pub mod weights;
+
+pub use weights::WeightInfo;
+
+use alloc::vec::Vec;
+use frame_support::{traits::FindAuthor, ConsensusEngineId};
+use upow_primitives::{
+    traits::{ActiveJob, AuthorAdmission},
+    AuthorId, Hash, JobId, LossPoint, PreDigest, Work, ENGINE_ID,
+};
+use upow_puzzle::{Error as PuzzleError, JobProgress, TrajectoryProof, Weights};
+
+/// Log target of this pallet.
+pub const LOG_TARGET: &str = "upow::training";
+
+/// Error of the trajectory inherent, reported by `check_inherents`.
+#[derive(codec::Encode, Debug)]
+#[cfg_attr(feature = "std", derive(codec::Decode))]
+pub enum InherentError {
+    /// The block carries no trajectory proof.
+    Missing,
+}
+
+impl sp_inherents::IsFatalError for InherentError {
+    fn is_fatal_error(&self) -> bool {
+        true
+    }
+}
+
+#[frame_support::pallet]
+pub mod pallet {
+    use super::*;
+    use frame_support::pallet_prelude::*;
+    use frame_system::pallet_prelude::*;
+    use sp_core::H256;
+    use upow_primitives::traits::JobSchedule;
+
+    /// Blocks the difficulty window spans.
+    pub const WINDOW: u32 = 12;
+
+    #[pallet::pallet]
+    pub struct Pallet<T>(_);
+
+    /// Configuration of the training pallet.
+    #[pallet::config]
+    pub trait Config: frame_system::Config<Hash = H256, RuntimeEvent: From<Event<Self>>> {
+        /// The chain's clock (`pallet_timestamp`), in milliseconds.
+        type Time: frame_support::traits::Time<Moment = u64>;
+        /// Which job to train and what to do with verified steps (the jobs pallet).
+        type Jobs: JobSchedule<Self::AccountId>;
+        /// Which author keys may author blocks, and their accounts (the staking pallet).
+        type Admission: AuthorAdmission<Self::AccountId>;
+        /// Target time between blocks, in milliseconds.
+        #[pallet::constant]
+        type TargetBlockTime: Get<u64>;
+        /// Lowest difficulty the retarget may reach.
+        #[pallet::constant]
+        type MinDifficulty: Get<u128>;
+        /// Weights of this pallet's calls.
+        type WeightInfo: WeightInfo;
+        /// Sets up jobs and authors for the benchmarks.
+        #[cfg(feature = "runtime-benchmarks")]
+        type BenchmarkHelper: BenchmarkHelper<Self::AccountId>;
+    }
+
+    /// A job's training state on chain.
+    #[derive(Clone, PartialEq, Eq, Encode, Decode, TypeInfo, MaxEncodedLen, Debug)]
+    pub struct JobState {
+        /// `H(W)` of the job's current weights.
+        pub weights: Hash,
+        /// Steps applied so far.
+        pub steps: u64,
+        /// Mean per-sample loss of the last verified batch (sixteenths of a bit).
+        pub last_loss: Option<u64>,
+    }
+
+    /// Difficulty the next block must meet.
+    #[pallet::storage]
+    pub type Difficulty<T> = StorageValue<_, u128, ValueQuery, DefaultDifficulty>;
+
+    /// Default difficulty before genesis sets one.
+    pub struct DefaultDifficulty;
+    impl Get<u128> for DefaultDifficulty {
+        fn get() -> u128 {
+            1
+        }
+    }
+
+    /// Timestamps (ms) of the most recent blocks, oldest first (at most `WINDOW + 1`).
+    #[pallet::storage]
+    pub type RecentTimes<T> =
+        StorageValue<_, BoundedVec<u64, ConstU32<{ WINDOW + 1 }>>, ValueQuery>;
+
+    /// Training state of every job trained so far.
+    #[pallet::storage]
+    pub type Jobs<T> = StorageMap<_, Blake2_128Concat, JobId, JobState, OptionQuery>;
+
+    /// Loss curve: one point per block that trained the job, by index.
+    #[pallet::storage]
+    pub type LossCurve<T> =
+        StorageDoubleMap<_, Blake2_128Concat, JobId, Twox64Concat, u32, LossPoint, OptionQuery>;
+
+    /// Number of points in each job's loss curve.
+    #[pallet::storage]
+    pub type LossPoints<T> = StorageMap<_, Blake2_128Concat, JobId, u32, ValueQuery>;
+
+    /// Whether the current block's trajectory was verified (cleared at finalization).
+    #[pallet::storage]
+    pub type Proven<T> = StorageValue<_, bool, ValueQuery>;
+
+    /// Genesis: the initial difficulty.
+    #[pallet::genesis_config]
+    #[derive(frame_support::DefaultNoBound)]
+    pub struct GenesisConfig<T: Config> {
+        /// Difficulty of block 1.
+        pub difficulty: u128,
+        #[serde(skip)]
+        /// Unused.
+        pub _config: core::marker::PhantomData<T>,
+    }
+
+    #[pallet::genesis_build]
+    impl<T: Config> BuildGenesisConfig for GenesisConfig<T> {
+        fn build(&self) {
+            Difficulty::<T>::put(self.difficulty.max(T::MinDifficulty::get()).max(1));
+        }
+    }
+
+    /// Events of the training pallet.
+    #[pallet::event]
+    #[pallet::generate_deposit(pub(super) fn deposit_event)]
+    pub enum Event<T: Config> {
+        /// A block's trajectory was verified and its weights adopted.
+        TrajectoryVerified {
+            /// The job.
+            job: JobId,
+            /// The author's account.
+            author: T::AccountId,
+            /// Steps the trajectory added.
+            steps: u32,
+            /// The job's steps after it.
+            total_steps: u64,
+            /// `H(W)` of the job's new weights.
+            weights: Hash,
+            /// Mean per-sample loss of the final step's batch (sixteenths of a bit).
+            loss: u64,
+        },
+    }
+
+    /// Why a trajectory is rejected (the block is then invalid).
+    #[pallet::error]
+    pub enum Error<T> {
+        /// The header has no upow pre-runtime digest, or more than one.
+        MissingDigest,
+        /// The upow pre-runtime digest does not decode.
+        MalformedDigest,
+        /// A second trajectory in the same block.
+        AlreadyProven,
+        /// No job is scheduled.
+        NoActiveJob,
+        /// The claim names another job than the scheduled one.
+        WrongJob,
+        /// The author key is not admitted and bonded.
+        AuthorNotAdmitted,
+        /// The ticket does not meet the difficulty.
+        TicketAboveTarget,
+        /// The proven steps are not the challenged ones.
+        ChallengeMismatch,
+        /// The trajectory does not start from the job's current weights.
+        StartMismatch,
+        /// A re-executed step does not give the committed weights.
+        StepMismatch,
+        /// The final step does not end at the claimed weights, or the claim is empty.
+        InvalidClaim,
+        /// A trajectory Merkle proof is malformed or does not verify.
+        BadTrajectoryProof,
+        /// A batch sample is malformed, not the selected one, or its dataset proof fails.
+        WrongSamples,
+        /// Proven weights are malformed (length or range).
+        MalformedWeights,
+    }
+
+    impl<T> From<PuzzleError> for Error<T> {
+        fn from(e: PuzzleError) -> Self {
+            match e {
+                PuzzleError::TicketAboveTarget { .. } | PuzzleError::ZeroDifficulty => {
+                    Error::TicketAboveTarget
+                }
+                PuzzleError::ChallengeSet { .. } => Error::ChallengeMismatch,
+                PuzzleError::StartMismatch { .. } => Error::StartMismatch,
+                PuzzleError::StepMismatch { .. } => Error::StepMismatch,
+                PuzzleError::ProofMismatch {
+                    what: "dataset", ..
+                }
+                | PuzzleError::SampleLength { .. }
+                | PuzzleError::Label { .. }
+                | PuzzleError::SampleIndex { .. }
+                | PuzzleError::BatchSize { .. } => Error::WrongSamples,
+                PuzzleError::ProofMismatch { .. }
+                | PuzzleError::ProofLength { .. }
+                | PuzzleError::LeafIndex { .. } => Error::BadTrajectoryProof,
+                PuzzleError::WeightsLength { .. } | PuzzleError::WeightValue { .. } => {
+                    Error::MalformedWeights
+                }
+                _ => Error::InvalidClaim,
+            }
+        }
+    }
+
+    #[pallet::hooks]
+    impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+        fn on_initialize(_n: BlockNumberFor<T>) -> Weight {
+            // Proven::take in on_finalize, RecentTimes and Difficulty read + written there.
+            T::DbWeight::get().reads_writes(3, 3)
+        }
+
+        fn on_finalize(_n: BlockNumberFor<T>) {
+            // A block without a verified trajectory has no proof-of-work: it
+            // is invalid. FRAME signals block invalidity by aborting
+            // execution, as `pallet_timestamp` does for a missing timestamp;
+            // honest nodes never build such a block (the inherent is
+            // required, see `ProvideInherent::is_inherent_required`).
+            assert!(
+                Proven::<T>::take(),
+                "a block must carry its trajectory proof"
+            );
+            Self::retarget(<T::Time as frame_support::traits::Time>::now());
+        }
+    }
+
+    #[pallet::call]
+    impl<T: Config> Pallet<T> {
+        /// The block's trajectory proof (inherent, exactly once per block).
+        ///
+        /// Verifies the claim of the block's pre-runtime digest with `proof`
+        /// (ticket, challenges, re-execution of the challenged steps), adopts
+        /// the final weights for the job, records the loss, and reports the
+        /// verified steps to the jobs pallet.
+        #[pallet::call_index(0)]
+        #[pallet::weight((
+            T::WeightInfo::submit_trajectory(proof_kilo_macs(proof))
+                .saturating_add(T::Jobs::on_progress_weight())
+                .saturating_add(T::Admission::account_of_weight()),
+            DispatchClass::Mandatory
+        ))]
+        pub fn submit_trajectory(origin: OriginFor<T>, proof: TrajectoryProof) -> DispatchResult {
+            ensure_none(origin)?;
+            ensure!(!Proven::<T>::get(), Error::<T>::AlreadyProven);
+            let digest = frame_system::Pallet::<T>::digest();
+            let claim = PreDigest::find(&digest).map_err(|e| match e {
+                upow_primitives::DigestError::Malformed => Error::<T>::MalformedDigest,
+                _ => Error::<T>::MissingDigest,
+            })?;
+            let job = T::Jobs::active().ok_or(Error::<T>::NoActiveJob)?;
+            ensure!(claim.job() == job.id, Error::<T>::WrongJob);
+            let author =
+                T::Admission::account_of(claim.author()).ok_or(Error::<T>::AuthorNotAdmitted)?;
+            let state = Self::state_of(&job);
+            let parent = frame_system::Pallet::<T>::parent_hash();
+            let verified = upow_puzzle::verify_trajectory(
+                &job.spec,
+                &claim.context(parent.0),
+                &JobProgress {
+                    weights: state.weights,
+                    steps: state.steps,
+                },
+                Difficulty::<T>::get(),
+                claim.claim(),
+                &proof,
+            )
+            .map_err(|e| {
+                log::warn!(target: LOG_TARGET, "rejected trajectory of job {}: {e}", job.id);
+                Error::<T>::from(e)
+            })?;
+
+            let batch = job.spec.hyper.batch() as u64;
+            let loss = verified.final_loss() / batch.max(1);
+            let total_steps = state.steps.saturating_add(verified.steps as u64);
+            Jobs::<T>::insert(
+                job.id,
+                JobState {
+                    weights: verified.final_weights,
+                    steps: total_steps,
+                    last_loss: Some(loss),
+                },
+            );
+            let index = LossPoints::<T>::get(job.id);
+            let block: u32 = sp_runtime::traits::UniqueSaturatedInto::unique_saturated_into(
+                frame_system::Pallet::<T>::block_number(),
+            );
+            LossCurve::<T>::insert(
+                job.id,
+                index,
+                LossPoint {
+                    block,
+                    steps: total_steps,
+                    loss,
+                },
+            );
+            LossPoints::<T>::insert(job.id, index.saturating_add(1));
+            Proven::<T>::put(true);
+
+            T::Jobs::on_progress(job.id, &author, verified.steps, total_steps, loss);
+            Self::deposit_event(Event::TrajectoryVerified {
+                job: job.id,
+                author,
+                steps: verified.steps,
+                total_steps,
+                weights: verified.final_weights,
+                loss,
+            });
+            Ok(())
+        }
+    }
+
+    #[pallet::inherent]
+    impl<T: Config> ProvideInherent for Pallet<T> {
+        type Call = Call<T>;
+        type Error = InherentError;
+        const INHERENT_IDENTIFIER: InherentIdentifier = upow_primitives::INHERENT_IDENTIFIER;
+
+        fn create_inherent(data: &InherentData) -> Option<Self::Call> {
+            data.get_data::<TrajectoryProof>(&Self::INHERENT_IDENTIFIER)
+                .ok()
+                .flatten()
+                .map(|proof| Call::submit_trajectory { proof })
+        }
+
+        fn is_inherent_required(_: &InherentData) -> Result<Option<Self::Error>, Self::Error> {
+            Ok(Some(InherentError::Missing))
+        }
+
+        fn is_inherent(call: &Self::Call) -> bool {
+            matches!(call, Call::submit_trajectory { .. })
+        }
+    }
+
+    impl<T: Config> Pallet<T> {
+        /// The training state of a job (its initial weights if never trained).
+        pub fn state_of(job: &ActiveJob) -> JobState {
+            Jobs::<T>::get(job.id).unwrap_or_else(|| JobState {
+                weights: Weights::initial(&job.spec.model, &job.init_seed).hash(),
+                steps: 0,
+                last_loss: None,
+            })
+        }
+
+        /// The work of the next block (for the runtime API).
+        pub fn work() -> Option<Work> {
+            let job = T::Jobs::active()?;
+            let state = Self::state_of(&job);
+            Some(Work {
+                job: job.id,
+                spec: job.spec,
+                init_seed: job.init_seed,
+                weights: state.weights,
+                steps: state.steps,
+                difficulty: Difficulty::<T>::get(),
+            })
+        }
+
+        /// `count` points of a job's loss curve from index `from` (for the runtime API).
+        pub fn loss_curve(job: JobId, from: u32, count: u32) -> Vec<LossPoint> {
+            let end = from
+                .saturating_add(count.min(1024))
+                .min(LossPoints::<T>::get(job));
+            (from..end)
+                .filter_map(|i| LossCurve::<T>::get(job, i))
+                .collect()
+        }
+
+        /// Records the block's timestamp and sets the next difficulty.
+        fn retarget(now: u64) {
+            let mut window = RecentTimes::<T>::get().into_inner();
+            window.push(now);
+            if window.len() > (WINDOW + 1) as usize {
+                window.remove(0);
+            }
+            let times = BoundedVec::<u64, ConstU32<{ WINDOW + 1 }>>::truncate_from(window);
+            if let (Some(first), Some(last)) = (times.first(), times.last()) {
+                let blocks = (times.len() as u32).saturating_sub(1);
+                let next = difficulty::retarget(
+                    Difficulty::<T>::get(),
+                    last.saturating_sub(*first),
+                    blocks,
+                    T::TargetBlockTime::get(),
+                    T::MinDifficulty::get(),
+                );
+                Difficulty::<T>::put(next);
+            }
+            RecentTimes::<T>::put(times);
+        }
+    }
+}
+
+/// Thousands of multiply-accumulates the proof asks the runtime to
+/// re-execute — three products of batch × parameters per proven step — the
+/// driver of the call's weight.
+pub fn proof_kilo_macs(proof: &TrajectoryProof) -> u32 {
+    let macs = proof
+        .steps
+        .iter()
+        .map(|s| {
+            3u64.saturating_mul(s.samples.len() as u64)
+                .saturating_mul(s.weights.len() as u64 / 2)
+        })
+        .fold(0u64, u64::saturating_add);
+    u32::try_from(macs / 1000).unwrap_or(u32::MAX)
+}
+
+impl<T: Config> FindAuthor<T::AccountId> for Pallet<T> {
+    fn find_author<'a, I>(digests: I) -> Option<T::AccountId>
+    where
+        I: 'a + IntoIterator<Item = (ConsensusEngineId, &'a [u8])>,
+    {
+        digests
+            .into_iter()
+            .filter(|(id, _)| *id == ENGINE_ID)
+            .find_map(|(_, bytes)| PreDigest::decode_all(bytes).ok())
+            .and_then(|digest| T::Admission::account_of(digest.author()))
+    }
+}
+
+/// What the benchmarks need the runtime to set up.
+#[cfg(feature = "runtime-benchmarks")]
+pub trait BenchmarkHelper<AccountId> {
+    /// Makes a job with `spec` and `init_seed` the active one; returns its id.
+    fn activate_job(spec: upow_puzzle::JobSpec, init_seed: Hash) -> JobId;
+    /// Admits (and bonds) `author`; returns its account.
+    fn admit_author(author: AuthorId) -> AccountId;
+}
+
+impl<T: Config> Pallet<T> {
+    /// The author key of the current block, from its digest.
+    pub fn author_key() -> Option<AuthorId> {
+        PreDigest::find(&frame_system::Pallet::<T>::digest())
+            .ok()
+            .map(|d| *d.author())
+    }
+}

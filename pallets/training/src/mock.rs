@@ -1,0 +1,132 @@
+//! Test runtime: the training pallet with scripted jobs and admission.
+
+use crate as pallet_upow_training;
+use frame_support::{derive_impl, parameter_types, traits::ConstU64, weights::Weight};
+use sp_runtime::BuildStorage;
+use upow_primitives::{
+    traits::{ActiveJob, AuthorAdmission, JobSchedule},
+    AuthorId, JobId,
+};
+
+type Block = frame_system::mocking::MockBlock<Test>;
+
+frame_support::construct_runtime!(
+    pub enum Test {
+        System: frame_system,
+        Timestamp: pallet_timestamp,
+        Training: pallet_upow_training,
+    }
+);
+
+#[derive_impl(frame_system::config_preludes::TestDefaultConfig)]
+impl frame_system::Config for Test {
+    type Block = Block;
+}
+
+impl pallet_timestamp::Config for Test {
+    type Moment = u64;
+    type OnTimestampSet = ();
+    type MinimumPeriod = ConstU64<1>;
+    type WeightInfo = ();
+}
+
+/// One call of `JobSchedule::on_progress`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Progress {
+    pub job: JobId,
+    pub author: u64,
+    pub steps: u32,
+    pub total_steps: u64,
+    pub loss: u64,
+}
+
+parameter_types! {
+    /// The job `MockJobs::active` returns.
+    pub static ActiveJobs: Option<ActiveJob> = None;
+    /// Every `on_progress` call.
+    pub static Progressed: Vec<Progress> = Vec::new();
+    /// Admitted author keys and their accounts.
+    pub static Admitted: Vec<(AuthorId, u64)> = Vec::new();
+}
+
+/// Scripted job schedule.
+pub struct MockJobs;
+impl JobSchedule<u64> for MockJobs {
+    fn active() -> Option<ActiveJob> {
+        ActiveJobs::get()
+    }
+    fn on_progress(job: JobId, author: &u64, steps: u32, total_steps: u64, loss: u64) {
+        Progressed::mutate(|p| {
+            p.push(Progress {
+                job,
+                author: *author,
+                steps,
+                total_steps,
+                loss,
+            })
+        });
+    }
+    fn on_progress_weight() -> Weight {
+        Weight::zero()
+    }
+}
+
+/// Scripted admission.
+pub struct MockAdmission;
+impl AuthorAdmission<u64> for MockAdmission {
+    fn account_of(author: &AuthorId) -> Option<u64> {
+        Admitted::get()
+            .iter()
+            .find(|(k, _)| k == author)
+            .map(|(_, a)| *a)
+    }
+    fn account_of_weight() -> Weight {
+        Weight::zero()
+    }
+}
+
+#[cfg(feature = "runtime-benchmarks")]
+impl crate::BenchmarkHelper<u64> for MockAdmission {
+    fn activate_job(spec: upow_puzzle::JobSpec, init_seed: upow_primitives::Hash) -> JobId {
+        ActiveJobs::set(Some(ActiveJob {
+            id: 1,
+            spec,
+            init_seed,
+        }));
+        1
+    }
+    fn admit_author(author: AuthorId) -> u64 {
+        Admitted::mutate(|a| a.push((author, 42)));
+        42
+    }
+}
+
+impl pallet_upow_training::Config for Test {
+    type Time = Timestamp;
+    type Jobs = MockJobs;
+    type Admission = MockAdmission;
+    type TargetBlockTime = ConstU64<4000>;
+    type MinDifficulty = frame_support::traits::ConstU128<1>;
+    type WeightInfo = ();
+    #[cfg(feature = "runtime-benchmarks")]
+    type BenchmarkHelper = MockAdmission;
+}
+
+/// Storage with difficulty 1 at genesis and no jobs or authors.
+pub fn new_test_ext() -> sp_io::TestExternalities {
+    ActiveJobs::set(None);
+    Progressed::set(Vec::new());
+    Admitted::set(Vec::new());
+    let mut storage = frame_system::GenesisConfig::<Test>::default()
+        .build_storage()
+        .unwrap();
+    pallet_upow_training::GenesisConfig::<Test> {
+        difficulty: 1,
+        _config: Default::default(),
+    }
+    .assimilate_storage(&mut storage)
+    .unwrap();
+    let mut ext: sp_io::TestExternalities = storage.into();
+    ext.execute_with(|| System::set_block_number(1));
+    ext
+}

@@ -1,0 +1,362 @@
+//! Unit tests of the training pallet: real trajectories mined with the
+//! reference step, verified (or rejected) by the pallet.
+
+use crate::{mock::*, pallet::*, Error as TrainingError, InherentError};
+use frame_support::{
+    assert_noop, assert_ok,
+    inherent::ProvideInherent,
+    traits::{FindAuthor, Hooks},
+};
+use sp_core::H256;
+use sp_runtime::{Digest, DigestItem, DispatchError};
+use upow_primitives::{traits::ActiveJob, PreDigest, ENGINE_ID, INHERENT_IDENTIFIER};
+use upow_puzzle::{
+    mining::{Mined, ReferenceMiner},
+    Dataset, Hyperparams, JobSpec, Model, TrajectoryContext, Weights,
+};
+
+const AUTHOR: [u8; 32] = [8; 32];
+const ACCOUNT: u64 = 7;
+const PARENT: H256 = H256([9; 32]);
+const JOB: u64 = 3;
+
+fn dataset() -> Dataset {
+    let labels: Vec<u8> = (0..40).map(|i| (i % 3) as u8).collect();
+    let pixels: Vec<u8> = (0..40 * 12).map(|i| (i * 29 % 256) as u8).collect();
+    Dataset::new(12, &labels, &pixels).unwrap()
+}
+
+fn job() -> ActiveJob {
+    let model = Model::new(&[12, 6, 3]).unwrap();
+    let hyper = Hyperparams::new(2, 2, 1000).unwrap();
+    ActiveJob {
+        id: JOB,
+        spec: JobSpec::new(model, hyper, dataset().commitment()).unwrap(),
+        init_seed: [1; 32],
+    }
+}
+
+/// Schedules the job, admits the author, and mines a trajectory on `PARENT`
+/// that wins at `difficulty` (at least `min_steps` steps).
+fn mine(difficulty: u128) -> Mined {
+    let job = job();
+    ActiveJobs::set(Some(job.clone()));
+    Admitted::set(vec![(AUTHOR, ACCOUNT)]);
+    Difficulty::<Test>::put(difficulty);
+    let data = dataset();
+    let start = Weights::initial(&job.spec.model, &job.init_seed);
+    let ctx = TrajectoryContext {
+        parent: PARENT.0,
+        author: AUTHOR,
+        job: JOB,
+    };
+    let mut miner = ReferenceMiner::new(&job.spec, &data, ctx, start, 0, 4);
+    miner
+        .run(difficulty, 100_000)
+        .unwrap()
+        .expect("a ticket wins")
+}
+
+fn digest_of(mined: &Mined) -> Digest {
+    let pre = PreDigest::V1 {
+        author: AUTHOR,
+        job: JOB,
+        claim: mined.claim,
+    };
+    Digest {
+        logs: vec![pre.to_digest_item()],
+    }
+}
+
+/// Starts the next block, on `PARENT`, with `digest`.
+fn start_block(digest: &Digest) {
+    System::initialize(&(System::block_number() + 1), &PARENT, digest);
+}
+
+#[test]
+fn valid_trajectory_is_adopted_and_reported() {
+    new_test_ext().execute_with(|| {
+        let mined = mine(4);
+        start_block(&digest_of(&mined));
+        assert_ok!(Training::submit_trajectory(
+            RuntimeOrigin::none(),
+            mined.proof.clone()
+        ));
+        let state = Jobs::<Test>::get(JOB).unwrap();
+        assert_eq!(state.weights, mined.final_weights.hash());
+        assert_eq!(state.steps, mined.claim.steps as u64);
+        let loss = state.last_loss.unwrap();
+        assert!(loss > 0);
+        assert!(Proven::<Test>::get());
+        assert_eq!(
+            Progressed::get(),
+            vec![Progress {
+                job: JOB,
+                author: ACCOUNT,
+                steps: mined.claim.steps,
+                total_steps: state.steps,
+                loss
+            }]
+        );
+        assert_eq!(LossPoints::<Test>::get(JOB), 1);
+        let curve = Training::loss_curve(JOB, 0, 10);
+        assert_eq!(curve.len(), 1);
+        assert_eq!(
+            (curve[0].block, curve[0].steps, curve[0].loss),
+            (2, state.steps, loss)
+        );
+        System::assert_last_event(
+            Event::TrajectoryVerified {
+                job: JOB,
+                author: ACCOUNT,
+                steps: mined.claim.steps,
+                total_steps: state.steps,
+                weights: state.weights,
+                loss,
+            }
+            .into(),
+        );
+        // The next block's work starts from the adopted weights.
+        let work = Training::work().unwrap();
+        assert_eq!(
+            (work.job, work.weights, work.steps),
+            (JOB, state.weights, state.steps)
+        );
+    });
+}
+
+#[test]
+fn second_trajectory_in_a_block_is_rejected() {
+    new_test_ext().execute_with(|| {
+        let mined = mine(4);
+        start_block(&digest_of(&mined));
+        assert_ok!(Training::submit_trajectory(
+            RuntimeOrigin::none(),
+            mined.proof.clone()
+        ));
+        assert_noop!(
+            Training::submit_trajectory(RuntimeOrigin::none(), mined.proof),
+            TrainingError::<Test>::AlreadyProven
+        );
+    });
+}
+
+#[test]
+fn signed_origin_is_rejected() {
+    new_test_ext().execute_with(|| {
+        let mined = mine(4);
+        start_block(&digest_of(&mined));
+        assert_noop!(
+            Training::submit_trajectory(RuntimeOrigin::signed(1), mined.proof),
+            DispatchError::BadOrigin
+        );
+    });
+}
+
+#[test]
+fn missing_or_malformed_digest_is_rejected() {
+    new_test_ext().execute_with(|| {
+        let mined = mine(4);
+        start_block(&Digest::default());
+        assert_noop!(
+            Training::submit_trajectory(RuntimeOrigin::none(), mined.proof.clone()),
+            TrainingError::<Test>::MissingDigest
+        );
+        start_block(&Digest {
+            logs: vec![DigestItem::PreRuntime(ENGINE_ID, vec![1, 2, 3])],
+        });
+        assert_noop!(
+            Training::submit_trajectory(RuntimeOrigin::none(), mined.proof),
+            TrainingError::<Test>::MalformedDigest
+        );
+    });
+}
+
+#[test]
+fn wrong_or_missing_job_is_rejected() {
+    new_test_ext().execute_with(|| {
+        let mined = mine(4);
+        let pre = PreDigest::V1 {
+            author: AUTHOR,
+            job: JOB + 1,
+            claim: mined.claim,
+        };
+        start_block(&Digest {
+            logs: vec![pre.to_digest_item()],
+        });
+        assert_noop!(
+            Training::submit_trajectory(RuntimeOrigin::none(), mined.proof.clone()),
+            TrainingError::<Test>::WrongJob
+        );
+        ActiveJobs::set(None);
+        start_block(&digest_of(&mined));
+        assert_noop!(
+            Training::submit_trajectory(RuntimeOrigin::none(), mined.proof),
+            TrainingError::<Test>::NoActiveJob
+        );
+    });
+}
+
+#[test]
+fn non_admitted_author_is_rejected() {
+    new_test_ext().execute_with(|| {
+        let mined = mine(4);
+        Admitted::set(vec![([1; 32], 1)]);
+        start_block(&digest_of(&mined));
+        assert_noop!(
+            Training::submit_trajectory(RuntimeOrigin::none(), mined.proof),
+            TrainingError::<Test>::AuthorNotAdmitted
+        );
+    });
+}
+
+#[test]
+fn ticket_above_target_is_rejected() {
+    new_test_ext().execute_with(|| {
+        let mined = mine(4);
+        Difficulty::<Test>::put(u128::MAX);
+        start_block(&digest_of(&mined));
+        assert_noop!(
+            Training::submit_trajectory(RuntimeOrigin::none(), mined.proof),
+            TrainingError::<Test>::TicketAboveTarget
+        );
+    });
+}
+
+#[test]
+fn tampered_proofs_are_rejected_with_typed_errors() {
+    new_test_ext().execute_with(|| {
+        let mined = mine(4);
+        start_block(&digest_of(&mined));
+        let reject = |proof, error: TrainingError<Test>| {
+            assert_noop!(
+                Training::submit_trajectory(RuntimeOrigin::none(), proof),
+                error
+            );
+        };
+        let mut p = mined.proof.clone();
+        p.steps[0].weights[0] ^= 1;
+        reject(p, TrainingError::BadTrajectoryProof);
+        let mut p = mined.proof.clone();
+        p.steps[0].weights.truncate(3);
+        reject(p, TrainingError::MalformedWeights);
+        let mut p = mined.proof.clone();
+        p.steps[0].samples[0].sample[5] ^= 1;
+        reject(p, TrainingError::WrongSamples);
+        let mut p = mined.proof.clone();
+        p.steps[0].samples.pop();
+        reject(p, TrainingError::WrongSamples);
+        let mut p = mined.proof.clone();
+        p.steps.pop();
+        reject(p, TrainingError::ChallengeMismatch);
+        let mut p = mined.proof.clone();
+        if let Some(s) = p.start.siblings.first_mut() {
+            s[0] ^= 1;
+            reject(p, TrainingError::StartMismatch);
+        }
+    });
+}
+
+#[test]
+fn trajectory_from_stale_weights_is_rejected() {
+    new_test_ext().execute_with(|| {
+        let mined = mine(4);
+        // The chain moved on: the job's weights are no longer W_0.
+        Jobs::<Test>::insert(
+            JOB,
+            JobState {
+                weights: [5; 32],
+                steps: 9,
+                last_loss: None,
+            },
+        );
+        start_block(&digest_of(&mined));
+        assert_noop!(
+            Training::submit_trajectory(RuntimeOrigin::none(), mined.proof),
+            TrainingError::<Test>::StartMismatch
+        );
+    });
+}
+
+#[test]
+#[should_panic(expected = "a block must carry its trajectory proof")]
+fn block_without_proof_is_invalid() {
+    new_test_ext().execute_with(|| {
+        Training::on_finalize(2);
+    });
+}
+
+#[test]
+fn finalization_retargets_toward_the_block_time() {
+    new_test_ext().execute_with(|| {
+        Difficulty::<Test>::put(1000);
+        // Blocks 1 s apart against a 4 s target: difficulty rises.
+        for n in 1..=5u64 {
+            Proven::<Test>::put(true);
+            pallet_timestamp::Now::<Test>::put(n * 1000);
+            Training::on_finalize(n);
+        }
+        let d = Difficulty::<Test>::get();
+        assert!(d > 1000, "{d}");
+        assert_eq!(RecentTimes::<Test>::get().len(), 5);
+        assert!(!Proven::<Test>::get());
+        // Slow blocks bring it back down.
+        for n in 6..=30u64 {
+            Proven::<Test>::put(true);
+            pallet_timestamp::Now::<Test>::put(5000 + (n - 5) * 20_000);
+            Training::on_finalize(n);
+        }
+        assert!(Difficulty::<Test>::get() < d);
+        assert_eq!(RecentTimes::<Test>::get().len(), (WINDOW + 1) as usize);
+    });
+}
+
+#[test]
+fn inherent_is_required_and_built_from_data() {
+    new_test_ext().execute_with(|| {
+        let mined = mine(4);
+        let mut data = sp_inherents::InherentData::new();
+        assert!(matches!(
+            Training::is_inherent_required(&data),
+            Ok(Some(InherentError::Missing))
+        ));
+        assert!(Training::create_inherent(&data).is_none());
+        data.put_data(INHERENT_IDENTIFIER, &mined.proof).unwrap();
+        let call = Training::create_inherent(&data).unwrap();
+        assert!(Training::is_inherent(&call));
+        assert!(matches!(call, Call::submit_trajectory { ref proof } if *proof == mined.proof));
+    });
+}
+
+#[test]
+fn author_is_found_from_the_digest() {
+    new_test_ext().execute_with(|| {
+        let mined = mine(4);
+        let digest = digest_of(&mined);
+        let items = digest.logs.iter().filter_map(|d| d.as_pre_runtime());
+        assert_eq!(Training::find_author(items), Some(ACCOUNT));
+        Admitted::set(vec![]);
+        let items = digest.logs.iter().filter_map(|d| d.as_pre_runtime());
+        assert_eq!(Training::find_author(items), None);
+        assert_eq!(
+            Training::find_author(vec![(ENGINE_ID, &[1u8, 2][..])]),
+            None
+        );
+    });
+}
+
+#[test]
+fn fresh_job_starts_from_its_initial_weights() {
+    new_test_ext().execute_with(|| {
+        assert!(Training::work().is_none());
+        let job = job();
+        ActiveJobs::set(Some(job.clone()));
+        let work = Training::work().unwrap();
+        assert_eq!(
+            work.weights,
+            Weights::initial(&job.spec.model, &job.init_seed).hash()
+        );
+        assert_eq!((work.steps, work.difficulty), (0, 1));
+        assert!(Training::loss_curve(JOB, 0, 5).is_empty());
+    });
+}

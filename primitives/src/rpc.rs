@@ -1,0 +1,198 @@
+//! The `upow_*` JSON-RPC API of the node, as one definition shared by the
+//! node (server) and the miner (client). Documented method by method in
+//! docs/rpc.md.
+//!
+//! Binary payloads (weights, samples, proofs, job specs) travel as
+//! `0x`-prefixed hex of their canonical (SCALE or puzzle) encodings;
+//! 128-bit numbers as decimal strings (JSON numbers lose precision above
+//! 2^53).
+
+use alloc::{string::String, vec::Vec};
+use jsonrpsee::{core::RpcResult, proc_macros::rpc};
+use serde::{Deserialize, Serialize};
+use sp_core::{Bytes, H256};
+
+use crate::JobId;
+
+/// Error codes of the `upow_*` methods (beyond JSON-RPC's own).
+pub mod error {
+    /// A parameter is malformed (hex, SCALE, lengths).
+    pub const INVALID_INPUT: i32 = -32602;
+    /// A weights hash, dataset root, block or job is not known to this node.
+    pub const NOT_FOUND: i32 = 1001;
+    /// The submission's parent is no longer the best block.
+    pub const STALE: i32 = 1002;
+    /// The submission was checked and rejected (trajectory, author, seal).
+    pub const REJECTED: i32 = 1003;
+    /// There is no work (no scheduled job, node syncing).
+    pub const NO_WORK: i32 = 1004;
+    /// The request asks for more than one call may return.
+    pub const TOO_LARGE: i32 = 1005;
+    /// The node failed internally (database, runtime call).
+    pub const INTERNAL: i32 = 1006;
+}
+
+/// Most samples [`UpowApiServer::get_dataset`] returns per call.
+pub const MAX_DATASET_SAMPLES: u64 = 4096;
+
+/// The work of the next block.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkResponse {
+    /// The parent block to build on (the node's best block).
+    pub parent: H256,
+    /// Its number.
+    pub number: u32,
+    /// The scheduled job.
+    pub job: JobId,
+    /// The job's `JobSpec`, SCALE-encoded (model, hyper-parameters, dataset).
+    pub spec: Bytes,
+    /// Model dimensions (also inside `spec`; for display).
+    pub model: Vec<u32>,
+    /// Batch size.
+    pub batch: u32,
+    /// Dataset Merkle root.
+    pub dataset_root: H256,
+    /// Samples in the dataset.
+    pub dataset_samples: u64,
+    /// Seed of the job's initial weights.
+    pub init_seed: H256,
+    /// `H(W_tip)`: trajectories start from these weights.
+    pub weights: H256,
+    /// Steps the job already has.
+    pub steps: u64,
+    /// Difficulty the next block must meet (decimal).
+    pub difficulty: String,
+}
+
+/// A slice of a dataset's encoded samples.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DatasetChunk {
+    /// Samples in the whole dataset.
+    pub samples: u64,
+    /// Input bytes per sample (each sample is 1 label byte + inputs).
+    pub inputs: u32,
+    /// Index of the first sample in `data`.
+    pub offset: u64,
+    /// Encoded samples `label ‖ inputs`, concatenated.
+    pub data: Bytes,
+}
+
+/// A trajectory claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimJson {
+    /// Steps in the trajectory.
+    pub steps: u32,
+    /// Trajectory Merkle root.
+    pub root: H256,
+    /// `H(W_n)`.
+    pub final_weights: H256,
+}
+
+/// A won trajectory, submitted for the node to build a block around.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubmitWork {
+    /// The parent the trajectory was mined on.
+    pub parent: H256,
+    /// The author's sr25519 public key.
+    pub author: H256,
+    /// The job trained.
+    pub job: JobId,
+    /// The claim.
+    pub claim: ClaimJson,
+    /// The `TrajectoryProof`, SCALE-encoded.
+    pub proof: Bytes,
+}
+
+/// The block template built for a submission.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Template {
+    /// Hash the author must sign (sr25519) to seal the block.
+    pub pre_hash: H256,
+}
+
+/// A job, for dApps and miners.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobJson {
+    /// Job id.
+    pub id: JobId,
+    /// Poster account (32 bytes).
+    pub poster: H256,
+    /// Model dimensions.
+    pub model: Vec<u32>,
+    /// Batch size.
+    pub batch: u32,
+    /// Planned (target) steps.
+    pub target_steps: u64,
+    /// Dataset root.
+    pub dataset_root: H256,
+    /// Price per verified step (decimal).
+    pub price_per_step: String,
+    /// Escrow left (decimal).
+    pub budget_left: String,
+    /// Target loss, sixteenths of a bit per sample.
+    pub target_loss: Option<u64>,
+    /// Queued, Active, Completed, Exhausted or Cancelled.
+    pub status: crate::JobStatus,
+    /// Steps so far.
+    pub steps: u64,
+    /// Current (or final) weights hash.
+    pub weights: H256,
+    /// Mean loss of the last verified batch, sixteenths of a bit per sample.
+    pub last_loss: Option<u64>,
+}
+
+/// One point of a loss curve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LossPointJson {
+    /// Block number.
+    pub block: u32,
+    /// Job steps after the block.
+    pub steps: u64,
+    /// Mean per-sample batch loss, sixteenths of a bit.
+    pub loss: u64,
+}
+
+/// The mining and job API of a upow node.
+#[rpc(client, server, namespace = "upow")]
+pub trait UpowApi {
+    /// The work of a block on the best block (or on `parent`).
+    #[method(name = "getWork")]
+    fn get_work(&self, parent: Option<H256>) -> RpcResult<WorkResponse>;
+
+    /// Weights by hash, in their canonical encoding.
+    #[method(name = "getWeights")]
+    fn get_weights(&self, hash: H256) -> RpcResult<Bytes>;
+
+    /// `count` (≤ 4096) samples of a dataset from `offset`.
+    #[method(name = "getDataset")]
+    fn get_dataset(&self, root: H256, offset: u64, count: u64) -> RpcResult<DatasetChunk>;
+
+    /// Builds a block around a won trajectory; returns the hash to sign.
+    #[method(name = "submitWork")]
+    async fn submit_work(&self, work: SubmitWork) -> RpcResult<Template>;
+
+    /// Seals a template with the author's sr25519 signature of `pre_hash`
+    /// and imports it; returns the block hash.
+    #[method(name = "submitSeal")]
+    async fn submit_seal(&self, pre_hash: H256, signature: Bytes) -> RpcResult<H256>;
+
+    /// Imports a complete sealed block (SCALE-encoded), checked like any
+    /// block from the network; returns its hash.
+    #[method(name = "submitBlock")]
+    async fn submit_block(&self, block: Bytes) -> RpcResult<H256>;
+
+    /// A job at the best block.
+    #[method(name = "job")]
+    fn job(&self, id: JobId) -> RpcResult<JobJson>;
+
+    /// `count` (≤ 1024) points of a job's loss curve from index `from`.
+    #[method(name = "lossCurve")]
+    fn loss_curve(&self, id: JobId, from: u32, count: u32) -> RpcResult<Vec<LossPointJson>>;
+}

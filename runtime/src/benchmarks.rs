@@ -1,0 +1,86 @@
+//! The runtime's benchmark list and the helpers the pallets' benchmarks need.
+
+frame_benchmarking::define_benchmarks!(
+    [frame_benchmarking, BaselineBench::<Runtime>]
+    [frame_system, SystemBench::<Runtime>]
+    [pallet_balances, Balances]
+    [pallet_timestamp, Timestamp]
+    [pallet_sudo, Sudo]
+    [pallet_upow_training, Training]
+    [pallet_upow_jobs, Jobs]
+    [pallet_upow_staking, Staking]
+    [pallet_upow_rewards, Rewards]
+);
+
+use crate::{AccountId, Runtime, UNIT};
+use frame_support::traits::fungible::Mutate;
+use pallet_upow_training::BenchmarkHelper as _;
+use upow_primitives::{AuthorId, Hash, JobId};
+
+/// Sets up jobs and authors for `pallet_upow_training`'s benchmarks with the
+/// real jobs and staking pallets.
+pub struct TrainingHelper;
+
+impl pallet_upow_training::BenchmarkHelper<AccountId> for TrainingHelper {
+    fn activate_job(spec: upow_puzzle::JobSpec, _init_seed: Hash) -> JobId {
+        let poster: AccountId = AccountId::from([0xa1; 32]);
+        let budget = 1_000_000 * UNIT;
+        if let Err(e) = pallet_balances::Pallet::<Runtime>::mint_into(&poster, 2 * budget) {
+            panic!("benchmark poster not funded: {e:?}");
+        }
+        match pallet_upow_jobs::Pallet::<Runtime>::do_post(&poster, spec, UNIT, budget, None) {
+            Ok(id) => id,
+            Err(e) => panic!("benchmark job rejected: {e:?}"),
+        }
+    }
+
+    fn admit_author(author: AuthorId) -> AccountId {
+        let who = AccountId::from(author);
+        let bond = crate::configs::MinBond::get();
+        if let Err(e) = pallet_balances::Pallet::<Runtime>::mint_into(&who, 2 * bond + UNIT) {
+            panic!("benchmark author not funded: {e:?}");
+        }
+        if let Err(e) = pallet_upow_staking::Pallet::<Runtime>::do_admit(
+            &who,
+            pallet_upow_staking::Role::Miner { author },
+        ) {
+            panic!("benchmark author not admitted: {e:?}");
+        }
+        if let Err(e) = pallet_upow_staking::Pallet::<Runtime>::do_bond(&who, bond) {
+            panic!("benchmark author not bonded: {e:?}");
+        }
+        who
+    }
+}
+
+/// Sets up validators and an author for `pallet_upow_rewards`'s benchmarks.
+pub struct RewardsHelper;
+
+impl pallet_upow_rewards::BenchmarkHelper<AccountId> for RewardsHelper {
+    fn setup_block(validators: u32) -> Option<AccountId> {
+        let bond = crate::configs::MinBond::get();
+        for i in 0..validators {
+            let mut raw = [0xb0u8; 32];
+            raw[..4].copy_from_slice(&i.to_le_bytes());
+            let who = AccountId::from(raw);
+            if pallet_balances::Pallet::<Runtime>::mint_into(&who, 2 * bond + UNIT).is_err() {
+                return None;
+            }
+            let role = pallet_upow_staking::Role::Validator { grandpa: raw };
+            pallet_upow_staking::Pallet::<Runtime>::do_admit(&who, role).ok()?;
+            pallet_upow_staking::Pallet::<Runtime>::do_bond(&who, bond).ok()?;
+        }
+        let author = TrainingHelper::admit_author([0xc0; 32]);
+        let digest = upow_primitives::PreDigest::V1 {
+            author: [0xc0; 32],
+            job: 0,
+            claim: upow_primitives::TrajectoryClaim {
+                steps: 1,
+                root: [0; 32],
+                final_weights: [0; 32],
+            },
+        };
+        frame_system::Pallet::<Runtime>::deposit_log(digest.to_digest_item());
+        Some(author)
+    }
+}

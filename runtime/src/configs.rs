@@ -1,0 +1,231 @@
+//! Configuration of every pallet of the runtime.
+
+use frame_support::{
+    derive_impl, parameter_types,
+    traits::{ConstU128, ConstU32, ConstU64, ConstU8, VariantCountOf},
+    weights::{
+        constants::{RocksDbWeight, WEIGHT_REF_TIME_PER_SECOND},
+        IdentityFee, Weight,
+    },
+    PalletId,
+};
+use frame_system::{limits::BlockLength, limits::BlockWeights, EnsureRoot};
+use pallet_transaction_payment::{ConstFeeMultiplier, FungibleAdapter, Multiplier};
+use sp_runtime::{
+    traits::{AccountIdConversion, One},
+    Perbill,
+};
+use sp_version::RuntimeVersion;
+
+use super::{
+    AccountId, Balance, Balances, Block, BlockNumber, Hash, Nonce, PalletInfo, Runtime,
+    RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin, RuntimeTask,
+    Staking, System, Timestamp, Training, DAYS, EXISTENTIAL_DEPOSIT, MILLI_UNIT,
+    TARGET_BLOCK_TIME_MS, UNIT, VERSION,
+};
+
+const NORMAL_DISPATCH_RATIO: Perbill = Perbill::from_percent(75);
+/// 16 MiB blocks: a proof carries three weight sets (2 bytes per parameter,
+/// up to 2 MiB each) and three batches with their proofs.
+const MAX_BLOCK_LENGTH: u32 = 16 * 1024 * 1024;
+
+parameter_types! {
+    /// Blocks whose hashes `frame_system` keeps.
+    pub const BlockHashCount: BlockNumber = 2400;
+    /// The runtime version.
+    pub const Version: RuntimeVersion = VERSION;
+    /// Two seconds of compute per block; the trajectory proof is a mandatory inherent.
+    pub RuntimeBlockWeights: BlockWeights = BlockWeights::with_sensible_defaults(
+        Weight::from_parts(2u64 * WEIGHT_REF_TIME_PER_SECOND, u64::MAX),
+        NORMAL_DISPATCH_RATIO,
+    );
+    /// Block length limits (transactions get 75%).
+    pub RuntimeBlockLength: BlockLength = BlockLength::builder()
+        .max_length(MAX_BLOCK_LENGTH)
+        .modify_max_length_for_class(frame_support::dispatch::DispatchClass::Normal, |max| {
+            *max = NORMAL_DISPATCH_RATIO * MAX_BLOCK_LENGTH
+        })
+        .build();
+    /// SS58 address prefix (generic Substrate).
+    pub const SS58Prefix: u8 = 42;
+}
+
+#[derive_impl(frame_system::config_preludes::SolochainDefaultConfig)]
+impl frame_system::Config for Runtime {
+    type Block = Block;
+    type BlockWeights = RuntimeBlockWeights;
+    type BlockLength = RuntimeBlockLength;
+    type AccountId = AccountId;
+    type Nonce = Nonce;
+    type Hash = Hash;
+    type BlockHashCount = BlockHashCount;
+    type DbWeight = RocksDbWeight;
+    type Version = Version;
+    type AccountData = pallet_balances::AccountData<Balance>;
+    type SS58Prefix = SS58Prefix;
+    type MaxConsumers = ConstU32<16>;
+}
+
+impl pallet_timestamp::Config for Runtime {
+    type Moment = u64;
+    type OnTimestampSet = ();
+    /// PoW blocks may come fast; timestamps only need to increase.
+    type MinimumPeriod = ConstU64<1>;
+    type WeightInfo = ();
+}
+
+impl pallet_balances::Config for Runtime {
+    type MaxLocks = ConstU32<50>;
+    type MaxReserves = ();
+    type ReserveIdentifier = [u8; 8];
+    type Balance = Balance;
+    type RuntimeEvent = RuntimeEvent;
+    type DustRemoval = ();
+    type ExistentialDeposit = ConstU128<EXISTENTIAL_DEPOSIT>;
+    type AccountStore = System;
+    type WeightInfo = pallet_balances::weights::SubstrateWeight<Runtime>;
+    type FreezeIdentifier = RuntimeFreezeReason;
+    type MaxFreezes = VariantCountOf<RuntimeFreezeReason>;
+    type RuntimeHoldReason = RuntimeHoldReason;
+    type RuntimeFreezeReason = RuntimeFreezeReason;
+    type DoneSlashHandler = ();
+}
+
+parameter_types! {
+    /// Fees do not adjust with congestion (yet).
+    pub FeeMultiplier: Multiplier = Multiplier::one();
+}
+
+impl pallet_transaction_payment::Config for Runtime {
+    type RuntimeEvent = RuntimeEvent;
+    type OnChargeTransaction = FungibleAdapter<Balances, ()>;
+    type OperationalFeeMultiplier = ConstU8<5>;
+    type WeightToFee = IdentityFee<Balance>;
+    type LengthToFee = IdentityFee<Balance>;
+    type FeeMultiplierUpdate = ConstFeeMultiplier<FeeMultiplier>;
+    type WeightInfo = pallet_transaction_payment::weights::SubstrateWeight<Runtime>;
+}
+
+impl pallet_sudo::Config for Runtime {
+    type RuntimeEvent = RuntimeEvent;
+    type RuntimeCall = RuntimeCall;
+    type WeightInfo = pallet_sudo::weights::SubstrateWeight<Runtime>;
+}
+
+impl pallet_grandpa::Config for Runtime {
+    type RuntimeEvent = RuntimeEvent;
+    type WeightInfo = ();
+    type MaxAuthorities = ConstU32<32>;
+    type MaxNominators = ConstU32<0>;
+    type MaxSetIdSessionEntries = ConstU64<0>;
+    type KeyOwnerProof = sp_core::Void;
+    type EquivocationReportSystem = ();
+}
+
+parameter_types! {
+    /// Lowest difficulty (one ticket in one wins).
+    pub const MinDifficulty: u128 = 1;
+    /// Target block time in milliseconds.
+    pub const TargetBlockTime: u64 = TARGET_BLOCK_TIME_MS;
+}
+
+impl pallet_upow_training::Config for Runtime {
+    type Time = Timestamp;
+    type Jobs = crate::Jobs;
+    type Admission = Staking;
+    type TargetBlockTime = TargetBlockTime;
+    type MinDifficulty = MinDifficulty;
+    type WeightInfo = pallet_upow_training::weights::SubstrateWeight<Runtime>;
+    #[cfg(feature = "runtime-benchmarks")]
+    type BenchmarkHelper = crate::benchmarks::TrainingHelper;
+}
+
+parameter_types! {
+    /// Most paid jobs waiting behind the active one.
+    pub const MaxQueuedJobs: u32 = 64;
+    /// Lowest price a job may pay per verified step.
+    pub const MinPricePerStep: Balance = MILLI_UNIT;
+}
+
+impl pallet_upow_jobs::Config for Runtime {
+    type Currency = Balances;
+    type RuntimeHoldReason = RuntimeHoldReason;
+    type MaxQueued = MaxQueuedJobs;
+    type MinPricePerStep = MinPricePerStep;
+    type WeightInfo = pallet_upow_jobs::weights::SubstrateWeight<Runtime>;
+}
+
+parameter_types! {
+    /// Bond an author or validator must hold.
+    pub const MinBond: Balance = 100 * UNIT;
+    /// Blocks between unbonding and withdrawing (one day).
+    pub const UnbondingDelay: BlockNumber = DAYS;
+    /// Share of the bond an equivocating author loses.
+    pub const SlashFraction: Perbill = Perbill::from_percent(50);
+    /// Where slashed funds go.
+    pub TreasuryAccount: AccountId = PalletId(*b"upow/trs").into_account_truncating();
+}
+
+impl pallet_upow_staking::Config for Runtime {
+    type Currency = Balances;
+    type RuntimeHoldReason = RuntimeHoldReason;
+    type AdmitOrigin = EnsureRoot<AccountId>;
+    type MinBond = MinBond;
+    type UnbondingDelay = UnbondingDelay;
+    type MaxUnbondingChunks = ConstU32<16>;
+    type MaxValidators = ConstU32<32>;
+    type SlashFraction = SlashFraction;
+    type Treasury = TreasuryAccount;
+    type OnValidatorSetChange = GrandpaAuthorities;
+    type WeightInfo = pallet_upow_staking::weights::SubstrateWeight<Runtime>;
+}
+
+/// Schedules a GRANDPA authority-set change when the staking pallet's
+/// active validator set changes.
+pub struct GrandpaAuthorities;
+
+impl pallet_upow_staking::OnValidatorSetChange for GrandpaAuthorities {
+    fn new_set(keys: alloc::vec::Vec<[u8; 32]>) -> bool {
+        let authorities = keys
+            .into_iter()
+            .map(|k| {
+                (
+                    sp_consensus_grandpa::AuthorityId::from(sp_core::ed25519::Public::from_raw(k)),
+                    1,
+                )
+            })
+            .collect();
+        match pallet_grandpa::Pallet::<Runtime>::schedule_change(authorities, 0, None) {
+            Ok(()) => true,
+            Err(e) => {
+                log::info!(target: "upow::runtime", "GRANDPA authority change deferred: {e:?}");
+                false
+            }
+        }
+    }
+}
+
+parameter_types! {
+    /// Reward of a block in era 0.
+    pub const InitialReward: Balance = 10 * UNIT;
+    /// Blocks per emission era (about 30 days).
+    pub const BlocksPerEra: BlockNumber = 30 * DAYS;
+    /// Each era's reward is this much smaller than the last one's.
+    pub const DecayPerEra: Perbill = Perbill::from_percent(10);
+    /// Share of each block reward that goes to the validators.
+    pub const ValidatorShare: Perbill = Perbill::from_percent(20);
+}
+
+impl pallet_upow_rewards::Config for Runtime {
+    type Currency = Balances;
+    type FindAuthor = Training;
+    type Validators = pallet_upow_staking::ActiveValidatorAccounts<Runtime>;
+    type MaxValidators = ConstU32<32>;
+    type InitialReward = InitialReward;
+    type BlocksPerEra = BlocksPerEra;
+    type DecayPerEra = DecayPerEra;
+    type ValidatorShare = ValidatorShare;
+    type WeightInfo = pallet_upow_rewards::weights::SubstrateWeight<Runtime>;
+    #[cfg(feature = "runtime-benchmarks")]
+    type BenchmarkHelper = crate::benchmarks::RewardsHelper;
+}
