@@ -8,7 +8,11 @@
 //! author's signature. The built-in miner does both with the node's keystore
 //! ([`BlockAuthor::author_with_keystore`]).
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use codec::Encode;
 use futures::lock::Mutex as AsyncMutex;
@@ -34,7 +38,11 @@ use upow_primitives::{
 use upow_puzzle::{JobProgress, TrajectoryClaim, TrajectoryProof};
 use upow_runtime::opaque::Block;
 
-use crate::{pow::UpowAlgorithm, work::WorkSource};
+use crate::{
+    metrics::{observe, NodeMetrics},
+    pow::UpowAlgorithm,
+    work::WorkSource,
+};
 
 /// Log target of block authoring.
 pub const LOG_TARGET: &str = "upow::author";
@@ -103,6 +111,7 @@ pub struct BlockAuthor<C, E> {
     algorithm: UpowAlgorithm<C>,
     work: WorkSource<C>,
     pending: Mutex<HashMap<H256, Template>>,
+    metrics: Option<Arc<NodeMetrics>>,
 }
 
 impl<C, E> BlockAuthor<C, E>
@@ -119,6 +128,7 @@ where
         block_import: BoxBlockImport<Block>,
         algorithm: UpowAlgorithm<C>,
         work: WorkSource<C>,
+        metrics: Option<Arc<NodeMetrics>>,
     ) -> Self {
         Self {
             client,
@@ -127,6 +137,7 @@ where
             algorithm,
             work,
             pending: Mutex::new(HashMap::new()),
+            metrics,
         }
     }
 
@@ -166,6 +177,7 @@ where
             .difficulty(parent)
             .map_err(|e| AuthorError::Client(e.to_string()))?;
         let digest = PreDigest::V1 { author, job, claim };
+        let started = Instant::now();
         upow_puzzle::verify_trajectory(
             &work.spec,
             &digest.context(parent.0),
@@ -178,7 +190,9 @@ where
             &proof,
         )
         .map_err(AuthorError::Trajectory)?;
+        observe(&self.metrics, |m| &m.native_verification, started);
 
+        let started = Instant::now();
         let timestamp = sp_timestamp::InherentDataProvider::from_system_time();
         let inherent_data = (timestamp, ProofInherentDataProvider(proof))
             .create_inherent_data()
@@ -202,6 +216,7 @@ where
             })
             .await
             .map_err(|e| AuthorError::Client(format!("building the block: {e}")))?;
+        observe(&self.metrics, |m| &m.proposal, started);
         let pre_hash = proposal.block.header().hash();
         let mut pending = self.pending.lock();
         if pending.len() >= MAX_PENDING {

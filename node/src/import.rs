@@ -3,7 +3,9 @@
 //! runtime), it replays the block's final training step to recover `W_n` —
 //! the runtime only keeps its hash — and stores it.
 
-use codec::Decode;
+use std::{sync::Arc, time::Instant};
+
+use codec::{Decode, Encode};
 use sc_consensus::{BlockCheckParams, BlockImport, BlockImportParams, ImportResult};
 use sp_api::ProvideRuntimeApi;
 use sp_consensus::Error as ConsensusError;
@@ -15,6 +17,7 @@ use upow_runtime::{opaque::Block, RuntimeCall, UncheckedExtrinsic};
 
 use crate::{
     checkpoints::BlockRecord,
+    metrics::{observe, NodeMetrics},
     work::{WorkError, WorkSource},
 };
 
@@ -25,6 +28,7 @@ const LOG_TARGET: &str = "upow::checkpoints";
 pub struct CheckpointImport<I, C> {
     inner: I,
     work: WorkSource<C>,
+    metrics: Option<Arc<NodeMetrics>>,
 }
 
 impl<I: Clone, C> Clone for CheckpointImport<I, C> {
@@ -32,14 +36,19 @@ impl<I: Clone, C> Clone for CheckpointImport<I, C> {
         Self {
             inner: self.inner.clone(),
             work: self.work.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 }
 
 impl<I, C> CheckpointImport<I, C> {
     /// Wraps `inner`.
-    pub fn new(inner: I, work: WorkSource<C>) -> Self {
-        Self { inner, work }
+    pub fn new(inner: I, work: WorkSource<C>, metrics: Option<Arc<NodeMetrics>>) -> Self {
+        Self {
+            inner,
+            work,
+            metrics,
+        }
     }
 }
 
@@ -135,9 +144,17 @@ where
         let hash = block.post_hash();
         let header = block.header.clone();
         let body = block.body.clone();
+        let started = Instant::now();
         let result = self.inner.import_block(block).await.map_err(Into::into)?;
+        observe(&self.metrics, |m| &m.execution, started);
         if let (ImportResult::Imported(_), Some(body)) = (&result, body) {
-            if let Err(e) = self.derive(hash, &header, &body) {
+            if let Some(m) = &self.metrics {
+                m.body_bytes.observe(body.encoded_size() as f64);
+            }
+            let started = Instant::now();
+            let derived = self.derive(hash, &header, &body);
+            observe(&self.metrics, |m| &m.replay, started);
+            if let Err(e) = derived {
                 log::warn!(target: LOG_TARGET, "weights of block #{} ({hash}) not stored: {e}", header.number());
             }
         }

@@ -11,6 +11,7 @@ mod checkpoints;
 mod cli;
 mod command;
 mod import;
+mod metrics;
 mod miner;
 mod pow;
 mod rpc;

@@ -17,7 +17,10 @@ use upow_primitives::{AuthorId, JobId, UpowApi};
 use upow_puzzle::{mining::ReferenceMiner, TrajectoryClaim, TrajectoryContext, TrajectoryProof};
 use upow_runtime::opaque::Block;
 
-use crate::{authorship::BlockAuthor, work::WorkSource};
+use crate::{
+    authorship::BlockAuthor,
+    work::{WorkError, WorkSource},
+};
 
 /// Log target of the built-in miner.
 pub const LOG_TARGET: &str = "upow::miner";
@@ -34,6 +37,7 @@ struct Found {
     job: JobId,
     claim: TrajectoryClaim,
     proof: TrajectoryProof,
+    final_weights: upow_puzzle::Weights,
 }
 
 /// Starts the miner thread and returns the task that authors its blocks
@@ -55,6 +59,7 @@ where
 {
     let (tx, mut rx) = mpsc::unbounded_channel::<Found>();
     let thread_client = client.clone();
+    let store = work.store().clone();
     let spawned = std::thread::Builder::new()
         .name("upow-miner".into())
         .spawn(move || mine(thread_client, work, sync, author_key, tx));
@@ -63,6 +68,12 @@ where
     }
     async move {
         while let Some(found) = rx.recv().await {
+            // The miner knows W_n already: store it now, so the next
+            // trajectory can start as soon as the block is imported.
+            let bytes = found.final_weights.encode();
+            if let Err(e) = store.put_weights(&found.final_weights.hash(), &bytes) {
+                log::warn!(target: LOG_TARGET, "mined weights not stored: {e}");
+            }
             match author
                 .author_with_keystore(
                     &keystore,
@@ -103,20 +114,28 @@ fn mine<C, S>(
         let parent = client.info().best_hash;
         let prepared = work.work_at(parent).and_then(|w| {
             let weights = work.weights(&w)?;
-            let dataset = work.store().dataset(&w.spec.dataset.root)?.ok_or_else(|| {
-                crate::work::WorkError::MissingDataset(hex::encode(w.spec.dataset.root))
-            })?;
+            let dataset = work
+                .store()
+                .dataset(&w.spec.dataset.root)?
+                .ok_or_else(|| WorkError::MissingDataset(hex::encode(w.spec.dataset.root)))?;
             Ok((w, weights, dataset))
         });
         let (job_work, weights, dataset) = match prepared {
             Ok(p) => p,
             Err(e) => {
+                // Weights of a block just imported are stored right after
+                // its import: retry soon before calling it a problem.
+                let transient = matches!(e, WorkError::MissingWeights(..));
                 let problem = e.to_string();
-                if problem != last_problem {
+                if problem != last_problem && !(transient && last_problem.is_empty()) {
                     log::warn!(target: LOG_TARGET, "not mining: {problem}");
-                    last_problem = problem;
                 }
-                std::thread::sleep(Duration::from_secs(1));
+                last_problem = problem;
+                std::thread::sleep(if transient {
+                    Duration::from_millis(50)
+                } else {
+                    Duration::from_secs(1)
+                });
                 continue;
             }
         };
@@ -162,6 +181,7 @@ fn mine<C, S>(
                         job: job_work.job,
                         claim: mined.claim,
                         proof: mined.proof,
+                        final_weights: mined.final_weights,
                     });
                     if sent.is_err() {
                         return;

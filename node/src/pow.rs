@@ -15,6 +15,8 @@ use sp_runtime::{generic::BlockId, traits::Block as BlockT};
 use upow_primitives::{Difficulty, PowSeal, PreDigest, UpowApi};
 use upow_runtime::opaque::Block;
 
+use crate::metrics::{observe, NodeMetrics};
+
 /// Log target of consensus checks.
 pub const LOG_TARGET: &str = "upow::pow";
 
@@ -27,6 +29,7 @@ const DIFFICULTY_CACHE: usize = 256;
 pub struct UpowAlgorithm<C> {
     client: Arc<C>,
     difficulties: Arc<Mutex<HashMap<H256, Difficulty>>>,
+    metrics: Option<Arc<NodeMetrics>>,
 }
 
 impl<C> Clone for UpowAlgorithm<C> {
@@ -34,16 +37,18 @@ impl<C> Clone for UpowAlgorithm<C> {
         Self {
             client: self.client.clone(),
             difficulties: self.difficulties.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 }
 
 impl<C> UpowAlgorithm<C> {
     /// An algorithm reading difficulty and admission from `client`.
-    pub fn new(client: Arc<C>) -> Self {
+    pub fn new(client: Arc<C>, metrics: Option<Arc<NodeMetrics>>) -> Self {
         Self {
             client,
             difficulties: Arc::new(Mutex::new(HashMap::new())),
+            metrics,
         }
     }
 }
@@ -133,6 +138,26 @@ where
     }
 
     fn verify(
+        &self,
+        parent: &BlockId<Block>,
+        pre_hash: &H256,
+        pre_digest: Option<&[u8]>,
+        seal: &Seal,
+        difficulty: Difficulty,
+    ) -> Result<bool, PowError<Block>> {
+        let started = std::time::Instant::now();
+        let result = self.check(parent, pre_hash, pre_digest, seal, difficulty);
+        observe(&self.metrics, |m| &m.seal_check, started);
+        result
+    }
+}
+
+impl<C> UpowAlgorithm<C>
+where
+    C: ProvideRuntimeApi<Block> + HeaderBackend<Block>,
+    C::Api: UpowApi<Block>,
+{
+    fn check(
         &self,
         parent: &BlockId<Block>,
         pre_hash: &H256,

@@ -22,7 +22,7 @@ use upow_runtime::{apis::RuntimeApi, opaque::Block};
 
 use crate::{
     authorship::BlockAuthor, checkpoints::CheckpointStore, cli::UpowParams,
-    import::CheckpointImport, pow::UpowAlgorithm, work::WorkSource,
+    import::CheckpointImport, metrics::NodeMetrics, pow::UpowAlgorithm, work::WorkSource,
 };
 
 /// The full client.
@@ -79,6 +79,7 @@ pub type Service = sc_service::PartialComponents<
         Option<Telemetry>,
         WorkSource<FullClient>,
         UpowAlgorithm<FullClient>,
+        Option<Arc<NodeMetrics>>,
     ),
 >;
 
@@ -144,9 +145,11 @@ pub fn new_partial(config: &Configuration) -> Result<Service, ServiceError> {
         select_chain.clone(),
         telemetry.as_ref().map(|x| x.handle()),
     )?;
-    let algorithm = UpowAlgorithm::new(client.clone());
+    let metrics = NodeMetrics::register(config.prometheus_registry())
+        .map_err(|e| ServiceError::Other(format!("metrics: {e}")))?;
+    let algorithm = UpowAlgorithm::new(client.clone(), metrics.clone());
     let pow_block_import = sc_consensus_pow::PowBlockImport::new(
-        CheckpointImport::new(grandpa_block_import.clone(), work.clone()),
+        CheckpointImport::new(grandpa_block_import.clone(), work.clone(), metrics.clone()),
         client.clone(),
         algorithm.clone(),
         0,
@@ -169,7 +172,14 @@ pub fn new_partial(config: &Configuration) -> Result<Service, ServiceError> {
         keystore_container,
         select_chain,
         transaction_pool,
-        other: (pow_block_import, grandpa_link, telemetry, work, algorithm),
+        other: (
+            pow_block_import,
+            grandpa_link,
+            telemetry,
+            work,
+            algorithm,
+            metrics,
+        ),
     })
 }
 
@@ -285,7 +295,7 @@ pub fn new_full<
         keystore_container,
         select_chain: _,
         transaction_pool,
-        other: (pow_block_import, grandpa_link, mut telemetry, work, algorithm),
+        other: (pow_block_import, grandpa_link, mut telemetry, work, algorithm, upow_metrics),
     } = new_partial(&config)?;
 
     if let Some(dir) = &params.dataset_dir {
@@ -381,6 +391,7 @@ pub fn new_full<
         Box::new(pow_block_import),
         algorithm,
         work.clone(),
+        upow_metrics,
     ));
 
     let rpc_extensions_builder = {

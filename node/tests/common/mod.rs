@@ -90,12 +90,16 @@ impl Node {
                 &self.node_key,
             ])
             .args([
-                "--no-prometheus",
                 "--no-telemetry",
                 "--no-mdns",
                 "--rpc-max-request-size",
                 "32",
             ])
+            .args(if self.args.iter().any(|a| a == "--prometheus-port") {
+                &[][..]
+            } else {
+                &["--no-prometheus"][..]
+            })
             .args(["--listen-addr", &format!("/ip4/127.0.0.1/tcp/{}", self.p2p)])
             .args(["--log", "info,upow=debug,pow=debug"])
             .args(&self.args)
