@@ -1143,31 +1143,6 @@ impl<T: Config> upow_primitives::traits::AuthorAdmission<T::AccountId> for Palle
     }
 }
 
-/// Finds a block's author account from its upow pre-runtime digest: the
-/// account of the (single) [`PreDigest`]'s author key, if that key may author
-/// now (see [`Pallet::account_of_author`]). For `pallet-upow-rewards`'
-/// `FindAuthor`: an author suspended within its own block gets no reward.
-pub struct FindAuthorFromDigest<T>(core::marker::PhantomData<T>);
-
-impl<T: Config> frame_support::traits::FindAuthor<T::AccountId> for FindAuthorFromDigest<T> {
-    fn find_author<'a, I>(digests: I) -> Option<T::AccountId>
-    where
-        I: 'a + IntoIterator<Item = (sp_runtime::ConsensusEngineId, &'a [u8])>,
-    {
-        let mut found = None;
-        for (id, data) in digests {
-            if id == ENGINE_ID {
-                if found.is_some() {
-                    return None;
-                }
-                found = Some(data);
-            }
-        }
-        let digest = PreDigest::decode_all(found?).ok()?;
-        Pallet::<T>::account_of_author(digest.author())
-    }
-}
-
 /// The active validators' accounts (for the rewards pallet's `Validators`).
 pub struct ActiveValidatorAccounts<T>(core::marker::PhantomData<T>);
 

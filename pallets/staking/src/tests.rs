@@ -1067,39 +1067,6 @@ fn removal_lifts_suspension() {
 // ---------------------------------------------------------------- misc
 
 #[test]
-fn find_author_from_digest() {
-    use frame_support::traits::FindAuthor;
-    ExtBuilder::default().build_and_execute(|| {
-        admit_miner(1, 1);
-        let header = unsealed_header(1, [0; 32], author_key(1), 1);
-        let item = header.digest().logs()[0].clone();
-        let bytes = match &item {
-            DigestItem::PreRuntime(_, b) => b.clone(),
-            _ => unreachable!(),
-        };
-        let find = |items: Vec<(sp_runtime::ConsensusEngineId, &[u8])>| {
-            FindAuthorFromDigest::<Test>::find_author(items)
-        };
-        // Admitted but not bonded: no author.
-        assert_eq!(find(vec![(ENGINE_ID, &bytes)]), None);
-        bond(1, MIN_BOND);
-        assert_eq!(find(vec![(ENGINE_ID, &bytes)]), Some(1));
-        assert_eq!(
-            find(vec![(*b"aura", &[1u8, 2][..]), (ENGINE_ID, &bytes)]),
-            Some(1)
-        );
-        // Missing, duplicated, malformed.
-        assert_eq!(find(vec![]), None);
-        assert_eq!(find(vec![(ENGINE_ID, &bytes), (ENGINE_ID, &bytes)]), None);
-        assert_eq!(find(vec![(ENGINE_ID, &bytes[..bytes.len() - 1])]), None);
-        // Suspended: no author.
-        let (a, b) = equivocation(1);
-        assert_ok!(Staking::report_equivocation(RuntimeOrigin::signed(3), a, b));
-        assert_eq!(find(vec![(ENGINE_ID, &bytes)]), None);
-    });
-}
-
-#[test]
 fn author_admission_weight_is_the_benchmarked_one() {
     assert_eq!(
         <Staking as AuthorAdmission<AccountId>>::account_of_weight(),

@@ -450,11 +450,15 @@ impl<T: Config> FindAuthor<T::AccountId> for Pallet<T> {
     where
         I: 'a + IntoIterator<Item = (ConsensusEngineId, &'a [u8])>,
     {
-        digests
-            .into_iter()
-            .filter(|(id, _)| *id == ENGINE_ID)
-            .find_map(|(_, bytes)| PreDigest::decode_all(bytes).ok())
-            .and_then(|digest| T::Admission::account_of(digest.author()))
+        // Exactly one upow pre-runtime digest: none, two or a malformed one
+        // name no author.
+        let mut ours = digests.into_iter().filter(|(id, _)| *id == ENGINE_ID);
+        let (_, bytes) = ours.next()?;
+        if ours.next().is_some() {
+            return None;
+        }
+        let digest = PreDigest::decode_all(bytes).ok()?;
+        T::Admission::account_of(digest.author())
     }
 }
 

@@ -342,6 +342,14 @@ fn author_is_found_from_the_digest() {
             Training::find_author(vec![(ENGINE_ID, &[1u8, 2][..])]),
             None
         );
+        // Other engines' digests are skipped; two upow digests name no one.
+        Admitted::set(vec![(AUTHOR, ACCOUNT)]);
+        let ours = digest.logs[0].as_pre_runtime().unwrap();
+        assert_eq!(
+            Training::find_author(vec![(*b"aura", &[1u8][..]), ours]),
+            Some(ACCOUNT)
+        );
+        assert_eq!(Training::find_author(vec![ours, ours]), None);
     });
 }
 
