@@ -122,6 +122,9 @@ pub struct BenchConfig {
 pub enum Measurement {
     /// The float32 candle training step on the CPU (the yardstick).
     Float32,
+    /// The same float32 step on the GPU (the CUDA backend's yardstick;
+    /// measured only when a CUDA device opens).
+    Float32Cuda,
     /// The integer step on the reference backend (one thread).
     Reference,
     /// The integer step on the candle CPU backend.
@@ -137,6 +140,7 @@ impl Measurement {
     pub fn label(&self) -> &'static str {
         match self {
             Self::Float32 => "float32 candle cpu",
+            Self::Float32Cuda => "float32 candle cuda",
             Self::Reference => "reference",
             Self::Cpu => "candle cpu",
             Self::Cuda => "candle cuda",
@@ -157,7 +161,7 @@ impl Measurement {
     fn threads(&self) -> usize {
         match self {
             Self::Float32 | Self::Cpu => candle_threads(),
-            Self::Reference | Self::ReferenceVerify | Self::Cuda => 1,
+            Self::Reference | Self::ReferenceVerify | Self::Cuda | Self::Float32Cuda => 1,
         }
     }
 }
@@ -307,10 +311,10 @@ impl Fixture {
         })
     }
 
-    /// The float32 step on the CPU: batch gather, forward, loss, backward,
-    /// SGD update.
-    fn float32(&self, budget: Duration) -> Result<Timing> {
-        let device = Device::Cpu;
+    /// The float32 step on `device`: batch gather, forward, loss, backward,
+    /// SGD update (on a GPU, waiting for the device after each step).
+    fn float32(&self, budget: Duration, device: &Device) -> Result<Timing> {
+        let device = device.clone();
         let model = &self.shape.model;
         let set = self
             .dataset
@@ -328,11 +332,27 @@ impl Fixture {
                 let indices = Tensor::from_vec(indices, batch, &device)?;
                 let xb = x.index_select(&indices, 0)?;
                 let yb = y.index_select(&indices, 0)?;
-                mlp.sgd_step(&xb, &yb, lr)
+                mlp.sgd_step(&xb, &yb, lr)?;
+                device.synchronize()
             };
             step().map_err(&float)?;
             t += 1;
             Ok(())
+        })
+    }
+
+    /// The float32 step on CUDA device `index`.
+    #[cfg(feature = "cuda")]
+    fn float32_cuda(&self, index: usize, budget: Duration) -> Result<Timing> {
+        self.float32(budget, &backend::candle::cuda_device(index)?)
+    }
+
+    /// Without the `cuda` feature there is no GPU float32 step.
+    #[cfg(not(feature = "cuda"))]
+    fn float32_cuda(&self, _index: usize, _budget: Duration) -> Result<Timing> {
+        Err(MinerError::NotBuilt {
+            backend: "cuda",
+            feature: "cuda",
         })
     }
 
@@ -411,15 +431,30 @@ pub fn run(config: &BenchConfig, mut on_row: impl FnMut(&BenchRow)) -> Result<Ve
     };
     for shape in &config.shapes {
         let fixture = Fixture::new(shape, config.samples)?;
-        let float = fixture.float32(budget)?;
+        let float = fixture.float32(budget, &Device::Cpu)?;
         emit(BenchRow::new(shape, Measurement::Float32, Some(float)));
         for &kind in &config.backends {
             let measurement = Measurement::of_backend(kind);
             let row = match fixture.integer(kind, config.device, budget) {
-                Ok(timing) => BenchRow {
-                    vs_float32: Some(timing.ms_per_call() / float.ms_per_call()),
-                    ..BenchRow::new(shape, measurement, Some(timing))
-                },
+                Ok(timing) => {
+                    // The GPU step's yardstick is the float32 step on the GPU.
+                    let yardstick = match kind {
+                        BackendKind::Cuda => {
+                            let gpu_float = fixture.float32_cuda(config.device, budget)?;
+                            emit(BenchRow::new(
+                                shape,
+                                Measurement::Float32Cuda,
+                                Some(gpu_float),
+                            ));
+                            gpu_float
+                        }
+                        _ => float,
+                    };
+                    BenchRow {
+                        vs_float32: Some(timing.ms_per_call() / yardstick.ms_per_call()),
+                        ..BenchRow::new(shape, measurement, Some(timing))
+                    }
+                }
                 Err(e @ (MinerError::NotBuilt { .. } | MinerError::NoGpu(_)))
                     if kind == BackendKind::Cuda =>
                 {

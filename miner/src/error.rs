@@ -44,5 +44,21 @@ pub type Result<T, E = MinerError> = std::result::Result<T, E>;
 
 /// Wraps a candle error with the backend that raised it.
 pub(crate) fn candle_error(backend: &'static str) -> impl Fn(candle_core::Error) -> MinerError {
-    move |e| MinerError::Backend { backend, message: e.to_string() }
+    move |e| MinerError::Backend {
+        backend,
+        message: describe_candle_error(&e),
+    }
+}
+
+/// A candle error in words (CUDA conditions such as out-of-memory named
+/// plainly when the CUDA backend is built in).
+fn describe_candle_error(e: &candle_core::Error) -> String {
+    #[cfg(feature = "cuda")]
+    {
+        crate::backend::candle::describe_cuda_error(e)
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        e.to_string()
+    }
 }

@@ -10,14 +10,17 @@
 //! * [`baseline`]: a float32 candle training of the same MLP, the yardstick
 //!   for the integer step's accuracy.
 //! * [`train`]: local training runs (no chain) and their evaluation.
+//! * [`mine`]: `upow-miner mine`, mining a chain through a node's JSON-RPC.
 //!
-//! Layering: depends on `upow-puzzle` (and, for mining, talks to a node over
-//! JSON-RPC); never links the node or the runtime.
+//! Layering: depends on `upow-puzzle`, and for mining on `upow-primitives`
+//! (the RPC definition) and talks to a node over JSON-RPC; never links the
+//! node or the runtime.
 
 pub mod backend;
 pub mod baseline;
 pub mod bench;
 pub mod error;
+pub mod mine;
 pub mod train;
 
 pub use error::{MinerError, Result};

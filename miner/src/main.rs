@@ -1,6 +1,6 @@
 //! `upow-miner`: train upow jobs locally, benchmark backends, and mine.
 
-use std::path::PathBuf;
+use std::{io::IsTerminal, net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
@@ -9,6 +9,12 @@ use upow_miner::{
     backend::BackendKind,
     baseline,
     bench::{self, BenchConfig, BenchShape},
+    mine::{
+        self,
+        keys::{self, KeySource, SecretUri},
+        ui::ViewMode,
+        MineConfig, Shutdown,
+    },
     train::{self, TrainConfig},
 };
 use upow_puzzle::{idx, Hyperparams, Model};
@@ -29,6 +35,8 @@ enum Command {
     /// Measure steps per second of every backend, the reference's
     /// verification time per step, and a float32 step of the same shapes.
     Bench(BenchArgs),
+    /// Mine a upow chain through a node's JSON-RPC (docs/mining.md).
+    Mine(MineArgs),
 }
 
 /// Parses "784-128-10" into a validated model.
@@ -280,20 +288,170 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+#[derive(Args, Debug)]
+struct MineArgs {
+    /// The node's RPC endpoint (WebSocket; `http://` is turned into `ws://`).
+    #[arg(long, env = "UPOW_NODE", default_value = "ws://127.0.0.1:9944")]
+    node: String,
+    /// Author key as a secret URI: `//Alice`, a mnemonic, a 0x seed, with
+    /// optional `//derivation` and `///password`. Give one per device (or
+    /// one with --derive-device-keys). Never printed.
+    #[arg(long, env = "UPOW_AUTHOR", hide_env_values = true)]
+    author: Vec<SecretUri>,
+    /// A file whose first line is a secret URI (repeatable: one per device).
+    #[arg(long)]
+    key_file: Vec<PathBuf>,
+    /// A Substrate keystore directory: its `upow` author keys, one per
+    /// device, in the order of their public keys.
+    #[arg(long)]
+    keystore_path: Option<PathBuf>,
+    /// Password of the secrets (overrides a `///password` in the URIs).
+    #[arg(long, env = "UPOW_KEY_PASSWORD", hide_env_values = true)]
+    password: Option<SecretUri>,
+    /// One base key for several devices: device i mines as
+    /// `<author>//device//<i>`. Each derived key must be admitted on chain.
+    #[arg(long)]
+    derive_device_keys: bool,
+    /// Backend running the steps.
+    #[arg(long, value_enum, default_value_t = BackendKind::Cpu)]
+    backend: BackendKind,
+    /// Devices (GPU indices for cuda), comma-separated: one trajectory and
+    /// one thread each.
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    devices: Vec<usize>,
+    /// Cache of weights and datasets (default ~/.local/share/upow-miner).
+    #[arg(long, env = "UPOW_MINER_DATA")]
+    data_dir: Option<PathBuf>,
+    /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9615).
+    #[arg(long)]
+    metrics: Option<SocketAddr>,
+    /// One JSON object per event on stdout instead of the live view.
+    #[arg(long)]
+    json: bool,
+    /// Threads of candle's CPU kernels (sets RAYON_NUM_THREADS and
+    /// CANDLE_NUM_THREADS; default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Steps between kept weights checkpoints (default: from the difficulty
+    /// and --checkpoint-memory).
+    #[arg(long)]
+    checkpoint_interval: Option<u32>,
+    /// Memory for one device's checkpoints, MiB.
+    #[arg(long, default_value_t = 512)]
+    checkpoint_memory: usize,
+    /// Longest pause between reconnection attempts, seconds.
+    #[arg(long, default_value_t = 30)]
+    max_backoff: u64,
 }
 
-fn main() -> anyhow::Result<()> {
+fn run_mine(args: MineArgs) -> anyhow::Result<()> {
+    if let Some(threads) = args.threads {
+        if threads == 0 {
+            bail!("--threads must be at least 1");
+        }
+        // Before any thread exists (see run_bench).
+        std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+        std::env::set_var("CANDLE_NUM_THREADS", threads.to_string());
+    }
+    if args.devices.is_empty() {
+        bail!("--devices needs at least one device");
+    }
+    let view = if args.json {
+        ViewMode::Json
+    } else {
+        ViewMode::terminal()
+    };
+    init_tracing(view.log_writer());
+
+    let mut sources: Vec<KeySource> = args
+        .author
+        .iter()
+        .enumerate()
+        .map(|(i, secret)| KeySource {
+            secret: secret.clone(),
+            name: format!("--author #{} (or UPOW_AUTHOR)", i + 1),
+        })
+        .collect();
+    for path in &args.key_file {
+        sources.push(keys::read_key_file(path)?);
+    }
+    if let Some(dir) = &args.keystore_path {
+        let found = keys::read_keystore(dir)?;
+        if found.is_empty() {
+            bail!(
+                "no upow author keys (key type \"upow\") in the keystore {}",
+                dir.display()
+            );
+        }
+        sources.extend(found);
+    }
+    let password = args.password.as_ref().map(SecretUri::expose_secret);
+    let keys = keys::device_keys(
+        &sources,
+        args.devices.len(),
+        args.derive_device_keys,
+        password,
+    )?;
+    if args.checkpoint_interval == Some(0) {
+        bail!("--checkpoint-interval must be at least 1");
+    }
+    let config = MineConfig {
+        node: args.node,
+        backend: args.backend,
+        devices: args.devices,
+        keys,
+        data_dir: args.data_dir.unwrap_or_else(mine::default_data_dir),
+        metrics: args.metrics,
+        view,
+        checkpoint_interval: args.checkpoint_interval,
+        checkpoint_memory: args.checkpoint_memory.max(1) << 20,
+        max_backoff: Duration::from_secs(args.max_backoff.max(1)),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("upow-miner-rpc")
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let result = runtime.block_on(async {
+        let shutdown = Shutdown::new();
+        shutdown.trigger_on_signals();
+        mine::run(config, shutdown).await
+    });
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result?;
+    Ok(())
+}
+
+fn init_tracing<W>(writer: W)
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Train(args) => run_train(args),
-        Command::Bench(args) => run_bench(args),
+        Command::Train(args) => {
+            init_tracing(std::io::stderr);
+            run_train(args)
+        }
+        Command::Bench(args) => {
+            init_tracing(std::io::stderr);
+            run_bench(args)
+        }
+        // Sets up its own logging (log lines above the live view).
+        Command::Mine(args) => run_mine(args),
     }
 }

@@ -8,9 +8,8 @@
 use std::time::Instant;
 
 use upow_puzzle::{
-    evaluate,
-    hash::hash_parts,
-    Batch, Dataset, Evaluation, Hyperparams, Model, Seed, TrajectoryContext, Weights,
+    evaluate, hash::hash_parts, Batch, Dataset, Evaluation, Hyperparams, Model, Seed,
+    TrajectoryContext, Weights,
 };
 
 use crate::{
@@ -36,7 +35,11 @@ pub struct TrainConfig {
 impl TrainConfig {
     /// The trajectory context of the run (its "parent" is a hash of the seed).
     pub fn context(&self) -> TrajectoryContext {
-        TrajectoryContext { parent: self.run_hash(), author: [0; 32], job: 0 }
+        TrajectoryContext {
+            parent: self.run_hash(),
+            author: [0; 32],
+            job: 0,
+        }
     }
 
     fn run_hash(&self) -> [u8; 32] {
@@ -75,13 +78,18 @@ pub struct TrainReport {
 
 /// Builds the batch of a step from the training set.
 pub fn batch_for(model: &Model, train: &Dataset, indices: &[u64]) -> Result<Batch> {
-    let samples = indices.iter().map(|&i| train.sample(i as usize).unwrap_or_default());
+    let samples = indices
+        .iter()
+        .map(|&i| train.sample(i as usize).unwrap_or_default());
     Ok(Batch::from_encoded(samples, model)?)
 }
 
 /// All samples of a dataset as one batch (for evaluation).
 pub fn whole(model: &Model, set: &Dataset) -> Result<Batch> {
-    Ok(Batch::from_encoded(set.encoded().chunks_exact(set.sample_len()), model)?)
+    Ok(Batch::from_encoded(
+        set.encoded().chunks_exact(set.sample_len()),
+        model,
+    )?)
 }
 
 /// Trains `config.hyper.total_steps()` steps; every `eval_every` steps (and
@@ -117,17 +125,31 @@ pub fn train(
         let evaluate_now = eval_every > 0 && done % eval_every == 0;
         if evaluate_now || done % 50 == 0 || done == hyper.total_steps() {
             let test = if evaluate_now {
-                Some(evaluate(model, &backend.weights()?, &test_batch, hyper.batch()))
+                Some(evaluate(
+                    model,
+                    &backend.weights()?,
+                    &test_batch,
+                    hyper.batch(),
+                ))
             } else {
                 None
             };
             let rows = (loss_steps * hyper.batch() as u64).max(1);
             let train_loss = loss_sum as f64 / 16.0 / rows as f64 * std::f64::consts::LN_2;
-            on_progress(TrainProgress { step: done, train_loss, test });
+            on_progress(TrainProgress {
+                step: done,
+                train_loss,
+                test,
+            });
             (loss_sum, loss_steps) = (0, 0);
         }
     }
     let weights = backend.weights()?;
     let test = evaluate(model, &weights, &test_batch, hyper.batch());
-    Ok(TrainReport { steps: hyper.total_steps(), seconds, weights, test })
+    Ok(TrainReport {
+        steps: hyper.total_steps(),
+        seconds,
+        weights,
+        test,
+    })
 }

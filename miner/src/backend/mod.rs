@@ -10,7 +10,7 @@ pub mod reference;
 
 use upow_puzzle::{Batch, Hash, Hyperparams, Model, Seed, Weights};
 
-use crate::error::{MinerError, Result};
+use crate::error::Result;
 
 /// What one step reports back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,9 +67,11 @@ pub fn create(
     weights: &Weights,
 ) -> Result<Box<dyn StepBackend>> {
     match kind {
-        BackendKind::Reference => {
-            Ok(Box::new(reference::ReferenceBackend::new(model.clone(), *hyper, weights.clone())))
-        }
+        BackendKind::Reference => Ok(Box::new(reference::ReferenceBackend::new(
+            model.clone(),
+            *hyper,
+            weights.clone(),
+        ))),
         BackendKind::Cpu => Ok(Box::new(candle::CandleBackend::new(
             candle_core::Device::Cpu,
             model.clone(),
@@ -88,7 +90,12 @@ fn cuda_backend(
     weights: &Weights,
 ) -> Result<Box<dyn StepBackend>> {
     let device = candle::cuda_device(device)?;
-    Ok(Box::new(candle::CandleBackend::new(device, model.clone(), *hyper, weights)?))
+    Ok(Box::new(candle::CandleBackend::new(
+        device,
+        model.clone(),
+        *hyper,
+        weights,
+    )?))
 }
 
 #[cfg(not(feature = "cuda"))]
@@ -98,5 +105,8 @@ fn cuda_backend(
     _hyper: &Hyperparams,
     _weights: &Weights,
 ) -> Result<Box<dyn StepBackend>> {
-    Err(MinerError::NotBuilt { backend: "cuda", feature: "cuda" })
+    Err(crate::error::MinerError::NotBuilt {
+        backend: "cuda",
+        feature: "cuda",
+    })
 }

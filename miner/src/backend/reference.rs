@@ -15,7 +15,11 @@ pub struct ReferenceBackend {
 impl ReferenceBackend {
     /// A backend starting from `weights`.
     pub fn new(model: Model, hyper: Hyperparams, weights: Weights) -> Self {
-        Self { model, hyper, weights }
+        Self {
+            model,
+            hyper,
+            weights,
+        }
     }
 }
 
@@ -30,10 +34,17 @@ impl StepBackend for ReferenceBackend {
     }
 
     fn step(&mut self, batch: &Batch, seed: &Seed, global_step: u64) -> Result<StepReport> {
-        let outcome =
-            TrainingStep::new(&self.model, &self.hyper).run(&self.weights, batch, seed, global_step)?;
+        let outcome = TrainingStep::new(&self.model, &self.hyper).run(
+            &self.weights,
+            batch,
+            seed,
+            global_step,
+        )?;
         self.weights = outcome.weights;
-        Ok(StepReport { weights_hash: self.weights.hash(), loss: outcome.loss })
+        Ok(StepReport {
+            weights_hash: self.weights.hash(),
+            loss: outcome.loss,
+        })
     }
 
     fn weights(&self) -> Result<Weights> {

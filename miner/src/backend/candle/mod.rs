@@ -22,12 +22,14 @@ use upow_puzzle::{
 use super::{StepBackend, StepReport};
 use crate::error::{candle_error, MinerError, Result};
 use ops::{
-    ActivationShift, ComputeWeights, MaxAbsShift, Requantize, SoftmaxCrossEntropy,
-    StochasticRound, WeightUpdate,
+    ActivationShift, ComputeWeights, MaxAbsShift, Requantize, SoftmaxCrossEntropy, StochasticRound,
+    WeightUpdate,
 };
 
 #[cfg(feature = "cuda")]
-pub use cuda::cuda_device;
+pub(crate) use cuda::describe_error as describe_cuda_error;
+#[cfg(feature = "cuda")]
+pub use cuda::{cuda_device, kernel_ptx, KERNEL_NAMES};
 
 /// The training step on a candle device.
 pub struct CandleBackend {
@@ -40,8 +42,18 @@ pub struct CandleBackend {
 
 impl CandleBackend {
     /// A backend on `device` starting from `weights`.
-    pub fn new(device: Device, model: Model, hyper: Hyperparams, weights: &Weights) -> Result<Self> {
-        let mut backend = Self { device, model, hyper, weights: Vec::new() };
+    pub fn new(
+        device: Device,
+        model: Model,
+        hyper: Hyperparams,
+        weights: &Weights,
+    ) -> Result<Self> {
+        let mut backend = Self {
+            device,
+            model,
+            hyper,
+            weights: Vec::new(),
+        };
         backend.load(weights)?;
         Ok(backend)
     }
@@ -65,6 +77,10 @@ impl CandleBackend {
         seed: &Seed,
         global_step: u64,
     ) -> candle_core::Result<(Vec<Tensor>, u64)> {
+        #[cfg(feature = "cuda")]
+        if self.device.is_cuda() {
+            cuda::check_exact_gemm()?;
+        }
         let model = &self.model;
         let rows = self.hyper.batch();
         let layers = model.layers();
@@ -84,8 +100,8 @@ impl CandleBackend {
         let mut activations = Vec::with_capacity(layers);
         let mut activation_exps = Vec::with_capacity(layers);
         let mut preactivations = Vec::with_capacity(layers);
-        for l in 0..layers {
-            let z = a.matmul(&compute[l])?;
+        for (l, w) in compute.iter().enumerate() {
+            let z = a.matmul(w)?;
             let e_z = e_a.affine(1.0, model.weight_exp(l) as f64)?;
             activations.push(a);
             activation_exps.push(e_a);
@@ -103,8 +119,10 @@ impl CandleBackend {
         let logit_exp = &e_a;
 
         // Output error.
-        let grad = logits.apply_op3_no_bwd(&labels, logit_exp, &SoftmaxCrossEntropy { loss: false })?;
-        let loss = logits.apply_op3_no_bwd(&labels, logit_exp, &SoftmaxCrossEntropy { loss: true })?;
+        let grad =
+            logits.apply_op3_no_bwd(&labels, logit_exp, &SoftmaxCrossEntropy { loss: false })?;
+        let loss =
+            logits.apply_op3_no_bwd(&labels, logit_exp, &SoftmaxCrossEntropy { loss: true })?;
         let s = grad.apply_op1_no_bwd(&MaxAbsShift)?;
         let key = derive_key(&seed.0, Purpose::OutputError, (layers - 1) as u8);
         let mut err = grad.apply_op2_no_bwd(&s, &StochasticRound { key })?;
@@ -123,7 +141,10 @@ impl CandleBackend {
                 let s = d.apply_op1_no_bwd(&MaxAbsShift)?;
                 let key = derive_key(&seed.0, Purpose::HiddenError, (l - 1) as u8);
                 let rounded = d.apply_op2_no_bwd(&s, &StochasticRound { key })?;
-                Some((rounded, (err_exp.affine(1.0, model.weight_exp(l) as f64)? + s)?))
+                Some((
+                    rounded,
+                    (err_exp.affine(1.0, model.weight_exp(l) as f64)? + s)?,
+                ))
             } else {
                 None
             };
@@ -142,8 +163,13 @@ impl CandleBackend {
         Ok((next, loss))
     }
 
-    /// The current master weights in the canonical encoding (i16 LE).
+    /// The current master weights in the canonical encoding (i16 LE); on a
+    /// GPU, encoded there and copied back at 2 bytes per weight.
     fn encoded(&self) -> candle_core::Result<Vec<u8>> {
+        #[cfg(feature = "cuda")]
+        if self.device.is_cuda() {
+            return cuda::encode(&self.weights);
+        }
         let mut out = Vec::with_capacity(2 * self.model.params());
         for w in &self.weights {
             for v in w.flatten_all()?.to_vec1::<f32>()? {
@@ -151,6 +177,16 @@ impl CandleBackend {
             }
         }
         Ok(out)
+    }
+
+    /// The weights hash of the current master weights; on a GPU, encoding
+    /// and chunk hashes run there and only the chunk digests come back.
+    fn weights_hash(&self) -> candle_core::Result<upow_puzzle::Hash> {
+        #[cfg(feature = "cuda")]
+        if self.device.is_cuda() {
+            return cuda::weights_hash(&self.weights);
+        }
+        Ok(hash_encoded(&self.encoded()?))
     }
 }
 
@@ -184,10 +220,12 @@ impl StepBackend for CandleBackend {
             }
             .into());
         }
-        let (next, loss) = self.run(batch, seed, global_step).map_err(candle_error(name))?;
+        let (next, loss) = self
+            .run(batch, seed, global_step)
+            .map_err(candle_error(name))?;
         self.weights = next;
-        let bytes = self.encoded().map_err(candle_error(name))?;
-        Ok(StepReport { weights_hash: hash_encoded(&bytes), loss })
+        let weights_hash = self.weights_hash().map_err(candle_error(name))?;
+        Ok(StepReport { weights_hash, loss })
     }
 
     fn weights(&self) -> Result<Weights> {

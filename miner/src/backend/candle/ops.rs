@@ -32,7 +32,10 @@ fn f32_data<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
 fn scalar(storage: &CpuStorage, layout: &Layout) -> Result<i64> {
     match f32_data(storage, layout)? {
         [v] => Ok(*v as i64),
-        other => bail!("expected a one-element tensor, got {} elements", other.len()),
+        other => bail!(
+            "expected a one-element tensor, got {} elements",
+            other.len()
+        ),
     }
 }
 
@@ -108,7 +111,10 @@ impl CustomOp1 for ComputeWeights {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let out = f32_data(s, l)?.iter().map(|&m| compute_weight(m as i64) as f32).collect();
+        let out = f32_data(s, l)?
+            .iter()
+            .map(|&m| compute_weight(m as i64) as f32)
+            .collect();
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
 
@@ -131,7 +137,11 @@ impl CustomOp1 for MaxAbsShift {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let max = f32_data(s, l)?.iter().map(|&v| (v as i64).unsigned_abs()).max().unwrap_or(0);
+        let max = f32_data(s, l)?
+            .iter()
+            .map(|&v| (v as i64).unsigned_abs())
+            .max()
+            .unwrap_or(0);
         Ok(one(dynamic_shift(max) as i64))
     }
 
@@ -211,7 +221,11 @@ impl CustomOp3 for WeightUpdate {
     ) -> Result<(CpuStorage, Shape)> {
         let (w, g) = (f32_data(s1, l1)?, f32_data(s2, l2)?);
         if w.len() != g.len() {
-            bail!("weights and gradient differ in size: {} vs {}", w.len(), g.len());
+            bail!(
+                "weights and gradient differ in size: {} vs {}",
+                w.len(),
+                g.len()
+            );
         }
         let shift = update_shift(self.lr_shift, self.weight_exp, scalar(s3, l3)? as i32);
         let out = w

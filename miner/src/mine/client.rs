@@ -1,0 +1,402 @@
+//! The node connection: the `upow_*` JSON-RPC methods (through the
+//! `UpowApiClient` trait generated from `upow_primitives::rpc`), the
+//! new-heads subscription, a few generic Substrate reads, RPC latency
+//! metrics, and the reconnection [`Backoff`].
+
+use std::{
+    future::Future,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use codec::{Decode, Encode};
+use jsonrpsee::{
+    core::{
+        client::{ClientT, Error as ClientError, Subscription, SubscriptionClientT},
+        rpc_params,
+    },
+    ws_client::{PingConfig, WsClient, WsClientBuilder},
+};
+use sp_core::{Bytes, H256};
+use upow_primitives::{
+    rpc::{DatasetChunk, JobJson, SubmitWork, Template, UpowApiClient, WorkResponse},
+    AuthorId, JobId,
+};
+
+use super::metrics::Metrics;
+
+/// Largest request or response the client accepts (a dataset chunk of 4096
+/// samples of 1025 bytes is 8.4 MB of hex; proofs of the largest models
+/// about 13 MB).
+const MAX_MESSAGE: u32 = 64 * 1024 * 1024;
+/// How long one call may take (`upow_submitWork` verifies the trajectory).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long connecting may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why an RPC call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RpcError {
+    /// The node answered with a JSON-RPC error (codes:
+    /// `upow_primitives::rpc::error`).
+    #[error("{method}: the node answered error {code}: {message}")]
+    Node {
+        /// The method called.
+        method: &'static str,
+        /// JSON-RPC error code.
+        code: i32,
+        /// The node's message.
+        message: String,
+    },
+    /// No connection, the connection dropped, or the call timed out.
+    #[error("{method}: connection failed: {message}")]
+    Connection {
+        /// The method called (or "connect").
+        method: &'static str,
+        /// What the transport reported.
+        message: String,
+    },
+    /// The answer did not have the expected shape.
+    #[error("{method}: unexpected answer: {message}")]
+    Response {
+        /// The method called.
+        method: &'static str,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+impl RpcError {
+    /// The node's error code, for node errors.
+    pub fn code(&self) -> Option<i32> {
+        match self {
+            Self::Node { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// Whether the connection is gone (reconnect), as opposed to an answer.
+    pub fn is_connection(&self) -> bool {
+        matches!(self, Self::Connection { .. })
+    }
+
+    fn from_client(method: &'static str, e: ClientError) -> Self {
+        match e {
+            ClientError::Call(obj) => Self::Node {
+                method,
+                code: obj.code(),
+                message: obj.message().to_string(),
+            },
+            ClientError::ParseError(e) => Self::Response {
+                method,
+                message: e.to_string(),
+            },
+            other => Self::Connection {
+                method,
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+/// Turns what a user types (`127.0.0.1:9944`, `http://…`, `ws://…`) into a
+/// WebSocket URL: the miner needs WebSocket for the new-heads subscription,
+/// and a Substrate node serves HTTP and WebSocket on the same port.
+pub fn websocket_url(node: &str) -> String {
+    let node = node.trim();
+    if let Some(rest) = node.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else if let Some(rest) = node.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else if node.starts_with("ws://") || node.starts_with("wss://") {
+        node.to_string()
+    } else {
+        format!("ws://{node}")
+    }
+}
+
+/// A connection to a node.
+pub struct NodeClient {
+    ws: WsClient,
+    metrics: Arc<Metrics>,
+}
+
+/// The chain's currency, for display.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Token {
+    /// Symbol ("UPOW").
+    pub symbol: String,
+    /// Decimals of one unit.
+    pub decimals: u32,
+}
+
+impl Default for Token {
+    fn default() -> Self {
+        Self {
+            symbol: "UNIT".into(),
+            decimals: 12,
+        }
+    }
+}
+
+/// `pallet_upow_rewards::EraInfo<u128, u32>` as stored in `Rewards::CurrentEra`.
+#[derive(Decode)]
+struct EraInfo {
+    _era: u32,
+    reward: u128,
+    _next_era_at: u32,
+}
+
+impl NodeClient {
+    /// Connects over WebSocket (`url` as given to `--node`).
+    pub async fn connect(url: &str, metrics: Arc<Metrics>) -> Result<Self, RpcError> {
+        let ws = WsClientBuilder::default()
+            .max_request_size(MAX_MESSAGE)
+            .max_response_size(MAX_MESSAGE)
+            .request_timeout(REQUEST_TIMEOUT)
+            .connection_timeout(CONNECT_TIMEOUT)
+            // Notices a silently dead link (cable pulled, NAT timeout) in
+            // about 30 s; a closed socket is noticed at once.
+            .enable_ws_ping(
+                PingConfig::new()
+                    .ping_interval(Duration::from_secs(15))
+                    .inactive_limit(Duration::from_secs(30)),
+            )
+            .build(websocket_url(url))
+            .await
+            .map_err(|e| RpcError::from_client("connect", e))?;
+        Ok(Self { ws, metrics })
+    }
+
+    /// Resolves when the connection is gone.
+    pub async fn closed(&self) {
+        self.ws.on_disconnect().await
+    }
+
+    /// Times a call and maps its error.
+    async fn timed<T>(
+        &self,
+        method: &'static str,
+        call: impl Future<Output = Result<T, ClientError>>,
+    ) -> Result<T, RpcError> {
+        let start = Instant::now();
+        let result = call.await;
+        self.metrics
+            .observe_rpc(method, start.elapsed(), result.is_ok());
+        result.map_err(|e| RpcError::from_client(method, e))
+    }
+
+    /// Subscribes to new best heads (`chain_subscribeNewHeads`). The
+    /// notifications are only triggers: the miner then asks for work.
+    pub async fn subscribe_heads(&self) -> Result<Subscription<serde_json::Value>, RpcError> {
+        self.timed(
+            "chain_subscribeNewHeads",
+            self.ws.subscribe(
+                "chain_subscribeNewHeads",
+                rpc_params![],
+                "chain_unsubscribeNewHeads",
+            ),
+        )
+        .await
+    }
+
+    /// `upow_getWork` on the best block.
+    pub async fn work(&self) -> Result<WorkResponse, RpcError> {
+        self.timed("upow_getWork", self.ws.get_work(None)).await
+    }
+
+    /// `upow_getWeights`.
+    pub async fn weights(&self, hash: H256) -> Result<Bytes, RpcError> {
+        self.timed("upow_getWeights", self.ws.get_weights(hash))
+            .await
+    }
+
+    /// `upow_getDataset` (at most `MAX_DATASET_SAMPLES` samples).
+    pub async fn dataset(
+        &self,
+        root: H256,
+        offset: u64,
+        count: u64,
+    ) -> Result<DatasetChunk, RpcError> {
+        self.timed("upow_getDataset", self.ws.get_dataset(root, offset, count))
+            .await
+    }
+
+    /// `upow_submitWork`: the hash to sign.
+    pub async fn submit_work(&self, work: SubmitWork) -> Result<Template, RpcError> {
+        self.timed("upow_submitWork", self.ws.submit_work(work))
+            .await
+    }
+
+    /// `upow_submitSeal`: the imported block's hash.
+    pub async fn submit_seal(&self, pre_hash: H256, signature: [u8; 64]) -> Result<H256, RpcError> {
+        self.timed(
+            "upow_submitSeal",
+            self.ws.submit_seal(pre_hash, Bytes(signature.to_vec())),
+        )
+        .await
+    }
+
+    /// `upow_job`.
+    pub async fn job(&self, id: JobId) -> Result<JobJson, RpcError> {
+        self.timed("upow_job", self.ws.job(id)).await
+    }
+
+    /// Whether `author` may author blocks, through the runtime API
+    /// (`state_call UpowApi_is_admitted`).
+    pub async fn is_admitted(&self, author: &AuthorId) -> Result<bool, RpcError> {
+        let answer: Bytes = self
+            .timed(
+                "state_call",
+                self.ws.request(
+                    "state_call",
+                    rpc_params!["UpowApi_is_admitted", Bytes(author.encode())],
+                ),
+            )
+            .await?;
+        bool::decode(&mut &answer.0[..]).map_err(|e| RpcError::Response {
+            method: "state_call",
+            message: format!("UpowApi_is_admitted: {e}"),
+        })
+    }
+
+    /// The block reward of the current era (`Rewards::CurrentEra`), before
+    /// the validators' share; `None` when the chain has none stored.
+    pub async fn block_reward(&self) -> Result<Option<u128>, RpcError> {
+        let mut key = sp_crypto_hashing::twox_128(b"Rewards").to_vec();
+        key.extend_from_slice(&sp_crypto_hashing::twox_128(b"CurrentEra"));
+        let value: Option<Bytes> = self
+            .timed(
+                "state_getStorage",
+                self.ws.request("state_getStorage", rpc_params![Bytes(key)]),
+            )
+            .await?;
+        match value {
+            None => Ok(None),
+            Some(bytes) => EraInfo::decode(&mut &bytes.0[..])
+                .map(|era| Some(era.reward))
+                .map_err(|e| RpcError::Response {
+                    method: "state_getStorage",
+                    message: format!("Rewards::CurrentEra: {e}"),
+                }),
+        }
+    }
+
+    /// The chain's token symbol and decimals (`system_properties`).
+    pub async fn token(&self) -> Result<Token, RpcError> {
+        let props: serde_json::Value = self
+            .timed(
+                "system_properties",
+                self.ws.request("system_properties", rpc_params![]),
+            )
+            .await?;
+        let default = Token::default();
+        Ok(Token {
+            symbol: props["tokenSymbol"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or(default.symbol),
+            decimals: props["tokenDecimals"]
+                .as_u64()
+                .and_then(|d| u32::try_from(d).ok())
+                .unwrap_or(default.decimals),
+        })
+    }
+}
+
+/// Exponential backoff between reconnection attempts: `initial`, doubling
+/// up to `max`; [`Backoff::reset`] after a success.
+#[derive(Clone, Debug)]
+pub struct Backoff {
+    initial: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    /// A backoff from `initial` up to `max` (`max ≥ initial`).
+    pub fn new(initial: Duration, max: Duration) -> Self {
+        let max = max.max(initial);
+        Self {
+            initial,
+            max,
+            next: initial,
+        }
+    }
+
+    /// The delay before the next attempt (and doubles the one after).
+    pub fn next_delay(&mut self) -> Duration {
+        let delay = self.next;
+        self.next = (self.next * 2).min(self.max);
+        delay
+    }
+
+    /// [`Backoff::next_delay`] with ±10% random jitter (never above the
+    /// cap), so that many miners behind one node do not reconnect in
+    /// lockstep.
+    pub fn next_delay_jittered(&mut self) -> Duration {
+        let delay = self.next_delay();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let factor = 0.9 + 0.2 * f64::from(nanos % 1000) / 1000.0;
+        delay.mul_f64(factor).min(self.max)
+    }
+
+    /// Back to the initial delay (after a successful connection).
+    pub fn reset(&mut self) {
+        self.next = self.initial;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_and_resets() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
+        let delays: Vec<u128> = (0..7).map(|_| b.next_delay().as_millis()).collect();
+        assert_eq!(delays, [100, 200, 400, 800, 1000, 1000, 1000]);
+        b.reset();
+        assert_eq!(b.next_delay(), Duration::from_millis(100));
+        let jittered = b.next_delay_jittered();
+        assert!(jittered >= Duration::from_millis(180) && jittered <= Duration::from_millis(220));
+        for _ in 0..10 {
+            assert!(b.next_delay_jittered() <= Duration::from_secs(1));
+        }
+    }
+
+    #[test]
+    fn backoff_cap_below_initial_is_the_initial() {
+        let mut b = Backoff::new(Duration::from_secs(2), Duration::from_secs(1));
+        assert_eq!(b.next_delay(), Duration::from_secs(2));
+        assert_eq!(b.next_delay(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn node_urls_become_websocket_urls() {
+        assert_eq!(websocket_url("ws://127.0.0.1:9944"), "ws://127.0.0.1:9944");
+        assert_eq!(websocket_url("http://host:9944"), "ws://host:9944");
+        assert_eq!(websocket_url("https://host"), "wss://host");
+        assert_eq!(websocket_url("127.0.0.1:9944"), "ws://127.0.0.1:9944");
+    }
+
+    #[test]
+    fn rpc_errors_keep_the_node_code() {
+        let e = RpcError::from_client(
+            "upow_submitWork",
+            ClientError::Call(jsonrpsee::types::ErrorObjectOwned::owned(
+                1003,
+                "not admitted",
+                None::<()>,
+            )),
+        );
+        assert_eq!(e.code(), Some(1003));
+        assert!(!e.is_connection());
+        assert!(e.to_string().contains("1003") && e.to_string().contains("not admitted"));
+        let e = RpcError::from_client("upow_getWork", ClientError::RequestTimeout);
+        assert!(e.is_connection());
+    }
+}

@@ -1,0 +1,627 @@
+//! The coordinator: keeps a connection to the node (reconnecting with
+//! backoff), follows new best blocks over the `chain_subscribeNewHeads`
+//! subscription, prepares each new piece of work (weights and dataset from
+//! memory, the local store or the node, verified), publishes it to the
+//! devices, and submits their wins.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use codec::{Decode, Encode};
+use sp_core::{Bytes, H256};
+use tokio::sync::mpsc;
+use upow_primitives::rpc::{error, ClaimJson, SubmitWork, WorkResponse, MAX_DATASET_SAMPLES};
+use upow_puzzle::{weights::hash_encoded, Dataset, Hash, JobSpec, Weights};
+
+use super::{
+    client::{Backoff, NodeClient, RpcError, Token},
+    keys::AuthorKey,
+    metrics::Metrics,
+    store::{Discarded, Store},
+    ui::{Event, EventSink},
+    work::{Found, PreparedWork, SubmitOutcome, WorkBoard, WorkKey},
+    MineError, Shutdown,
+};
+
+/// Weights kept in memory (the current ones, the last wins' final ones).
+const WEIGHTS_IN_MEMORY: usize = 8;
+/// Pause before asking again when the node has no work or preparing failed.
+const RETRY: Duration = Duration::from_secs(3);
+
+/// What the coordinator needs.
+pub struct Coordinator {
+    /// `--node`.
+    pub node: String,
+    /// The device keys, by device position.
+    pub keys: Vec<AuthorKey>,
+    /// Per device: admitted? (read by the device threads).
+    pub admitted: Vec<Arc<AtomicBool>>,
+    /// The work board.
+    pub board: Arc<WorkBoard>,
+    /// The cache.
+    pub store: Arc<Store>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Events.
+    pub events: EventSink,
+    /// Stop signal.
+    pub shutdown: Shutdown,
+    /// Wins from the devices.
+    pub found: mpsc::UnboundedReceiver<Found>,
+    /// Longest pause between reconnection attempts.
+    pub max_backoff: Duration,
+}
+
+/// How a session with the node ended.
+enum SessionEnd {
+    Shutdown,
+    Disconnected(String),
+}
+
+/// The job's terms, for earnings.
+#[derive(Clone, Copy, Default)]
+struct Terms {
+    job: Option<u64>,
+    price_per_step: u128,
+    budget_left: u128,
+    block_reward: Option<u128>,
+    reward_reported: bool,
+}
+
+/// State across sessions.
+struct State {
+    datasets: HashMap<Hash, Arc<Dataset>>,
+    weights: VecDeque<(Hash, Weights)>,
+    terms: Terms,
+    admission: Vec<Option<bool>>,
+    token: Option<Token>,
+    /// A win whose submission the connection cut: submitted after
+    /// reconnecting if its work is still current.
+    pending: Option<Found>,
+}
+
+impl State {
+    fn remember_weights(&mut self, hash: Hash, weights: Weights) {
+        if self.weights.iter().any(|(h, _)| *h == hash) {
+            return;
+        }
+        if self.weights.len() >= WEIGHTS_IN_MEMORY {
+            self.weights.pop_front();
+        }
+        self.weights.push_back((hash, weights));
+    }
+}
+
+fn hex32(h: &Hash) -> String {
+    format!("0x{}", hex::encode(h))
+}
+
+impl Coordinator {
+    /// Runs until shutdown.
+    pub async fn run(mut self) {
+        let mut backoff = Backoff::new(Duration::from_millis(250), self.max_backoff);
+        let mut state = State {
+            datasets: HashMap::new(),
+            weights: VecDeque::new(),
+            terms: Terms::default(),
+            admission: vec![None; self.keys.len()],
+            token: None,
+            pending: None,
+        };
+        while !self.shutdown.is_triggered() {
+            let connected = tokio::select! {
+                _ = self.shutdown.wait() => break,
+                c = NodeClient::connect(&self.node, self.metrics.clone()) => c,
+            };
+            let reason = match connected {
+                Ok(client) => {
+                    self.metrics.connections.inc();
+                    self.metrics.connected.set(1);
+                    self.events.emit(Event::Connected {
+                        node: self.node.clone(),
+                    });
+                    // Ctrl-C also interrupts a call in flight (a stalled
+                    // node would otherwise hold the exit up to the timeout).
+                    let shutdown = self.shutdown.clone();
+                    let end = tokio::select! {
+                        _ = shutdown.wait() => SessionEnd::Shutdown,
+                        end = self.session(&client, &mut state, &mut backoff) => end,
+                    };
+                    self.metrics.connected.set(0);
+                    match end {
+                        SessionEnd::Shutdown => break,
+                        SessionEnd::Disconnected(reason) => reason,
+                    }
+                }
+                Err(e) => e.to_string(),
+            };
+            let delay = backoff.next_delay_jittered();
+            self.events.emit(Event::Disconnected {
+                reason,
+                retry_in_ms: delay.as_millis() as u64,
+            });
+            // Wins found meanwhile wait in the channel: submitted after
+            // reconnecting if their work is still current, else answered
+            // stale.
+            tokio::select! {
+                _ = self.shutdown.wait() => break,
+                _ = tokio::time::sleep(delay) => {}
+            }
+        }
+        // Devices waiting on a verdict see the channel close.
+        self.found.close();
+        while let Ok(found) = self.found.try_recv() {
+            let _ = found.reply.send(SubmitOutcome::Stale);
+        }
+    }
+
+    async fn session(
+        &mut self,
+        client: &NodeClient,
+        state: &mut State,
+        backoff: &mut Backoff,
+    ) -> SessionEnd {
+        let mut heads = match client.subscribe_heads().await {
+            Ok(heads) => heads,
+            Err(e) => return SessionEnd::Disconnected(e.to_string()),
+        };
+        backoff.reset();
+        if state.token.is_none() {
+            match client.token().await {
+                Ok(token) => {
+                    self.events.emit(Event::Chain {
+                        token: token.symbol.clone(),
+                        decimals: token.decimals,
+                    });
+                    state.token = Some(token);
+                }
+                Err(e) if e.is_connection() => return SessionEnd::Disconnected(e.to_string()),
+                Err(e) => tracing::debug!("no chain properties: {e}"),
+            }
+        }
+        let mut retry = match self.refresh(client, state).await {
+            Ok(retry) => retry,
+            Err(e) => return SessionEnd::Disconnected(e.to_string()),
+        };
+        if let Some(found) = state.pending.take() {
+            if let Err(e) = self.submit(client, state, found).await {
+                return SessionEnd::Disconnected(e.to_string());
+            }
+        }
+        let mut devices_gone = false;
+        loop {
+            let wait = retry.unwrap_or(Duration::from_secs(3600));
+            let event = tokio::select! {
+                _ = self.shutdown.wait() => return SessionEnd::Shutdown,
+                _ = client.closed() => return SessionEnd::Disconnected("connection closed".into()),
+                head = heads.next() => match head {
+                    None => return SessionEnd::Disconnected("the new-heads subscription ended".into()),
+                    Some(Err(e)) => {
+                        tracing::debug!("undecodable head notification: {e}");
+                        None
+                    }
+                    Some(Ok(_)) => None,
+                },
+                found = self.found.recv(), if !devices_gone => {
+                    devices_gone = found.is_none();
+                    found
+                }
+                _ = tokio::time::sleep(wait) => None,
+            };
+            if let Some(found) = event {
+                if let Err(e) = self.submit(client, state, found).await {
+                    return SessionEnd::Disconnected(e.to_string());
+                }
+            }
+            // A new head, a retry, or after a submission: is there new work?
+            retry = match self.refresh(client, state).await {
+                Ok(retry) => retry,
+                Err(e) => return SessionEnd::Disconnected(e.to_string()),
+            };
+        }
+    }
+
+    /// Asks for work and publishes it if new. `Ok(Some(delay))`: ask again
+    /// after `delay` (no work, or it could not be prepared); `Err`: the
+    /// connection is gone.
+    async fn refresh(
+        &mut self,
+        client: &NodeClient,
+        state: &mut State,
+    ) -> Result<Option<Duration>, RpcError> {
+        let work = match client.work().await {
+            Ok(work) => work,
+            Err(e) if e.is_connection() => return Err(e),
+            Err(e) => {
+                self.board.clear();
+                self.events.emit(Event::NoWork {
+                    reason: e.to_string(),
+                });
+                return Ok(Some(RETRY));
+            }
+        };
+        let Some(key) = WorkKey::of(&work) else {
+            self.events.emit(Event::NoWork {
+                reason: format!("unreadable difficulty {:?}", work.difficulty),
+            });
+            return Ok(Some(RETRY));
+        };
+        if !self.board.is_new(&key) {
+            return Ok(None);
+        }
+        let prepared = match self.prepare(client, state, &work, key).await {
+            Ok(prepared) => prepared,
+            Err(MineError::Rpc(e)) if e.is_connection() => return Err(e),
+            Err(e) => {
+                self.board.clear();
+                self.events.emit(Event::NoWork {
+                    reason: format!("cannot prepare the work: {e}"),
+                });
+                return Ok(Some(RETRY));
+            }
+        };
+        self.update_terms(client, state, work.job).await?;
+        self.check_admission(client, state).await?;
+        self.metrics.best_block.set(i64::from(work.number));
+        self.metrics.difficulty.set(key.difficulty as f64);
+        self.metrics.job.set(work.job as i64);
+        self.events.emit(Event::Work {
+            block: work.number + 1,
+            parent: format!("{:?}", work.parent),
+            job: work.job,
+            model: work.model.clone(),
+            batch: work.batch,
+            job_steps: work.steps,
+            difficulty: work.difficulty.clone(),
+        });
+        self.board.publish(prepared);
+        Ok(None)
+    }
+
+    async fn prepare(
+        &mut self,
+        client: &NodeClient,
+        state: &mut State,
+        work: &WorkResponse,
+        key: WorkKey,
+    ) -> Result<PreparedWork, MineError> {
+        if key.difficulty == 0 {
+            return Err(MineError::InvalidWork("difficulty 0".into()));
+        }
+        let spec = JobSpec::decode(&mut &work.spec.0[..])
+            .map_err(|e| MineError::InvalidWork(format!("job spec does not decode: {e}")))?;
+        if spec.dataset.root != work.dataset_root.0 {
+            return Err(MineError::InvalidWork(
+                "the job spec names another dataset".into(),
+            ));
+        }
+        let dataset = self.dataset(client, state, &spec).await?;
+        let weights = self.weights(client, state, &spec, key.weights).await?;
+        Ok(PreparedWork {
+            generation: 0,
+            parent: key.parent,
+            number: work.number,
+            job: work.job,
+            spec,
+            dataset,
+            weights,
+            weights_hash: key.weights,
+            steps: work.steps,
+            difficulty: key.difficulty,
+        })
+    }
+
+    fn discarded(&self, discarded: Option<Discarded>) {
+        let (what, hash) = match discarded {
+            Some(Discarded::Weights(h)) => ("weights", h),
+            Some(Discarded::Dataset(h)) => ("dataset", h),
+            None => return,
+        };
+        self.metrics.cache_corrupt.inc();
+        self.events.emit(Event::CacheCorrupt {
+            what: what.into(),
+            hash: hex32(&hash),
+        });
+    }
+
+    /// The job's dataset: memory, store, or the node (verified, stored).
+    async fn dataset(
+        &mut self,
+        client: &NodeClient,
+        state: &mut State,
+        spec: &JobSpec,
+    ) -> Result<Arc<Dataset>, MineError> {
+        let commitment = spec.dataset;
+        if let Some(d) = state.datasets.get(&commitment.root) {
+            return Ok(d.clone());
+        }
+        let store = self.store.clone();
+        let (cached, discarded) = tokio::task::spawn_blocking(move || store.dataset(&commitment))
+            .await
+            .map_err(|e| MineError::Task(e.to_string()))??;
+        self.discarded(discarded);
+        let root = hex32(&commitment.root);
+        let dataset = match cached {
+            Some(d) => {
+                self.events.emit(Event::Dataset {
+                    root,
+                    loaded: commitment.samples,
+                    total: commitment.samples,
+                    from: "cache".into(),
+                });
+                d
+            }
+            None => {
+                let mut bytes =
+                    Vec::with_capacity(commitment.samples as usize * commitment.sample_len());
+                let mut offset = 0u64;
+                while offset < commitment.samples {
+                    let count = MAX_DATASET_SAMPLES.min(commitment.samples - offset);
+                    let chunk = client.dataset(H256(commitment.root), offset, count).await?;
+                    let expected = count as usize * commitment.sample_len();
+                    if chunk.offset != offset
+                        || chunk.samples != commitment.samples
+                        || chunk.inputs != commitment.inputs
+                        || chunk.data.0.len() != expected
+                    {
+                        return Err(MineError::InvalidWork(format!(
+                            "dataset chunk at {offset}: {} bytes of {} samples × {} inputs, expected {expected} bytes of {} × {}",
+                            chunk.data.0.len(),
+                            chunk.samples,
+                            chunk.inputs,
+                            commitment.samples,
+                            commitment.inputs
+                        )));
+                    }
+                    bytes.extend_from_slice(&chunk.data.0);
+                    offset += count;
+                    if offset < commitment.samples {
+                        self.events.emit(Event::Dataset {
+                            root: root.clone(),
+                            loaded: offset,
+                            total: commitment.samples,
+                            from: "node".into(),
+                        });
+                    }
+                }
+                let store = self.store.clone();
+                let dataset = tokio::task::spawn_blocking(move || {
+                    let dataset = Dataset::from_encoded(commitment.inputs, bytes)?;
+                    if dataset.commitment() != commitment {
+                        return Err(MineError::InvalidWork(
+                            "the node's dataset does not match its commitment".into(),
+                        ));
+                    }
+                    store.put_dataset(&dataset)?;
+                    Ok(dataset)
+                })
+                .await
+                .map_err(|e| MineError::Task(e.to_string()))??;
+                self.events.emit(Event::Dataset {
+                    root,
+                    loaded: commitment.samples,
+                    total: commitment.samples,
+                    from: "node".into(),
+                });
+                dataset
+            }
+        };
+        let dataset = Arc::new(dataset);
+        // One dataset at a time is enough (jobs change rarely).
+        state.datasets.clear();
+        state.datasets.insert(commitment.root, dataset.clone());
+        Ok(dataset)
+    }
+
+    /// Weights by hash: memory, store, or the node (verified, stored).
+    async fn weights(
+        &mut self,
+        client: &NodeClient,
+        state: &mut State,
+        spec: &JobSpec,
+        hash: Hash,
+    ) -> Result<Weights, MineError> {
+        if let Some((_, w)) = state.weights.iter().find(|(h, _)| *h == hash) {
+            return Ok(w.clone());
+        }
+        let (cached, discarded) = self.store.weights(&hash, &spec.model)?;
+        self.discarded(discarded);
+        let weights = match cached {
+            Some(w) => w,
+            None => {
+                let bytes = client.weights(H256(hash)).await?;
+                if hash_encoded(&bytes.0) != hash {
+                    return Err(MineError::InvalidWork(format!(
+                        "the node's weights do not hash to {}",
+                        hex32(&hash)
+                    )));
+                }
+                let weights = Weights::decode(&spec.model, &bytes.0)?;
+                self.store.put_weights(&hash, &bytes.0)?;
+                weights
+            }
+        };
+        state.remember_weights(hash, weights.clone());
+        Ok(weights)
+    }
+
+    /// Reads the job's price (on a job change) and the block reward.
+    async fn update_terms(
+        &mut self,
+        client: &NodeClient,
+        state: &mut State,
+        job: u64,
+    ) -> Result<(), RpcError> {
+        match client.job(job).await {
+            Ok(info) => {
+                let price = info.price_per_step.parse().unwrap_or(0);
+                state.terms.budget_left = info.budget_left.parse().unwrap_or(0);
+                if state.terms.job != Some(job) || state.terms.price_per_step != price {
+                    self.events.emit(Event::Job {
+                        job,
+                        price_per_step: info.price_per_step.clone(),
+                        budget_left: info.budget_left.clone(),
+                        target_steps: info.target_steps,
+                        status: format!("{:?}", info.status),
+                    });
+                }
+                state.terms.job = Some(job);
+                state.terms.price_per_step = price;
+            }
+            Err(e) if e.is_connection() => return Err(e),
+            Err(e) => tracing::debug!("job {job}: {e}"),
+        }
+        let reward = match client.block_reward().await {
+            Ok(Some(reward)) => Some(reward),
+            // Before block 1 the schedule is not stored yet: unknown, quietly.
+            Ok(None) => return Ok(()),
+            Err(e) if e.is_connection() => return Err(e),
+            Err(e) => {
+                tracing::debug!("block reward: {e}");
+                None
+            }
+        };
+        if reward != state.terms.block_reward || !state.terms.reward_reported {
+            state.terms.reward_reported = true;
+            self.events.emit(Event::Reward {
+                block_reward: reward.map(|r| r.to_string()),
+            });
+        }
+        state.terms.block_reward = reward;
+        Ok(())
+    }
+
+    /// Asks the runtime whether each device key is admitted; a device whose
+    /// key is not idles (its blocks would be rejected).
+    async fn check_admission(
+        &mut self,
+        client: &NodeClient,
+        state: &mut State,
+    ) -> Result<(), RpcError> {
+        for (i, key) in self.keys.iter().enumerate() {
+            let admitted = match client.is_admitted(&key.public()).await {
+                Ok(a) => a,
+                Err(e) if e.is_connection() => return Err(e),
+                Err(e) => {
+                    // An older runtime without the call: assume yes; the
+                    // node's verdict on a win tells.
+                    tracing::debug!("admission of {}: {e}", key.ss58());
+                    true
+                }
+            };
+            if state.admission[i] != Some(admitted) {
+                state.admission[i] = Some(admitted);
+                self.events.emit(Event::Admission {
+                    device: i,
+                    author: key.ss58(),
+                    admitted,
+                });
+            }
+            self.admitted[i].store(admitted, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// Submits a win: `upow_submitWork`, sign the pre-hash with the device's
+    /// key, `upow_submitSeal`. `Err`: the connection is gone (the win is kept
+    /// for the next session).
+    async fn submit(
+        &mut self,
+        client: &NodeClient,
+        state: &mut State,
+        found: Found,
+    ) -> Result<(), RpcError> {
+        let device = found.device;
+        let block = found.number + 1;
+        if !self.board.is_current(found.generation) {
+            self.metrics.stale(device);
+            self.events.emit(Event::Stale { device, block });
+            let _ = found.reply.send(SubmitOutcome::Stale);
+            return Ok(());
+        }
+        let Some(key) = self.keys.get(device) else {
+            let _ = found.reply.send(SubmitOutcome::Stale);
+            return Ok(());
+        };
+        let claim = found.mined.claim;
+        let submission = SubmitWork {
+            parent: H256(found.parent),
+            author: H256(found.author),
+            job: found.job,
+            claim: ClaimJson {
+                steps: claim.steps,
+                root: H256(claim.root),
+                final_weights: H256(claim.final_weights),
+            },
+            proof: Bytes(found.mined.proof.encode()),
+        };
+        let sealed = match client.submit_work(submission).await {
+            Ok(template) => {
+                let signature = key.sign(template.pre_hash.as_bytes());
+                client.submit_seal(template.pre_hash, signature).await
+            }
+            Err(e) => Err(e),
+        };
+        match sealed {
+            Ok(hash) => {
+                self.metrics.accepted(device);
+                // The era of the new block (now the best one) is the reward
+                // it paid.
+                if let Ok(Some(reward)) = client.block_reward().await {
+                    if state.terms.block_reward != Some(reward) || !state.terms.reward_reported {
+                        state.terms.reward_reported = true;
+                        self.events.emit(Event::Reward {
+                            block_reward: Some(reward.to_string()),
+                        });
+                    }
+                    state.terms.block_reward = Some(reward);
+                }
+                let job_payment = state
+                    .terms
+                    .price_per_step
+                    .saturating_mul(u128::from(claim.steps))
+                    .min(state.terms.budget_left);
+                self.events.emit(Event::Accepted {
+                    device,
+                    block,
+                    hash: format!("{hash:?}"),
+                    steps: claim.steps,
+                    job_payment: job_payment.to_string(),
+                    block_reward: state.terms.block_reward.map(|r| r.to_string()),
+                });
+                // The chain adopts the final weights: no need to fetch them.
+                state.remember_weights(claim.final_weights, found.mined.final_weights.clone());
+                let _ = found.reply.send(SubmitOutcome::Accepted { hash: hash.0 });
+                Ok(())
+            }
+            Err(e) if e.is_connection() => {
+                state.pending = Some(found);
+                Err(e)
+            }
+            Err(e) => {
+                let (code, message) = match &e {
+                    RpcError::Node { code, message, .. } => (*code, message.clone()),
+                    other => (error::INTERNAL, other.to_string()),
+                };
+                self.metrics.rejected(device, &code.to_string());
+                self.events.emit(Event::Rejected {
+                    device,
+                    block,
+                    code: Some(code),
+                    message,
+                });
+                let _ = found.reply.send(SubmitOutcome::Rejected {
+                    code,
+                    message: e.to_string(),
+                });
+                Ok(())
+            }
+        }
+    }
+}
