@@ -4,6 +4,9 @@
 //! backend always; the CUDA backend when built with `--features cuda` and
 //! run with `UPOW_GPU_TESTS=1` on a machine with a GPU.
 
+// Test helpers outside `#[test]` functions may unwrap too: a panic fails the test.
+#![allow(clippy::unwrap_used)]
+
 use upow_miner::backend::{self, BackendKind};
 use upow_puzzle::{
     hash::hash_parts,

@@ -6,6 +6,9 @@
 //!
 //! `cargo bench -p upow-node --bench chain` (needs the release node binary).
 
+// Test code outside `#[test]` functions may unwrap too: a panic fails the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../tests/common/mod.rs"]
 mod common;
 

@@ -6,6 +6,10 @@
 //! model weights and datasets, the `upow_*` RPC for miners and dApps, and a
 //! built-in CPU miner (`--mine`).
 
+// `sc_cli::Error` and `sc_service::Error`, the errors Substrate's service and
+// CLI APIs return, are large; boxing them at every call would only add noise.
+#![allow(clippy::result_large_err)]
+
 mod authorship;
 mod checkpoints;
 mod cli;

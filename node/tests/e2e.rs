@@ -5,6 +5,9 @@
 //! They start the release binary built by `cargo build --release -p
 //! upow-node` (scripts/test does this) and use the installed Fashion-MNIST.
 
+// Test code outside `#[test]` functions may unwrap too: a panic fails the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

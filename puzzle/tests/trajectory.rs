@@ -1,6 +1,9 @@
 //! Mining, proving and verifying whole trajectories, and rejecting every
 //! kind of tampering with a typed error.
 
+// Test code outside `#[test]` functions may unwrap too: a panic fails the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use upow_puzzle::{
     batch_indices, challenged_steps, verify_trajectory, Batch, Dataset, Error, Hyperparams,
     JobProgress, JobSpec, Model, Seed, TrainingStep, Trajectory, TrajectoryClaim,

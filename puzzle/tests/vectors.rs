@@ -5,6 +5,9 @@
 //! `UPOW_PRINT_VECTORS=1 cargo test -p upow-puzzle --test vectors -- --nocapture`
 //! prints the computed block.
 
+// Test code outside `#[test]` functions may unwrap too: a panic fails the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 
 use upow_puzzle::{

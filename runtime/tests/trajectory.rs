@@ -3,6 +3,9 @@
 //! tampered proofs and a non-admitted author are refused; a block without
 //! the proof is invalid.
 
+// Test code outside `#[test]` functions may unwrap too: a panic fails the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use frame_support::{assert_noop, assert_ok, traits::fungible::Inspect};
 use sp_core::{crypto::Pair as _, sr25519, H256};
 use sp_runtime::{transaction_validity::InvalidTransaction, BuildStorage, Digest};

@@ -1,5 +1,7 @@
 //! Test harness: runs the built `upow-node` binary and talks JSON-RPC to it.
 
+// Test code outside `#[test]` functions may unwrap too: a panic fails the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(dead_code)]
 
 use std::{
