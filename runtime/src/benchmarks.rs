@@ -12,7 +12,7 @@ frame_benchmarking::define_benchmarks!(
     [pallet_upow_rewards, Rewards]
 );
 
-use crate::{AccountId, Runtime, UNIT};
+use crate::{AccountId, Runtime, RuntimeOrigin, UNIT};
 use frame_support::traits::fungible::Mutate;
 use pallet_upow_training::BenchmarkHelper as _;
 use upow_primitives::{AuthorId, Hash, JobId};
@@ -40,17 +40,25 @@ impl pallet_upow_training::BenchmarkHelper<AccountId> for TrainingHelper {
         if let Err(e) = pallet_balances::Pallet::<Runtime>::mint_into(&who, 2 * bond + UNIT) {
             panic!("benchmark author not funded: {e:?}");
         }
-        if let Err(e) = pallet_upow_staking::Pallet::<Runtime>::do_admit(
-            &who,
-            pallet_upow_staking::Role::Miner { author },
-        ) {
-            panic!("benchmark author not admitted: {e:?}");
-        }
-        if let Err(e) = pallet_upow_staking::Pallet::<Runtime>::do_bond(&who, bond) {
-            panic!("benchmark author not bonded: {e:?}");
+        let role = pallet_upow_staking::Role::Miner { author };
+        if let Err(e) = admit_and_bond(&who, role) {
+            panic!("benchmark author not admitted and bonded: {e:?}");
         }
         who
     }
+}
+
+/// Admits `who` in `role` (as governance does) and bonds the minimum stake
+/// (as the candidate does).
+fn admit_and_bond(
+    who: &AccountId,
+    role: pallet_upow_staking::Role,
+) -> frame_support::dispatch::DispatchResult {
+    pallet_upow_staking::Pallet::<Runtime>::admit(RuntimeOrigin::root(), who.clone(), role)?;
+    pallet_upow_staking::Pallet::<Runtime>::bond(
+        RuntimeOrigin::signed(who.clone()),
+        crate::configs::MinBond::get(),
+    )
 }
 
 /// Sets up validators and an author for `pallet_upow_rewards`'s benchmarks.
@@ -67,8 +75,7 @@ impl pallet_upow_rewards::BenchmarkHelper<AccountId> for RewardsHelper {
                 return None;
             }
             let role = pallet_upow_staking::Role::Validator { grandpa: raw };
-            pallet_upow_staking::Pallet::<Runtime>::do_admit(&who, role).ok()?;
-            pallet_upow_staking::Pallet::<Runtime>::do_bond(&who, bond).ok()?;
+            admit_and_bond(&who, role).ok()?;
         }
         let author = TrainingHelper::admit_author([0xc0; 32]);
         let digest = upow_primitives::PreDigest::V1 {

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::pallet::{Call, Config, Pallet, Proven};
+use alloc::vec;
 use frame_benchmarking::v2::*;
 use frame_system::RawOrigin;
 use sp_core::H256;
