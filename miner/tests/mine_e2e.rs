@@ -203,7 +203,7 @@ fn the_miner_mines_a_dev_chain_and_survives_a_node_restart() {
         |_, m| !m.events_named("disconnected").is_empty(),
     );
     std::thread::sleep(Duration::from_secs(3));
-    node.restart();
+    node.restart(None);
     let restarted = Instant::now();
     wait_for(
         "2 blocks after the restart",

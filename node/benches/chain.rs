@@ -12,26 +12,13 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::{collections::HashMap, io::Read, net::TcpStream, time::Duration};
+use std::{collections::HashMap, time::Duration};
 
-use common::{free_port, Node};
+use common::{free_port, scrape, Node};
 
 /// `name_sum` and `name_count` of every histogram on the metrics page.
-fn histograms(node: &Node, port: u16) -> HashMap<String, (f64, f64)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| {
-        panic!(
-            "prometheus endpoint 127.0.0.1:{port}: {e} (node arguments {:?})",
-            node.args
-        )
-    });
-    std::io::Write::write_all(
-        &mut stream,
-        format!("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")
-            .as_bytes(),
-    )
-    .expect("request");
-    let mut text = String::new();
-    stream.read_to_string(&mut text).expect("response");
+fn histograms(port: u16) -> HashMap<String, (f64, f64)> {
+    let text = scrape(port);
     let mut out: HashMap<String, (f64, f64)> = HashMap::new();
     for line in text.lines().filter(|l| l.starts_with("upow_")) {
         let mut parts = line.split_whitespace();
@@ -86,8 +73,8 @@ fn main() {
     syncing.wait_for("sync", Duration::from_secs(60 * 10), |n| {
         n.best_number() >= target
     });
-    let author = histograms(&node, prometheus);
-    let verifier = histograms(&syncing, prometheus_b);
+    let author = histograms(prometheus);
+    let verifier = histograms(prometheus_b);
     let mean = |h: &HashMap<String, (f64, f64)>, name: &str| {
         h.get(name)
             .map(|(sum, count)| sum / count.max(1.0))

@@ -1,258 +1,21 @@
-//! Test harness: runs the built `upow-node` and `upow-miner` binaries and
-//! talks JSON-RPC to the node (after node/tests/common).
+//! Test harness: runs the built `upow-miner` binary next to `upow-node`
+//! (started through the node's own harness, node/tests/common).
 
+// Test code outside `#[test]` functions may unwrap too: a panic fails the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(dead_code)]
 
 use std::{
-    io::{Read, Write},
-    net::{TcpListener, TcpStream},
     path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Stdio},
-    sync::Mutex,
     time::{Duration, Instant},
 };
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-/// End-to-end tests start nodes and miners: run them one at a time.
-pub static SERIAL: Mutex<()> = Mutex::new(());
-
-/// Takes the serial lock even if an earlier test panicked holding it.
-pub fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A free TCP port on loopback.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A JSON-RPC error.
-#[derive(Debug, Clone)]
-pub struct RpcError {
-    pub code: i64,
-    pub message: String,
-}
-
-/// The `upow-node` binary: `$UPOW_NODE_BIN`, next to `upow-miner`,
-/// `$CARGO_TARGET_DIR/release`, or `~/.cache/upow/target/release`.
-pub fn node_binary() -> PathBuf {
-    let mut candidates = Vec::new();
-    if let Some(p) = std::env::var_os("UPOW_NODE_BIN") {
-        candidates.push(PathBuf::from(p));
-    }
-    candidates.push(Path::new(env!("CARGO_BIN_EXE_upow-miner")).with_file_name("upow-node"));
-    if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
-        candidates.push(PathBuf::from(t).join("release/upow-node"));
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        candidates.push(PathBuf::from(home).join(".cache/upow/target/release/upow-node"));
-    }
-    match candidates.iter().find(|p| p.is_file()) {
-        Some(p) => p.clone(),
-        None => panic!(
-            "the upow-node binary is missing (looked at {candidates:?}): build it first with \
-             `cargo build --release -p upow-node` (scripts/test does), or set UPOW_NODE_BIN"
-        ),
-    }
-}
-
-/// A running `upow-node`.
-pub struct Node {
-    child: Option<Child>,
-    pub name: String,
-    pub rpc: u16,
-    pub p2p: u16,
-    pub base: PathBuf,
-    pub args: Vec<String>,
-    node_key: String,
-    log: PathBuf,
-}
-
-impl Node {
-    /// Starts a node on `--chain dev` with `extra` arguments; waits for RPC.
-    pub fn start(name: &str, base: &Path, extra: &[&str]) -> Node {
-        let rpc = free_port();
-        let p2p = free_port();
-        let mut node = Node {
-            child: None,
-            name: name.into(),
-            rpc,
-            p2p,
-            base: base.to_path_buf(),
-            args: extra.iter().map(|s| s.to_string()).collect(),
-            // A fixed network key per node (stable across restarts).
-            node_key: format!("{:064x}", (rpc as u128) << 16 | p2p as u128),
-            log: base.join(format!("{name}.log")),
-        };
-        node.spawn();
-        node
-    }
-
-    fn spawn(&mut self) {
-        std::fs::create_dir_all(&self.base).unwrap();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        let child = Command::new(node_binary())
-            .args(["--chain", "dev", "--base-path"])
-            .arg(&self.base)
-            .args([
-                "--rpc-port",
-                &self.rpc.to_string(),
-                "--node-key",
-                &self.node_key,
-            ])
-            .args([
-                "--no-prometheus",
-                "--no-telemetry",
-                "--no-mdns",
-                "--rpc-max-request-size",
-                "32",
-            ])
-            .args(["--listen-addr", &format!("/ip4/127.0.0.1/tcp/{}", self.p2p)])
-            .args(["--log", "info,upow=debug,pow=debug"])
-            .args(&self.args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("upow-node starts");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while let Err(e) = self.rpc_call("system_health", json!([])) {
-            assert!(
-                self.alive(),
-                "{} exited at start:\n{}",
-                self.name,
-                self.log_tail()
-            );
-            assert!(
-                Instant::now() < deadline,
-                "{}: no RPC after 120 s ({e:?})\n{}",
-                self.name,
-                self.log_tail()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    /// Restarts with the same base path and ports.
-    pub fn restart(&mut self) {
-        self.stop();
-        self.spawn();
-    }
-
-    /// Graceful stop (SIGTERM), waiting for exit.
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Whether the process is still alive.
-    pub fn alive(&mut self) -> bool {
-        match self.child.as_mut() {
-            Some(c) => matches!(c.try_wait(), Ok(None)),
-            None => false,
-        }
-    }
-
-    /// The end of the node's log (for failure messages).
-    pub fn log_tail(&self) -> String {
-        tail(&self.log, 60)
-    }
-
-    /// A JSON-RPC call over HTTP.
-    pub fn rpc_call(&self, method: &str, params: Value) -> Result<Value, RpcError> {
-        let body =
-            json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
-        let io = |e: std::io::Error| RpcError {
-            code: -1,
-            message: e.to_string(),
-        };
-        let mut stream = TcpStream::connect(("127.0.0.1", self.rpc)).map_err(io)?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(120)))
-            .map_err(io)?;
-        let request = format!(
-            "POST / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            self.rpc,
-            body.len()
-        );
-        stream.write_all(request.as_bytes()).map_err(io)?;
-        stream.write_all(body.as_bytes()).map_err(io)?;
-        let mut response = Vec::new();
-        let _ = stream.read_to_end(&mut response);
-        let text = String::from_utf8_lossy(&response);
-        let (head, payload) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let status: u16 = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        if status != 200 {
-            return Err(RpcError {
-                code: -(status as i64),
-                message: format!("HTTP {status}: {payload}"),
-            });
-        }
-        let value: Value = serde_json::from_str(payload.trim()).map_err(|e| RpcError {
-            code: -2,
-            message: format!("{e}: {payload}"),
-        })?;
-        if let Some(err) = value.get("error") {
-            return Err(RpcError {
-                code: err["code"].as_i64().unwrap_or(0),
-                message: err["message"].as_str().unwrap_or_default().to_string(),
-            });
-        }
-        Ok(value["result"].clone())
-    }
-
-    /// A successful call's result (panics with the node's log otherwise).
-    pub fn call(&self, method: &str, params: Value) -> Value {
-        self.rpc_call(method, params)
-            .unwrap_or_else(|e| panic!("{method} failed: {e:?}\n{}", self.log_tail()))
-    }
-
-    pub fn best_number(&self) -> u64 {
-        number(&self.call("chain_getHeader", json!([]))["number"])
-    }
-
-    pub fn block_hash(&self, n: u64) -> String {
-        self.call("chain_getBlockHash", json!([n]))
-            .as_str()
-            .unwrap()
-            .to_string()
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
+#[path = "../../../node/tests/common/mod.rs"]
+mod node_harness;
+pub use node_harness::*;
 
 /// A running `upow-miner mine --json`.
 pub struct Miner {
@@ -351,42 +114,8 @@ impl Drop for Miner {
     }
 }
 
-/// `GET http://127.0.0.1:port/metrics`.
-pub fn scrape(port: u16) -> String {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    response
-}
-
-/// The sum of a metric's samples in a scrape (every label set).
-pub fn metric(scrape: &str, name: &str) -> f64 {
-    scrape
-        .lines()
-        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 fn tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-/// A `0x…` hex number.
-pub fn number(v: &Value) -> u64 {
-    let s = v.as_str().unwrap_or("0x0").trim_start_matches("0x");
-    u64::from_str_radix(s, 16).unwrap_or(0)
-}
-
-/// Decodes `0x…` hex.
-pub fn unhex(v: &Value) -> Vec<u8> {
-    hex::decode(v.as_str().unwrap().trim_start_matches("0x")).unwrap()
 }

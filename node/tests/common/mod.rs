@@ -51,8 +51,37 @@ pub struct Node {
     log: PathBuf,
 }
 
+/// The `upow-node` binary: cargo's own when this harness runs in the node's
+/// tests, else (the miner's tests) `$UPOW_NODE_BIN`, the target directory of
+/// the running test, `$CARGO_TARGET_DIR/release` or `~/.cache/upow/target/release`.
 pub fn node_binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_upow-node"))
+    if let Some(own) = option_env!("CARGO_BIN_EXE_upow-node") {
+        return PathBuf::from(own);
+    }
+    let mut candidates = Vec::new();
+    if let Some(p) = std::env::var_os("UPOW_NODE_BIN") {
+        candidates.push(PathBuf::from(p));
+    }
+    // Test binaries live in <target>/release/deps.
+    if let Some(release) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.to_path_buf()))
+    {
+        candidates.push(release.join("upow-node"));
+    }
+    if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
+        candidates.push(PathBuf::from(t).join("release/upow-node"));
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        candidates.push(PathBuf::from(home).join(".cache/upow/target/release/upow-node"));
+    }
+    match candidates.iter().find(|p| p.is_file()) {
+        Some(p) => p.clone(),
+        None => panic!(
+            "the upow-node binary is missing (looked at {candidates:?}): build it first with \
+             `cargo build --release -p upow-node` (scripts/test does), or set UPOW_NODE_BIN"
+        ),
+    }
 }
 
 impl Node {
@@ -310,6 +339,33 @@ impl Drop for Node {
             let _ = child.wait();
         }
     }
+}
+
+/// `GET http://127.0.0.1:port/metrics`: a Prometheus scrape.
+pub fn scrape(port: u16) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(
+            format!("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+    let mut response = String::new();
+    // A closed connection ends the response; what was read is the scrape.
+    let _ = stream.read_to_string(&mut response);
+    response
+}
+
+/// The sum of a metric's samples in a scrape (every label set).
+pub fn metric(scrape: &str, name: &str) -> f64 {
+    scrape
+        .lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 /// A `0x…` hex block number.
