@@ -1,7 +1,8 @@
 //! The block import wrapper that keeps the checkpoint store in step with the
 //! chain: after a block is imported (so executed and verified by the
 //! runtime), it replays the block's final training step to recover `W_n` —
-//! the runtime only keeps its hash — and stores it.
+//! the runtime only keeps its hash — and stores it, unless the store already
+//! holds `W_n` (the node mined the block itself).
 
 use std::{sync::Arc, time::Instant};
 
@@ -95,24 +96,30 @@ where
         body: &[<Block as BlockT>::Extrinsic],
     ) -> Result<(), DeriveError> {
         let digest = PreDigest::find(header.digest()).map_err(DeriveError::Digest)?;
-        let proof = find_proof(body).ok_or(DeriveError::NoProof)?;
         let parent = *header.parent_hash();
         let work = self.work.work_at(parent)?;
-        let weights = self
-            .work
-            .replay(parent, *digest.author(), &work, digest.claim(), &proof)
-            .map_err(DeriveError::Replay)?;
         let store = self.work.store();
-        store
-            .put_weights(&weights.hash(), &weights.encode())
-            .map_err(WorkError::from)?;
+        // The runtime accepted the block, so its final step yields the
+        // claimed weights. The node that mined it already stored them (and a
+        // block seen on another fork shares them): replay only when missing.
+        let claimed = digest.claim().final_weights;
+        if !store.has_weights(&claimed).map_err(WorkError::from)? {
+            let proof = find_proof(body).ok_or(DeriveError::NoProof)?;
+            let weights = self
+                .work
+                .replay(parent, *digest.author(), &work, digest.claim(), &proof)
+                .map_err(DeriveError::Replay)?;
+            store
+                .put_weights(&weights.hash(), &weights.encode())
+                .map_err(WorkError::from)?;
+        }
         store
             .record_block(
                 hash,
                 BlockRecord {
                     number: *header.number(),
                     job: work.job,
-                    weights: weights.hash(),
+                    weights: claimed,
                 },
             )
             .map_err(WorkError::from)?;
