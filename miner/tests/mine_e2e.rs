@@ -146,6 +146,14 @@ fn the_miner_mines_a_dev_chain_and_survives_a_node_restart() {
     );
     let elapsed = started.elapsed();
     let best = node.best_number();
+    // The node imports a block before the miner hears back and logs it.
+    wait_for(
+        "the miner's accepted events",
+        Duration::from_secs(30),
+        &node,
+        &mut miner,
+        |_, m| m.events_named("accepted").len() as u64 >= best,
+    );
     for n in 1..=best {
         assert_eq!(author_of(&node, n), alice, "block #{n} is not the miner's");
     }
