@@ -11,6 +11,7 @@ use frame_support::{
 };
 use frame_system::RawOrigin;
 use upow_primitives::traits::JobSchedule;
+use upow_puzzle::{DatasetCommitment, Hyperparams, Model};
 
 /// Planned steps of the benchmark jobs: one block of this many steps completes one.
 const STEPS: u64 = 4;

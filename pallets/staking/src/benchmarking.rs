@@ -8,8 +8,11 @@ use frame_benchmarking::v2::*;
 use frame_support::traits::fungible::{Inspect, Mutate};
 use frame_system::RawOrigin;
 use sp_core::crypto::KeyTypeId;
-use sp_runtime::{traits::Hash as _, Digest};
-use upow_primitives::TrajectoryClaim;
+use sp_runtime::{
+    traits::{Hash as _, Header as HeaderT, Saturating},
+    Digest, DigestItem,
+};
+use upow_primitives::{PowSeal, PreDigest, TrajectoryClaim, ENGINE_ID};
 
 const SEED: u32 = 0;
 

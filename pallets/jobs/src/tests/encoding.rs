@@ -1,0 +1,127 @@
+//! What crosses the runtime's boundary: the decoding limits of a call's
+//! spec, the bounded encoding of a stored job, the runtime API's job type,
+//! and the calls' weights.
+
+use super::*;
+
+/// The SCALE encoding of `post_job` with a hand-written spec.
+fn encoded_post_job(dims: &[u32], batch_log2: u8, inputs: u32) -> Vec<u8> {
+    let mut bytes = vec![2u8, 0u8]; // pallet index of UpowJobs, call index of post_job
+    dims.to_vec().encode_to(&mut bytes);
+    (batch_log2, 2u8, 10u64).encode_to(&mut bytes);
+    DatasetCommitment {
+        root: [7; 32],
+        samples: 16,
+        inputs,
+    }
+    .encode_to(&mut bytes);
+    Compact(5u64).encode_to(&mut bytes);
+    Compact(100u64).encode_to(&mut bytes);
+    None::<u64>.encode_to(&mut bytes);
+    bytes
+}
+
+#[test]
+fn oversize_models_fail_to_decode() {
+    let call = RuntimeCall::UpowJobs(crate::Call::post_job {
+        spec: spec(10),
+        price_per_step: 5,
+        budget: 100,
+        target_loss: None,
+    });
+    // The hand-written encoding is the call's.
+    assert_eq!(encoded_post_job(&[4, 8, 3], 2, 4), call.encode());
+    let decoded = RuntimeCall::decode(&mut &call.encode()[..]).expect("a valid call decodes");
+    assert_eq!(decoded, call);
+    // A 2000-wide layer.
+    assert!(RuntimeCall::decode(&mut &encoded_post_job(&[2000, 10], 2, 2000)[..]).is_err());
+    assert!(RuntimeCall::decode(&mut &encoded_post_job(&[4, 2000, 10], 2, 4)[..]).is_err());
+    // Too many parameters, too many layers, one class, a batch of 2^11.
+    assert!(RuntimeCall::decode(&mut &encoded_post_job(&[1024, 1024, 10], 2, 1024)[..]).is_err());
+    assert!(RuntimeCall::decode(&mut &encoded_post_job(&[4, 4, 4, 4, 4, 4], 2, 4)[..]).is_err());
+    assert!(RuntimeCall::decode(&mut &encoded_post_job(&[4, 1], 2, 4)[..]).is_err());
+    assert!(RuntimeCall::decode(&mut &encoded_post_job(&[4, 8, 3], 11, 4)[..]).is_err());
+    // The limits themselves decode.
+    assert!(RuntimeCall::decode(&mut &encoded_post_job(&[1024, 1000, 10], 10, 1024)[..]).is_ok());
+}
+
+#[test]
+fn job_encoding_is_bounded() {
+    // The largest spec: 4 layers, so 5 dimensions.
+    let widest = JobSpec::new(
+        Model::new(&[512, 512, 512, 512, 10]).expect("model"),
+        Hyperparams::new(10, 16, u64::MAX).expect("hyper"),
+        DatasetCommitment {
+            root: [1; 32],
+            samples: u64::MAX,
+            inputs: 512,
+        },
+    )
+    .expect("spec");
+    assert_eq!(widest.encoded_size(), MAX_SPEC_ENCODED_LEN);
+    let biggest: JobOf<Test> = Job {
+        poster: u64::MAX,
+        spec: widest,
+        init_seed: [1; 32],
+        price_per_step: u64::MAX,
+        budget_left: u64::MAX,
+        target_loss: Some(u64::MAX),
+        status: JobStatus::Exhausted,
+        steps: u64::MAX,
+        last_loss: Some(u64::MAX),
+        posted_at: u64::MAX,
+    };
+    assert_eq!(biggest.encoded_size(), JobOf::<Test>::max_encoded_len());
+}
+
+#[test]
+fn job_info_maps_to_the_runtime_api_type() {
+    new_test_ext().execute_with(|| {
+        let a = post_with(1, spec(10), 5, 100, Some(7));
+        progress_loss(a, 6, 2, 9);
+        let stored = UpowJobs::job_info(a).expect("job");
+        assert_eq!(UpowJobs::job_info(99), None);
+        let info = stored.info([1; 32], [2; 32]);
+        assert_eq!(info.poster, [1; 32]);
+        assert_eq!(info.weights, [2; 32]);
+        assert_eq!(info.spec, spec(10));
+        assert_eq!(info.init_seed, stored.init_seed);
+        assert_eq!((info.price_per_step, info.budget_left), (5, 90));
+        assert_eq!((info.target_steps, info.target_loss), (10, Some(7)));
+        assert_eq!(
+            (info.status, info.steps, info.last_loss),
+            (JobStatus::Active, 2, Some(9))
+        );
+        assert_eq!(UpowJobs::active_job(), Some(a));
+        assert_eq!(UpowJobs::house_job(), Some(0));
+    });
+}
+
+#[test]
+fn calls_have_their_weights() {
+    use crate::WeightInfo;
+    let post = RuntimeCall::UpowJobs(crate::Call::post_job {
+        spec: spec(10),
+        price_per_step: 5,
+        budget: 100,
+        target_loss: None,
+    });
+    assert_eq!(
+        post.get_dispatch_info().call_weight,
+        <() as WeightInfo>::post_job()
+    );
+    let cancel = RuntimeCall::UpowJobs(crate::Call::cancel_job { job: 1 });
+    assert_eq!(
+        cancel.get_dispatch_info().call_weight,
+        <() as WeightInfo>::cancel_job()
+    );
+    let top_up = RuntimeCall::UpowJobs(crate::Call::top_up { job: 1, amount: 1 });
+    assert_eq!(
+        top_up.get_dispatch_info().call_weight,
+        <() as WeightInfo>::top_up()
+    );
+    assert_eq!(
+        <UpowJobs as JobSchedule<u64>>::on_progress_weight(),
+        <() as WeightInfo>::on_progress()
+    );
+}

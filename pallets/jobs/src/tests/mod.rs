@@ -1,0 +1,92 @@
+//! Unit tests of every call, error and event, and property tests over random
+//! sequences of calls checking the escrow invariants: one module per topic,
+//! and the helpers they share.
+
+use crate::{
+    mock::*, Active, Error, Event, GenesisJobSpec, HoldReason, HouseJob, Job, JobOf, Jobs,
+    NextJobId, Queue, MAX_SPEC_ENCODED_LEN,
+};
+use codec::{Compact, Decode, Encode, MaxEncodedLen};
+use frame_support::{
+    assert_noop, assert_ok,
+    dispatch::GetDispatchInfo,
+    traits::{
+        fungible::{Inspect, InspectHold, Mutate},
+        LockableCurrency, WithdrawReasons,
+    },
+};
+use sp_runtime::{traits::Dispatchable, BuildStorage, DispatchError, TokenError};
+use std::collections::BTreeMap;
+use upow_primitives::{traits::JobSchedule, JobId, JobStatus};
+use upow_puzzle::{DatasetCommitment, Hyperparams, JobSpec, Model};
+
+mod encoding;
+mod escrow;
+mod genesis;
+mod payment;
+mod posting;
+mod proptests;
+
+const LOCK: frame_support::traits::LockIdentifier = *b"testlock";
+
+fn reason() -> RuntimeHoldReason {
+    RuntimeHoldReason::UpowJobs(HoldReason::JobEscrow)
+}
+
+fn held(who: u64) -> u64 {
+    Balances::balance_on_hold(&reason(), &who)
+}
+
+fn free(who: u64) -> u64 {
+    Balances::free_balance(who)
+}
+
+fn job(id: JobId) -> JobOf<Test> {
+    Jobs::<Test>::get(id).expect("job exists")
+}
+
+fn post_with(who: u64, spec: JobSpec, price: u64, budget: u64, target_loss: Option<u64>) -> JobId {
+    let id = NextJobId::<Test>::get();
+    assert_ok!(UpowJobs::post_job(
+        RuntimeOrigin::signed(who),
+        spec,
+        price,
+        budget,
+        target_loss
+    ));
+    id
+}
+
+fn post(who: u64, total_steps: u64, price: u64, budget: u64) -> JobId {
+    post_with(who, spec(total_steps), price, budget, None)
+}
+
+/// A block by `author` verifying `steps` more steps of `id` with `loss`.
+fn progress_loss(id: JobId, author: u64, steps: u32, loss: u64) {
+    let total = job(id).steps.saturating_add(steps.into());
+    <UpowJobs as JobSchedule<u64>>::on_progress(id, &author, steps, total, loss);
+}
+
+fn progress(id: JobId, author: u64, steps: u32) {
+    progress_loss(id, author, steps, 1_000)
+}
+
+fn active_id() -> Option<JobId> {
+    <UpowJobs as JobSchedule<u64>>::active().map(|job| job.id)
+}
+
+fn events() -> Vec<Event<Test>> {
+    System::events()
+        .into_iter()
+        .filter_map(|record| match record.event {
+            RuntimeEvent::UpowJobs(event) => Some(event),
+            _ => None,
+        })
+        .collect()
+}
+
+fn take_events() -> Vec<Event<Test>> {
+    let events = events();
+    System::reset_events();
+    events
+}

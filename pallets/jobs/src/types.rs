@@ -1,0 +1,181 @@
+//! The pallet's storage and genesis types: a [`Job`] and its escrow as
+//! stored in [`Jobs`](crate::Jobs), the bound on its encoding, and the
+//! readable forms of jobs in a genesis config ([`GenesisJobSpec`],
+//! [`GenesisHouseJob`], [`GenesisPaidJob`]).
+
+use crate::Config;
+use alloc::vec::Vec;
+use codec::{Decode, Encode};
+use frame_support::{pallet_prelude::MaxEncodedLen, traits::fungible};
+use scale_info::TypeInfo;
+use sp_core::H256;
+use sp_runtime::traits::UniqueSaturatedInto;
+use upow_primitives::{Hash, JobInfo, JobStatus};
+use upow_puzzle::{model::MAX_LAYERS, DatasetCommitment, Hyperparams, JobSpec, Model};
+
+/// The balance type of [`Config::Currency`].
+pub type BalanceOf<T> =
+    <<T as Config>::Currency as fungible::Inspect<<T as frame_system::Config>::AccountId>>::Balance;
+
+/// A job as stored in [`Jobs`](crate::Jobs) for a runtime `T`.
+pub type JobOf<T> = Job<
+    <T as frame_system::Config>::AccountId,
+    BalanceOf<T>,
+    frame_system::pallet_prelude::BlockNumberFor<T>,
+>;
+
+/// Most bytes of a SCALE-encoded [`JobSpec`]: the model's dimension list (a
+/// one-byte compact length and at most `MAX_LAYERS + 1` `u32`s), the
+/// hyper-parameters (two bytes and a `u64`) and the dataset commitment (root,
+/// `u64` samples, `u32` inputs). Specs outside the limits do not decode.
+pub const MAX_SPEC_ENCODED_LEN: usize = 1 + 4 * (MAX_LAYERS + 1) + (1 + 1 + 8) + (32 + 8 + 4);
+
+/// A training job and its escrow.
+#[derive(Clone, PartialEq, Eq, Encode, Decode, TypeInfo, Debug)]
+pub struct Job<AccountId, Balance, BlockNumber> {
+    /// Who posted (and pays for) the job.
+    pub poster: AccountId,
+    /// Model, hyper-parameters and dataset.
+    pub spec: JobSpec,
+    /// Seed of the job's initial weights.
+    pub init_seed: Hash,
+    /// Paid to the block author per verified step (zero for the house job).
+    pub price_per_step: Balance,
+    /// Escrow left: exactly the amount still held for this job.
+    pub budget_left: Balance,
+    /// Optional mean loss per sample (sixteenths of a bit) at which it completes.
+    pub target_loss: Option<u64>,
+    /// Where it stands.
+    pub status: JobStatus,
+    /// Steps applied so far.
+    pub steps: u64,
+    /// Mean per-sample loss of the last proven batch (sixteenths of a bit).
+    pub last_loss: Option<u64>,
+    /// Block in which it was posted.
+    pub posted_at: BlockNumber,
+}
+
+impl<AccountId: MaxEncodedLen, Balance: MaxEncodedLen, BlockNumber: MaxEncodedLen> MaxEncodedLen
+    for Job<AccountId, Balance, BlockNumber>
+{
+    fn max_encoded_len() -> usize {
+        AccountId::max_encoded_len()
+            .saturating_add(MAX_SPEC_ENCODED_LEN)
+            .saturating_add(Hash::max_encoded_len())
+            .saturating_add(Balance::max_encoded_len().saturating_mul(2))
+            .saturating_add(Option::<u64>::max_encoded_len())
+            .saturating_add(JobStatus::max_encoded_len())
+            .saturating_add(u64::max_encoded_len())
+            .saturating_add(Option::<u64>::max_encoded_len())
+            .saturating_add(BlockNumber::max_encoded_len())
+    }
+}
+
+impl<AccountId, Balance, BlockNumber> Job<AccountId, Balance, BlockNumber> {
+    /// The step count at which the job completes (its planned steps).
+    pub fn target_steps(&self) -> u64 {
+        self.spec.hyper.total_steps()
+    }
+
+    /// Whether the job is still waiting or being trained (its escrow is held).
+    pub fn is_live(&self) -> bool {
+        matches!(self.status, JobStatus::Queued | JobStatus::Active)
+    }
+
+    /// The job as the runtime API reports it; the runtime supplies the
+    /// poster's key and the current weights hash (kept by the training pallet).
+    pub fn info(&self, poster: upow_primitives::AuthorId, weights: Hash) -> JobInfo
+    where
+        Balance: UniqueSaturatedInto<u128> + Copy,
+    {
+        JobInfo {
+            poster,
+            spec: self.spec.clone(),
+            init_seed: self.init_seed,
+            price_per_step: self.price_per_step.unique_saturated_into(),
+            budget_left: self.budget_left.unique_saturated_into(),
+            target_steps: self.target_steps(),
+            target_loss: self.target_loss,
+            status: self.status,
+            steps: self.steps,
+            weights,
+            last_loss: self.last_loss,
+        }
+    }
+}
+
+/// A [`JobSpec`] in a genesis config (readable JSON; hashes as `0x…` hex).
+#[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GenesisJobSpec {
+    /// Model dimensions `[inputs, hidden…, classes]`.
+    pub dims: Vec<u32>,
+    /// log2 of the batch size.
+    pub batch_log2: u32,
+    /// Base learning-rate shift.
+    pub lr_shift: u32,
+    /// Planned steps.
+    pub total_steps: u64,
+    /// Merkle root of the dataset.
+    pub dataset_root: H256,
+    /// Samples in the dataset.
+    pub samples: u64,
+    /// Input bytes per sample.
+    pub inputs: u32,
+}
+
+impl GenesisJobSpec {
+    /// The validated spec (the same checks as decoding and [`JobSpec::new`]).
+    pub fn to_spec(&self) -> Result<JobSpec, upow_puzzle::Error> {
+        let model = Model::new(&self.dims)?;
+        let hyper = Hyperparams::new(self.batch_log2, self.lr_shift, self.total_steps)?;
+        let dataset = DatasetCommitment {
+            root: self.dataset_root.to_fixed_bytes(),
+            samples: self.samples,
+            inputs: self.inputs,
+        };
+        JobSpec::new(model, hyper, dataset)
+    }
+}
+
+impl From<&JobSpec> for GenesisJobSpec {
+    fn from(spec: &JobSpec) -> Self {
+        Self {
+            dims: spec.model.dims().to_vec(),
+            batch_log2: spec.hyper.batch_log2(),
+            lr_shift: spec.hyper.lr_shift(),
+            total_steps: spec.hyper.total_steps(),
+            dataset_root: H256(spec.dataset.root),
+            samples: spec.dataset.samples,
+            inputs: spec.dataset.inputs,
+        }
+    }
+}
+
+/// The house job of a genesis config.
+#[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GenesisHouseJob<AccountId> {
+    /// Its nominal poster (pays nothing, receives nothing).
+    pub poster: AccountId,
+    /// What it trains.
+    pub spec: GenesisJobSpec,
+    /// Seed of its initial weights.
+    pub init_seed: H256,
+}
+
+/// A paid job of a genesis config, posted as by [`Pallet::post_job`](crate::Pallet::post_job).
+#[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GenesisPaidJob<AccountId, Balance> {
+    /// Who posts it (needs the budget in free balance at genesis).
+    pub poster: AccountId,
+    /// What it trains.
+    pub spec: GenesisJobSpec,
+    /// Price per verified step.
+    pub price_per_step: Balance,
+    /// Budget escrowed.
+    pub budget: Balance,
+    /// Optional target loss.
+    pub target_loss: Option<u64>,
+}
