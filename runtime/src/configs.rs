@@ -112,10 +112,17 @@ impl pallet_sudo::Config for Runtime {
     type WeightInfo = pallet_sudo::weights::SubstrateWeight<Runtime>;
 }
 
+parameter_types! {
+    /// Most validators: GRANDPA's authority set, the staking pallet's
+    /// admitted validators and the validators the rewards pallet pays are
+    /// bounded by this one constant, so none of them can outgrow another.
+    pub const MaxValidators: u32 = 32;
+}
+
 impl pallet_grandpa::Config for Runtime {
     type RuntimeEvent = RuntimeEvent;
     type WeightInfo = ();
-    type MaxAuthorities = ConstU32<32>;
+    type MaxAuthorities = MaxValidators;
     type MaxNominators = ConstU32<0>;
     type MaxSetIdSessionEntries = ConstU64<0>;
     type KeyOwnerProof = sp_core::Void;
@@ -173,7 +180,7 @@ impl pallet_upow_staking::Config for Runtime {
     type MinBond = MinBond;
     type UnbondingDelay = UnbondingDelay;
     type MaxUnbondingChunks = ConstU32<16>;
-    type MaxValidators = ConstU32<32>;
+    type MaxValidators = MaxValidators;
     type SlashFraction = SlashFraction;
     type Treasury = TreasuryAccount;
     type OnValidatorSetChange = GrandpaAuthorities;
@@ -220,7 +227,7 @@ impl pallet_upow_rewards::Config for Runtime {
     type Currency = Balances;
     type FindAuthor = Training;
     type Validators = pallet_upow_staking::ActiveValidatorAccounts<Runtime>;
-    type MaxValidators = ConstU32<32>;
+    type MaxValidators = MaxValidators;
     type InitialReward = InitialReward;
     type BlocksPerEra = BlocksPerEra;
     type DecayPerEra = DecayPerEra;

@@ -39,6 +39,7 @@ pub mod apis;
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarks;
 pub mod configs;
+pub mod genesis_config_presets;
 
 use sp_runtime::{
     generic, impl_opaque_keys,

@@ -1,0 +1,215 @@
+//! The runtime's genesis presets, served by its `GenesisBuilder` API:
+//!
+//! | preset | chain spec | miners and validators | endowed | difficulty |
+//! |---|---|---|---|---|
+//! | [`DEV_RUNTIME_PRESET`] (`development`) | `dev` | Alice | Alice … Ferdie | 500 |
+//! | [`LOCAL_TESTNET_RUNTIME_PRESET`] (`local_testnet`) | `local` | Alice, Bob, Charlie | Alice … Ferdie | 500 |
+//! | [`TESTNET_TEMPLATE_PRESET`] (`testnet_template`) | `testnet` | Alice, Bob | Alice, Bob | 5 000 |
+//!
+//! Alice is the sudo key of each. Every preset holds the house job — the job
+//! blocks train whenever no paid job is queued: an MLP 784-128-10 on
+//! Fashion-MNIST's 60 000 training samples, committed to by
+//! [`FASHION_MNIST_TRAIN`].
+
+use alloc::{vec, vec::Vec};
+use frame_support::build_struct_json_patch;
+use serde_json::Value;
+use sp_core::H256;
+use sp_genesis_builder::PresetId;
+use sp_keyring::{Ed25519Keyring, Sr25519Keyring};
+use upow_puzzle::{hash::hash_parts, DatasetCommitment, Hyperparams, JobSpec, Model};
+
+pub use sp_genesis_builder::{DEV_RUNTIME_PRESET, LOCAL_TESTNET_RUNTIME_PRESET};
+
+use crate::{
+    AccountId, Balance, BalancesConfig, GrandpaConfig, JobsConfig, RuntimeGenesisConfig,
+    StakingConfig, SudoConfig, TrainingConfig, UNIT,
+};
+
+/// The preset of the `testnet` chain spec: a template for a live network,
+/// whose well-known dev keys must be replaced before launch.
+pub const TESTNET_TEMPLATE_PRESET: &str = "testnet_template";
+
+/// Fashion-MNIST's training set (Debian `dataset-fashion-mnist`), as the
+/// puzzle commits to it (`upow-puzzle`'s dataset tree; checked by a test of
+/// `upow-chain-spec` against the installed files).
+pub const FASHION_MNIST_TRAIN: DatasetCommitment = DatasetCommitment {
+    root: hex32("bd4c52fc9e7fbde9dd347cefef9440a2c2c6c478d84f977ca5b1c46fcbd88f46"),
+    samples: 60_000,
+    inputs: 784,
+};
+
+/// Fashion-MNIST's test set: the held-out samples the loss is measured on.
+pub const FASHION_MNIST_TEST: DatasetCommitment = DatasetCommitment {
+    root: hex32("34fd2f654ddc558babef251a8dbe1a992c6310a2b3ad1e0a580da3da0ef6b85e"),
+    samples: 10_000,
+    inputs: 784,
+};
+
+const fn hex32(s: &str) -> [u8; 32] {
+    let bytes = s.as_bytes();
+    let mut out = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        out[i] = nibble(bytes[2 * i]) << 4 | nibble(bytes[2 * i + 1]);
+        i += 1;
+    }
+    out
+}
+
+const fn nibble(c: u8) -> u8 {
+    match c {
+        b'0'..=b'9' => c - b'0',
+        b'a'..=b'f' => c - b'a' + 10,
+        _ => panic!("not a lowercase hex digit"),
+    }
+}
+
+/// The house job: 784-128-10, batch 64, learning rate 2^-2, its schedule
+/// planned over 40 epochs (37 500 steps).
+pub fn house_job_spec() -> JobSpec {
+    let model = Model::new(&[784, 128, 10]).expect("784-128-10 is within the puzzle's limits");
+    let hyper = Hyperparams::new(6, 2, 37_500).expect("within the puzzle's limits");
+    JobSpec::new(model, hyper, FASHION_MNIST_TRAIN).expect("the dataset fits the model")
+}
+
+/// Seed of the house job's initial weights.
+pub fn house_job_seed() -> [u8; 32] {
+    hash_parts(b"upow/house-job/v1", &[b"fashion-mnist 784-128-10"])
+}
+
+/// Bond of each genesis miner and validator.
+const GENESIS_BOND: Balance = 1_000 * UNIT;
+/// Balance of each endowed genesis account.
+const ENDOWMENT: Balance = 1_000_000 * UNIT;
+
+/// Genesis of a chain where `miners` author blocks and `validators`
+/// finalize; `endowed` hold [`ENDOWMENT`] each and `root` is the sudo key
+/// and the house job's nominal poster.
+fn upow_genesis(
+    miners: &[Sr25519Keyring],
+    validators: &[(Sr25519Keyring, Ed25519Keyring)],
+    endowed: &[Sr25519Keyring],
+    root: Sr25519Keyring,
+    initial_difficulty: u128,
+) -> Value {
+    let root: AccountId = root.to_account_id();
+    let house_job = pallet_upow_jobs::GenesisHouseJob {
+        poster: root.clone(),
+        spec: pallet_upow_jobs::GenesisJobSpec::from(&house_job_spec()),
+        init_seed: H256(house_job_seed()),
+    };
+    build_struct_json_patch!(RuntimeGenesisConfig {
+        balances: BalancesConfig {
+            balances: endowed
+                .iter()
+                .map(|k| (k.to_account_id(), ENDOWMENT))
+                .collect::<Vec<_>>(),
+        },
+        sudo: SudoConfig { key: Some(root) },
+        grandpa: GrandpaConfig {
+            authorities: validators
+                .iter()
+                .map(|(_, grandpa)| (grandpa.public().into(), 1))
+                .collect::<Vec<_>>(),
+        },
+        training: TrainingConfig {
+            difficulty: initial_difficulty,
+        },
+        jobs: JobsConfig {
+            house_job: Some(house_job),
+            jobs: Vec::new(),
+        },
+        staking: StakingConfig {
+            miners: miners
+                .iter()
+                .map(|k| (k.to_account_id(), k.public().0, GENESIS_BOND))
+                .collect::<Vec<_>>(),
+            validators: validators
+                .iter()
+                .map(|(account, grandpa)| {
+                    (account.to_account_id(), grandpa.public().0, GENESIS_BOND)
+                })
+                .collect::<Vec<_>>(),
+        },
+    })
+}
+
+/// The well-known dev accounts Alice … Ferdie.
+const DEV_ACCOUNTS: [Sr25519Keyring; 6] = [
+    Sr25519Keyring::Alice,
+    Sr25519Keyring::Bob,
+    Sr25519Keyring::Charlie,
+    Sr25519Keyring::Dave,
+    Sr25519Keyring::Eve,
+    Sr25519Keyring::Ferdie,
+];
+
+/// `development`: Alice mines and validates; low starting difficulty.
+pub fn development_config_genesis() -> Value {
+    upow_genesis(
+        &[Sr25519Keyring::Alice],
+        &[(Sr25519Keyring::Alice, Ed25519Keyring::Alice)],
+        &DEV_ACCOUNTS,
+        Sr25519Keyring::Alice,
+        500,
+    )
+}
+
+/// `local_testnet`: Alice, Bob and Charlie mine and validate.
+pub fn local_testnet_genesis() -> Value {
+    upow_genesis(
+        &[
+            Sr25519Keyring::Alice,
+            Sr25519Keyring::Bob,
+            Sr25519Keyring::Charlie,
+        ],
+        &[
+            (Sr25519Keyring::Alice, Ed25519Keyring::Alice),
+            (Sr25519Keyring::Bob, Ed25519Keyring::Bob),
+            (Sr25519Keyring::Charlie, Ed25519Keyring::Charlie),
+        ],
+        &DEV_ACCOUNTS,
+        Sr25519Keyring::Alice,
+        500,
+    )
+}
+
+/// `testnet_template`: Alice and Bob mine and validate; the starting
+/// difficulty of a live network. Its dev keys are placeholders.
+pub fn testnet_template_genesis() -> Value {
+    upow_genesis(
+        &[Sr25519Keyring::Alice, Sr25519Keyring::Bob],
+        &[
+            (Sr25519Keyring::Alice, Ed25519Keyring::Alice),
+            (Sr25519Keyring::Bob, Ed25519Keyring::Bob),
+        ],
+        &[Sr25519Keyring::Alice, Sr25519Keyring::Bob],
+        Sr25519Keyring::Alice,
+        5_000,
+    )
+}
+
+/// The JSON patch of the preset `id`, or `None` if there is no such preset.
+pub fn get_preset(id: &PresetId) -> Option<Vec<u8>> {
+    let patch = match id.as_str() {
+        DEV_RUNTIME_PRESET => development_config_genesis(),
+        LOCAL_TESTNET_RUNTIME_PRESET => local_testnet_genesis(),
+        TESTNET_TEMPLATE_PRESET => testnet_template_genesis(),
+        _ => return None,
+    };
+    Some(
+        serde_json::to_string(&patch)
+            .expect("serialization to json is expected to work. qed.")
+            .into_bytes(),
+    )
+}
+
+/// The names of the presets [`get_preset`] serves.
+pub fn preset_names() -> Vec<PresetId> {
+    vec![
+        PresetId::from(DEV_RUNTIME_PRESET),
+        PresetId::from(LOCAL_TESTNET_RUNTIME_PRESET),
+        PresetId::from(TESTNET_TEMPLATE_PRESET),
+    ]
+}
