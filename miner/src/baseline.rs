@@ -8,7 +8,7 @@ use upow_puzzle::{
     Dataset, Hyperparams, Model, Weights,
 };
 
-use crate::error::{candle_error, Result};
+use crate::{backend::candle::candle_error, error::Result};
 
 /// Accuracy and loss of the float model on the test set.
 #[derive(Clone, Copy, Debug)]

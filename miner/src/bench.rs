@@ -37,9 +37,9 @@ use upow_puzzle::{
 };
 
 use crate::{
-    backend::{self, BackendKind},
+    backend::{self, candle::candle_error, BackendKind},
     baseline::{float_batch_indices, tensors, FloatMlp},
-    error::{candle_error, MinerError, Result},
+    error::{BackendError, Result},
     train::batch_for,
 };
 
@@ -293,7 +293,7 @@ struct Fixture {
 impl Fixture {
     fn new(shape: &BenchShape, samples: usize) -> Result<Self> {
         if samples == 0 {
-            return Err(MinerError::Input(
+            return Err(BackendError::Input(
                 "the synthetic dataset needs at least one sample".into(),
             ));
         }
@@ -350,7 +350,7 @@ impl Fixture {
     /// Without the `cuda` feature there is no GPU float32 step.
     #[cfg(not(feature = "cuda"))]
     fn float32_cuda(&self, _index: usize, _budget: Duration) -> Result<Timing> {
-        Err(MinerError::NotBuilt {
+        Err(BackendError::NotBuilt {
             backend: "cuda",
             feature: "cuda",
         })
@@ -423,7 +423,7 @@ pub fn run(config: &BenchConfig, mut on_row: impl FnMut(&BenchRow)) -> Result<Ve
     let budget = Duration::try_from_secs_f64(config.seconds)
         .ok()
         .filter(|d| !d.is_zero())
-        .ok_or_else(|| MinerError::Input(format!("bad measurement time {} s", config.seconds)))?;
+        .ok_or_else(|| BackendError::Input(format!("bad measurement time {} s", config.seconds)))?;
     let mut rows = Vec::new();
     let mut emit = |row: BenchRow| {
         on_row(&row);
@@ -455,11 +455,11 @@ pub fn run(config: &BenchConfig, mut on_row: impl FnMut(&BenchRow)) -> Result<Ve
                         ..BenchRow::new(shape, measurement, Some(timing))
                     }
                 }
-                Err(e @ (MinerError::NotBuilt { .. } | MinerError::NoGpu(_)))
+                Err(e @ (BackendError::NotBuilt { .. } | BackendError::NoGpu(_)))
                     if kind == BackendKind::Cuda =>
                 {
                     let note = match e {
-                        MinerError::NotBuilt { .. } => "not built".to_string(),
+                        BackendError::NotBuilt { .. } => "not built".to_string(),
                         other => other.to_string(),
                     };
                     BenchRow {

@@ -1,14 +1,19 @@
-//! The miner library's error type.
+//! The error type of the miner library's backends and training runs: what
+//! can go wrong creating or stepping a backend, training locally (the
+//! integer step or the float32 baseline), or benchmarking.
+//!
+//! Mining (`upow-miner mine`) wraps it in its own `mine::MineError`.
 
-/// Everything that can go wrong in the miner's library code.
+/// Everything that can go wrong in a backend or a training run.
 #[derive(Debug, thiserror::Error)]
-pub enum MinerError {
+pub enum BackendError {
     /// A puzzle rule rejected an input (bad spec, weights, samples, proof).
     #[error(transparent)]
     Puzzle(#[from] upow_puzzle::Error),
-    /// The tensor backend failed (wrapped: backend errors never leak raw).
+    /// The tensor library failed on a backend (wrapped: candle errors never
+    /// leak raw; see `backend::candle::candle_error`).
     #[error("{backend} backend: {message}")]
-    Backend {
+    Failed {
         /// Backend name.
         backend: &'static str,
         /// What went wrong.
@@ -25,40 +30,10 @@ pub enum MinerError {
     /// No usable GPU (no driver, no device, device index out of range).
     #[error("no usable CUDA device: {0}")]
     NoGpu(String),
-    /// A backend produced other weights than the reference (a bug or a
-    /// faulty device): its work would be rejected by every node.
-    #[error("{backend} backend diverged from the reference at step {step}")]
-    Diverged {
-        /// Backend name.
-        backend: &'static str,
-        /// Step index.
-        step: u64,
-    },
     /// Bad command-line or file input.
     #[error("{0}")]
     Input(String),
 }
 
-/// Result alias of the miner library.
-pub type Result<T, E = MinerError> = std::result::Result<T, E>;
-
-/// Wraps a candle error with the backend that raised it.
-pub(crate) fn candle_error(backend: &'static str) -> impl Fn(candle_core::Error) -> MinerError {
-    move |e| MinerError::Backend {
-        backend,
-        message: describe_candle_error(&e),
-    }
-}
-
-/// A candle error in words (CUDA conditions such as out-of-memory named
-/// plainly when the CUDA backend is built in).
-fn describe_candle_error(e: &candle_core::Error) -> String {
-    #[cfg(feature = "cuda")]
-    {
-        crate::backend::candle::describe_cuda_error(e)
-    }
-    #[cfg(not(feature = "cuda"))]
-    {
-        e.to_string()
-    }
-}
+/// Result alias of the miner library's backends and training runs.
+pub type Result<T, E = BackendError> = std::result::Result<T, E>;

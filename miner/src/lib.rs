@@ -11,6 +11,7 @@
 //!   for the integer step's accuracy.
 //! * [`train`]: local training runs (no chain) and their evaluation.
 //! * [`mine`]: `upow-miner mine`, mining a chain through a node's JSON-RPC.
+//! * [`error`]: [`BackendError`], the errors of the backends and of training.
 //!
 //! Layering: depends on `upow-puzzle`, and for mining on `upow-primitives`
 //! (the RPC definition) and talks to a node over JSON-RPC; never links the
@@ -23,4 +24,4 @@ pub mod error;
 pub mod mine;
 pub mod train;
 
-pub use error::{MinerError, Result};
+pub use error::{BackendError, Result};

@@ -12,7 +12,7 @@ use upow_miner::{
     mine::{
         self,
         keys::{self, KeySource, SecretUri},
-        ui::ViewMode,
+        view::ViewMode,
         MineConfig, Shutdown,
     },
     train::{self, TrainConfig},

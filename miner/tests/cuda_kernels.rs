@@ -402,7 +402,7 @@ mod cuda {
             },
             KERNEL_NAMES,
         },
-        MinerError,
+        BackendError,
     };
 
     use super::Rng;
@@ -420,7 +420,7 @@ mod cuda {
             return;
         }
         match cuda_device(0) {
-            Err(MinerError::NoGpu(message)) => {
+            Err(BackendError::NoGpu(message)) => {
                 eprintln!("cuda_device(0): {message}");
                 assert!(message.len() > 20, "{message}");
                 assert!(
@@ -432,7 +432,7 @@ mod cuda {
             Ok(_) => panic!("a CUDA device opened; run with UPOW_GPU_TESTS=1 on a GPU machine"),
         }
         // An index beyond any machine's devices is refused the same way.
-        assert!(matches!(cuda_device(4096), Err(MinerError::NoGpu(_))));
+        assert!(matches!(cuda_device(4096), Err(BackendError::NoGpu(_))));
     }
 
     #[test]

@@ -146,6 +146,17 @@ fn second_node_syncs_and_kill_9_loses_nothing() {
     assert!(!bob.log_contains("not stored"), "{}", bob.log_tail());
 }
 
+/// A u128 the node sends as `NumberOrHex` (a JSON number or `0x` hex).
+fn number_or_hex(value: &Value) -> u128 {
+    match value {
+        Value::Number(n) => n.as_u64().expect("a u64 number").into(),
+        Value::String(s) => {
+            u128::from_str_radix(s.trim_start_matches("0x"), 16).expect("0x hex")
+        }
+        other => panic!("not a NumberOrHex: {other}"),
+    }
+}
+
 /// Mines on `parent` as `author` with the reference step (in this process).
 fn mine(
     node: &Node,
@@ -155,7 +166,7 @@ fn mine(
 ) -> (u64, TrajectoryClaim, TrajectoryProof) {
     let (work, spec, weights) = work_at(node, Some(parent));
     let job = work["job"].as_u64().unwrap();
-    let difficulty: u128 = work["difficulty"].as_str().unwrap().parse().unwrap();
+    let difficulty = number_or_hex(&work["difficulty"]);
     let ctx = TrajectoryContext {
         parent: h256(&json!(parent)).0,
         author: author.public().0,
@@ -358,11 +369,7 @@ fn bad_blocks_and_bad_submissions_are_rejected_and_the_node_keeps_running() {
     );
 
     // A claim whose ticket misses the target (a root chosen so that it does).
-    let difficulty: u128 = node.call("upow_getWork", json!([first]))["difficulty"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let difficulty = number_or_hex(&node.call("upow_getWork", json!([first]))["difficulty"]);
     let mut claim = *digest.claim();
     for i in 0u8.. {
         claim.root = [i; 32];

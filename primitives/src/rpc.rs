@@ -4,13 +4,17 @@
 //!
 //! Binary payloads (weights, samples, proofs, job specs) travel as
 //! `0x`-prefixed hex of their canonical (SCALE or puzzle) encodings;
-//! 128-bit numbers as decimal strings (JSON numbers lose precision above
-//! 2^53).
+//! 128-bit numbers as [`NumberOrHex`] (as Substrate's own RPCs, e.g.
+//! `payment_queryFeeDetails`, carry balances): the node sends `0x`-prefixed
+//! hex strings, since JSON numbers lose precision above 2^53, and a JSON
+//! number is read as well. A reader converts them with
+//! `u128::try_from`, which fails on a value above `u128::MAX`.
 
-use alloc::{string::String, vec::Vec};
+use alloc::vec::Vec;
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
 use serde::{Deserialize, Serialize};
 use sp_core::{Bytes, H256};
+pub use sp_rpc::number::NumberOrHex;
 
 use crate::JobId;
 
@@ -36,7 +40,7 @@ pub mod error {
 pub const MAX_DATASET_SAMPLES: u64 = 4096;
 
 /// The work of the next block.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkResponse {
     /// The parent block to build on (the node's best block).
@@ -61,8 +65,8 @@ pub struct WorkResponse {
     pub weights: H256,
     /// Steps the job already has.
     pub steps: u64,
-    /// Difficulty the next block must meet (decimal).
-    pub difficulty: String,
+    /// Difficulty the next block must meet (a u128).
+    pub difficulty: NumberOrHex,
 }
 
 /// A slice of a dataset's encoded samples.
@@ -116,7 +120,7 @@ pub struct Template {
 }
 
 /// A job, for dApps and miners.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobJson {
     /// Job id.
@@ -131,10 +135,10 @@ pub struct JobJson {
     pub target_steps: u64,
     /// Dataset root.
     pub dataset_root: H256,
-    /// Price per verified step (decimal).
-    pub price_per_step: String,
-    /// Escrow left (decimal).
-    pub budget_left: String,
+    /// Price per verified step (a u128 balance).
+    pub price_per_step: NumberOrHex,
+    /// Escrow left (a u128 balance).
+    pub budget_left: NumberOrHex,
     /// Target loss, sixteenths of a bit per sample.
     pub target_loss: Option<u64>,
     /// Queued, Active, Completed, Exhausted or Cancelled.

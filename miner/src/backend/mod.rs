@@ -4,35 +4,20 @@
 //! reference, `upow_puzzle::TrainingStep` (tested over many random seeds in
 //! `tests/bit_exact.rs`); a miner whose backend diverges produces blocks every
 //! node rejects.
+//!
+//! * [`step`]: the [`StepBackend`] interface and its [`StepReport`];
+//! * [`reference`]: the normative integer reference (plain Rust);
+//! * [`candle`]: candle on the CPU or (feature `cuda`) an NVIDIA GPU.
 
 pub mod candle;
 pub mod reference;
+pub mod step;
 
-use upow_puzzle::{Batch, Hash, Hyperparams, Model, Seed, Weights};
+use upow_puzzle::{Hyperparams, Model, Weights};
+
+pub use step::{StepBackend, StepReport};
 
 use crate::error::Result;
-
-/// What one step reports back.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StepReport {
-    /// Hash of the weights after the step.
-    pub weights_hash: Hash,
-    /// Batch loss before the update (sixteenths of a bit, summed over rows).
-    pub loss: u64,
-}
-
-/// One device's implementation of the training step. It keeps the current
-/// weights (on its device) between steps.
-pub trait StepBackend: Send {
-    /// Short name for logs and metrics ("reference", "cpu", "cuda:0").
-    fn name(&self) -> String;
-    /// Replaces the current weights.
-    fn load(&mut self, weights: &Weights) -> Result<()>;
-    /// Runs one step on `batch` from the current weights, in place.
-    fn step(&mut self, batch: &Batch, seed: &Seed, global_step: u64) -> Result<StepReport>;
-    /// The current weights (copied to the host).
-    fn weights(&self) -> Result<Weights>;
-}
 
 /// Which backend to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -105,7 +90,7 @@ fn cuda_backend(
     _hyper: &Hyperparams,
     _weights: &Weights,
 ) -> Result<Box<dyn StepBackend>> {
-    Err(crate::error::MinerError::NotBuilt {
+    Err(crate::error::BackendError::NotBuilt {
         backend: "cuda",
         feature: "cuda",
     })

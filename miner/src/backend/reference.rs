@@ -2,7 +2,7 @@
 
 use upow_puzzle::{Batch, Hyperparams, Model, Seed, TrainingStep, Weights};
 
-use super::{StepBackend, StepReport};
+use super::step::{StepBackend, StepReport};
 use crate::error::Result;
 
 /// Runs the normative integer step on the host.

@@ -19,7 +19,7 @@ use jsonrpsee::{
 };
 use sp_core::{Bytes, H256};
 use upow_primitives::{
-    rpc::{DatasetChunk, JobJson, SubmitWork, Template, UpowApiClient, WorkResponse},
+    rpc::{DatasetChunk, JobJson, NumberOrHex, SubmitWork, Template, UpowApiClient, WorkResponse},
     AuthorId, JobId,
 };
 
@@ -64,6 +64,31 @@ pub enum RpcError {
         /// What was wrong.
         message: String,
     },
+    /// A 128-bit field of the answer holds a larger number.
+    #[error("{method}: {field} {value} does not fit in 128 bits")]
+    OutOfRange {
+        /// The method called.
+        method: &'static str,
+        /// The field (as named in the JSON answer).
+        field: &'static str,
+        /// Its value, in decimal.
+        value: String,
+    },
+}
+
+/// The u128 value of `field` of an answer of `method` (a 128-bit number,
+/// sent as a JSON number or `0x` hex); [`RpcError::OutOfRange`] if it is
+/// larger.
+pub fn rpc_u128(
+    method: &'static str,
+    field: &'static str,
+    value: NumberOrHex,
+) -> Result<u128, RpcError> {
+    u128::try_from(value).map_err(|_| RpcError::OutOfRange {
+        method,
+        field,
+        value: value.into_u256().to_string(),
+    })
 }
 
 impl RpcError {
@@ -398,5 +423,24 @@ mod tests {
         assert!(e.to_string().contains("1003") && e.to_string().contains("not admitted"));
         let e = RpcError::from_client("upow_getWork", ClientError::RequestTimeout);
         assert!(e.is_connection());
+    }
+
+    #[test]
+    fn rpc_numbers_convert_to_u128_or_fail_loudly() {
+        let max = NumberOrHex::from(u128::MAX);
+        assert_eq!(rpc_u128("upow_job", "budgetLeft", max), Ok(u128::MAX));
+        assert_eq!(
+            rpc_u128("upow_getWork", "difficulty", NumberOrHex::Number(4995)),
+            Ok(4995)
+        );
+        let hex: NumberOrHex = serde_json::from_str("\"0x1383\"").unwrap();
+        assert_eq!(rpc_u128("upow_getWork", "difficulty", hex), Ok(4995));
+        let too_big = NumberOrHex::Hex(sp_core::U256::from(u128::MAX) + 1);
+        let e = rpc_u128("upow_job", "pricePerStep", too_big).unwrap_err();
+        assert!(!e.is_connection());
+        assert!(
+            matches!(&e, RpcError::OutOfRange { field: "pricePerStep", value, .. } if *value == "340282366920938463463374607431768211456"),
+            "{e}"
+        );
     }
 }

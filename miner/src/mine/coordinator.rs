@@ -20,13 +20,14 @@ use upow_primitives::rpc::{error, ClaimJson, SubmitWork, WorkResponse, MAX_DATAS
 use upow_puzzle::{weights::hash_encoded, Dataset, Hash, JobSpec, Weights};
 
 use super::{
-    client::{Backoff, NodeClient, RpcError, Token},
+    client::{rpc_u128, Backoff, NodeClient, RpcError, Token},
+    error::MineError,
+    events::{CacheEntry, DatasetSource, Event, EventSink},
     keys::AuthorKey,
     metrics::Metrics,
+    shutdown::Shutdown,
     store::{Discarded, Store},
-    ui::{Event, EventSink},
     work::{Found, PreparedWork, SubmitOutcome, WorkBoard, WorkKey},
-    MineError, Shutdown,
 };
 
 /// Weights kept in memory (the current ones, the last wins' final ones).
@@ -246,11 +247,14 @@ impl Coordinator {
                 return Ok(Some(RETRY));
             }
         };
-        let Some(key) = WorkKey::of(&work) else {
-            self.events.emit(Event::NoWork {
-                reason: format!("unreadable difficulty {:?}", work.difficulty),
-            });
-            return Ok(Some(RETRY));
+        let key = match WorkKey::of(&work) {
+            Ok(key) => key,
+            Err(e) => {
+                self.events.emit(Event::NoWork {
+                    reason: e.to_string(),
+                });
+                return Ok(Some(RETRY));
+            }
         };
         if !self.board.is_new(&key) {
             return Ok(None);
@@ -278,7 +282,7 @@ impl Coordinator {
             model: work.model.clone(),
             batch: work.batch,
             job_steps: work.steps,
-            difficulty: work.difficulty.clone(),
+            difficulty: key.difficulty,
         });
         self.board.publish(prepared);
         Ok(None)
@@ -319,13 +323,13 @@ impl Coordinator {
 
     fn discarded(&self, discarded: Option<Discarded>) {
         let (what, hash) = match discarded {
-            Some(Discarded::Weights(h)) => ("weights", h),
-            Some(Discarded::Dataset(h)) => ("dataset", h),
+            Some(Discarded::Weights(h)) => (CacheEntry::Weights, h),
+            Some(Discarded::Dataset(h)) => (CacheEntry::Dataset, h),
             None => return,
         };
         self.metrics.cache_corrupt.inc();
         self.events.emit(Event::CacheCorrupt {
-            what: what.into(),
+            what,
             hash: hex32(&hash),
         });
     }
@@ -353,7 +357,7 @@ impl Coordinator {
                     root,
                     loaded: commitment.samples,
                     total: commitment.samples,
-                    from: "cache".into(),
+                    from: DatasetSource::Cache,
                 });
                 d
             }
@@ -386,7 +390,7 @@ impl Coordinator {
                             root: root.clone(),
                             loaded: offset,
                             total: commitment.samples,
-                            from: "node".into(),
+                            from: DatasetSource::Node,
                         });
                     }
                 }
@@ -407,7 +411,7 @@ impl Coordinator {
                     root,
                     loaded: commitment.samples,
                     total: commitment.samples,
-                    from: "node".into(),
+                    from: DatasetSource::Node,
                 });
                 dataset
             }
@@ -458,17 +462,21 @@ impl Coordinator {
         state: &mut State,
         job: u64,
     ) -> Result<(), RpcError> {
-        match client.job(job).await {
-            Ok(info) => {
-                let price = info.price_per_step.parse().unwrap_or(0);
-                state.terms.budget_left = info.budget_left.parse().unwrap_or(0);
+        let terms = client.job(job).await.and_then(|info| {
+            let price = rpc_u128("upow_job", "pricePerStep", info.price_per_step)?;
+            let budget_left = rpc_u128("upow_job", "budgetLeft", info.budget_left)?;
+            Ok((info, price, budget_left))
+        });
+        match terms {
+            Ok((info, price, budget_left)) => {
+                state.terms.budget_left = budget_left;
                 if state.terms.job != Some(job) || state.terms.price_per_step != price {
                     self.events.emit(Event::Job {
                         job,
-                        price_per_step: info.price_per_step.clone(),
-                        budget_left: info.budget_left.clone(),
+                        price_per_step: price,
+                        budget_left,
                         target_steps: info.target_steps,
-                        status: format!("{:?}", info.status),
+                        status: info.status,
                     });
                 }
                 state.terms.job = Some(job);
@@ -490,7 +498,7 @@ impl Coordinator {
         if reward != state.terms.block_reward || !state.terms.reward_reported {
             state.terms.reward_reported = true;
             self.events.emit(Event::Reward {
-                block_reward: reward.map(|r| r.to_string()),
+                block_reward: reward,
             });
         }
         state.terms.block_reward = reward;
@@ -577,7 +585,7 @@ impl Coordinator {
                     if state.terms.block_reward != Some(reward) || !state.terms.reward_reported {
                         state.terms.reward_reported = true;
                         self.events.emit(Event::Reward {
-                            block_reward: Some(reward.to_string()),
+                            block_reward: Some(reward),
                         });
                     }
                     state.terms.block_reward = Some(reward);
@@ -592,8 +600,8 @@ impl Coordinator {
                     block,
                     hash: format!("{hash:?}"),
                     steps: claim.steps,
-                    job_payment: job_payment.to_string(),
-                    block_reward: state.terms.block_reward.map(|r| r.to_string()),
+                    job_payment,
+                    block_reward: state.terms.block_reward,
                 });
                 // The chain adopts the final weights: no need to fetch them.
                 state.remember_weights(claim.final_weights, found.mined.final_weights.clone());

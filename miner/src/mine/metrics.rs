@@ -12,7 +12,7 @@ use tokio::{
     net::{TcpListener, TcpStream},
 };
 
-use super::Shutdown;
+use super::shutdown::Shutdown;
 
 /// Why the metrics could not be set up.
 #[derive(Debug, thiserror::Error)]

@@ -30,10 +30,11 @@ use upow_puzzle::{
 };
 
 use super::{
-    client::Backoff,
+    client::{rpc_u128, Backoff, RpcError},
+    error::MineError,
+    events::{DeviceState, DeviceStats, Event, EventSink},
     metrics::DeviceMetrics,
-    ui::{DeviceState, DeviceStats, Event, EventSink},
-    MineError, Shutdown,
+    shutdown::Shutdown,
 };
 use crate::backend::{self, BackendKind, StepBackend};
 
@@ -101,14 +102,15 @@ pub struct WorkKey {
 }
 
 impl WorkKey {
-    /// The key of the node's work (`None`: its difficulty does not parse).
-    pub fn of(work: &WorkResponse) -> Option<Self> {
-        Some(Self {
+    /// The key of the node's work (an error if its difficulty does not
+    /// fit in 128 bits).
+    pub fn of(work: &WorkResponse) -> Result<Self, RpcError> {
+        Ok(Self {
             parent: work.parent.0,
             job: work.job,
             weights: work.weights.0,
             steps: work.steps,
-            difficulty: work.difficulty.parse().ok()?,
+            difficulty: rpc_u128("upow_getWork", "difficulty", work.difficulty)?,
         })
     }
 }
@@ -596,7 +598,7 @@ fn prove_win(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mine::{metrics::Metrics, ui};
+    use crate::mine::{events, metrics::Metrics};
     use upow_primitives::rpc::error;
 
     fn job() -> (JobSpec, Arc<Dataset>, Weights) {
@@ -643,7 +645,7 @@ mod tests {
         fn with_interval(devices: &[(BackendKind, usize)], interval: u32) -> Self {
             let board = Arc::new(WorkBoard::new());
             let (found_tx, found) = mpsc::unbounded_channel();
-            let (sink, events) = ui::channel();
+            let (sink, events) = events::channel();
             let shutdown = Shutdown::new();
             let labels: Vec<String> = (0..devices.len()).map(|i| format!("dev{i}")).collect();
             let metrics = Metrics::new(&labels).unwrap();

@@ -116,7 +116,7 @@ where
             init_seed: H256(work.init_seed),
             weights: H256(work.weights),
             steps: work.steps,
-            difficulty: work.difficulty.to_string(),
+            difficulty: work.difficulty.into(),
         })
     }
 
@@ -216,8 +216,8 @@ where
             batch: info.spec.hyper.batch() as u32,
             target_steps: info.spec.hyper.total_steps(),
             dataset_root: H256(info.spec.dataset.root),
-            price_per_step: info.price_per_step.to_string(),
-            budget_left: info.budget_left.to_string(),
+            price_per_step: info.price_per_step.into(),
+            budget_left: info.budget_left.into(),
             target_loss: info.target_loss,
             status: info.status,
             steps: info.steps,

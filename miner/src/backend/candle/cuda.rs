@@ -42,8 +42,7 @@ use upow_puzzle::{
     weights::HASH_CHUNK,
 };
 
-use super::ops::WeightUpdate;
-use crate::error::MinerError;
+use crate::error::BackendError;
 
 /// The CUDA C source of every kernel.
 pub(crate) const KERNELS: &str = include_str!("kernels.cu");
@@ -75,36 +74,36 @@ const BLOCK: u32 = 256;
 
 /// Opens CUDA device `index` for the candle backend.
 ///
-/// Checks, in order, with a clear [`MinerError::NoGpu`] for each: that the
+/// Checks, in order, with a clear [`BackendError::NoGpu`] for each: that the
 /// driver library is a real one and initialises (not the build-time stub,
 /// not too old for CUDA 13.0), that it sees a device, that `index` is one of
 /// them, and that the context (with cuBLAS) can be created (out of memory,
 /// device busy or in exclusive mode). Reduced-precision (TF32) f32 GEMM is
 /// switched off and checked, because the puzzle's exactness argument needs
 /// full f32 products.
-pub fn cuda_device(index: usize) -> std::result::Result<Device, MinerError> {
-    driver::init().map_err(|e| MinerError::NoGpu(driver_message(e)))?;
+pub fn cuda_device(index: usize) -> std::result::Result<Device, BackendError> {
+    driver::init().map_err(|e| BackendError::NoGpu(driver_message(e)))?;
     let mut version = 0i32;
     // SAFETY: cuDriverGetVersion writes one int through a valid pointer.
     unsafe { sys::cuDriverGetVersion(&mut version) }
         .result()
-        .map_err(|e| MinerError::NoGpu(driver_message(e)))?;
+        .map_err(|e| BackendError::NoGpu(driver_message(e)))?;
     if version < MIN_DRIVER_VERSION {
-        return Err(MinerError::NoGpu(format!(
+        return Err(BackendError::NoGpu(format!(
             "the NVIDIA driver supports CUDA {}.{} only; this miner is built for CUDA 13.0 \
              and needs a driver that supports it (R580 or newer)",
             version / 1000,
             (version % 1000) / 10
         )));
     }
-    let count = driver::device::get_count().map_err(|e| MinerError::NoGpu(driver_message(e)))?;
+    let count = driver::device::get_count().map_err(|e| BackendError::NoGpu(driver_message(e)))?;
     if count <= 0 {
-        return Err(MinerError::NoGpu(
+        return Err(BackendError::NoGpu(
             "the NVIDIA driver reports no CUDA device".into(),
         ));
     }
     if index >= count as usize {
-        return Err(MinerError::NoGpu(format!(
+        return Err(BackendError::NoGpu(format!(
             "device index {index} is out of range: this machine has {count} CUDA device{} \
              (indices 0..={})",
             if count == 1 { "" } else { "s" },
@@ -113,7 +112,7 @@ pub fn cuda_device(index: usize) -> std::result::Result<Device, MinerError> {
     }
     candle_core::cuda_backend::set_gemm_reduced_precision_f32(false);
     if candle_core::cuda_backend::gemm_reduced_precision_f32() {
-        return Err(MinerError::Backend {
+        return Err(BackendError::Failed {
             backend: "cuda",
             message: "reduced-precision (TF32) f32 GEMM is on; the puzzle needs exact f32 \
                       products"
@@ -123,7 +122,7 @@ pub fn cuda_device(index: usize) -> std::result::Result<Device, MinerError> {
     // An explicit stream rather than the per-thread default stream: a backend
     // may be created on one thread and stepped on another.
     Device::new_cuda_with_stream(index).map_err(|e| {
-        MinerError::NoGpu(format!(
+        BackendError::NoGpu(format!(
             "cannot open CUDA device {index}: {}",
             describe_error(&e)
         ))
@@ -234,12 +233,12 @@ pub(crate) fn compile_kernels() -> std::result::Result<Ptx, nvrtc::CompileError>
 
 /// Compiles the kernels with NVRTC and returns their PTX: proves the kernel
 /// sources compile (tests, diagnostics) without a GPU; needs only libnvrtc.
-pub fn kernel_ptx() -> std::result::Result<String, MinerError> {
-    let ptx = compile_kernels().map_err(|e| MinerError::Backend {
+pub fn kernel_ptx() -> std::result::Result<String, BackendError> {
+    let ptx = compile_kernels().map_err(|e| BackendError::Failed {
         backend: "cuda",
         message: format!("NVRTC could not compile the kernels: {e}"),
     })?;
-    std::panic::catch_unwind(move || ptx.to_src()).map_err(|_| MinerError::Backend {
+    std::panic::catch_unwind(move || ptx.to_src()).map_err(|_| BackendError::Failed {
         backend: "cuda",
         message: "NVRTC returned PTX that is not text".into(),
     })
@@ -372,6 +371,82 @@ pub(super) fn max_abs_shift(s: &CudaStorage, l: &Layout) -> Result<(CudaStorage,
     reduce_to_shift(s, l, "upow_max_abs", "upow_max_abs_shift_finish")
 }
 
+/// One argument of an element-wise kernel, in the kernel's parameter order
+/// (the output pointer, always last, is added by [`elementwise`]).
+enum KernelArg<'a> {
+    /// `const float*` with one value per element.
+    Elements(&'a CudaView<'a, f32>),
+    /// `const float*` to a one-element tensor (a shift or an exponent).
+    Scalar(&'a CudaView<'a, f32>),
+    /// `u64`: the element count.
+    Count,
+    /// `u64`.
+    U64(u64),
+    /// `unsigned int`.
+    U32(u32),
+    /// `int`.
+    I32(i32),
+}
+
+/// Launches the element-wise kernel `name`, which writes `out[i]` for every
+/// `i < n` from the `i`-th value of its [`KernelArg::Elements`] arguments
+/// (and its scalars), into a new f32 tensor of `shape`.
+///
+/// The buffers' lengths are checked here: every `Elements` argument must
+/// hold `n` values and every `Scalar` one. `args` must list exactly the
+/// kernel's C parameters before its output pointer, with these types.
+fn elementwise(
+    dev: &CudaDevice,
+    name: &'static str,
+    n: usize,
+    shape: &Shape,
+    args: &[KernelArg<'_>],
+) -> Result<(CudaStorage, Shape)> {
+    if shape.elem_count() != n {
+        bail!("{name}: {n} elements for an output of shape {shape:?}");
+    }
+    for arg in args {
+        match arg {
+            KernelArg::Elements(view) if view.len() != n => {
+                bail!("{name}: an input has {} elements, expected {n}", view.len())
+            }
+            KernelArg::Scalar(view) if view.len() != 1 => {
+                bail!(
+                    "{name}: expected a one-element tensor, got {} elements",
+                    view.len()
+                )
+            }
+            _ => {}
+        }
+    }
+    let mut out = dev.alloc_zeros::<f32>(n)?;
+    if n > 0 {
+        let f = function(dev, name)?;
+        let stream = dev.cuda_stream();
+        let count = n as u64;
+        let mut b = stream.launch_builder(&f);
+        for arg in args {
+            match arg {
+                KernelArg::Elements(view) | KernelArg::Scalar(view) => b.arg(*view),
+                KernelArg::Count => b.arg(&count),
+                KernelArg::U64(v) => b.arg(v),
+                KernelArg::U32(v) => b.arg(v),
+                KernelArg::I32(v) => b.arg(v),
+            };
+        }
+        b.arg(&mut out);
+        // SAFETY: the arguments are the kernel's C parameters in order (the
+        // caller lists them as its signature says); every input it indexes
+        // by element holds n values and every scalar one (checked above), and
+        // `out` holds n values; the kernel touches indices below n only.
+        unsafe { b.launch(grid(n)) }.w()?;
+    }
+    Ok((
+        CudaStorage::wrap_cuda_slice(out, dev.clone()),
+        shape.clone(),
+    ))
+}
+
 /// CUDA side of [`super::ops::Requantize`].
 pub(super) fn requantize(
     s1: &CudaStorage,
@@ -379,46 +454,36 @@ pub(super) fn requantize(
     s2: &CudaStorage,
     l2: &Layout,
 ) -> Result<(CudaStorage, Shape)> {
-    let dev = &s1.device;
     let (z, n) = f32_view(s1, l1)?;
     let shift = scalar_view(s2, l2)?;
-    let mut out = dev.alloc_zeros::<f32>(n)?;
-    if n > 0 {
-        let f = function(dev, "upow_requantize")?;
-        let stream = dev.cuda_stream();
-        let mut b = stream.launch_builder(&f);
-        let n64 = n as u64;
-        b.arg(&z).arg(&n64).arg(&shift).arg(&mut out);
-        // SAFETY: (const float*, u64, const float*, float*): z and out have n elements.
-        unsafe { b.launch(grid(n)) }.w()?;
-    }
-    Ok((
-        CudaStorage::wrap_cuda_slice(out, dev.clone()),
-        l1.shape().clone(),
-    ))
+    // (const float* z, u64 n, const float* shift, float* out)
+    elementwise(
+        &s1.device,
+        "upow_requantize",
+        n,
+        l1.shape(),
+        &[
+            KernelArg::Elements(&z),
+            KernelArg::Count,
+            KernelArg::Scalar(&shift),
+        ],
+    )
 }
 
 /// CUDA side of [`super::ops::ComputeWeights`].
 pub(super) fn compute_weights(s: &CudaStorage, l: &Layout) -> Result<(CudaStorage, Shape)> {
-    let dev = &s.device;
     let (m, n) = f32_view(s, l)?;
-    let mut out = dev.alloc_zeros::<f32>(n)?;
-    if n > 0 {
-        let f = function(dev, "upow_compute_weights")?;
-        let stream = dev.cuda_stream();
-        let mut b = stream.launch_builder(&f);
-        let n64 = n as u64;
-        b.arg(&m).arg(&n64).arg(&mut out);
-        // SAFETY: (const float*, u64, float*): m and out have n elements.
-        unsafe { b.launch(grid(n)) }.w()?;
-    }
-    Ok((
-        CudaStorage::wrap_cuda_slice(out, dev.clone()),
-        l.shape().clone(),
-    ))
+    // (const float* m, u64 n, float* out)
+    elementwise(
+        &s.device,
+        "upow_compute_weights",
+        n,
+        l.shape(),
+        &[KernelArg::Elements(&m), KernelArg::Count],
+    )
 }
 
-/// CUDA side of [`super::ops::StochasticRound`].
+/// CUDA side of [`super::ops::StochasticRound`] with PRNG stream `key`.
 pub(super) fn stochastic_round(
     key: u64,
     s1: &CudaStorage,
@@ -426,28 +491,32 @@ pub(super) fn stochastic_round(
     s2: &CudaStorage,
     l2: &Layout,
 ) -> Result<(CudaStorage, Shape)> {
-    let dev = &s1.device;
     let (x, n) = f32_view(s1, l1)?;
     let shift = scalar_view(s2, l2)?;
-    let mut out = dev.alloc_zeros::<f32>(n)?;
-    if n > 0 {
-        let f = function(dev, "upow_stochastic_round_kernel")?;
-        let stream = dev.cuda_stream();
-        let mut b = stream.launch_builder(&f);
-        let n64 = n as u64;
-        b.arg(&x).arg(&n64).arg(&shift).arg(&key).arg(&mut out);
-        // SAFETY: (const float*, u64, const float*, u64, float*): x and out have n elements.
-        unsafe { b.launch(grid(n)) }.w()?;
-    }
-    Ok((
-        CudaStorage::wrap_cuda_slice(out, dev.clone()),
-        l1.shape().clone(),
-    ))
+    // (const float* x, u64 n, const float* shift, u64 key, float* out)
+    elementwise(
+        &s1.device,
+        "upow_stochastic_round_kernel",
+        n,
+        l1.shape(),
+        &[
+            KernelArg::Elements(&x),
+            KernelArg::Count,
+            KernelArg::Scalar(&shift),
+            KernelArg::U64(key),
+        ],
+    )
 }
 
-/// CUDA side of [`super::ops::WeightUpdate`].
+/// CUDA side of [`super::ops::WeightUpdate`]: master weights `(s1, l1)`,
+/// gradient `(s2, l2)` and its one-element exponent `(s3, l3)`, with the
+/// layer's PRNG stream `key`, the step's `lr_shift` and the layer's
+/// `weight_exp`.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn weight_update(
-    op: &WeightUpdate,
+    key: u64,
+    lr_shift: u32,
+    weight_exp: i32,
     s1: &CudaStorage,
     l1: &Layout,
     s2: &CudaStorage,
@@ -455,35 +524,29 @@ pub(super) fn weight_update(
     s3: &CudaStorage,
     l3: &Layout,
 ) -> Result<(CudaStorage, Shape)> {
-    let dev = &s1.device;
     let (m, n) = f32_view(s1, l1)?;
     let (g, gn) = f32_view(s2, l2)?;
     if n != gn {
         bail!("weights and gradient differ in size: {n} vs {gn}");
     }
     let grad_exp = scalar_view(s3, l3)?;
-    let mut out = dev.alloc_zeros::<f32>(n)?;
-    if n > 0 {
-        let f = function(dev, "upow_weight_update")?;
-        let stream = dev.cuda_stream();
-        let mut b = stream.launch_builder(&f);
-        let n64 = n as u64;
-        b.arg(&m)
-            .arg(&g)
-            .arg(&n64)
-            .arg(&grad_exp)
-            .arg(&op.key)
-            .arg(&op.lr_shift)
-            .arg(&op.weight_exp)
-            .arg(&mut out);
-        // SAFETY: (const float*, const float*, u64, const float*, u64, unsigned int, int,
-        // float*): m, g and out have n elements.
-        unsafe { b.launch(grid(n)) }.w()?;
-    }
-    Ok((
-        CudaStorage::wrap_cuda_slice(out, dev.clone()),
-        l1.shape().clone(),
-    ))
+    // (const float* m, const float* g, u64 n, const float* grad_exp, u64 key,
+    //  unsigned int lr_shift, int weight_exp, float* out)
+    elementwise(
+        &s1.device,
+        "upow_weight_update",
+        n,
+        l1.shape(),
+        &[
+            KernelArg::Elements(&m),
+            KernelArg::Elements(&g),
+            KernelArg::Count,
+            KernelArg::Scalar(&grad_exp),
+            KernelArg::U64(key),
+            KernelArg::U32(lr_shift),
+            KernelArg::I32(weight_exp),
+        ],
+    )
 }
 
 /// CUDA side of [`super::ops::SoftmaxCrossEntropy`]: the gradient (f32,

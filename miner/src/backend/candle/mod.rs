@@ -19,17 +19,37 @@ use upow_puzzle::{
     Batch, Hyperparams, Model, Seed, Weights,
 };
 
-use super::{StepBackend, StepReport};
-use crate::error::{candle_error, MinerError, Result};
+use super::step::{StepBackend, StepReport};
+use crate::error::{BackendError, Result};
 use ops::{
     ActivationShift, ComputeWeights, MaxAbsShift, Requantize, SoftmaxCrossEntropy, StochasticRound,
     WeightUpdate,
 };
 
 #[cfg(feature = "cuda")]
-pub(crate) use cuda::describe_error as describe_cuda_error;
-#[cfg(feature = "cuda")]
 pub use cuda::{cuda_device, kernel_ptx, KERNEL_NAMES};
+
+/// Wraps a candle error as a [`BackendError::Failed`] of `backend` (the
+/// backend's name: "cpu", "cuda", "float32").
+pub(crate) fn candle_error(backend: &'static str) -> impl Fn(candle_core::Error) -> BackendError {
+    move |e| BackendError::Failed {
+        backend,
+        message: describe_candle_error(&e),
+    }
+}
+
+/// A candle error in words (CUDA conditions such as out-of-memory named
+/// plainly when the CUDA backend is built in).
+fn describe_candle_error(e: &candle_core::Error) -> String {
+    #[cfg(feature = "cuda")]
+    {
+        cuda::describe_error(e)
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        e.to_string()
+    }
+}
 
 /// The training step on a candle device.
 pub struct CandleBackend {
@@ -230,6 +250,6 @@ impl StepBackend for CandleBackend {
 
     fn weights(&self) -> Result<Weights> {
         let bytes = self.encoded().map_err(candle_error(self.backend_name()))?;
-        Weights::decode(&self.model, &bytes).map_err(MinerError::from)
+        Weights::decode(&self.model, &bytes).map_err(BackendError::from)
     }
 }

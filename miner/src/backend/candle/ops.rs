@@ -249,7 +249,17 @@ impl CustomOp3 for WeightUpdate {
         s3: &candle_core::CudaStorage,
         l3: &Layout,
     ) -> Result<(candle_core::CudaStorage, Shape)> {
-        super::cuda::weight_update(self, s1, l1, s2, l2, s3, l3)
+        super::cuda::weight_update(
+            self.key,
+            self.lr_shift,
+            self.weight_exp,
+            s1,
+            l1,
+            s2,
+            l2,
+            s3,
+            l3,
+        )
     }
 }
 
