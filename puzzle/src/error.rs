@@ -37,8 +37,9 @@ pub enum Error {
         /// The limit.
         max: u64,
     },
-    /// The batch size is not a power of two in `1..=MAX_BATCH`.
-    #[error("batch size must be a power of two in 1..={max}, got 2^{log2}")]
+    /// The batch size is not a power of two in `1..=MAX_BATCH` (for a job:
+    /// `MIN_JOB_BATCH..=MAX_BATCH`).
+    #[error("batch size must be a power of two up to {max} (a job's at least 16), got 2^{log2}")]
     Batch {
         /// log2 of the requested batch size.
         log2: u32,
@@ -183,6 +184,28 @@ pub enum Error {
     /// The difficulty is zero.
     #[error("difficulty must be at least 1")]
     ZeroDifficulty,
+    /// The claim has more steps than the difficulty allows
+    /// ([`crate::pow::max_steps`]).
+    #[error("a trajectory at this difficulty may have at most {max} steps, the claim has {steps}")]
+    TooManySteps {
+        /// Steps claimed.
+        steps: u32,
+        /// The bound at the block's difficulty.
+        max: u32,
+    },
+    /// A proven step is degenerate: not real training work
+    /// ([`crate::degeneracy`]).
+    #[error("degenerate step: layer {layer} has {got}, at least {need} needed ({})", rule.describe())]
+    Degenerate {
+        /// Weight layer.
+        layer: u8,
+        /// Which rule.
+        rule: crate::degeneracy::Degeneracy,
+        /// What the step has.
+        got: u32,
+        /// What the rule requires.
+        need: u64,
+    },
     /// A malformed file (IDX dataset) or stream.
     #[error("malformed input: {0}")]
     Malformed(alloc::string::String),

@@ -15,14 +15,14 @@ pub mod tag {
     pub const WEIGHTS: &[u8] = b"upow/weights/v1";
     /// One 4096-byte chunk of a weights encoding.
     pub const WEIGHTS_CHUNK: &[u8] = b"upow/weights-chunk/v1";
-    /// Step seed derivation.
-    pub const SEED: &[u8] = b"upow/seed/v1";
+    /// Step seed derivation (v2: bound to the running trajectory root).
+    pub const SEED: &[u8] = b"upow/seed/v2";
     /// Per-purpose PRNG key derivation from a seed.
     pub const KEY: &[u8] = b"upow/key/v1";
-    /// Ticket of a step.
-    pub const TICKET: &[u8] = b"upow/ticket/v1";
+    /// Ticket of a step (v2: bound to the job and salt too).
+    pub const TICKET: &[u8] = b"upow/ticket/v2";
     /// Challenge index derivation from the winning ticket.
-    pub const CHALLENGE: &[u8] = b"upow/challenge/v1";
+    pub const CHALLENGE: &[u8] = b"upow/challenge/v2";
     /// Merkle leaf (prefix byte 0 follows the tag).
     pub const LEAF: &[u8] = b"upow/merkle/v1\x00";
     /// Merkle inner node (prefix byte 1 follows the tag).

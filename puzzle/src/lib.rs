@@ -21,7 +21,9 @@
 extern crate alloc;
 
 pub mod dataset;
+pub mod degeneracy;
 pub mod error;
+pub mod forgery;
 pub mod hash;
 #[cfg(feature = "std")]
 pub mod idx;
@@ -39,15 +41,16 @@ pub mod verify;
 pub mod weights;
 
 pub use dataset::{Dataset, DatasetCommitment, SampleOpening};
+pub use degeneracy::{validate_step, StepStats};
 pub use error::{Error, Result};
 pub use hash::Hash;
 pub use merkle::{MerkleProof, MerkleTree};
 pub use model::{Hyperparams, Model};
-pub use pow::{Seed, Ticket, TrajectoryContext};
+pub use pow::{max_steps, Seed, Ticket, TrajectoryContext, STEP_BOUND};
 pub use step::{batch_indices, evaluate, Batch, Evaluation, Forward, StepOutcome, TrainingStep};
 pub use trajectory::{challenged_steps, StepProof, Trajectory, TrajectoryClaim, TrajectoryProof};
 pub use verify::{
-    replay_final_step, verify_step, verify_trajectory, JobProgress, JobSpec, VerifiedStep,
-    VerifiedTrajectory,
+    execute_step, replay_final_step, validate_claim_bounds, verify_step, verify_trajectory,
+    JobProgress, JobSpec, VerifiedStep, VerifiedTrajectory,
 };
 pub use weights::Weights;

@@ -50,6 +50,18 @@ impl MerkleProof {
     /// The root this proof leads to from `leaf` (a leaf *hash*) at `index` in a
     /// tree of `leaves` leaves.
     pub fn root_from(&self, leaf: Hash, index: u64, leaves: u64) -> Result<Hash> {
+        Ok(self.roots_from(leaf, index, leaves)?.root)
+    }
+
+    /// The root this proof leads to, and the **prefix root**: the root of the
+    /// tree over leaves `0..=index` alone (RFC 6962's `MTH(D[0:index+1])`).
+    ///
+    /// The proof's *left* siblings are the roots of the perfect subtrees that
+    /// cover leaves `0..index` (one per set bit of `index`), so folding only
+    /// them onto the leaf gives the prefix root. Once the proof is checked
+    /// against a committed root, the prefix root is determined by that root:
+    /// this is the consistency proof between the two trees, for free.
+    pub fn roots_from(&self, leaf: Hash, index: u64, leaves: u64) -> Result<Roots> {
         if index >= leaves {
             return Err(Error::LeafIndex { index, leaves });
         }
@@ -60,28 +72,26 @@ impl MerkleProof {
                 expected,
             });
         }
-        let (mut acc, mut i, mut n) = (leaf, index, leaves);
+        let (mut root, mut prefix) = (leaf, leaf);
+        let (mut i, mut n) = (index, leaves);
         let mut siblings = self.siblings.iter();
         while n > 1 {
             if i % 2 == 1 {
-                acc = node_hash(
-                    siblings
-                        .next()
-                        .ok_or(Error::ProofLength { got: 0, expected })?,
-                    &acc,
-                );
+                let left = siblings
+                    .next()
+                    .ok_or(Error::ProofLength { got: 0, expected })?;
+                root = node_hash(left, &root);
+                prefix = node_hash(left, &prefix);
             } else if i + 1 < n {
-                acc = node_hash(
-                    &acc,
-                    siblings
-                        .next()
-                        .ok_or(Error::ProofLength { got: 0, expected })?,
-                );
+                let right = siblings
+                    .next()
+                    .ok_or(Error::ProofLength { got: 0, expected })?;
+                root = node_hash(&root, right);
             }
             i /= 2;
             n = n.div_ceil(2);
         }
-        Ok(acc)
+        Ok(Roots { root, prefix })
     }
 
     /// Checks that `leaf` (a leaf hash) sits at `index` of the tree `root`.
@@ -99,6 +109,15 @@ impl MerkleProof {
             Err(Error::ProofMismatch { what, index })
         }
     }
+}
+
+/// What a proof of leaf `i` leads to: see [`MerkleProof::roots_from`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Roots {
+    /// Root of the whole tree.
+    pub root: Hash,
+    /// Root of the tree over leaves `0..=i`.
+    pub prefix: Hash,
 }
 
 /// Number of siblings in the proof of leaf `index` of `leaves` leaves.
@@ -197,8 +216,8 @@ impl Frontier {
         Self::default()
     }
 
-    /// Appends a leaf hash.
-    pub fn push(&mut self, leaf: Hash) {
+    /// Appends a leaf hash; returns the root of the leaves so far.
+    pub fn push(&mut self, leaf: Hash) -> Hash {
         let mut node = (0u32, leaf);
         while let Some(&(height, root)) = self.peaks.last() {
             if height != node.0 {
@@ -209,6 +228,16 @@ impl Frontier {
         }
         self.peaks.push(node);
         self.leaves += 1;
+        self.fold(node.1)
+    }
+
+    /// `node(p_1, node(p_2, … node(p_m, acc)))` over the peaks above the last one.
+    fn fold(&self, last: Hash) -> Hash {
+        let mut acc = last;
+        for (_, peak) in self.peaks.iter().rev().skip(1) {
+            acc = node_hash(peak, &acc);
+        }
+        acc
     }
 
     /// Leaves appended so far.
@@ -218,12 +247,7 @@ impl Frontier {
 
     /// Root of the leaves so far (`None` while empty).
     pub fn root(&self) -> Option<Hash> {
-        let mut peaks = self.peaks.iter().rev();
-        let mut acc = peaks.next()?.1;
-        for (_, peak) in peaks {
-            acc = node_hash(peak, &acc);
-        }
-        Some(acc)
+        self.peaks.last().map(|&(_, last)| self.fold(last))
     }
 }
 
@@ -257,10 +281,12 @@ mod tests {
             let tree = MerkleTree::from_leaf_hashes(l.clone()).unwrap();
             assert_eq!(tree.root(), rfc6962_root(&l), "n={n}");
             let mut f = Frontier::new();
-            for h in &l {
-                f.push(*h);
+            let mut pushed = None;
+            for (i, h) in l.iter().enumerate() {
+                pushed = Some(f.push(*h));
+                assert_eq!(pushed, f.root(), "n={n} i={i}");
             }
-            assert_eq!(f.root(), Some(tree.root()), "n={n}");
+            assert_eq!(pushed, Some(tree.root()), "n={n}");
         }
     }
 
@@ -278,6 +304,26 @@ mod tests {
                         assert!(proof.verify("t", &tree.root(), leaf, j, n).is_err());
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn prefix_roots_from_proofs_equal_the_trees_of_the_prefixes() {
+        for n in 1..70usize {
+            let l = leaves(n);
+            let tree = MerkleTree::from_leaf_hashes(l.clone()).unwrap();
+            let mut frontier = Frontier::new();
+            for (i, leaf) in l.iter().enumerate() {
+                frontier.push(*leaf);
+                let roots = tree
+                    .proof(i as u64)
+                    .unwrap()
+                    .roots_from(*leaf, i as u64, n as u64)
+                    .unwrap();
+                assert_eq!(roots.root, tree.root(), "n={n} i={i}");
+                assert_eq!(Some(roots.prefix), frontier.root(), "n={n} i={i}");
+                assert_eq!(roots.prefix, rfc6962_root(&l[..=i]), "n={n} i={i}");
             }
         }
     }

@@ -18,6 +18,11 @@ pub const MAX_LAYERS: usize = 4;
 pub const MAX_PARAMS: u64 = 1 << 20;
 /// Largest batch (also an inner dimension, of the weight gradient).
 pub const MAX_BATCH_LOG2: u32 = 10;
+/// Smallest batch of a job (2^4 = 16): below it an honest step can leave
+/// every weight unchanged or a hidden layer dead (docs/benchmarks.md
+/// §Degeneracy), and the per-step hashing outweighs the products. The step
+/// itself is defined for any batch from 1.
+pub const MIN_JOB_BATCH_LOG2: u32 = 4;
 /// Largest learning-rate shift (lr = 2^-shift).
 pub const MAX_LR_SHIFT: u32 = 16;
 /// Exponent of the input activations: pixel `p` (u8) enters as `p >> 1`, i.e.

@@ -13,6 +13,23 @@ pub struct TrajectoryContext {
     pub author: [u8; 32],
     /// The job being trained.
     pub job: u64,
+    /// The author's free choice, to start an independent trajectory from
+    /// the same weights: a miner whose trajectory reaches [`max_steps`]
+    /// without a winning ticket starts again with another salt.
+    pub salt: u32,
+}
+
+/// How many times the difficulty a trajectory may be long: a claim of more
+/// than `STEP_BOUND · D` steps is invalid (docs/protocol.md §Threats: with
+/// [`crate::trajectory::CHALLENGES`] = 2 challenges, faking a fraction `f`
+/// of the steps earns `f · κ · (1 − f)^k ≤ 4 · 4/27 < 1` of a step per step
+/// faked, so it never pays).
+pub const STEP_BOUND: u32 = 4;
+
+/// The most steps a trajectory may claim at `difficulty`:
+/// `min(STEP_BOUND · difficulty, u32::MAX)`; 0 at difficulty 0.
+pub fn max_steps(difficulty: u128) -> u32 {
+    u32::try_from(difficulty.saturating_mul(STEP_BOUND as u128)).unwrap_or(u32::MAX)
 }
 
 /// The seed of step `i`: picks its batch and all its rounding bits.
@@ -20,15 +37,23 @@ pub struct TrajectoryContext {
 pub struct Seed(pub Hash);
 
 impl Seed {
-    /// `H("upow/seed/v1" ‖ parent ‖ author ‖ job:u64le ‖ i:u32le ‖ H(W_i))`.
-    pub fn derive(ctx: &TrajectoryContext, index: u32, weights: &Hash) -> Self {
+    /// `H("upow/seed/v2" ‖ parent ‖ author ‖ job:u64le ‖ salt:u32le ‖ i:u32le ‖ R_i)`,
+    /// where `R_i` is the trajectory root over `H(W_0) … H(W_i)` (the
+    /// *running* root, `i + 1` leaves).
+    ///
+    /// Binding the seed to everything before the step means that changing
+    /// any earlier leaf changes the step's batch and rounding bits, so its
+    /// output must be computed again: no ticket can be re-drawn without
+    /// running a step (docs/puzzle.md §6).
+    pub fn derive(ctx: &TrajectoryContext, index: u32, running_root: &Hash) -> Self {
         let mut hasher = Hasher::new(tag::SEED);
         hasher
             .update(&ctx.parent)
             .update(&ctx.author)
             .update(&ctx.job.to_le_bytes())
+            .update(&ctx.salt.to_le_bytes())
             .update(&index.to_le_bytes())
-            .update(weights);
+            .update(running_root);
         Self(hasher.finish())
     }
 }
@@ -38,18 +63,20 @@ impl Seed {
 pub struct Ticket(pub Hash);
 
 impl Ticket {
-    /// `H("upow/ticket/v1" ‖ parent ‖ author ‖ i:u32le ‖ R_i)`, where `R_i` is
-    /// the trajectory root over `H(W_0) … H(W_{i+1})`.
+    /// `H("upow/ticket/v2" ‖ parent ‖ author ‖ job:u64le ‖ salt:u32le ‖ i:u32le ‖ R_{i+1})`,
+    /// where `R_{i+1}` is the trajectory root over `H(W_0) … H(W_{i+1})`.
     ///
-    /// Binding the ticket to the root (not only to `H(W_{i+1})`) means that
-    /// any change to the committed trajectory, and so to the challenges drawn
-    /// from the ticket, needs a new winning ticket: challenges cannot be
-    /// re-drawn by cheap grinding.
+    /// The root contains `H(W_{i+1})`, the output of step `i`, whose seed
+    /// came from `R_i`: a ticket exists only after its step has run. The
+    /// challenges are drawn from the winning ticket, so they cannot be
+    /// re-drawn without a new step either.
     pub fn derive(ctx: &TrajectoryContext, index: u32, root: &Hash) -> Self {
         let mut hasher = Hasher::new(tag::TICKET);
         hasher
             .update(&ctx.parent)
             .update(&ctx.author)
+            .update(&ctx.job.to_le_bytes())
+            .update(&ctx.salt.to_le_bytes())
             .update(&index.to_le_bytes())
             .update(root);
         Self(hasher.finish())
@@ -117,11 +144,22 @@ mod tests {
     }
 
     #[test]
+    fn step_bound_is_four_times_the_difficulty_and_saturates() {
+        assert_eq!(max_steps(0), 0);
+        assert_eq!(max_steps(1), 4);
+        assert_eq!(max_steps(5_000), 20_000);
+        assert_eq!(max_steps(u32::MAX as u128 / 4), u32::MAX - 3);
+        assert_eq!(max_steps(u32::MAX as u128), u32::MAX);
+        assert_eq!(max_steps(u128::MAX), u32::MAX);
+    }
+
+    #[test]
     fn win_rate_follows_difficulty() {
         let ctx = TrajectoryContext {
             parent: [1; 32],
             author: [2; 32],
             job: 0,
+            salt: 0,
         };
         let wins = (0..20_000u32)
             .filter(|i| Ticket::derive(&ctx, *i, &[0; 32]).meets(100))

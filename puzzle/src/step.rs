@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 
 use crate::{
     dataset::{verify_sample, DatasetCommitment, SampleOpening},
+    degeneracy::StepStats,
     error::{Error, Result},
     linalg,
     loss::{argmax, softmax_row, PROB_BITS},
@@ -103,6 +104,8 @@ pub struct StepOutcome {
     /// Cross-entropy of the batch before the update, summed over rows, in
     /// sixteenths of a bit.
     pub loss: u64,
+    /// What the degeneracy rules look at ([`crate::degeneracy`]).
+    pub stats: StepStats,
 }
 
 /// The forward pass of a batch, kept for the backward pass.
@@ -116,6 +119,11 @@ pub struct Forward {
     pub preactivations: Vec<Vec<i32>>,
     /// Exponent of the logits.
     pub logit_exp: i32,
+    /// Non-zero compute weights of each layer.
+    pub nonzero_weights: Vec<u32>,
+    /// Units of each hidden layer with a non-zero activation for at least
+    /// one row of the batch (one entry per hidden layer).
+    pub live_units: Vec<u32>,
 }
 
 impl Forward {
@@ -127,11 +135,14 @@ impl Forward {
         let mut activations = Vec::with_capacity(model.layers());
         let mut activation_exps = Vec::with_capacity(model.layers());
         let mut preactivations = Vec::with_capacity(model.layers());
+        let mut nonzero_weights = Vec::with_capacity(model.layers());
+        let mut live_units = Vec::with_capacity(model.layers().saturating_sub(1));
         let mut a: Vec<i16> = inputs.iter().map(|&p| (p >> 1) as i16).collect();
         let mut e = INPUT_EXP;
         for l in 0..model.layers() {
             let (k, n) = model.shape(l);
             let w = weights.compute_layer(l);
+            nonzero_weights.push(count_nonzero(&w));
             let mut z = alloc::vec![0i32; rows * n];
             linalg::matmul(&a, &w, &mut z, rows, k, n);
             let ez = e + model.weight_exp(l);
@@ -143,6 +154,7 @@ impl Forward {
                     .iter()
                     .map(|&v| requantize_activation(v as i64, s) as i16)
                     .collect();
+                live_units.push(count_live_units(&a, n));
                 e = ez + s as i32;
             } else {
                 a = Vec::new();
@@ -155,6 +167,8 @@ impl Forward {
             activation_exps,
             preactivations,
             logit_exp: e,
+            nonzero_weights,
+            live_units,
         }
     }
 
@@ -218,6 +232,7 @@ impl<'a> TrainingStep<'a> {
 
         let lr_shift = self.hyper.lr_shift_at(global_step);
         let mut next = weights.clone();
+        let mut changed_weights = alloc::vec![0u32; layers];
         for l in (0..layers).rev() {
             let (k, n) = model.shape(l);
             let a = &forward.activations[l];
@@ -246,9 +261,13 @@ impl<'a> TrainingStep<'a> {
 
             let shift = update_shift(lr_shift, model.weight_exp(l), g_exp);
             let key = derive_key(&seed.0, Purpose::Update, l as u8);
+            let mut changed = 0u32;
             for (i, (w, &gv)) in next.layer_mut(l).iter_mut().zip(&g).enumerate() {
-                *w = updated_weight(*w as i64, gv as i64, shift, draw(key, i as u64));
+                let updated = updated_weight(*w as i64, gv as i64, shift, draw(key, i as u64));
+                changed += (updated != *w) as u32;
+                *w = updated;
             }
+            changed_weights[l] = changed;
             if let Some((e, ee)) = propagated {
                 err = e;
                 err_exp = ee;
@@ -257,8 +276,29 @@ impl<'a> TrainingStep<'a> {
         Ok(StepOutcome {
             weights: next,
             loss,
+            stats: StepStats {
+                nonzero_weights: forward.nonzero_weights,
+                live_units: forward.live_units,
+                changed_weights,
+            },
         })
     }
+}
+
+/// Number of non-zero values (at most 2^20 · 1024 < 2^32 in any tensor of a step).
+fn count_nonzero(values: &[i16]) -> u32 {
+    values.iter().filter(|&&v| v != 0).count() as u32
+}
+
+/// Columns of a row-major `rows × width` tensor with a non-zero value.
+fn count_live_units(values: &[i16], width: usize) -> u32 {
+    let mut live = alloc::vec![false; width];
+    for row in values.chunks_exact(width) {
+        for (unit, &v) in live.iter_mut().zip(row) {
+            *unit |= v != 0;
+        }
+    }
+    live.iter().filter(|&&l| l).count() as u32
 }
 
 /// Rounds an error tensor to int8 by stochastic rounding with its dynamic

@@ -117,30 +117,28 @@ pub struct TrajectoryProof {
     pub steps: Vec<StepProof>,
 }
 
-/// A trajectory being mined: its leaves, and the incremental root.
+/// A trajectory being mined: its leaves and its running root.
 #[derive(Clone, Debug)]
 pub struct Trajectory {
     ctx: TrajectoryContext,
     leaves: Vec<Hash>,
     frontier: Frontier,
+    /// `R_i`: the root over the leaves so far.
+    root: Hash,
 }
 
 impl Trajectory {
     /// Starts at the chain's weights `W_0` (by hash).
     pub fn start(ctx: TrajectoryContext, start_weights: Hash) -> Self {
-        let mut trajectory = Self {
+        let leaf = leaf_hash(&start_weights);
+        let mut frontier = Frontier::new();
+        let root = frontier.push(leaf);
+        Self {
             ctx,
-            leaves: Vec::new(),
-            frontier: Frontier::new(),
-        };
-        trajectory.append(start_weights);
-        trajectory
-    }
-
-    fn append(&mut self, weights: Hash) {
-        let leaf = leaf_hash(&weights);
-        self.leaves.push(leaf);
-        self.frontier.push(leaf);
+            leaves: alloc::vec![leaf],
+            frontier,
+            root,
+        }
     }
 
     /// The context the trajectory is bound to.
@@ -153,28 +151,52 @@ impl Trajectory {
         (self.leaves.len() - 1) as u32
     }
 
-    /// The seed of the next step, given the hash of the current weights.
-    pub fn next_seed(&self, current: &Hash) -> Seed {
-        Seed::derive(&self.ctx, self.steps(), current)
+    /// The seed of the next step (from the running root `R_i`).
+    pub fn next_seed(&self) -> Seed {
+        Seed::derive(&self.ctx, self.steps(), &self.root)
     }
 
     /// Records that the next step produced weights with hash `weights`, and
     /// returns that step's ticket.
     pub fn push(&mut self, weights: Hash) -> Ticket {
         let index = self.steps();
-        self.append(weights);
-        let root = self.frontier.root().unwrap_or_default();
-        Ticket::derive(&self.ctx, index, &root)
+        let leaf = leaf_hash(&weights);
+        self.leaves.push(leaf);
+        self.root = self.frontier.push(leaf);
+        Ticket::derive(&self.ctx, index, &self.root)
     }
 
     /// The claim of the trajectory so far (`None` before the first step).
     pub fn claim(&self, final_weights: Hash) -> Option<TrajectoryClaim> {
         let steps = self.steps();
-        (steps > 0).then(|| TrajectoryClaim {
+        (steps > 0).then_some(TrajectoryClaim {
             steps,
-            root: self.frontier.root().unwrap_or_default(),
+            root: self.root,
             final_weights,
         })
+    }
+
+    /// The seeds of the steps `from..to` (`to ≤ steps() + 1`), recomputed
+    /// from the leaves: what recomputing a stretch of the trajectory from a
+    /// snapshot needs.
+    pub fn seeds(&self, from: u32, to: u32) -> Result<Vec<Seed>> {
+        if from > to || to as usize > self.leaves.len() {
+            return Err(Error::StepIndex {
+                index: to,
+                steps: self.steps(),
+            });
+        }
+        let mut frontier = Frontier::new();
+        for leaf in &self.leaves[..from as usize] {
+            frontier.push(*leaf);
+        }
+        let seeds = (from..to)
+            .map(|index| {
+                let running = frontier.push(self.leaves[index as usize]);
+                Seed::derive(&self.ctx, index, &running)
+            })
+            .collect();
+        Ok(seeds)
     }
 
     /// Assembles the proof of the claim: `weights_at(i)` must return `W_i`
@@ -191,7 +213,12 @@ impl Trajectory {
         let mut steps = Vec::new();
         for index in challenged_steps(&ticket, claim.steps) {
             let weights = weights_at(index)?;
-            let seed = Seed::derive(&self.ctx, index, &weights.hash());
+            let [seed] = self.seeds(index, index + 1)?[..] else {
+                return Err(Error::StepIndex {
+                    index,
+                    steps: claim.steps,
+                });
+            };
             let samples = batch_indices(&seed, batch, dataset.len() as u64)
                 .into_iter()
                 .map(|i| dataset.open(i))
@@ -235,6 +262,7 @@ mod tests {
             parent: [4; 32],
             author: [5; 32],
             job: 9,
+            salt: 1,
         };
         let mut t = Trajectory::start(ctx, [0; 32]);
         let mut last = None;
@@ -244,5 +272,29 @@ mod tests {
         let claim = t.claim([13; 32]).unwrap();
         assert_eq!(claim.steps, 13);
         assert_eq!(claim.ticket(&ctx).unwrap(), last.unwrap());
+    }
+
+    #[test]
+    fn recomputed_seeds_equal_the_running_seeds() {
+        let ctx = TrajectoryContext {
+            parent: [4; 32],
+            author: [5; 32],
+            job: 9,
+            salt: 0,
+        };
+        let mut t = Trajectory::start(ctx, [0; 32]);
+        let mut running = Vec::new();
+        for i in 1..=20u8 {
+            running.push(t.next_seed());
+            t.push([i; 32]);
+        }
+        running.push(t.next_seed());
+        assert_eq!(t.seeds(0, 21).unwrap(), running);
+        assert_eq!(t.seeds(7, 12).unwrap(), running[7..12]);
+        assert!(t.seeds(0, 22).is_err());
+        assert!(t.seeds(5, 4).is_err());
+        // Another salt is another trajectory.
+        let other = Trajectory::start(TrajectoryContext { salt: 1, ..ctx }, [0; 32]);
+        assert_ne!(other.next_seed(), running[0]);
     }
 }

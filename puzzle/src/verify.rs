@@ -5,11 +5,12 @@ use alloc::vec::Vec;
 
 use crate::{
     dataset::DatasetCommitment,
+    degeneracy::validate_step,
     error::{Error, Result},
     hash::Hash,
     merkle::leaf_hash,
-    model::{Hyperparams, Model},
-    pow::{Seed, TrajectoryContext},
+    model::{Hyperparams, Model, MIN_JOB_BATCH_LOG2},
+    pow::{max_steps, Seed, TrajectoryContext},
     step::{batch_indices, Batch, TrainingStep},
     trajectory::{challenged_steps, StepProof, TrajectoryClaim, TrajectoryProof},
     weights::{hash_encoded, Weights},
@@ -36,14 +37,32 @@ pub struct JobSpec {
 }
 
 impl JobSpec {
-    /// A job spec whose dataset fits its model.
+    /// A job spec that passes [`JobSpec::validate`].
     pub fn new(model: Model, hyper: Hyperparams, dataset: DatasetCommitment) -> Result<Self> {
-        dataset.check_model(&model)?;
-        Ok(Self {
+        let spec = Self {
             model,
             hyper,
             dataset,
-        })
+        };
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// The puzzle's admission rule for jobs (the model and hyper-parameters
+    /// are within the step's limits by construction): the dataset fits the
+    /// model and is not empty, and the batch has at least
+    /// 2^[`MIN_JOB_BATCH_LOG2`] samples, so that the degeneracy rule is
+    /// meaningful and the products, not the per-step hashing, dominate a
+    /// step's cost.
+    pub fn validate(&self) -> Result<()> {
+        self.dataset.check_model(&self.model)?;
+        if self.hyper.batch_log2() < MIN_JOB_BATCH_LOG2 {
+            return Err(Error::Batch {
+                log2: self.hyper.batch_log2(),
+                max: 1 << crate::model::MAX_BATCH_LOG2,
+            });
+        }
+        Ok(())
     }
 }
 
@@ -85,10 +104,11 @@ impl VerifiedTrajectory {
     }
 }
 
-/// Verifies a claim: the ticket meets `difficulty`, the trajectory starts at
-/// `progress.weights`, the proven steps are exactly the challenged ones, and
-/// each re-executes to the committed next weights; the final one to the
-/// claimed final weights.
+/// Verifies a claim: the ticket meets `difficulty`, the claim is within the
+/// step bound, the trajectory starts at `progress.weights`, the proven steps
+/// are exactly the challenged ones, and each re-executes — as a
+/// non-degenerate step — to the committed next weights; the final one to
+/// the claimed final weights.
 pub fn verify_trajectory(
     job: &JobSpec,
     ctx: &TrajectoryContext,
@@ -97,9 +117,7 @@ pub fn verify_trajectory(
     claim: &TrajectoryClaim,
     proof: &TrajectoryProof,
 ) -> Result<VerifiedTrajectory> {
-    if difficulty == 0 {
-        return Err(Error::ZeroDifficulty);
-    }
+    validate_claim_bounds(difficulty, claim)?;
     let ticket = claim.ticket(ctx)?;
     if !ticket.meets(difficulty) {
         return Err(Error::TicketAboveTarget { difficulty });
@@ -133,9 +151,29 @@ pub fn verify_trajectory(
     })
 }
 
+/// The claim's size rule: at least one step, a difficulty of at least 1, and
+/// at most [`max_steps`]`(difficulty)` steps. Checked before anything is
+/// hashed, so an oversized claim costs the verifier nothing.
+pub fn validate_claim_bounds(difficulty: u128, claim: &TrajectoryClaim) -> Result<()> {
+    if difficulty == 0 {
+        return Err(Error::ZeroDifficulty);
+    }
+    if claim.steps == 0 {
+        return Err(Error::EmptyTrajectory);
+    }
+    let max = max_steps(difficulty);
+    if claim.steps > max {
+        return Err(Error::TooManySteps {
+            steps: claim.steps,
+            max,
+        });
+    }
+    Ok(())
+}
+
 /// Verifies one opened step of a claimed trajectory: `W_i` is leaf `i`, the
-/// batch is the one its seed selects, and re-executing the step gives leaf
-/// `i + 1`.
+/// batch is the one its seed (from the running root `R_i`) selects, the
+/// step is not degenerate, and re-executing it gives leaf `i + 1`.
 pub fn verify_step(
     job: &JobSpec,
     ctx: &TrajectoryContext,
@@ -143,6 +181,34 @@ pub fn verify_step(
     first_step: u64,
     step: &StepProof,
 ) -> Result<VerifiedStep> {
+    let (verified, _) = execute_step(job, ctx, claim, first_step, step)?;
+    let index = step.index as u64 + 1;
+    match step
+        .after
+        .root_from(leaf_hash(&verified.after), index, claim.leaves())
+    {
+        Ok(root) if root == claim.root => Ok(verified),
+        Ok(_) => Err(Error::StepMismatch {
+            index: step.index,
+            computed: verified.after,
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+/// Re-executes an opened step: checks that `W_i` is leaf `i` of the claim's
+/// tree and takes the running root `R_i` from that same proof
+/// ([`crate::merkle::MerkleProof::roots_from`]), checks the batch against
+/// the dataset, runs the step and applies the degeneracy rule. Returns the
+/// step's result and `W_{i+1}`. The one home of step re-execution:
+/// verification and the nodes' replay both call it.
+pub fn execute_step(
+    job: &JobSpec,
+    ctx: &TrajectoryContext,
+    claim: &TrajectoryClaim,
+    first_step: u64,
+    step: &StepProof,
+) -> Result<(VerifiedStep, Weights)> {
     if step.index >= claim.steps {
         return Err(Error::StepIndex {
             index: step.index,
@@ -151,15 +217,16 @@ pub fn verify_step(
     }
     let weights = Weights::decode(&job.model, &step.weights)?;
     let before = hash_encoded(&step.weights);
-    step.before.verify(
-        "trajectory",
-        &claim.root,
-        leaf_hash(&before),
-        step.index as u64,
-        claim.leaves(),
-    )?;
-
-    let seed = Seed::derive(ctx, step.index, &before);
+    let roots = step
+        .before
+        .roots_from(leaf_hash(&before), step.index as u64, claim.leaves())?;
+    if roots.root != claim.root {
+        return Err(Error::ProofMismatch {
+            what: "trajectory",
+            index: step.index as u64,
+        });
+    }
+    let seed = Seed::derive(ctx, step.index, &roots.prefix);
     let indices = batch_indices(&seed, job.hyper.batch(), job.dataset.samples);
     let batch = Batch::from_openings(&job.model, &job.dataset, &indices, &step.samples)?;
     let outcome = TrainingStep::new(&job.model, &job.hyper).run(
@@ -168,31 +235,18 @@ pub fn verify_step(
         &seed,
         first_step + step.index as u64,
     )?;
-    let after = outcome.weights.hash();
-    let index = step.index as u64 + 1;
-    match step
-        .after
-        .root_from(leaf_hash(&after), index, claim.leaves())
-    {
-        Ok(root) if root == claim.root => {}
-        Ok(_) => {
-            return Err(Error::StepMismatch {
-                index: step.index,
-                computed: after,
-            })
-        }
-        Err(e) => return Err(e),
-    }
-    Ok(VerifiedStep {
+    validate_step(&job.model, &outcome.stats)?;
+    let verified = VerifiedStep {
         index: step.index,
-        after,
+        after: outcome.weights.hash(),
         loss: outcome.loss,
-    })
+    };
+    Ok((verified, outcome.weights))
 }
 
 /// Re-executes the final step of a claimed trajectory from its proof and
 /// returns `W_n` itself (the runtime keeps only its hash). Nodes call this
-/// after importing a block to keep the weights in their checkpoint store.
+/// after importing a block to keep the weights in their weights store.
 pub fn replay_final_step(
     job: &JobSpec,
     ctx: &TrajectoryContext,
@@ -209,18 +263,9 @@ pub fn replay_final_step(
             got: proof.steps.iter().map(|s| s.index).collect(),
             expected: alloc::vec![last],
         })?;
-    let weights = Weights::decode(&job.model, &step.weights)?;
-    let seed = Seed::derive(ctx, step.index, &hash_encoded(&step.weights));
-    let indices = batch_indices(&seed, job.hyper.batch(), job.dataset.samples);
-    let batch = Batch::from_openings(&job.model, &job.dataset, &indices, &step.samples)?;
-    let outcome = TrainingStep::new(&job.model, &job.hyper).run(
-        &weights,
-        &batch,
-        &seed,
-        first_step + step.index as u64,
-    )?;
-    if outcome.weights.hash() != claim.final_weights {
+    let (verified, weights) = execute_step(job, ctx, claim, first_step, step)?;
+    if verified.after != claim.final_weights {
         return Err(Error::FinalMismatch);
     }
-    Ok(outcome.weights)
+    Ok(weights)
 }

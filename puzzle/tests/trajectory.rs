@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use upow_puzzle::{
-    batch_indices, challenged_steps, verify_trajectory, Batch, Dataset, Error, Hyperparams,
-    JobProgress, JobSpec, Model, Seed, TrainingStep, Trajectory, TrajectoryClaim,
+    batch_indices, challenged_steps, merkle::proof_length, verify_trajectory, Batch, Dataset,
+    Error, Hyperparams, JobProgress, JobSpec, Model, TrainingStep, Trajectory, TrajectoryClaim,
     TrajectoryContext, TrajectoryProof, Weights,
 };
 
@@ -17,6 +17,7 @@ struct Fixture {
     start: Weights,
     /// W_0 … W_n.
     weights: Vec<Weights>,
+    trajectory: Trajectory,
     claim: TrajectoryClaim,
     proof: TrajectoryProof,
     difficulty: u128,
@@ -36,13 +37,14 @@ fn dataset(inputs: u32, samples: usize, classes: u8) -> Dataset {
 /// random challenges), then proves the claim.
 fn mine(difficulty: u128) -> Fixture {
     let model = Model::new(&[12, 6, 3]).unwrap();
-    let hyper = Hyperparams::new(2, 2, 1000).unwrap();
+    let hyper = Hyperparams::new(4, 2, 1000).unwrap();
     let dataset = dataset(12, 50, 3);
     let job = JobSpec::new(model.clone(), hyper, dataset.commitment()).unwrap();
     let ctx = TrajectoryContext {
         parent: [7; 32],
         author: [8; 32],
         job: 3,
+        salt: 0,
     };
     let start = Weights::initial(&model, &[1; 32]);
     let mut trajectory = Trajectory::start(ctx, start.hash());
@@ -50,8 +52,17 @@ fn mine(difficulty: u128) -> Fixture {
     let step = TrainingStep::new(&model, &hyper);
     let first_step = 40;
     loop {
+        if trajectory.steps() >= upow_puzzle::max_steps(difficulty) {
+            // Too long without a win: start again with the next salt.
+            let ctx = TrajectoryContext {
+                salt: trajectory.context().salt + 1,
+                ..ctx
+            };
+            trajectory = Trajectory::start(ctx, start.hash());
+            weights.truncate(1);
+        }
         let current = weights.last().unwrap();
-        let seed = trajectory.next_seed(&current.hash());
+        let seed = trajectory.next_seed();
         let indices = batch_indices(&seed, hyper.batch(), dataset.len() as u64);
         let batch = Batch::from_encoded(
             indices.iter().map(|&i| dataset.sample(i as usize).unwrap()),
@@ -78,9 +89,10 @@ fn mine(difficulty: u128) -> Fixture {
     Fixture {
         job,
         dataset,
-        ctx,
+        ctx: *trajectory.context(),
         start,
         weights,
+        trajectory,
         claim,
         proof,
         difficulty,
@@ -180,13 +192,14 @@ fn wrong_sample_with_valid_proof_is_rejected() {
     let f = mine(4);
     let mut proof = f.proof.clone();
     // A genuine sample of the dataset, but not the one the seed selects.
-    let seed = Seed::derive(
-        &f.ctx,
-        proof.steps[0].index,
-        &upow_puzzle::weights::hash_encoded(&proof.steps[0].weights),
-    );
+    let index = proof.steps[0].index;
+    let seed = f.trajectory.seeds(index, index + 1).unwrap()[0];
     let selected = batch_indices(&seed, f.job.hyper.batch(), f.dataset.len() as u64)[0];
-    let other = (selected + 1) % f.dataset.len() as u64;
+    // (One whose proof has the same length, so only the position is wrong.)
+    let samples = f.dataset.len() as u64;
+    let other = (0..samples)
+        .find(|&i| i != selected && proof_length(i, samples) == proof_length(selected, samples))
+        .unwrap();
     proof.steps[0].samples[0] = f.dataset.open(other).unwrap();
     assert!(matches!(
         f.verify(&f.claim, &proof),
@@ -233,25 +246,33 @@ fn faked_step_is_rejected() {
     let f = mine(4);
     let model = &f.job.model;
     let n = f.claim.steps as usize;
-    let ticket = f.claim.ticket(&f.ctx).unwrap();
-    let challenged = challenged_steps(&ticket, f.claim.steps);
-    // Replace W_{i+1} of the final step with other weights, re-commit.
+    // Replace W_n (the final step's output) with other weights, re-commit,
+    // and grind those until the forged ticket wins.
     let mut weights = f.weights.clone();
-    weights[n] = Weights::initial(model, &[99; 32]);
-    let mut trajectory = Trajectory::start(f.ctx, weights[0].hash());
-    for w in &weights[1..] {
-        trajectory.push(w.hash());
-    }
-    let claim = trajectory.claim(weights[n].hash()).unwrap();
-    let proof = trajectory
-        .prove(&claim, f.job.hyper.batch(), &f.dataset, |i| {
-            Ok(weights[i as usize].clone())
+    let (claim, proof) = (0u8..=255)
+        .find_map(|fake| {
+            weights[n] = Weights::initial(model, &[fake; 32]);
+            let mut trajectory = Trajectory::start(f.ctx, weights[0].hash());
+            let ticket = weights[1..]
+                .iter()
+                .map(|w| trajectory.push(w.hash()))
+                .last()?;
+            if !ticket.meets(f.difficulty) {
+                return None;
+            }
+            let claim = trajectory.claim(weights[n].hash())?;
+            let proof = trajectory
+                .prove(&claim, f.job.hyper.batch(), &f.dataset, |i| {
+                    Ok(weights[i as usize].clone())
+                })
+                .ok()?;
+            Some((claim, proof))
         })
         .unwrap();
-    let result = verify_trajectory(&f.job, &f.ctx, &f.progress(), 1, &claim, &proof);
+    let result = f.verify(&claim, &proof);
     assert!(
         matches!(result, Err(Error::StepMismatch { index, .. }) if index as usize == n - 1),
-        "{result:?} (challenged {challenged:?})"
+        "{result:?}"
     );
 }
 
@@ -320,27 +341,44 @@ fn challenge_set_must_match() {
 fn reference_miner_produces_verifiable_blocks() {
     use upow_puzzle::mining::ReferenceMiner;
     let model = Model::new(&[12, 6, 3]).unwrap();
-    let hyper = Hyperparams::new(2, 2, 1000).unwrap();
+    let hyper = Hyperparams::new(4, 2, 1000).unwrap();
     let dataset = dataset(12, 50, 3);
     let job = JobSpec::new(model.clone(), hyper, dataset.commitment()).unwrap();
     let ctx = TrajectoryContext {
         parent: [3; 32],
         author: [4; 32],
         job: 1,
+        salt: 0,
     };
     let start = Weights::initial(&model, &[2; 32]);
     let progress = JobProgress {
         weights: start.hash(),
         steps: 17,
     };
-    // Checkpoints every 3 steps: challenged weights are recomputed.
+    // Snapshots every 3 steps: challenged weights are recomputed.
     let mut miner = ReferenceMiner::new(&job, &dataset, ctx, start, 17, 3);
     let mined = miner
         .run(25, 10_000)
         .unwrap()
         .expect("a ticket wins within 10 000 steps");
-    let verified =
-        verify_trajectory(&job, &ctx, &progress, 25, &mined.claim, &mined.proof).unwrap();
+    assert_eq!(
+        mined.context,
+        TrajectoryContext {
+            salt: miner.salt(),
+            ..ctx
+        }
+    );
+    let verified = verify_trajectory(
+        &job,
+        &mined.context,
+        &progress,
+        25,
+        &mined.claim,
+        &mined.proof,
+    )
+    .unwrap();
+    // Steps beyond the bound (4 · 25) restart the trajectory with a new salt.
+    assert!(mined.claim.steps <= upow_puzzle::max_steps(25));
     assert_eq!(verified.final_weights, mined.final_weights.hash());
     assert_eq!(verified.steps, miner.steps());
 }

@@ -14,10 +14,13 @@ use upow_puzzle::{
     batch_indices, challenged_steps,
     hash::Hash,
     loss::softmax_row,
+    max_steps,
     merkle::{leaf_hash, MerkleTree},
     pow::meets_difficulty,
     prng::{derive_key, draw, Purpose},
-    Batch, Hyperparams, Model, Seed, Ticket, TrainingStep, TrajectoryContext, Weights,
+    rounding::MASTER_MAX,
+    Batch, Hyperparams, Model, Seed, StepStats, Ticket, TrainingStep, Trajectory,
+    TrajectoryContext, Weights,
 };
 
 fn hex(bytes: &[u8]) -> String {
@@ -30,6 +33,16 @@ fn list<T: ToString>(items: impl IntoIterator<Item = T>) -> String {
         .map(|v| v.to_string())
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// `nonzero weights per layer; live units per hidden layer; changed weights per layer`.
+fn stats(s: &StepStats) -> String {
+    format!(
+        "{};{};{}",
+        list(&s.nonzero_weights),
+        list(&s.live_units),
+        list(&s.changed_weights)
+    )
 }
 
 fn computed() -> BTreeMap<&'static str, String> {
@@ -55,12 +68,20 @@ fn computed() -> BTreeMap<&'static str, String> {
         list(tree.proof(3).unwrap().siblings.iter().map(|s| hex(s))),
     );
 
+    let roots = tree
+        .proof(3)
+        .unwrap()
+        .roots_from(leaf_hash(&[3]), 3, 5)
+        .unwrap();
+    v.insert("merkle_prefix_5_leaf3", hex(&roots.prefix));
+
     let ctx = TrajectoryContext {
         parent: [1; 32],
         author: [2; 32],
         job: 3,
+        salt: 5,
     };
-    let seed = Seed::derive(&ctx, 4, &w0.hash());
+    let seed = Seed::derive(&ctx, 4, &tree.root());
     v.insert("seed_example", hex(&seed.0));
     let ticket = Ticket::derive(&ctx, 4, &tree.root());
     v.insert("ticket_example", hex(&ticket.0));
@@ -69,6 +90,10 @@ fn computed() -> BTreeMap<&'static str, String> {
     v.insert(
         "difficulty_examples",
         list([1u128, 2, 1 << 64, u128::MAX].map(|d| meets_difficulty(&ticket.0, d) as u8)),
+    );
+    v.insert(
+        "max_steps_examples",
+        list([1u128, 5_000, 1 << 40].map(max_steps)),
     );
 
     let z = [300, -200, 50, 800, 0];
@@ -91,6 +116,72 @@ fn computed() -> BTreeMap<&'static str, String> {
     v.insert("step_small_after", hex(&out.weights.encode()));
     v.insert("step_small_after_hash", hex(&out.weights.hash()));
     v.insert("step_small_loss", out.loss.to_string());
+    v.insert("step_small_stats", stats(&out.stats));
+
+    // Two consecutive steps of a 3-layer model, seeds from the running root
+    // of a trajectory, the second one at the first learning-rate drop
+    // (global steps 49 and 50 of 100).
+    let model = Model::new(&[16, 12, 8, 4]).unwrap();
+    let hyper = Hyperparams::new(3, 1, 100).unwrap();
+    let mut weights = Weights::initial(&model, &[6; 32]);
+    let mut trajectory = Trajectory::start(ctx, weights.hash());
+    let step = TrainingStep::new(&model, &hyper);
+    for (i, global) in [49u64, 50].into_iter().enumerate() {
+        assert_eq!(hyper.lr_shift_at(global), 1 + i as u32);
+        let seed = trajectory.next_seed();
+        let batch = Batch {
+            inputs: (0..128u32)
+                .map(|j| ((j * 29 + i as u32 * 7) % 256) as u8)
+                .collect(),
+            labels: (0..8u8).map(|j| (j + i as u8) % 4).collect(),
+        };
+        let out = step.run(&weights, &batch, &seed, global).unwrap();
+        weights = out.weights;
+        let ticket = trajectory.push(weights.hash());
+        let name = |what: &str| -> &'static str {
+            Box::leak(format!("step_deep_{i}_{what}").into_boxed_str())
+        };
+        v.insert(name("seed"), hex(&seed.0));
+        v.insert(name("after_hash"), hex(&weights.hash()));
+        v.insert(name("loss"), out.loss.to_string());
+        v.insert(name("ticket"), hex(&ticket.0));
+        v.insert(name("stats"), stats(&out.stats));
+    }
+
+    // Saturation: master weights at ±MASTER_MAX and a learning rate of 1
+    // (shift 0): updates push weights into the clamp.
+    let model = Model::new(&[8, 4, 2]).unwrap();
+    let hyper = Hyperparams::new(1, 0, 1000).unwrap();
+    let layers = (0..model.layers())
+        .map(|l| {
+            let (k, n) = model.shape(l);
+            (0..k * n)
+                .map(|j| match j % 3 {
+                    0 => MASTER_MAX,
+                    1 => -MASTER_MAX,
+                    _ => (j as i16) * 97,
+                })
+                .collect()
+        })
+        .collect();
+    let weights = Weights::from_layers(&model, layers).unwrap();
+    let batch = Batch {
+        inputs: (0..16u32).map(|j| (255 - j * 11) as u8).collect(),
+        labels: vec![1, 0],
+    };
+    let out = TrainingStep::new(&model, &hyper)
+        .run(&weights, &batch, &seed, 0)
+        .unwrap();
+    let saturated = out
+        .weights
+        .layers()
+        .iter()
+        .flatten()
+        .filter(|w| w.abs() == MASTER_MAX)
+        .count();
+    assert!(saturated > 0, "the clamp vector must clamp");
+    v.insert("step_clamp_after", hex(&out.weights.encode()));
+    v.insert("step_clamp_saturated", saturated.to_string());
     v
 }
 

@@ -1,0 +1,188 @@
+//! The cheapest step an attacker can run on weights that pass the
+//! degeneracy rule (docs/puzzle.md §9), for measuring what the rule leaves.
+//!
+//! The weights are crafted for a 2-layer model: in the first layer, all but
+//! `⌈width / 32⌉` hidden units (the fewest live units §9 allows) get strictly
+//! negative weights. Inputs are never negative, so those units are dead for
+//! every batch *without computing them*, while every layer stays dense (no
+//! zero weight). The attacker's step then skips every product, draw and
+//! update that involves a dead unit, and gets exactly the reference step's
+//! output (checked by `puzzle/tests/attacks.rs`); `puzzle/benches/adversarial.rs`
+//! times it against the reference step. Shared by both through `#[path]`.
+
+use upow_puzzle::{
+    linalg,
+    loss::{softmax_row, PROB_BITS},
+    model::INPUT_EXP,
+    prng::{below, derive_key, draw, Purpose},
+    rounding::{
+        activation_shift, dynamic_shift, requantize_activation, round_error, update_shift,
+        updated_weight, MASTER_BITS,
+    },
+    Batch, Hyperparams, Model, Seed, Weights,
+};
+
+/// Crafted weights of a 2-layer `model`: `live` units of the hidden layer
+/// with strictly positive first-layer weights (they fire on any input that
+/// is not all zero), every other unit with strictly negative ones (dead on
+/// every input); a dense random output layer.
+pub fn crafted_weights(model: &Model, live: usize, seed: u64) -> Weights {
+    assert_eq!(model.layers(), 2, "crafted for 2-layer models");
+    let (k, n) = model.shape(0);
+    let r0 = model.init_bound(0) as u64;
+    let first = (0..k * n)
+        .map(|i| {
+            let d = draw(seed, i as u64);
+            let v = if i % n < live {
+                1 + below(d, r0) as i64
+            } else {
+                -(1 + below(d, r0) as i64)
+            };
+            (v << MASTER_BITS) as i16
+        })
+        .collect();
+    let (k1, n1) = model.shape(1);
+    let r1 = model.init_bound(1) as u64;
+    let second = (0..k1 * n1)
+        .map(|i| {
+            let v = below(draw(seed ^ 1, i as u64), 2 * r1 + 1) as i64 - r1 as i64;
+            (v << MASTER_BITS) as i16
+        })
+        .collect();
+    Weights::from_layers(model, vec![first, second]).expect("crafted weights are in range")
+}
+
+/// The attacker's step on [`crafted_weights`] with `live` live units: the
+/// reference step's arithmetic, restricted to the live units.
+pub fn sparse_step(
+    model: &Model,
+    hyper: &Hyperparams,
+    weights: &Weights,
+    live: usize,
+    batch: &Batch,
+    seed: &Seed,
+    global_step: u64,
+) -> Weights {
+    let rows = hyper.batch();
+    let (k, n) = model.shape(0);
+    let classes = model.classes();
+    let (w0, w1) = (weights.compute_layer(0), weights.compute_layer(1));
+    let (e_w0, e_w1) = (model.weight_exp(0), model.weight_exp(1));
+
+    // Forward, live units only: a dead unit's pre-activation is ≤ 0.
+    let a0: Vec<i16> = batch.inputs.iter().map(|&p| (p >> 1) as i16).collect();
+    let mut z0 = vec![0i32; rows * live];
+    for (b, out) in z0.chunks_exact_mut(live).enumerate() {
+        for (i, &x) in a0[b * k..(b + 1) * k].iter().enumerate() {
+            if x != 0 {
+                for (j, o) in out.iter_mut().enumerate() {
+                    *o += (x * w0[i * n + j]) as i32;
+                }
+            }
+        }
+    }
+    let relu_sum: u64 = z0.iter().map(|&v| v.max(0) as u64).sum();
+    let s = activation_shift(relu_sum, rows * n);
+    let a1: Vec<i16> = z0
+        .iter()
+        .map(|&v| requantize_activation(v as i64, s) as i16)
+        .collect();
+    let e1 = INPUT_EXP + e_w0 + s as i32;
+    let mut z1 = vec![0i32; rows * classes];
+    for b in 0..rows {
+        for j in 0..live {
+            let x = a1[b * live + j];
+            if x != 0 {
+                for c in 0..classes {
+                    z1[b * classes + c] += (x * w1[j * classes + c]) as i32;
+                }
+            }
+        }
+    }
+
+    // Output error, as the reference.
+    let mut grad = vec![0i32; rows * classes];
+    for ((z, g), &label) in z1
+        .chunks_exact(classes)
+        .zip(grad.chunks_exact_mut(classes))
+        .zip(&batch.labels)
+    {
+        softmax_row(z, e1 + e_w1, label as usize, Some(g));
+    }
+    let grad_exp = -(PROB_BITS as i32) - hyper.batch_log2() as i32;
+    let s_out = dynamic_shift(
+        grad.iter()
+            .map(|v| v.unsigned_abs() as u64)
+            .max()
+            .unwrap_or(0),
+    );
+    let key_out = derive_key(&seed.0, Purpose::OutputError, 1);
+    let err1: Vec<i16> = grad
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| round_error(v as i64, s_out, draw(key_out, i as u64)) as i16)
+        .collect();
+    let eps1 = grad_exp + s_out as i32;
+    let lr_shift = hyper.lr_shift_at(global_step);
+    let mut next: Vec<Vec<i16>> = weights.layers().to_vec();
+
+    // Layer 1: the gradient's rows of dead units are zero (no update).
+    let mut g1 = vec![0i32; live * classes];
+    linalg::matmul_at(&a1, &err1, &mut g1, rows, live, classes);
+    let shift1 = update_shift(lr_shift, e_w1, e1 + eps1);
+    let key1 = derive_key(&seed.0, Purpose::Update, 1);
+    for (i, &g) in g1.iter().enumerate() {
+        if g != 0 {
+            let w = &mut next[1][i];
+            *w = updated_weight(*w as i64, g as i64, shift1, draw(key1, i as u64));
+        }
+    }
+
+    // Back-propagate to the live units only (dead ones have z ≤ 0).
+    let mut d = vec![0i32; rows * live];
+    for b in 0..rows {
+        for j in 0..live {
+            if z0[b * live + j] > 0 {
+                d[b * live + j] = (0..classes)
+                    .map(|c| err1[b * classes + c] as i32 * w1[j * classes + c] as i32)
+                    .sum();
+            }
+        }
+    }
+    let s_d = dynamic_shift(d.iter().map(|v| v.unsigned_abs() as u64).max().unwrap_or(0));
+    let key_hidden = derive_key(&seed.0, Purpose::HiddenError, 0);
+    let err0: Vec<i16> = d
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let (b, j) = (i / live, i % live);
+            round_error(v as i64, s_d, draw(key_hidden, (b * n + j) as u64)) as i16
+        })
+        .collect();
+    let eps0 = eps1 + e_w1 + s_d as i32;
+
+    // Layer 0: only the live columns get a gradient.
+    let shift0 = update_shift(lr_shift, e_w0, INPUT_EXP + eps0);
+    let key0 = derive_key(&seed.0, Purpose::Update, 0);
+    let mut g0 = vec![0i32; k * live];
+    for b in 0..rows {
+        let errors = &err0[b * live..(b + 1) * live];
+        for (i, &x) in a0[b * k..(b + 1) * k].iter().enumerate() {
+            if x != 0 {
+                for (g, &e) in g0[i * live..(i + 1) * live].iter_mut().zip(errors) {
+                    *g += (x * e) as i32;
+                }
+            }
+        }
+    }
+    for (i, row) in g0.chunks_exact(live).enumerate() {
+        for (j, &g) in row.iter().enumerate() {
+            if g != 0 {
+                let index = i * n + j;
+                let w = &mut next[0][index];
+                *w = updated_weight(*w as i64, g as i64, shift0, draw(key0, index as u64));
+            }
+        }
+    }
+    Weights::from_layers(model, next).expect("updates stay in range")
+}
