@@ -1,7 +1,7 @@
 //! Tampered and forged trajectory proofs: verification never panics, and
 //! never accepts anything but the honest proof.
 //!
-//! A small job (model 12-6-3, batch 4, 50 samples) and an honest mined
+//! A small job (model 12-6-3, batch 16, 50 samples) and an honest mined
 //! trajectory with its proof are built once. Each input is one of:
 //!
 //! * `Edit`: a list of edits (weights byte or length, sample byte, length,
@@ -14,7 +14,8 @@
 //!   and truncated, then decoded;
 //! * `Forge`: an honest trajectory of 1–6 steps from arbitrary (in-range)
 //!   start weights and job step, so the step runs on adversarial weights;
-//!   it must verify, and then the edits are applied to it.
+//!   it must verify unless one of its steps is degenerate (docs/puzzle.md
+//!   §9: then it must not), and then the edits are applied to it.
 //!
 //! Every case runs `verify_trajectory` and `verify_step` on each opened
 //! step. Besides not panicking, they must be sound: whatever verifies is
@@ -29,9 +30,9 @@ use arbitrary::Arbitrary;
 use codec::{Decode, Encode};
 use libfuzzer_sys::fuzz_target;
 use upow_puzzle::{
-    batch_indices, rounding::MASTER_MAX, verify_step, verify_trajectory, Batch, Dataset,
-    Hyperparams, JobProgress, JobSpec, MerkleProof, Model, StepProof, TrainingStep, Trajectory,
-    TrajectoryClaim, TrajectoryContext, TrajectoryProof, Weights,
+    batch_indices, max_steps, rounding::MASTER_MAX, validate_step, verify_step, verify_trajectory,
+    Batch, Dataset, Hyperparams, JobProgress, JobSpec, MerkleProof, Model, StepProof, TrainingStep,
+    Trajectory, TrajectoryClaim, TrajectoryContext, TrajectoryProof, Weights, STEP_BOUND,
 };
 
 /// Difficulty of the fixture's trajectory (so that it has several steps).
@@ -49,6 +50,8 @@ struct Honest {
     weights: Vec<Weights>,
     claim: TrajectoryClaim,
     proof: TrajectoryProof,
+    /// Whether a step of the trajectory breaks the degeneracy rule.
+    degenerate: bool,
 }
 
 struct Fixture {
@@ -67,8 +70,9 @@ fn dataset(inputs: u32, samples: usize, classes: u8) -> Dataset {
     Dataset::new(inputs, &labels, &pixels).expect("a valid dataset")
 }
 
-/// Mines from `start` until a ticket wins at `difficulty` with at least
-/// `min_steps` steps (or exactly `min_steps` at difficulty 1), and proves it.
+/// Mines from `start` until a ticket wins at `difficulty` (raised if need
+/// be so that `min_steps` fits the step bound) with at least `min_steps`
+/// steps, restarting with the next salt at the bound, and proves it.
 fn mine(
     job: &JobSpec,
     dataset: &Dataset,
@@ -78,24 +82,32 @@ fn mine(
     difficulty: u128,
     min_steps: u32,
 ) -> Honest {
+    let difficulty = difficulty.max(u128::from(min_steps.div_ceil(STEP_BOUND)));
     let step = TrainingStep::new(&job.model, &job.hyper);
     let mut trajectory = Trajectory::start(ctx, start.hash());
-    let mut weights = vec![start];
+    let mut weights = vec![start.clone()];
+    let mut degenerate = false;
     loop {
+        if trajectory.steps() >= max_steps(difficulty) {
+            let salt = trajectory.context().salt + 1;
+            trajectory = Trajectory::start(TrajectoryContext { salt, ..ctx }, start.hash());
+            weights.truncate(1);
+            degenerate = false;
+        }
         let current = weights.last().expect("W_0 at least");
-        let seed = trajectory.next_seed(&current.hash());
+        let seed = trajectory.next_seed();
         let indices = batch_indices(&seed, job.hyper.batch(), dataset.len() as u64);
         let samples = indices
             .iter()
             .map(|&i| dataset.sample(i as usize).expect("in range"));
         let batch = Batch::from_encoded(samples, &job.model).expect("a valid batch");
         let i = trajectory.steps() as u64;
-        let next = step
+        let outcome = step
             .run(current, &batch, &seed, first_step + i)
-            .expect("a step")
-            .weights;
-        let ticket = trajectory.push(next.hash());
-        weights.push(next);
+            .expect("a step");
+        degenerate |= validate_step(&job.model, &outcome.stats).is_err();
+        let ticket = trajectory.push(outcome.weights.hash());
+        weights.push(outcome.weights);
         if trajectory.steps() >= min_steps && ticket.meets(difficulty) {
             break;
         }
@@ -112,24 +124,26 @@ fn mine(
         steps: first_step,
     };
     Honest {
-        ctx,
+        ctx: *trajectory.context(),
         progress,
         difficulty,
         weights,
         claim,
         proof,
+        degenerate,
     }
 }
 
 static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     let model = Model::new(&[12, 6, 3]).expect("model");
-    let hyper = Hyperparams::new(2, 2, 1000).expect("hyper-parameters");
+    let hyper = Hyperparams::new(4, 2, 1000).expect("hyper-parameters");
     let dataset = dataset(12, 50, 3);
     let job = JobSpec::new(model.clone(), hyper, dataset.commitment()).expect("job");
     let ctx = TrajectoryContext {
         parent: [7; 32],
         author: [8; 32],
         job: 3,
+        salt: 0,
     };
     let start = Weights::initial(&model, &[1; 32]);
     let honest = mine(&job, &dataset, ctx, start, FIRST_STEP, DIFFICULTY, 3);
@@ -549,7 +563,15 @@ fuzz_target!(|input: Input| {
             edits,
         } => {
             let honest = forge(fixture, &start, steps, first_step, author);
-            check(fixture, &honest, &honest.claim, &honest.proof, true);
+            // Honest work verifies, unless the fuzzer's weights made a step
+            // degenerate (then its proof may be refused).
+            check(
+                fixture,
+                &honest,
+                &honest.claim,
+                &honest.proof,
+                !honest.degenerate,
+            );
             if !edits.is_empty() {
                 let (mut claim, mut proof) = (honest.claim, honest.proof.clone());
                 for edit in &edits {
