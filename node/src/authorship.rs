@@ -3,10 +3,14 @@
 //! sign the pre-seal hash, seal and import it.
 //!
 //! Two phases, because the author's key may live outside the node (the
-//! external miner signs): [`BlockAuthor::prepare`] returns the pre-seal hash
-//! of a template it keeps; [`BlockAuthor::seal`] imports it with the
-//! author's signature. The built-in miner does both with the node's keystore
-//! ([`BlockAuthor::author_with_keystore`]).
+//! external miner signs): [`BlockAuthor::prepare`] returns the header of a
+//! template it keeps (the miner checks it and recomputes its hash before
+//! signing); [`BlockAuthor::seal`] imports it with the author's signature
+//! of [`PowSeal::message`]. The built-in miner does both with the node's
+//! keystore ([`BlockAuthor::author_with_keystore`]), and never signs two
+//! blocks on one parent nor a block on a parent that is no longer the best
+//! ([`SealGuard`]): two signed blocks on one parent are an equivocation the
+//! staking pallet slashes.
 
 use std::{
     collections::HashMap,
@@ -84,6 +88,21 @@ pub enum AuthorError {
     /// The node has no key for the author.
     #[error("the keystore has no upow author key {0}")]
     NoKey(String),
+    /// The parent is no longer the best block: sealing there could only
+    /// make a stale block.
+    #[error("parent {0} is no longer the best block")]
+    StaleParent(H256),
+    /// This author already sealed another block on this parent; a second
+    /// one would be an equivocation.
+    #[error("author {author} already sealed block {sealed} on parent {parent}")]
+    AlreadySealed {
+        /// The author key.
+        author: String,
+        /// The parent.
+        parent: H256,
+        /// Pre-seal hash of the block sealed before.
+        sealed: H256,
+    },
     /// A submitted block has no upow seal.
     #[error("block {0} is not sealed")]
     Unsealed(H256),
@@ -103,6 +122,52 @@ struct Template {
     changes: sp_state_machine::StorageChanges<sp_runtime::traits::HashingFor<Block>>,
 }
 
+/// A template built for a submission: what the author must sign.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    /// The template's pre-seal header hash.
+    pub pre_hash: H256,
+    /// The template's header (unsealed).
+    pub header: <Block as BlockT>::Header,
+}
+
+/// Remembers, per author key, which block it signed on each recent parent,
+/// so that a signing author never signs a second block on the same parent
+/// (an equivocation). Signing the same block again is allowed.
+#[derive(Default)]
+pub struct SealGuard {
+    signed: HashMap<(AuthorId, H256), (u32, H256)>,
+}
+
+impl SealGuard {
+    /// Parents remembered per author, by block number.
+    const HORIZON: u32 = 1024;
+
+    /// Records that `author` signs `pre_hash` on `parent` (block `number`),
+    /// or refuses if it signed another block on that parent.
+    pub fn permit(
+        &mut self,
+        author: AuthorId,
+        parent: H256,
+        number: u32,
+        pre_hash: H256,
+    ) -> Result<(), AuthorError> {
+        match self.signed.get(&(author, parent)) {
+            Some((_, sealed)) if *sealed != pre_hash => Err(AuthorError::AlreadySealed {
+                author: hex::encode(author),
+                parent,
+                sealed: *sealed,
+            }),
+            _ => {
+                self.signed.insert((author, parent), (number, pre_hash));
+                self.signed
+                    .retain(|_, (n, _)| n.saturating_add(Self::HORIZON) >= number);
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Builds, seals and imports blocks.
 pub struct BlockAuthor<C, E> {
     client: Arc<C>,
@@ -111,6 +176,7 @@ pub struct BlockAuthor<C, E> {
     algorithm: UpowAlgorithm<C>,
     work: WorkSource<C>,
     pending: Mutex<HashMap<H256, Template>>,
+    guard: Mutex<SealGuard>,
     metrics: Option<Arc<NodeMetrics>>,
 }
 
@@ -137,21 +203,24 @@ where
             algorithm,
             work,
             pending: Mutex::new(HashMap::new()),
+            guard: Mutex::new(SealGuard::default()),
             metrics,
         }
     }
 
-    /// Builds a block on `parent` carrying `author`'s trajectory of `job`;
-    /// returns the hash the author must sign. The trajectory is verified
-    /// natively first, so a bad submission gets the puzzle's error message.
+    /// Builds a block on `parent` carrying `author`'s trajectory of `job`
+    /// (with `salt`); returns its header and pre-seal hash. The trajectory
+    /// is verified natively first, so a bad submission gets the puzzle's
+    /// error message.
     pub async fn prepare(
         &self,
         parent: H256,
         author: AuthorId,
         job: JobId,
+        salt: u32,
         claim: TrajectoryClaim,
         proof: TrajectoryProof,
-    ) -> Result<H256, AuthorError> {
+    ) -> Result<Prepared, AuthorError> {
         let parent_header = self
             .client
             .header(parent)
@@ -176,7 +245,7 @@ where
             .algorithm
             .difficulty(parent)
             .map_err(|e| AuthorError::Client(e.to_string()))?;
-        let digest = PreDigest::V1 { author, job, claim };
+        let digest = PreDigest::new(author, job, salt, claim);
         let started = Instant::now();
         upow_puzzle::verify_trajectory(
             &work.spec,
@@ -217,7 +286,8 @@ where
             .await
             .map_err(|e| AuthorError::Client(format!("building the block: {e}")))?;
         observe(&self.metrics, |m| &m.proposal, started);
-        let pre_hash = proposal.block.header().hash();
+        let header = proposal.block.header().clone();
+        let pre_hash = header.hash();
         let mut pending = self.pending.lock();
         if pending.len() >= MAX_PENDING {
             // Templates on old parents are worthless; drop them all.
@@ -233,28 +303,28 @@ where
                 changes: proposal.storage_changes,
             },
         );
-        Ok(pre_hash)
+        Ok(Prepared { pre_hash, header })
     }
 
-    /// Seals the template `pre_hash` with the author's `signature` and
-    /// imports it; returns the block hash.
+    /// Seals the template `pre_hash` with the author's `signature` of
+    /// [`PowSeal::message`] and imports it; returns the block hash.
     pub async fn seal(&self, pre_hash: H256, signature: [u8; 64]) -> Result<H256, AuthorError> {
+        let genesis = self.client.info().genesis_hash;
+        let seal = PowSeal::V2 { signature };
         let template = {
             let mut pending = self.pending.lock();
             let author = pending
                 .get(&pre_hash)
                 .ok_or(AuthorError::UnknownTemplate(pre_hash))?
                 .author;
-            let public = sr25519::Public::from_raw(author);
-            let sig = sr25519::Signature::from_raw(signature);
-            if !sp_io::crypto::sr25519_verify(&sig, pre_hash.as_bytes(), &public) {
+            if !seal.verify(&genesis.0, &pre_hash.0, &author) {
                 return Err(AuthorError::BadSignature(pre_hash));
             }
             pending
                 .remove(&pre_hash)
                 .ok_or(AuthorError::UnknownTemplate(pre_hash))?
         };
-        let seal = DigestItem::Seal(ENGINE_ID, PowSeal::V1 { signature }.encode());
+        let seal = DigestItem::Seal(ENGINE_ID, seal.encode());
         let (header, body) = template.block.deconstruct();
         let mut params = BlockImportParams::new(BlockOrigin::Own, header);
         params.post_digests.push(seal);
@@ -325,22 +395,65 @@ where
         }
     }
 
-    /// Prepares, signs with the keystore's key for `author`, and seals.
+    /// Prepares, signs with the keystore's key for `author`, and seals —
+    /// unless the parent is no longer the best block or the author already
+    /// signed another block on it ([`SealGuard`]).
     pub async fn author_with_keystore(
         &self,
         keystore: &KeystorePtr,
         parent: H256,
         author: AuthorId,
         job: JobId,
+        salt: u32,
         claim: TrajectoryClaim,
         proof: TrajectoryProof,
     ) -> Result<H256, AuthorError> {
-        let pre_hash = self.prepare(parent, author, job, claim, proof).await?;
+        let prepared = self.prepare(parent, author, job, salt, claim, proof).await?;
+        let info = self.client.info();
+        if info.best_hash != parent {
+            self.pending.lock().remove(&prepared.pre_hash);
+            return Err(AuthorError::StaleParent(parent));
+        }
+        self.guard.lock().permit(
+            author,
+            parent,
+            *HeaderT::number(&prepared.header),
+            prepared.pre_hash,
+        )?;
         let public = sr25519::Public::from_raw(author);
+        let message = PowSeal::message(&info.genesis_hash.0, &prepared.pre_hash.0);
         let signature = keystore
-            .sr25519_sign(AUTHOR_KEY_TYPE, &public, pre_hash.as_bytes())
+            .sr25519_sign(AUTHOR_KEY_TYPE, &public, &message)
             .map_err(|e| AuthorError::Client(format!("keystore: {e}")))?
             .ok_or_else(|| AuthorError::NoKey(hex::encode(author)))?;
-        self.seal(pre_hash, signature.0).await
+        self.seal(prepared.pre_hash, signature.0).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_guard_refuses_a_second_block_on_a_parent_and_forgets_old_parents() {
+        let mut guard = SealGuard::default();
+        let (alice, bob) = ([1; 32], [2; 32]);
+        let parent = H256::repeat_byte(7);
+        let (a, b) = (H256::repeat_byte(10), H256::repeat_byte(11));
+        guard.permit(alice, parent, 5, a).unwrap();
+        // The same block again: fine (a retried seal).
+        guard.permit(alice, parent, 5, a).unwrap();
+        assert!(matches!(
+            guard.permit(alice, parent, 5, b),
+            Err(AuthorError::AlreadySealed { sealed, .. }) if sealed == a
+        ));
+        // Another author, or another parent: fine.
+        guard.permit(bob, parent, 5, b).unwrap();
+        guard.permit(alice, H256::repeat_byte(8), 6, b).unwrap();
+        // Far-away parents are forgotten (bounded memory).
+        guard
+            .permit(alice, H256::repeat_byte(9), 5 + SealGuard::HORIZON + 1, a)
+            .unwrap();
+        assert!(!guard.signed.contains_key(&(alice, parent)));
     }
 }

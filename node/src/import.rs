@@ -107,7 +107,7 @@ where
             let proof = find_proof(body).ok_or(DeriveError::NoProof)?;
             let weights = self
                 .work
-                .replay(parent, *digest.author(), &work, digest.claim(), &proof)
+                .replay(&digest.context(parent.0), &work, digest.claim(), &proof)
                 .map_err(DeriveError::Replay)?;
             store
                 .put_weights(&weights.hash(), &weights.encode())

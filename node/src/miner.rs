@@ -18,7 +18,7 @@ use upow_puzzle::{mining::ReferenceMiner, TrajectoryClaim, TrajectoryContext, Tr
 use upow_runtime::opaque::Block;
 
 use crate::{
-    authorship::BlockAuthor,
+    authorship::{AuthorError, BlockAuthor},
     work::{WorkError, WorkSource},
 };
 
@@ -27,14 +27,15 @@ pub const LOG_TARGET: &str = "upow::miner";
 
 /// Steps between checks for a new best block.
 const CHUNK: u32 = 32;
-/// Steps between kept checkpoints (a challenged step is recomputed from the
-/// one before it).
-const CHECKPOINT_INTERVAL: u32 = 64;
+/// Steps between kept snapshots of the weights (a challenged step is
+/// recomputed from the one before it).
+const SNAPSHOT_INTERVAL: u32 = 64;
 
 /// A won trajectory on its way to become a block.
 struct Found {
     parent: H256,
     job: JobId,
+    salt: u32,
     claim: TrajectoryClaim,
     proof: TrajectoryProof,
     final_weights: upow_puzzle::Weights,
@@ -80,12 +81,16 @@ where
                     found.parent,
                     author_key,
                     found.job,
+                    found.salt,
                     found.claim,
                     found.proof,
                 )
                 .await
             {
                 Ok(_) => {}
+                Err(e @ AuthorError::StaleParent(_)) => {
+                    log::debug!(target: LOG_TARGET, "mined block dropped: {e}")
+                }
                 Err(e) => log::warn!(target: LOG_TARGET, "mined block not imported: {e}"),
             }
         }
@@ -144,6 +149,7 @@ fn mine<C, S>(
             parent: parent.0,
             author,
             job: job_work.job,
+            salt: 0,
         };
         let mut miner = ReferenceMiner::new(
             &job_work.spec,
@@ -151,7 +157,7 @@ fn mine<C, S>(
             ctx,
             weights,
             job_work.steps,
-            CHECKPOINT_INTERVAL,
+            SNAPSHOT_INTERVAL,
         );
         loop {
             let before = miner.steps();
@@ -179,6 +185,7 @@ fn mine<C, S>(
                     let sent = found.send(Found {
                         parent,
                         job: job_work.job,
+                        salt: mined.context.salt,
                         claim: mined.claim,
                         proof: mined.proof,
                         final_weights: mined.final_weights,

@@ -10,7 +10,7 @@ use sc_consensus_pow::{Error as PowError, PowAlgorithm};
 use sp_api::ProvideRuntimeApi;
 use sp_blockchain::HeaderBackend;
 use sp_consensus_pow::Seal;
-use sp_core::{sr25519, H256};
+use sp_core::H256;
 use sp_runtime::{generic::BlockId, traits::Block as BlockT};
 use upow_primitives::{Difficulty, PowSeal, PreDigest, UpowApi};
 use upow_runtime::opaque::Block;
@@ -62,16 +62,23 @@ pub enum SealError {
     /// The seal bytes do not decode.
     #[error("malformed seal")]
     MalformedSeal,
-    /// The seal is not the author's signature of the pre-seal hash.
+    /// The seal is not the author's signature of the pre-seal hash on this chain.
     #[error("seal signature is not by author {0}")]
     BadSignature(String),
+    /// The claim is outside its bounds (no steps, more than 4 · D).
+    #[error("claim rejected: {0}")]
+    Claim(upow_puzzle::Error),
     /// The ticket does not meet the difficulty.
     #[error("ticket does not meet difficulty {0}")]
     TicketAboveTarget(Difficulty),
 }
 
-/// The checks that need no chain state: digest, seal signature, ticket.
+/// The checks that need no chain state but the genesis hash: digest, seal
+/// signature ([`PowSeal::verify`]), the claim's bounds, the ticket. Cheap
+/// (one signature check and a few hashes): runs before the body is looked
+/// at.
 pub fn check_seal(
+    genesis: H256,
     parent: H256,
     pre_hash: &H256,
     pre_digest: Option<&[u8]>,
@@ -81,15 +88,14 @@ pub fn check_seal(
     let digest = PreDigest::decode_all(pre_digest.unwrap_or_default())
         .map_err(|e| SealError::Digest(e.to_string()))?;
     let seal = PowSeal::decode_all(seal).map_err(|_| SealError::MalformedSeal)?;
-    let author = sr25519::Public::from_raw(*digest.author());
-    let signature = sr25519::Signature::from_raw(*seal.signature());
-    if !sp_io::crypto::sr25519_verify(&signature, pre_hash.as_bytes(), &author) {
+    if !seal.verify(&genesis.0, &pre_hash.0, digest.author()) {
         return Err(SealError::BadSignature(hex::encode(digest.author())));
     }
+    upow_puzzle::validate_claim_bounds(difficulty, digest.claim()).map_err(SealError::Claim)?;
     let ticket = digest
         .claim()
         .ticket(&digest.context(parent.0))
-        .map_err(|e| SealError::Digest(e.to_string()))?;
+        .map_err(SealError::Claim)?;
     if !ticket.meets(difficulty) {
         return Err(SealError::TicketAboveTarget(difficulty));
     }
@@ -166,7 +172,8 @@ where
         difficulty: Difficulty,
     ) -> Result<bool, PowError<Block>> {
         let parent = self.parent_hash(parent)?;
-        let digest = match check_seal(parent, pre_hash, pre_digest, seal, difficulty) {
+        let genesis = self.client.info().genesis_hash;
+        let digest = match check_seal(genesis, parent, pre_hash, pre_digest, seal, difficulty) {
             Ok(d) => d,
             Err(e) => {
                 log::warn!(target: LOG_TARGET, "rejecting block on {parent}: {e}");
@@ -193,24 +200,27 @@ where
 mod tests {
     use super::*;
     use codec::Encode;
-    use sp_core::Pair;
+    use sp_core::{sr25519, Pair};
     use upow_primitives::TrajectoryClaim;
 
-    fn digest(author: [u8; 32]) -> PreDigest {
-        PreDigest::V1 {
+    const GENESIS: H256 = H256::repeat_byte(0x6e);
+
+    fn digest(author: [u8; 32], steps: u32) -> PreDigest {
+        PreDigest::new(
             author,
-            job: 0,
-            claim: TrajectoryClaim {
-                steps: 5,
+            0,
+            0,
+            TrajectoryClaim {
+                steps,
                 root: [1; 32],
                 final_weights: [2; 32],
             },
-        }
+        )
     }
 
-    fn sealed(pair: &sr25519::Pair, pre_hash: &H256) -> Vec<u8> {
-        PowSeal::V1 {
-            signature: pair.sign(pre_hash.as_bytes()).0,
+    fn sealed(pair: &sr25519::Pair, genesis: H256, pre_hash: &H256) -> Vec<u8> {
+        PowSeal::V2 {
+            signature: pair.sign(&PowSeal::message(&genesis.0, &pre_hash.0)).0,
         }
         .encode()
     }
@@ -218,39 +228,52 @@ mod tests {
     #[test]
     fn valid_seal_passes_and_tampering_fails() {
         let pair = sr25519::Pair::from_string("//Alice", None).unwrap();
-        let d = digest(pair.public().0).encode();
+        let d = digest(pair.public().0, 3).encode();
         let pre_hash = H256::repeat_byte(3);
         let parent = H256::repeat_byte(4);
-        let seal = sealed(&pair, &pre_hash);
-        assert!(check_seal(parent, &pre_hash, Some(&d), &seal, 1).is_ok());
+        let seal = sealed(&pair, GENESIS, &pre_hash);
+        let check = |pre: &H256, d: Option<&[u8]>, seal: &[u8], difficulty| {
+            check_seal(GENESIS, parent, pre, d, seal, difficulty)
+        };
+        assert!(check(&pre_hash, Some(&d), &seal, 1).is_ok());
         // Another message.
         assert!(matches!(
-            check_seal(parent, &H256::repeat_byte(5), Some(&d), &seal, 1),
+            check(&H256::repeat_byte(5), Some(&d), &seal, 1),
             Err(SealError::BadSignature(_))
         ));
         // Another signer.
         let bob = sr25519::Pair::from_string("//Bob", None).unwrap();
-        let seal_bob = sealed(&bob, &pre_hash);
         assert!(matches!(
-            check_seal(parent, &pre_hash, Some(&d), &seal_bob, 1),
+            check(&pre_hash, Some(&d), &sealed(&bob, GENESIS, &pre_hash), 1),
+            Err(SealError::BadSignature(_))
+        ));
+        // Signed for another chain.
+        assert!(matches!(
+            check(&pre_hash, Some(&d), &sealed(&pair, H256::zero(), &pre_hash), 1),
             Err(SealError::BadSignature(_))
         ));
         // Malformed inputs.
         assert_eq!(
-            check_seal(parent, &pre_hash, Some(&d), &[1, 2], 1),
+            check(&pre_hash, Some(&d), &[1, 2], 1),
             Err(SealError::MalformedSeal)
         );
         assert!(matches!(
-            check_seal(parent, &pre_hash, None, &seal, 1),
+            check(&pre_hash, None, &seal, 1),
             Err(SealError::Digest(_))
         ));
         assert!(matches!(
-            check_seal(parent, &pre_hash, Some(&[9, 9]), &seal, 1),
+            check(&pre_hash, Some(&[9, 9]), &seal, 1),
             Err(SealError::Digest(_))
+        ));
+        // More steps than 4 · D: refused before the ticket is looked at.
+        let long = digest(pair.public().0, 5).encode();
+        assert!(matches!(
+            check(&pre_hash, Some(&long), &sealed(&pair, GENESIS, &pre_hash), 1),
+            Err(SealError::Claim(upow_puzzle::Error::TooManySteps { steps: 5, max: 4 }))
         ));
         // Ticket far above target.
         assert_eq!(
-            check_seal(parent, &pre_hash, Some(&d), &seal, u128::MAX),
+            check(&pre_hash, Some(&d), &seal, u128::MAX),
             Err(SealError::TicketAboveTarget(u128::MAX))
         );
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use sp_api::ProvideRuntimeApi;
 use sp_core::H256;
 use upow_primitives::{UpowApi, Work};
-use upow_puzzle::{TrajectoryClaim, TrajectoryProof, Weights};
+use upow_puzzle::{TrajectoryClaim, TrajectoryContext, TrajectoryProof, Weights};
 use upow_runtime::opaque::Block;
 
 use crate::checkpoints::{CheckpointStore, StoreError};
@@ -95,20 +95,15 @@ where
         Weights::decode(&work.spec.model, &bytes).map_err(|e| WorkError::Weights(work.job, e))
     }
 
-    /// Re-derives `W_n` of a block from its proof and stores it.
+    /// Re-derives `W_n` of a block (whose trajectory is bound to `ctx`)
+    /// from its proof.
     pub fn replay(
         &self,
-        parent: H256,
-        author: [u8; 32],
+        ctx: &TrajectoryContext,
         work: &Work,
         claim: &TrajectoryClaim,
         proof: &TrajectoryProof,
     ) -> Result<Weights, upow_puzzle::Error> {
-        let ctx = upow_puzzle::TrajectoryContext {
-            parent: parent.0,
-            author,
-            job: work.job,
-        };
-        upow_puzzle::replay_final_step(&work.spec, &ctx, work.steps, claim, proof)
+        upow_puzzle::replay_final_step(&work.spec, ctx, work.steps, claim, proof)
     }
 }

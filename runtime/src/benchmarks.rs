@@ -78,15 +78,16 @@ impl pallet_upow_rewards::BenchmarkHelper<AccountId> for RewardsHelper {
             admit_and_bond(&who, role).ok()?;
         }
         let author = TrainingHelper::admit_author([0xc0; 32]);
-        let digest = upow_primitives::PreDigest::V1 {
-            author: [0xc0; 32],
-            job: 0,
-            claim: upow_primitives::TrajectoryClaim {
+        let digest = upow_primitives::PreDigest::new(
+            [0xc0; 32],
+            0,
+            0,
+            upow_primitives::TrajectoryClaim {
                 steps: 1,
                 root: [0; 32],
                 final_weights: [0; 32],
             },
-        };
+        );
         frame_system::Pallet::<Runtime>::deposit_log(digest.to_digest_item());
         Some(author)
     }

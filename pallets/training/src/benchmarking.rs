@@ -41,13 +41,14 @@ fn setup<T: Config>(kilo_macs: u32) -> TrajectoryProof {
         parent: parent.0,
         author,
         job,
+        salt: 0,
     };
     let mut weights = Weights::initial(&spec.model, &init_seed);
     let mut all = vec![weights.clone()];
     let mut trajectory = Trajectory::start(ctx, weights.hash());
     let step = TrainingStep::new(&spec.model, &spec.hyper);
     for i in 0..3u32 {
-        let seed = trajectory.next_seed(&weights.hash());
+        let seed = trajectory.next_seed();
         let batch = select_batch(&spec, &dataset, &seed).expect("batch");
         weights = step
             .run(&weights, &batch, &seed, i as u64)
@@ -62,7 +63,7 @@ fn setup<T: Config>(kilo_macs: u32) -> TrajectoryProof {
             Ok(all[i as usize].clone())
         })
         .expect("proof");
-    let digest = PreDigest::V1 { author, job, claim };
+    let digest = PreDigest::new(author, job, 0, claim);
     frame_system::Pallet::<T>::initialize(
         &(frame_system::Pallet::<T>::block_number() + 1u32.into()),
         &parent,

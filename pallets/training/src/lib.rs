@@ -43,7 +43,7 @@ use alloc::vec::Vec;
 use frame_support::{traits::FindAuthor, ConsensusEngineId};
 use upow_primitives::{
     traits::{ActiveJob, AuthorAdmission},
-    AuthorId, Hash, JobId, LossPoint, PreDigest, Work, ENGINE_ID,
+    AuthorId, Hash, JobId, LossPoint, PreDigest, Work,
 };
 use upow_puzzle::{Error as PuzzleError, JobProgress, TrajectoryProof, Weights};
 
@@ -215,6 +215,11 @@ pub mod pallet {
         WrongSamples,
         /// Proven weights are malformed (length or range).
         MalformedWeights,
+        /// The claim has more steps than the difficulty allows (4 · D).
+        TooManySteps,
+        /// A proven step is degenerate: not real training work
+        /// (docs/puzzle.md §9).
+        DegenerateStep,
     }
 
     impl<T> From<PuzzleError> for Error<T> {
@@ -239,6 +244,8 @@ pub mod pallet {
                 PuzzleError::WeightsLength { .. } | PuzzleError::WeightValue { .. } => {
                     Error::MalformedWeights
                 }
+                PuzzleError::TooManySteps { .. } => Error::TooManySteps,
+                PuzzleError::Degenerate { .. } => Error::DegenerateStep,
                 _ => Error::InvalidClaim,
             }
         }
@@ -413,19 +420,15 @@ pub mod pallet {
             if window.len() > (WINDOW + 1) as usize {
                 window.remove(0);
             }
-            let times = BoundedVec::<u64, ConstU32<{ WINDOW + 1 }>>::truncate_from(window);
-            if let (Some(first), Some(last)) = (times.first(), times.last()) {
-                let blocks = (times.len() as u32).saturating_sub(1);
-                let next = difficulty::retarget(
-                    Difficulty::<T>::get(),
-                    last.saturating_sub(*first),
-                    blocks,
-                    T::TargetBlockTime::get(),
-                    T::MinDifficulty::get(),
-                );
-                Difficulty::<T>::put(next);
-            }
-            RecentTimes::<T>::put(times);
+            Difficulty::<T>::put(difficulty::next_difficulty(
+                Difficulty::<T>::get(),
+                &window,
+                T::TargetBlockTime::get(),
+                T::MinDifficulty::get(),
+            ));
+            RecentTimes::<T>::put(BoundedVec::<u64, ConstU32<{ WINDOW + 1 }>>::truncate_from(
+                window,
+            ));
         }
     }
 }
@@ -452,12 +455,7 @@ impl<T: Config> FindAuthor<T::AccountId> for Pallet<T> {
     {
         // Exactly one upow pre-runtime digest: none, two or a malformed one
         // name no author.
-        let mut ours = digests.into_iter().filter(|(id, _)| *id == ENGINE_ID);
-        let (_, bytes) = ours.next()?;
-        if ours.next().is_some() {
-            return None;
-        }
-        let digest = PreDigest::decode_all(bytes).ok()?;
+        let digest = PreDigest::find_in(digests).ok()?;
         T::Admission::account_of(digest.author())
     }
 }

@@ -28,7 +28,7 @@ fn dataset() -> Dataset {
 
 fn job() -> ActiveJob {
     let model = Model::new(&[12, 6, 3]).unwrap();
-    let hyper = Hyperparams::new(2, 2, 1000).unwrap();
+    let hyper = Hyperparams::new(4, 2, 1000).unwrap();
     ActiveJob {
         id: JOB,
         spec: JobSpec::new(model, hyper, dataset().commitment()).unwrap(),
@@ -49,6 +49,7 @@ fn mine(difficulty: u128) -> Mined {
         parent: PARENT.0,
         author: AUTHOR,
         job: JOB,
+        salt: 0,
     };
     let mut miner = ReferenceMiner::new(&job.spec, &data, ctx, start, 0, 4);
     miner
@@ -58,11 +59,7 @@ fn mine(difficulty: u128) -> Mined {
 }
 
 fn digest_of(mined: &Mined) -> Digest {
-    let pre = PreDigest::V1 {
-        author: AUTHOR,
-        job: JOB,
-        claim: mined.claim,
-    };
+    let pre = PreDigest::new(AUTHOR, JOB, mined.context.salt, mined.claim);
     Digest {
         logs: vec![pre.to_digest_item()],
     }
@@ -176,11 +173,7 @@ fn missing_or_malformed_digest_is_rejected() {
 fn wrong_or_missing_job_is_rejected() {
     new_test_ext().execute_with(|| {
         let mined = mine(4);
-        let pre = PreDigest::V1 {
-            author: AUTHOR,
-            job: JOB + 1,
-            claim: mined.claim,
-        };
+        let pre = PreDigest::new(AUTHOR, JOB + 1, mined.context.salt, mined.claim);
         start_block(&Digest {
             logs: vec![pre.to_digest_item()],
         });

@@ -1,0 +1,204 @@
+//! The attacks on the v1 proof-of-work, replayed against the real runtime
+//! (docs/protocol.md §8): each forged block's trajectory inherent is refused
+//! with its typed error, and as a block extrinsic it makes the block invalid
+//! (`BadMandatory`), so no forged block is ever imported, paid, or counted
+//! by the retarget. The same attacks at the puzzle level, with their costs,
+//! are in `puzzle/tests/attacks.rs`.
+
+// Test code outside `#[test]` functions may unwrap too: a panic fails the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+use frame_support::{assert_noop, assert_ok};
+use pallet_upow_training::{Difficulty, Error};
+use sp_runtime::transaction_validity::InvalidTransaction;
+use upow_puzzle::{
+    forgery::Forgery, merkle::leaf_hash, TrajectoryClaim, TrajectoryProof, Weights,
+};
+use upow_runtime::{Executive, Runtime, RuntimeOrigin, Training};
+
+/// The forged block's inherent is refused with `error`, changing nothing,
+/// and as a block extrinsic invalidates the block.
+fn refused(proof: TrajectoryProof, error: Error<Runtime>) {
+    assert_noop!(
+        Training::submit_trajectory(RuntimeOrigin::none(), proof.clone()),
+        error
+    );
+    assert_eq!(
+        Executive::apply_extrinsic(inherent(proof)),
+        Err(InvalidTransaction::BadMandatory.into())
+    );
+}
+
+/// A claim of `steps` steps with an empty proof: the claim's bounds are
+/// checked before anything else.
+fn oversized(steps: u32) -> (TrajectoryClaim, TrajectoryProof) {
+    let claim = TrajectoryClaim {
+        steps,
+        root: [1; 32],
+        final_weights: [2; 32],
+    };
+    let proof = TrajectoryProof {
+        start: Default::default(),
+        steps: vec![],
+    };
+    (claim, proof)
+}
+
+/// Grinds the last leaf of `leaves` (by hashing only) until the claim's
+/// ticket wins at the genesis difficulty; returns the forged claim and proof.
+fn grind(mut forgery: Forgery) -> (TrajectoryClaim, TrajectoryProof) {
+    let ctx = context(&alice());
+    let last = forgery.leaves.len() - 1;
+    let mut k = 0u64;
+    while !forgery.ticket(&ctx).unwrap().meets(DIFFICULTY) {
+        k += 1;
+        forgery.leaves[last] = leaf_hash(&k.to_le_bytes());
+    }
+    forgery
+        .prove(&ctx, spec().hyper.batch(), &dataset(), &start_weights())
+        .unwrap()
+}
+
+#[test]
+fn attack_1_fixed_point_forgery_is_refused() {
+    ext().execute_with(|| {
+        let alice = alice();
+        let (claim, proof) = oversized(u32::MAX);
+        start_block(&alice, 0, claim);
+        refused(proof, Error::TooManySteps);
+
+        // Within the bound: W_0, then the all-zero fixed point; every proven
+        // Z → Z step re-executes exactly and is refused as degenerate (or
+        // the jump W_0 → Z is challenged and refused as a mismatch).
+        let zero = Weights::zeros(&spec().model);
+        let z = leaf_hash(&zero.hash());
+        for n in 2..=upow_puzzle::max_steps(DIFFICULTY) {
+            let mut leaves = vec![leaf_hash(&start_weights().hash())];
+            leaves.extend(std::iter::repeat_n(z, n as usize));
+            let mut known: BTreeMap<u32, Weights> = (1..=n).map(|i| (i, zero.clone())).collect();
+            known.insert(0, start_weights());
+            let forgery = Forgery { leaves, known };
+            if !forgery.ticket(&context(&alice)).unwrap().meets(DIFFICULTY) {
+                continue;
+            }
+            let (claim, proof) = forgery
+                .prove(&context(&alice), spec().hyper.batch(), &dataset(), &zero)
+                .unwrap();
+            start_block(&alice, 0, claim);
+            let error = if proof.steps[0].index == 0 {
+                Error::StepMismatch
+            } else {
+                Error::DegenerateStep
+            };
+            refused(proof, error);
+        }
+    });
+}
+
+#[test]
+fn attack_2_model_replacement_by_hashing_is_refused() {
+    ext().execute_with(|| {
+        let alice = alice();
+        let (claim, proof) = oversized(u32::MAX);
+        start_block(&alice, 0, claim);
+        refused(proof, Error::TooManySteps);
+
+        // The planted model opens step n − 1, its step's output was computed
+        // once; the filler is ground by hashing until the ticket wins.
+        let planted = Weights::initial(&spec().model, &[66; 32]);
+        let n = 10u32;
+        let mut leaves = vec![leaf_hash(&start_weights().hash())];
+        leaves.extend((1..n - 1).map(|i| leaf_hash(&u64::from(i).to_le_bytes())));
+        leaves.push(leaf_hash(&planted.hash()));
+        leaves.push([0; 32]);
+        let (claim, proof) = grind(Forgery {
+            leaves,
+            known: BTreeMap::from([(n - 1, planted)]),
+        });
+        start_block(&alice, 0, claim);
+        assert!(Training::submit_trajectory(RuntimeOrigin::none(), proof.clone()).is_err());
+        assert_eq!(
+            Executive::apply_extrinsic(inherent(proof)),
+            Err(InvalidTransaction::BadMandatory.into())
+        );
+    });
+}
+
+#[test]
+fn attack_3_partial_faking_is_refused() {
+    ext().execute_with(|| {
+        let alice = alice();
+        // v1: 51 real steps passed as 250. At the genesis difficulty the
+        // bound is 4 · 3 = 12 steps.
+        let (claim, proof) = oversized(250);
+        start_block(&alice, 0, claim);
+        refused(proof, Error::TooManySteps);
+
+        // A real first step, then filler ground by hashing.
+        let honest = mine(&alice);
+        let n = upow_puzzle::max_steps(DIFFICULTY);
+        let w1 = {
+            let ctx = context(&alice);
+            let first = Forgery {
+                leaves: vec![leaf_hash(&start_weights().hash())],
+                known: BTreeMap::new(),
+            };
+            let seed = first.seed(&ctx, 0);
+            let batch = upow_puzzle::mining::select_batch(&spec(), &dataset(), &seed).unwrap();
+            upow_puzzle::TrainingStep::new(&spec().model, &spec().hyper)
+                .run(&start_weights(), &batch, &seed, 0)
+                .unwrap()
+                .weights
+        };
+        let mut leaves = vec![
+            leaf_hash(&start_weights().hash()),
+            leaf_hash(&w1.hash()),
+        ];
+        leaves.extend((2..=n).map(|i| leaf_hash(&u64::from(i).to_le_bytes())));
+        let (claim, proof) = grind(Forgery {
+            leaves,
+            known: BTreeMap::from([(0, start_weights()), (1, w1)]),
+        });
+        assert_ne!(claim, honest.claim);
+        start_block(&alice, 0, claim);
+        assert!(Training::submit_trajectory(RuntimeOrigin::none(), proof).is_err());
+    });
+}
+
+#[test]
+fn attack_4_the_pump_needs_real_blocks() {
+    ext().execute_with(|| {
+        let alice = alice();
+        // v1 pumped the difficulty with forged blocks stamped 1 ms apart:
+        // the first forged block is invalid, so the retarget never sees it.
+        let zero = Weights::zeros(&spec().model);
+        let z = leaf_hash(&zero.hash());
+        let (claim, proof) = grind(Forgery {
+            leaves: vec![leaf_hash(&start_weights().hash()), z, z, z],
+            known: (1..=3).map(|i| (i, zero.clone())).collect(),
+        });
+        start_block(&alice, 0, claim);
+        assert_ok!(Executive::apply_extrinsic(timestamp(1)).unwrap());
+        assert_eq!(
+            Executive::apply_extrinsic(inherent(proof)),
+            Err(InvalidTransaction::BadMandatory.into())
+        );
+        assert_eq!(Difficulty::<Runtime>::get(), DIFFICULTY);
+
+        // A real block stamped 1 ms after the one before moves it at most ×2.
+        pallet_upow_training::RecentTimes::<Runtime>::put(
+            frame_support::BoundedVec::truncate_from(vec![0]),
+        );
+        let mined = mine(&alice);
+        start_mined_block(&alice, &mined);
+        assert_ok!(Executive::apply_extrinsic(timestamp(1)).unwrap());
+        assert_ok!(Executive::apply_extrinsic(inherent(mined.proof)).unwrap());
+        Executive::finalize_block();
+        assert_eq!(Difficulty::<Runtime>::get(), 2 * DIFFICULTY);
+    });
+}

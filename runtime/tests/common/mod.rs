@@ -1,0 +1,140 @@
+//! The fixture of the runtime's integration tests: a genesis with Alice
+//! admitted as a miner and a small house job, mining with the reference
+//! miner, and blocks started on a fixed parent.
+
+// Test code outside `#[test]` functions may unwrap too: a panic fails the test.
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use sp_core::{crypto::Pair as _, sr25519, H256};
+use sp_runtime::{BuildStorage, Digest};
+use upow_primitives::PreDigest;
+use upow_puzzle::{
+    mining::{Mined, ReferenceMiner},
+    Dataset, Hyperparams, JobSpec, Model, TrajectoryClaim, TrajectoryContext, Weights,
+};
+use upow_runtime::{AccountId, RuntimeCall, RuntimeGenesisConfig, System, UncheckedExtrinsic, UNIT};
+
+/// Seed of the house job's initial weights.
+pub const INIT_SEED: [u8; 32] = [4; 32];
+/// The parent every test block is built on.
+pub const PARENT: H256 = H256([7; 32]);
+/// The genesis difficulty.
+pub const DIFFICULTY: u128 = 3;
+
+/// The house job's training set: 48 samples of 16 inputs, 3 classes.
+pub fn dataset() -> Dataset {
+    let labels: Vec<u8> = (0..48).map(|i| (i % 3) as u8).collect();
+    let pixels: Vec<u8> = (0..48 * 16).map(|i| (i * 53 % 256) as u8).collect();
+    Dataset::new(16, &labels, &pixels).unwrap()
+}
+
+/// The house job: 16-8-3, batch 16.
+pub fn spec() -> JobSpec {
+    JobSpec::new(
+        Model::new(&[16, 8, 3]).unwrap(),
+        Hyperparams::new(4, 2, 1000).unwrap(),
+        dataset().commitment(),
+    )
+    .unwrap()
+}
+
+/// The house job's initial weights (`W_0` of the first block).
+pub fn start_weights() -> Weights {
+    Weights::initial(&spec().model, &INIT_SEED)
+}
+
+/// Alice: endowed, admitted and bonded as a miner at genesis.
+pub fn alice() -> sr25519::Pair {
+    sr25519::Pair::from_string("//Alice", None).unwrap()
+}
+
+/// Bob: endowed, not admitted.
+pub fn bob() -> sr25519::Pair {
+    sr25519::Pair::from_string("//Bob", None).unwrap()
+}
+
+/// The account of a key.
+pub fn account(pair: &sr25519::Pair) -> AccountId {
+    AccountId::from(pair.public().0)
+}
+
+/// Genesis: Alice endowed, admitted and bonded as a miner; Bob endowed; the
+/// house job is a small 16-8-3 MLP; difficulty [`DIFFICULTY`].
+pub fn ext() -> sp_io::TestExternalities {
+    let alice = alice();
+    let bond = upow_runtime::configs::MinBond::get();
+    let genesis = RuntimeGenesisConfig {
+        balances: pallet_balances::GenesisConfig {
+            balances: vec![
+                (account(&alice), 1_000_000 * UNIT),
+                (account(&bob()), 1_000_000 * UNIT),
+            ],
+            ..Default::default()
+        },
+        staking: pallet_upow_staking::GenesisConfig {
+            miners: vec![(account(&alice), alice.public().0, bond)],
+            validators: vec![],
+        },
+        jobs: pallet_upow_jobs::GenesisConfig {
+            house_job: Some(pallet_upow_jobs::GenesisHouseJob {
+                poster: account(&alice),
+                spec: pallet_upow_jobs::GenesisJobSpec::from(&spec()),
+                init_seed: H256(INIT_SEED),
+            }),
+            jobs: vec![],
+        },
+        training: pallet_upow_training::GenesisConfig {
+            difficulty: DIFFICULTY,
+            _config: Default::default(),
+        },
+        ..Default::default()
+    };
+    genesis.build_storage().unwrap().into()
+}
+
+/// The context of `author`'s trajectories of the house job on [`PARENT`].
+pub fn context(author: &sr25519::Pair) -> TrajectoryContext {
+    TrajectoryContext {
+        parent: PARENT.0,
+        author: author.public().0,
+        job: 0,
+        salt: 0,
+    }
+}
+
+/// Mines the house job's first block on [`PARENT`] as `author`.
+pub fn mine(author: &sr25519::Pair) -> Mined {
+    ReferenceMiner::new(&spec(), &dataset(), context(author), start_weights(), 0, 8)
+        .run(DIFFICULTY, 1_000_000)
+        .unwrap()
+        .unwrap()
+}
+
+/// Starts block 1 on [`PARENT`] with `author`'s digest of `claim` (salt `salt`).
+pub fn start_block(author: &sr25519::Pair, salt: u32, claim: TrajectoryClaim) {
+    let pre = PreDigest::new(author.public().0, 0, salt, claim);
+    System::initialize(
+        &1,
+        &PARENT,
+        &Digest {
+            logs: vec![pre.to_digest_item()],
+        },
+    );
+}
+
+/// Starts block 1 with `author`'s digest of a mined trajectory.
+pub fn start_mined_block(author: &sr25519::Pair, mined: &Mined) {
+    start_block(author, mined.context.salt, mined.claim);
+}
+
+/// The trajectory inherent as a block extrinsic.
+pub fn inherent(proof: upow_puzzle::TrajectoryProof) -> UncheckedExtrinsic {
+    UncheckedExtrinsic::new_bare(RuntimeCall::Training(
+        pallet_upow_training::Call::submit_trajectory { proof },
+    ))
+}
+
+/// The timestamp inherent as a block extrinsic.
+pub fn timestamp(now: u64) -> UncheckedExtrinsic {
+    UncheckedExtrinsic::new_bare(RuntimeCall::Timestamp(pallet_timestamp::Call::set { now }))
+}
