@@ -33,7 +33,7 @@ use upow_puzzle::{
     batch_indices,
     prng::{below, derive_key, draw, Purpose},
     verify_step, verify_trajectory, Dataset, Error as PuzzleError, Hyperparams, JobProgress,
-    JobSpec, Model, Seed, TrainingStep, Trajectory, TrajectoryContext, Weights,
+    JobSpec, Model, TrainingStep, Trajectory, TrajectoryContext, Weights,
 };
 
 use crate::{
@@ -306,6 +306,7 @@ impl Fixture {
                 parent: [1; 32],
                 author: [2; 32],
                 job: 0,
+                salt: 0,
             },
             dataset,
         })
@@ -356,18 +357,20 @@ impl Fixture {
         })
     }
 
-    /// The integer step on a backend, as a miner runs it: seed from the
-    /// current weights hash, the batch it selects, the step, the new hash.
+    /// The integer step on a backend, as a miner runs it: the seed from the
+    /// trajectory's running root, the batch it selects, the step, the new
+    /// weights hash, the new leaf, root and ticket.
     fn integer(&self, kind: BackendKind, device: usize, budget: Duration) -> Result<Timing> {
         let model = &self.shape.model;
         let mut backend = backend::create(kind, device, model, &self.hyper, &self.initial)?;
-        let mut current = self.initial.hash();
+        let mut trajectory = Trajectory::start(self.ctx, self.initial.hash());
         let mut step = 0u64;
         time_for(budget, || {
-            let seed = Seed::derive(&self.ctx, step as u32, &current);
+            let seed = trajectory.next_seed();
             let indices = batch_indices(&seed, self.hyper.batch(), self.dataset.len() as u64);
             let batch = batch_for(model, &self.dataset, &indices)?;
-            current = backend.step(&batch, &seed, FIRST_STEP + step)?.weights_hash;
+            let report = backend.step(&batch, &seed, FIRST_STEP + step)?;
+            std::hint::black_box(trajectory.push(report.weights_hash));
             step += 1;
             Ok(())
         })
@@ -381,7 +384,7 @@ impl Fixture {
         let job = JobSpec::new(model.clone(), self.hyper, self.dataset.commitment())?;
         let start = self.initial.hash();
         let mut trajectory = Trajectory::start(self.ctx, start);
-        let seed = trajectory.next_seed(&start);
+        let seed = trajectory.next_seed();
         let indices = batch_indices(&seed, self.hyper.batch(), self.dataset.len() as u64);
         let batch = batch_for(model, &self.dataset, &indices)?;
         let next = TrainingStep::new(model, &self.hyper)
@@ -536,7 +539,7 @@ mod tests {
     #[test]
     fn every_row_has_finite_positive_numbers() {
         let config = BenchConfig {
-            shapes: vec![BenchShape::new(Model::new(&[12, 6, 3]).unwrap(), 2).unwrap()],
+            shapes: vec![BenchShape::new(Model::new(&[12, 6, 3]).unwrap(), 4).unwrap()],
             backends: vec![BackendKind::Reference, BackendKind::Cpu],
             seconds: 0.005,
             samples: 50,
@@ -571,7 +574,7 @@ mod tests {
                 assert!(ratio.is_finite() && ratio > 0.0, "{row:?}");
             }
             assert!(table_row(row).starts_with("12-6-3"));
-            assert!(serde_json::to_string(row).unwrap().contains("\"batch\":4"));
+            assert!(serde_json::to_string(row).unwrap().contains("\"batch\":16"));
         }
     }
 
@@ -581,7 +584,7 @@ mod tests {
             return;
         }
         let config = BenchConfig {
-            shapes: vec![BenchShape::new(Model::new(&[4, 2]).unwrap(), 0).unwrap()],
+            shapes: vec![BenchShape::new(Model::new(&[4, 2]).unwrap(), 4).unwrap()],
             backends: vec![BackendKind::Cuda],
             seconds: 0.001,
             samples: 3,

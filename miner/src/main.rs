@@ -332,13 +332,13 @@ struct MineArgs {
     /// CANDLE_NUM_THREADS; default: one per core).
     #[arg(long)]
     threads: Option<usize>,
-    /// Steps between kept weights checkpoints (default: from the difficulty
-    /// and --checkpoint-memory).
-    #[arg(long)]
-    checkpoint_interval: Option<u32>,
-    /// Memory for one device's checkpoints, MiB.
-    #[arg(long, default_value_t = 512)]
-    checkpoint_memory: usize,
+    /// Steps between kept snapshots of a trajectory's weights (default:
+    /// from the difficulty and --snapshot-memory).
+    #[arg(long, alias = "checkpoint-interval")]
+    snapshot_interval: Option<u32>,
+    /// Memory for one device's snapshots, MiB.
+    #[arg(long, alias = "checkpoint-memory", default_value_t = 512)]
+    snapshot_memory: usize,
     /// Longest pause between reconnection attempts, seconds.
     #[arg(long, default_value_t = 30)]
     max_backoff: u64,
@@ -392,8 +392,8 @@ fn run_mine(args: MineArgs) -> anyhow::Result<()> {
         args.derive_device_keys,
         password,
     )?;
-    if args.checkpoint_interval == Some(0) {
-        bail!("--checkpoint-interval must be at least 1");
+    if args.snapshot_interval == Some(0) {
+        bail!("--snapshot-interval must be at least 1");
     }
     let config = MineConfig {
         node: args.node,
@@ -403,8 +403,8 @@ fn run_mine(args: MineArgs) -> anyhow::Result<()> {
         data_dir: args.data_dir.unwrap_or_else(mine::default_data_dir),
         metrics: args.metrics,
         view,
-        checkpoint_interval: args.checkpoint_interval,
-        checkpoint_memory: args.checkpoint_memory.max(1) << 20,
+        snapshot_interval: args.snapshot_interval,
+        snapshot_memory: args.snapshot_memory.max(1) << 20,
         max_backoff: Duration::from_secs(args.max_backoff.max(1)),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

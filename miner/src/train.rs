@@ -1,14 +1,15 @@
 //! Local training runs (no chain): a trajectory of the puzzle's steps from a
 //! seed, evaluated on a held-out set.
 //!
-//! A local run is exactly what a miner does for a block, minus tickets: step
-//! `i` uses `Seed::derive(ctx, i, H(W_i))` with a context derived from the
-//! run's seed, so a run is reproducible bit for bit on any backend.
+//! A local run is exactly what a miner does for a block, minus tickets and
+//! the step bound: step `i`'s seed comes from the running root of the run's
+//! trajectory (docs/puzzle.md §6) with a context derived from the run's
+//! seed, so a run is reproducible bit for bit on any backend.
 
 use std::time::Instant;
 
 use upow_puzzle::{
-    evaluate, hash::hash_parts, Batch, Dataset, Evaluation, Hyperparams, Model, Seed,
+    evaluate, hash::hash_parts, Batch, Dataset, Evaluation, Hyperparams, Model, Trajectory,
     TrajectoryContext, Weights,
 };
 
@@ -39,6 +40,7 @@ impl TrainConfig {
             parent: self.run_hash(),
             author: [0; 32],
             job: 0,
+            salt: 0,
         }
     }
 
@@ -108,17 +110,17 @@ pub fn train(
     let initial = config.initial_weights();
     let mut backend = backend::create(config.backend, config.device, model, hyper, &initial)?;
     let test_batch = whole(model, test_set)?;
-    let mut current = initial.hash();
+    let mut trajectory = Trajectory::start(ctx, initial.hash());
     let (mut loss_sum, mut loss_steps) = (0u64, 0u64);
     let mut seconds = 0.0;
     for step in 0..hyper.total_steps() {
-        let seed = Seed::derive(&ctx, step as u32, &current);
+        let seed = trajectory.next_seed();
         let indices = upow_puzzle::batch_indices(&seed, hyper.batch(), train_set.len() as u64);
         let batch = batch_for(model, train_set, &indices)?;
         let started = Instant::now();
         let report = backend.step(&batch, &seed, step)?;
         seconds += started.elapsed().as_secs_f64();
-        current = report.weights_hash;
+        trajectory.push(report.weights_hash);
         loss_sum += report.loss;
         loss_steps += 1;
         let done = step + 1;

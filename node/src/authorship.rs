@@ -122,6 +122,23 @@ struct Template {
     changes: sp_state_machine::StorageChanges<sp_runtime::traits::HashingFor<Block>>,
 }
 
+/// A won trajectory, to be built into a block.
+#[derive(Clone, Debug)]
+pub struct Win {
+    /// The parent it was mined on.
+    pub parent: H256,
+    /// The author's key.
+    pub author: AuthorId,
+    /// The job it trains.
+    pub job: JobId,
+    /// The trajectory's salt.
+    pub salt: u32,
+    /// The claim for the pre-runtime digest.
+    pub claim: TrajectoryClaim,
+    /// The proof for the body.
+    pub proof: TrajectoryProof,
+}
+
 /// A template built for a submission: what the author must sign.
 #[derive(Clone, Debug)]
 pub struct Prepared {
@@ -208,19 +225,18 @@ where
         }
     }
 
-    /// Builds a block on `parent` carrying `author`'s trajectory of `job`
-    /// (with `salt`); returns its header and pre-seal hash. The trajectory
-    /// is verified natively first, so a bad submission gets the puzzle's
-    /// error message.
-    pub async fn prepare(
-        &self,
-        parent: H256,
-        author: AuthorId,
-        job: JobId,
-        salt: u32,
-        claim: TrajectoryClaim,
-        proof: TrajectoryProof,
-    ) -> Result<Prepared, AuthorError> {
+    /// Builds a block on the win's parent carrying its trajectory; returns
+    /// its header and pre-seal hash. The trajectory is verified natively
+    /// first, so a bad submission gets the puzzle's error message.
+    pub async fn prepare(&self, win: Win) -> Result<Prepared, AuthorError> {
+        let Win {
+            parent,
+            author,
+            job,
+            salt,
+            claim,
+            proof,
+        } = win;
         let parent_header = self
             .client
             .header(parent)
@@ -401,14 +417,10 @@ where
     pub async fn author_with_keystore(
         &self,
         keystore: &KeystorePtr,
-        parent: H256,
-        author: AuthorId,
-        job: JobId,
-        salt: u32,
-        claim: TrajectoryClaim,
-        proof: TrajectoryProof,
+        win: Win,
     ) -> Result<H256, AuthorError> {
-        let prepared = self.prepare(parent, author, job, salt, claim, proof).await?;
+        let (parent, author) = (win.parent, win.author);
+        let prepared = self.prepare(win).await?;
         let info = self.client.info();
         if info.best_hash != parent {
             self.pending.lock().remove(&prepared.pre_hash);

@@ -18,7 +18,7 @@ use upow_puzzle::{mining::ReferenceMiner, TrajectoryClaim, TrajectoryContext, Tr
 use upow_runtime::opaque::Block;
 
 use crate::{
-    authorship::{AuthorError, BlockAuthor},
+    authorship::{AuthorError, BlockAuthor, Win},
     work::{WorkError, WorkSource},
 };
 
@@ -75,18 +75,15 @@ where
             if let Err(e) = store.put_weights(&found.final_weights.hash(), &bytes) {
                 log::warn!(target: LOG_TARGET, "mined weights not stored: {e}");
             }
-            match author
-                .author_with_keystore(
-                    &keystore,
-                    found.parent,
-                    author_key,
-                    found.job,
-                    found.salt,
-                    found.claim,
-                    found.proof,
-                )
-                .await
-            {
+            let win = Win {
+                parent: found.parent,
+                author: author_key,
+                job: found.job,
+                salt: found.salt,
+                claim: found.claim,
+                proof: found.proof,
+            };
+            match author.author_with_keystore(&keystore, win).await {
                 Ok(_) => {}
                 Err(e @ AuthorError::StaleParent(_)) => {
                     log::debug!(target: LOG_TARGET, "mined block dropped: {e}")

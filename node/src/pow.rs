@@ -249,7 +249,12 @@ mod tests {
         ));
         // Signed for another chain.
         assert!(matches!(
-            check(&pre_hash, Some(&d), &sealed(&pair, H256::zero(), &pre_hash), 1),
+            check(
+                &pre_hash,
+                Some(&d),
+                &sealed(&pair, H256::zero(), &pre_hash),
+                1
+            ),
             Err(SealError::BadSignature(_))
         ));
         // Malformed inputs.
@@ -268,8 +273,16 @@ mod tests {
         // More steps than 4 · D: refused before the ticket is looked at.
         let long = digest(pair.public().0, 5).encode();
         assert!(matches!(
-            check(&pre_hash, Some(&long), &sealed(&pair, GENESIS, &pre_hash), 1),
-            Err(SealError::Claim(upow_puzzle::Error::TooManySteps { steps: 5, max: 4 }))
+            check(
+                &pre_hash,
+                Some(&long),
+                &sealed(&pair, GENESIS, &pre_hash),
+                1
+            ),
+            Err(SealError::Claim(upow_puzzle::Error::TooManySteps {
+                steps: 5,
+                max: 4
+            }))
         ));
         // Ticket far above target.
         assert_eq!(

@@ -150,20 +150,21 @@ fn second_node_syncs_and_kill_9_loses_nothing() {
 fn number_or_hex(value: &Value) -> u128 {
     match value {
         Value::Number(n) => n.as_u64().expect("a u64 number").into(),
-        Value::String(s) => {
-            u128::from_str_radix(s.trim_start_matches("0x"), 16).expect("0x hex")
-        }
+        Value::String(s) => u128::from_str_radix(s.trim_start_matches("0x"), 16).expect("0x hex"),
         other => panic!("not a NumberOrHex: {other}"),
     }
 }
 
+/// A won trajectory: its job, salt, claim and proof.
+struct Won {
+    job: u64,
+    salt: u32,
+    claim: TrajectoryClaim,
+    proof: TrajectoryProof,
+}
+
 /// Mines on `parent` as `author` with the reference step (in this process).
-fn mine(
-    node: &Node,
-    parent: &str,
-    author: &sr25519::Pair,
-    train: &Dataset,
-) -> (u64, TrajectoryClaim, TrajectoryProof) {
+fn mine(node: &Node, parent: &str, author: &sr25519::Pair, train: &Dataset) -> Won {
     let (work, spec, weights) = work_at(node, Some(parent));
     let job = work["job"].as_u64().unwrap();
     let difficulty = number_or_hex(&work["difficulty"]);
@@ -171,6 +172,7 @@ fn mine(
         parent: h256(&json!(parent)).0,
         author: author.public().0,
         job,
+        salt: 0,
     };
     let mut miner = ReferenceMiner::new(
         &spec,
@@ -184,20 +186,26 @@ fn mine(
         .run(difficulty, 10_000_000)
         .unwrap()
         .expect("a ticket wins");
-    (job, mined.claim, mined.proof)
+    Won {
+        job,
+        salt: mined.context.salt,
+        claim: mined.claim,
+        proof: mined.proof,
+    }
 }
 
-fn submission(
-    parent: &str,
-    author: &sr25519::Pair,
-    job: u64,
-    claim: &TrajectoryClaim,
-    proof: &[u8],
-) -> Value {
+/// The chain's genesis hash (what seals are bound to).
+fn genesis(node: &Node) -> [u8; 32] {
+    h256(&node.call("chain_getBlockHash", json!([0]))).0
+}
+
+fn submission(parent: &str, author: &sr25519::Pair, won: &Won, proof: &[u8]) -> Value {
+    let claim = &won.claim;
     json!({
         "parent": parent,
         "author": format!("0x{}", hex::encode(author.public().0)),
-        "job": job,
+        "job": won.job,
+        "salt": won.salt,
         "claim": {
             "steps": claim.steps,
             "root": format!("0x{}", hex::encode(claim.root)),
@@ -207,16 +215,32 @@ fn submission(
     })
 }
 
-/// The external-miner flow: submitWork, sign, submitSeal.
+/// The external-miner flow: submitWork, check the template's header,
+/// sign, submitSeal.
 fn author_block(node: &Node, author: &sr25519::Pair, train: &Dataset) -> String {
     let parent = node.best_hash();
-    let (job, claim, proof) = mine(node, &parent, author, train);
+    let won = mine(node, &parent, author, train);
     let template = node.call(
         "upow_submitWork",
-        json!([submission(&parent, author, job, &claim, &proof.encode())]),
+        json!([submission(&parent, author, &won, &won.proof.encode())]),
     );
     let pre_hash = h256(&template["preHash"]);
-    let signature = author.sign(pre_hash.as_bytes());
+    // The header the node built is the one the miner would sign.
+    let bytes = hex::decode(
+        template["header"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("0x"),
+    )
+    .unwrap();
+    let header = upow_runtime::Header::decode(&mut &bytes[..]).unwrap();
+    assert_eq!(header.hash(), pre_hash);
+    assert_eq!(header.parent_hash, h256(&json!(parent)));
+    assert_eq!(
+        PreDigest::find(header.digest()).unwrap(),
+        PreDigest::new(author.public().0, won.job, won.salt, won.claim)
+    );
+    let signature = author.sign(&PowSeal::message(&genesis(node), &pre_hash.0));
     let hash = node.call(
         "upow_submitSeal",
         json!([
@@ -278,19 +302,21 @@ fn proof_of(body: &[opaque::UncheckedExtrinsic]) -> TrajectoryProof {
         .unwrap()
 }
 
-/// Seals `header` + `body` as `signer` (extrinsics root recomputed).
+/// Seals `header` + `body` as `signer` on the chain of `genesis`
+/// (extrinsics root recomputed).
 fn seal(
     mut header: upow_runtime::Header,
     body: Vec<opaque::UncheckedExtrinsic>,
     signer: &sr25519::Pair,
+    genesis: [u8; 32],
 ) -> Vec<u8> {
     let encoded: Vec<Vec<u8>> = body.iter().map(|x| x.encode()).collect();
     header.extrinsics_root = BlakeTwo256::ordered_trie_root(encoded, sp_runtime::StateVersion::V1);
     let pre_hash = header.hash();
-    let signature = signer.sign(pre_hash.as_bytes());
+    let signature = signer.sign(&PowSeal::message(&genesis, &pre_hash.0));
     header.digest_mut().push(DigestItem::Seal(
         ENGINE_ID,
-        PowSeal::V1 {
+        PowSeal::V2 {
             signature: signature.0,
         }
         .encode(),
@@ -334,6 +360,7 @@ fn bad_blocks_and_bad_submissions_are_rejected_and_the_node_keeps_running() {
     assert_eq!(node.best_number(), 2);
 
     // Tampered copies of block #2 (forks on #1), re-sealed by Alice.
+    let g = genesis(&node);
     let (header, body) = fetch_block(&node, &second);
     let proof = proof_of(&body);
     let digest = PreDigest::find(header.digest()).unwrap();
@@ -347,7 +374,7 @@ fn bad_blocks_and_bad_submissions_are_rejected_and_the_node_keeps_running() {
     p.steps[0].weights[10] ^= 0x01;
     reject(
         "tampered step weights",
-        seal(header.clone(), with_proof(&body, p), &alice),
+        seal(header.clone(), with_proof(&body, p), &alice, g),
     );
 
     let mut p = proof.clone();
@@ -358,14 +385,14 @@ fn bad_blocks_and_bad_submissions_are_rejected_and_the_node_keeps_running() {
     }
     reject(
         "wrong sample",
-        seal(header.clone(), with_proof(&body, p), &alice),
+        seal(header.clone(), with_proof(&body, p), &alice, g),
     );
 
     let mut p = proof.clone();
     p.steps[0].before.siblings[0][0] ^= 0x80;
     reject(
         "bad Merkle proof",
-        seal(header.clone(), with_proof(&body, p), &alice),
+        seal(header.clone(), with_proof(&body, p), &alice, g),
     );
 
     // A claim whose ticket misses the target (a root chosen so that it does).
@@ -373,11 +400,7 @@ fn bad_blocks_and_bad_submissions_are_rejected_and_the_node_keeps_running() {
     let mut claim = *digest.claim();
     for i in 0u8.. {
         claim.root = [i; 32];
-        let d = PreDigest::V1 {
-            author: alice.public().0,
-            job: digest.job(),
-            claim,
-        };
+        let d = PreDigest::new(alice.public().0, digest.job(), digest.salt(), claim);
         if !claim
             .ticket(&d.context(h256(&json!(first)).0))
             .unwrap()
@@ -389,31 +412,26 @@ fn bad_blocks_and_bad_submissions_are_rejected_and_the_node_keeps_running() {
     let mut h = header.clone();
     set_digest(
         &mut h,
-        &PreDigest::V1 {
-            author: alice.public().0,
-            job: digest.job(),
-            claim,
-        },
+        &PreDigest::new(alice.public().0, digest.job(), digest.salt(), claim),
     );
-    reject("ticket above target", seal(h, body.clone(), &alice));
+    reject("ticket above target", seal(h, body.clone(), &alice, g));
 
     // Sealed by someone else than the author.
-    reject("wrong signature", seal(header.clone(), body.clone(), &bob));
+    reject(
+        "wrong signature",
+        seal(header.clone(), body.clone(), &bob, g),
+    );
 
     // A real trajectory by Bob, who is not admitted: refused as work and as a block.
-    let (job, bob_claim, bob_proof) = mine(&node, &first, &bob, &train);
+    let bob_won = mine(&node, &first, &bob, &train);
     let mut h = header.clone();
     set_digest(
         &mut h,
-        &PreDigest::V1 {
-            author: bob.public().0,
-            job,
-            claim: bob_claim,
-        },
+        &PreDigest::new(bob.public().0, bob_won.job, bob_won.salt, bob_won.claim),
     );
     reject(
         "non-admitted author",
-        seal(h, with_proof(&body, bob_proof.clone()), &bob),
+        seal(h, with_proof(&body, bob_won.proof.clone()), &bob, g),
     );
     node.wait_for("the admission log line", Duration::from_secs(10), |n| {
         n.log_contains("is not admitted")
@@ -421,11 +439,12 @@ fn bad_blocks_and_bad_submissions_are_rejected_and_the_node_keeps_running() {
 
     // Mining RPC error paths.
     let best = node.best_hash();
-    let (job, claim, proof) = mine(&node, &best, &bob, &train);
+    let won = mine(&node, &best, &bob, &train);
+    let proof = won.proof.clone();
     let err = node
         .rpc_call(
             "upow_submitWork",
-            json!([submission(&best, &bob, job, &claim, &proof.encode())]),
+            json!([submission(&best, &bob, &won, &proof.encode())]),
         )
         .unwrap_err();
     assert_eq!(err.code, error::REJECTED as i64, "{err:?}");
@@ -433,14 +452,14 @@ fn bad_blocks_and_bad_submissions_are_rejected_and_the_node_keeps_running() {
     let err = node
         .rpc_call(
             "upow_submitWork",
-            json!([submission(&first, &alice, job, &claim, &proof.encode())]),
+            json!([submission(&first, &alice, &won, &proof.encode())]),
         )
         .unwrap_err();
     assert_eq!(err.code, error::STALE as i64, "stale parent: {err:?}");
     let err = node
         .rpc_call(
             "upow_submitWork",
-            json!([submission(&best, &alice, job, &claim, &[1, 2, 3])]),
+            json!([submission(&best, &alice, &won, &[1, 2, 3])]),
         )
         .unwrap_err();
     assert_eq!(
@@ -453,7 +472,7 @@ fn bad_blocks_and_bad_submissions_are_rejected_and_the_node_keeps_running() {
     let err = node
         .rpc_call(
             "upow_submitWork",
-            json!([submission(&best, &alice, job, &claim, &bad.encode())]),
+            json!([submission(&best, &alice, &won, &bad.encode())]),
         )
         .unwrap_err();
     assert_eq!(err.code, error::REJECTED as i64, "bad work: {err:?}");

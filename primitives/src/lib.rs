@@ -24,7 +24,6 @@ use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;
 use sp_runtime::{ConsensusEngineId, Digest, DigestItem};
 
-
 pub use upow_puzzle::{
     DatasetCommitment, Hash, Hyperparams, JobSpec, MerkleProof, Model, SampleOpening, StepProof,
     TrajectoryClaim, TrajectoryContext, TrajectoryProof,
@@ -38,6 +37,10 @@ pub type Difficulty = u128;
 
 /// A block author's key: an sr25519 public key.
 pub type AuthorId = [u8; 32];
+
+/// The chain's block header (the runtime's `Header`; a runtime test checks
+/// they are the same type). Miners decode the template they sign with it.
+pub type Header = sp_runtime::generic::Header<u32, sp_runtime::traits::BlakeTwo256>;
 
 /// The consensus engine id of upow's digests (`pow_`, that of `sc-consensus-pow`).
 pub const ENGINE_ID: ConsensusEngineId = *b"pow_";
@@ -418,7 +421,10 @@ mod tests {
         );
         // Another engine's pre-runtime item does not count.
         let other = Digest {
-            logs: alloc::vec![DigestItem::PreRuntime(*b"aura", d.encode()), d.to_digest_item()],
+            logs: alloc::vec![
+                DigestItem::PreRuntime(*b"aura", d.encode()),
+                d.to_digest_item()
+            ],
         };
         assert_eq!(PreDigest::find(&other), Ok(d));
     }

@@ -105,18 +105,24 @@ pub struct SubmitWork {
     pub author: H256,
     /// The job trained.
     pub job: JobId,
+    /// The trajectory's salt (docs/puzzle.md §6).
+    pub salt: u32,
     /// The claim.
     pub claim: ClaimJson,
     /// The `TrajectoryProof`, SCALE-encoded.
     pub proof: Bytes,
 }
 
-/// The block template built for a submission.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The block template built for a submission: what the author signs, and
+/// the header it can check that against before signing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Template {
-    /// Hash the author must sign (sr25519) to seal the block.
+    /// The template's pre-seal header hash: the author signs
+    /// `PowSeal::message(genesis, pre_hash)` (docs/protocol.md §2).
     pub pre_hash: H256,
+    /// The template's header (SCALE), unsealed: its hash is `pre_hash`.
+    pub header: Bytes,
 }
 
 /// A job, for dApps and miners.
@@ -182,8 +188,9 @@ pub trait UpowApi {
     #[method(name = "submitWork")]
     async fn submit_work(&self, work: SubmitWork) -> RpcResult<Template>;
 
-    /// Seals a template with the author's sr25519 signature of `pre_hash`
-    /// and imports it; returns the block hash.
+    /// Seals a template with the author's sr25519 signature of
+    /// `PowSeal::message(genesis, pre_hash)` and imports it; returns the
+    /// block hash.
     #[method(name = "submitSeal")]
     async fn submit_seal(&self, pre_hash: H256, signature: Bytes) -> RpcResult<H256>;
 

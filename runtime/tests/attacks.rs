@@ -16,9 +16,7 @@ use common::*;
 use frame_support::{assert_noop, assert_ok};
 use pallet_upow_training::{Difficulty, Error};
 use sp_runtime::transaction_validity::InvalidTransaction;
-use upow_puzzle::{
-    forgery::Forgery, merkle::leaf_hash, TrajectoryClaim, TrajectoryProof, Weights,
-};
+use upow_puzzle::{forgery::Forgery, merkle::leaf_hash, TrajectoryClaim, TrajectoryProof, Weights};
 use upow_runtime::{Executive, Runtime, RuntimeOrigin, Training};
 
 /// The forged block's inherent is refused with `error`, changing nothing,
@@ -155,10 +153,7 @@ fn attack_3_partial_faking_is_refused() {
                 .unwrap()
                 .weights
         };
-        let mut leaves = vec![
-            leaf_hash(&start_weights().hash()),
-            leaf_hash(&w1.hash()),
-        ];
+        let mut leaves = vec![leaf_hash(&start_weights().hash()), leaf_hash(&w1.hash())];
         leaves.extend((2..=n).map(|i| leaf_hash(&u64::from(i).to_le_bytes())));
         let (claim, proof) = grind(Forgery {
             leaves,
@@ -189,8 +184,13 @@ fn attack_4_the_pump_needs_real_blocks() {
             Err(InvalidTransaction::BadMandatory.into())
         );
         assert_eq!(Difficulty::<Runtime>::get(), DIFFICULTY);
+    });
+}
 
-        // A real block stamped 1 ms after the one before moves it at most ×2.
+#[test]
+fn attack_4_a_real_block_stamped_1_ms_after_the_last_moves_it_at_most_twofold() {
+    ext().execute_with(|| {
+        let alice = alice();
         pallet_upow_training::RecentTimes::<Runtime>::put(
             frame_support::BoundedVec::truncate_from(vec![0]),
         );

@@ -262,6 +262,21 @@ impl NodeClient {
         .await
     }
 
+    /// The chain's genesis hash (`chain_getBlockHash(0)`): what seals are
+    /// bound to.
+    pub async fn genesis_hash(&self) -> Result<H256, RpcError> {
+        let hash: Option<H256> = self
+            .timed(
+                "chain_getBlockHash",
+                self.ws.request("chain_getBlockHash", rpc_params![0u32]),
+            )
+            .await?;
+        hash.ok_or(RpcError::Response {
+            method: "chain_getBlockHash",
+            message: "the node has no block 0".into(),
+        })
+    }
+
     /// `upow_job`.
     pub async fn job(&self, id: JobId) -> Result<JobJson, RpcError> {
         self.timed("upow_job", self.ws.job(id)).await

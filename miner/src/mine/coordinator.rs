@@ -2,7 +2,9 @@
 //! backoff), follows new best blocks over the `chain_subscribeNewHeads`
 //! subscription, prepares each new piece of work (weights and dataset from
 //! memory, the local store or the node, verified), publishes it to the
-//! devices, and submits their wins.
+//! devices, and submits their wins — signing a block only after checking
+//! the node's template against the win ([`check_template`]) and the
+//! on-disk signing record (never two blocks on one parent).
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -16,7 +18,10 @@ use std::{
 use codec::{Decode, Encode};
 use sp_core::{Bytes, H256};
 use tokio::sync::mpsc;
-use upow_primitives::rpc::{error, ClaimJson, SubmitWork, WorkResponse, MAX_DATASET_SAMPLES};
+use upow_primitives::{
+    rpc::{error, ClaimJson, SubmitWork, Template, WorkResponse, MAX_DATASET_SAMPLES},
+    Header, PowSeal, PreDigest, ENGINE_ID,
+};
 use upow_puzzle::{weights::hash_encoded, Dataset, Hash, JobSpec, Weights};
 
 use super::{
@@ -26,7 +31,7 @@ use super::{
     keys::AuthorKey,
     metrics::Metrics,
     shutdown::Shutdown,
-    store::{Discarded, Store},
+    store::{Discarded, SignPermit, Store},
     work::{Found, PreparedWork, SubmitOutcome, WorkBoard, WorkKey},
 };
 
@@ -82,6 +87,8 @@ struct State {
     terms: Terms,
     admission: Vec<Option<bool>>,
     token: Option<Token>,
+    /// The genesis hash of the node's chain (asked at each connection).
+    genesis: Option<Hash>,
     /// A win whose submission the connection cut: submitted after
     /// reconnecting if its work is still current.
     pending: Option<Found>,
@@ -113,6 +120,7 @@ impl Coordinator {
             terms: Terms::default(),
             admission: vec![None; self.keys.len()],
             token: None,
+            genesis: None,
             pending: None,
         };
         while !self.shutdown.is_triggered() {
@@ -185,6 +193,10 @@ impl Coordinator {
                 Err(e) if e.is_connection() => return SessionEnd::Disconnected(e.to_string()),
                 Err(e) => tracing::debug!("no chain properties: {e}"),
             }
+        }
+        match client.genesis_hash().await {
+            Ok(genesis) => state.genesis = Some(genesis.0),
+            Err(e) => return SessionEnd::Disconnected(e.to_string()),
         }
         let mut retry = match self.refresh(client, state).await {
             Ok(retry) => retry,
@@ -562,6 +574,7 @@ impl Coordinator {
             parent: H256(found.parent),
             author: H256(found.author),
             job: found.job,
+            salt: found.mined.context.salt,
             claim: ClaimJson {
                 steps: claim.steps,
                 root: H256(claim.root),
@@ -569,13 +582,47 @@ impl Coordinator {
             },
             proof: Bytes(found.mined.proof.encode()),
         };
-        let sealed = match client.submit_work(submission).await {
-            Ok(template) => {
-                let signature = key.sign(template.pre_hash.as_bytes());
-                client.submit_seal(template.pre_hash, signature).await
-            }
-            Err(e) => Err(e),
+        let template = match client.submit_work(submission).await {
+            Ok(template) => template,
+            Err(e) => return self.rejected(state, found, e),
         };
+        // Sign only what was checked, and never a second block on a parent.
+        let refusal = match check_template(&template, &found) {
+            Err(reason) => Some(reason),
+            Ok(()) => match self.store.permit_signature(
+                &found.author,
+                &found.parent,
+                block,
+                &template.pre_hash.0,
+            ) {
+                Ok(SignPermit::Granted) => None,
+                Ok(SignPermit::Refused { signed }) => Some(format!(
+                    "already signed block 0x{} on this parent; a second one would be an equivocation",
+                    hex::encode(signed)
+                )),
+                Err(e) => Some(format!("the signing record cannot be written ({e})")),
+            },
+        };
+        if let Some(reason) = refusal {
+            self.metrics.rejected(device, "refused");
+            self.events.emit(Event::Rejected {
+                device,
+                block,
+                code: None,
+                message: format!("not signed: {reason}"),
+            });
+            let _ = found.reply.send(SubmitOutcome::Refused);
+            return Ok(());
+        }
+        let Some(genesis) = state.genesis else {
+            state.pending = Some(found);
+            return Err(RpcError::Response {
+                method: "chain_getBlockHash",
+                message: "no genesis hash yet".into(),
+            });
+        };
+        let signature = key.sign(&PowSeal::message(&genesis, &template.pre_hash.0));
+        let sealed = client.submit_seal(template.pre_hash, signature).await;
         match sealed {
             Ok(hash) => {
                 self.metrics.accepted(device);
@@ -609,14 +656,16 @@ impl Coordinator {
                 Ok(())
             }
             Err(e) if e.is_connection() => {
+                // Resubmitted after reconnecting: a new template, which the
+                // signing record will refuse to sign (it may have been
+                // imported): safe, if that block is then lost.
                 state.pending = Some(found);
                 Err(e)
             }
             Err(e) => {
-                let (code, message) = match &e {
-                    RpcError::Node { code, message, .. } => (*code, message.clone()),
-                    other => (error::INTERNAL, other.to_string()),
-                };
+                // Signed but not imported: this parent is done for us (a
+                // second signature on it would be an equivocation).
+                let (code, message) = node_error(&e);
                 self.metrics.rejected(device, &code.to_string());
                 self.events.emit(Event::Rejected {
                     device,
@@ -624,12 +673,220 @@ impl Coordinator {
                     code: Some(code),
                     message,
                 });
-                let _ = found.reply.send(SubmitOutcome::Rejected {
-                    code,
-                    message: e.to_string(),
-                });
+                let _ = found.reply.send(SubmitOutcome::Refused);
                 Ok(())
             }
         }
+    }
+
+    /// The node refused a win before anything was signed: the device keeps
+    /// extending its trajectory (unless the work is stale). `Err`: the
+    /// connection is gone (the win is kept for the next session).
+    fn rejected(&self, state: &mut State, found: Found, e: RpcError) -> Result<(), RpcError> {
+        if e.is_connection() {
+            state.pending = Some(found);
+            return Err(e);
+        }
+        let (code, message) = node_error(&e);
+        self.metrics.rejected(found.device, &code.to_string());
+        self.events.emit(Event::Rejected {
+            device: found.device,
+            block: found.number + 1,
+            code: Some(code),
+            message,
+        });
+        let _ = found.reply.send(SubmitOutcome::Rejected {
+            code,
+            message: e.to_string(),
+        });
+        Ok(())
+    }
+}
+
+/// The JSON-RPC code and message of a failed call.
+fn node_error(e: &RpcError) -> (i32, String) {
+    match e {
+        RpcError::Node { code, message, .. } => (*code, message.clone()),
+        other => (error::INTERNAL, other.to_string()),
+    }
+}
+
+/// Checks the node's template against the win before the author signs it:
+/// the header decodes (every byte), hashes to the template's `pre_hash`,
+/// is built on the win's parent at the next number, is not sealed, and
+/// carries exactly the win's `pow_` pre-runtime digest (author, job, salt,
+/// claim). A node that asks for anything else does not get a signature.
+pub fn check_template(template: &Template, found: &Found) -> Result<(), String> {
+    let mut bytes = &template.header.0[..];
+    let header = Header::decode(&mut bytes)
+        .map_err(|e| format!("the template's header does not decode: {e}"))?;
+    if !bytes.is_empty() {
+        return Err("the template's header has trailing bytes".into());
+    }
+    if header.hash() != template.pre_hash {
+        return Err(format!(
+            "the template's header hashes to {:?}, not to its preHash {:?}",
+            header.hash(),
+            template.pre_hash
+        ));
+    }
+    if header.parent_hash.0 != found.parent || header.number != found.number + 1 {
+        return Err(format!(
+            "the template is block #{} on {:?}, the win is for #{} on 0x{}",
+            header.number,
+            header.parent_hash,
+            found.number + 1,
+            hex::encode(found.parent)
+        ));
+    }
+    let sealed = header
+        .digest
+        .logs()
+        .iter()
+        .any(|item| item.as_seal().is_some_and(|(id, _)| id == ENGINE_ID));
+    if sealed {
+        return Err("the template is already sealed".into());
+    }
+    let expected = PreDigest::new(
+        found.author,
+        found.job,
+        found.mined.context.salt,
+        found.mined.claim,
+    );
+    match PreDigest::find(&header.digest) {
+        Ok(digest) if digest == expected => Ok(()),
+        Ok(_) => Err("the template's pow_ digest is not the win's claim".into()),
+        Err(e) => Err(format!("the template's pow_ digest: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sp_runtime::traits::Header as _;
+    use std::sync::mpsc as sync_mpsc;
+    use upow_puzzle::{mining::ReferenceMiner, Hyperparams, Model, TrajectoryContext, Weights};
+
+    /// A real win (on a tiny job) and the template an honest node builds
+    /// for it.
+    fn win() -> (Found, Header) {
+        let model = Model::new(&[8, 6, 3]).unwrap();
+        let labels: Vec<u8> = (0..40).map(|i| (i % 3) as u8).collect();
+        let pixels: Vec<u8> = (0..40 * 8).map(|i| (i * 53 % 256) as u8).collect();
+        let dataset = Dataset::new(8, &labels, &pixels).unwrap();
+        let spec = JobSpec::new(
+            model.clone(),
+            Hyperparams::new(4, 2, 100).unwrap(),
+            dataset.commitment(),
+        )
+        .unwrap();
+        let ctx = TrajectoryContext {
+            parent: [4; 32],
+            author: [5; 32],
+            job: 2,
+            salt: 0,
+        };
+        let mined = ReferenceMiner::new(
+            &spec,
+            &dataset,
+            ctx,
+            Weights::initial(&model, &[1; 32]),
+            0,
+            8,
+        )
+        .run(3, 100_000)
+        .unwrap()
+        .unwrap();
+        let digest = PreDigest::new([5; 32], 2, mined.context.salt, mined.claim);
+        let header = Header::new(
+            10,
+            Default::default(),
+            Default::default(),
+            H256([4; 32]),
+            sp_runtime::Digest {
+                logs: vec![digest.to_digest_item()],
+            },
+        );
+        let (reply, _verdict) = sync_mpsc::sync_channel(1);
+        let found = Found {
+            device: 0,
+            generation: 1,
+            parent: [4; 32],
+            number: 9,
+            job: 2,
+            author: [5; 32],
+            mined,
+            reply,
+        };
+        (found, header)
+    }
+
+    fn template(header: &Header) -> Template {
+        Template {
+            pre_hash: header.hash(),
+            header: Bytes(header.encode()),
+        }
+    }
+
+    #[test]
+    fn only_the_wins_own_block_is_signed() {
+        let (found, header) = win();
+        assert_eq!(check_template(&template(&header), &found), Ok(()));
+
+        // Whatever a node changes, the miner does not sign it.
+        let refused = |t: Template, what: &str| {
+            let verdict = check_template(&t, &found);
+            assert!(verdict.is_err(), "{what} was accepted");
+            eprintln!("{what}: {}", verdict.unwrap_err());
+        };
+        let mut other_hash = template(&header);
+        other_hash.pre_hash = H256([9; 32]);
+        refused(other_hash, "a preHash of another header");
+        let mut garbage = template(&header);
+        garbage.header = Bytes(vec![1, 2, 3]);
+        refused(garbage, "an undecodable header");
+        let mut trailing = template(&header);
+        trailing.header.0.push(0);
+        refused(trailing, "trailing bytes");
+        let mut moved = header.clone();
+        moved.parent_hash = H256([8; 32]);
+        refused(template(&moved), "another parent");
+        let mut later = header.clone();
+        later.number = 11;
+        refused(template(&later), "another number");
+        let mut sealed = header.clone();
+        sealed
+            .digest
+            .push(sp_runtime::DigestItem::Seal(ENGINE_ID, vec![2; 65]));
+        refused(template(&sealed), "an already sealed header");
+        let mut claims = found.mined.claim;
+        claims.steps += 1;
+        for (what, digest) in [
+            (
+                "another author",
+                PreDigest::new([6; 32], 2, found.mined.context.salt, found.mined.claim),
+            ),
+            (
+                "another job",
+                PreDigest::new([5; 32], 3, found.mined.context.salt, found.mined.claim),
+            ),
+            (
+                "another salt",
+                PreDigest::new([5; 32], 2, found.mined.context.salt + 1, found.mined.claim),
+            ),
+            (
+                "another claim",
+                PreDigest::new([5; 32], 2, found.mined.context.salt, claims),
+            ),
+        ] {
+            let mut h = header.clone();
+            h.digest = sp_runtime::Digest {
+                logs: vec![digest.to_digest_item()],
+            };
+            refused(template(&h), what);
+        }
+        let mut twice = header.clone();
+        twice.digest.push(twice.digest.logs()[0].clone());
+        refused(template(&twice), "two digests");
     }
 }

@@ -32,5 +32,5 @@ pub mod view;
 pub mod work;
 
 pub use error::MineError;
-pub use run::{default_data_dir, run, MineConfig, DEFAULT_CHECKPOINT_MEMORY};
+pub use run::{default_data_dir, run, MineConfig, DEFAULT_SNAPSHOT_MEMORY};
 pub use shutdown::Shutdown;

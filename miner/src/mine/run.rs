@@ -24,8 +24,8 @@ use super::{
 };
 use crate::backend::BackendKind;
 
-/// Default memory for one device's checkpoints.
-pub const DEFAULT_CHECKPOINT_MEMORY: usize = 512 << 20;
+/// Default memory for one device's snapshots of its weights.
+pub const DEFAULT_SNAPSHOT_MEMORY: usize = 512 << 20;
 
 /// What `upow-miner mine` runs.
 #[derive(Debug)]
@@ -44,10 +44,10 @@ pub struct MineConfig {
     pub metrics: Option<SocketAddr>,
     /// Terminal or JSON.
     pub view: ViewMode,
-    /// Fixed checkpoint interval (`None`: from the difficulty).
-    pub checkpoint_interval: Option<u32>,
+    /// Fixed snapshot interval (`None`: from the difficulty).
+    pub snapshot_interval: Option<u32>,
     /// Checkpoint memory per device, bytes.
-    pub checkpoint_memory: usize,
+    pub snapshot_memory: usize,
     /// Longest pause between reconnection attempts.
     pub max_backoff: Duration,
 }
@@ -148,8 +148,8 @@ pub async fn run(config: MineConfig, shutdown: Shutdown) -> Result<Totals, MineE
             kind: config.backend,
             label: labels[i].clone(),
             author: config.keys[i].public(),
-            checkpoint_interval: config.checkpoint_interval,
-            checkpoint_memory: config.checkpoint_memory,
+            snapshot_interval: config.snapshot_interval,
+            snapshot_memory: config.snapshot_memory,
         };
         let link = work::DeviceLink {
             board: board.clone(),

@@ -1,12 +1,19 @@
-//! The miner's local cache: weights and datasets by hash, in RocksDB under
-//! `--data-dir`. Every read is checked against its hash (weights: the
-//! puzzle's weights hash; datasets: the rebuilt Merkle root and shape); an
-//! entry that fails is deleted and reported as missing, so it is fetched
-//! again from the node.
+//! The miner's local store, in RocksDB under `--data-dir`:
+//!
+//! * a cache of weights and datasets by hash. Every read is checked against
+//!   its hash (weights: the puzzle's weights hash; datasets: the rebuilt
+//!   Merkle root and shape); an entry that fails is deleted and reported as
+//!   missing, so it is fetched again from the node;
+//! * the **signing record**: which block each author key signed on each
+//!   recent parent ([`Store::permit_signature`]), kept across restarts, so
+//!   the miner never signs two different blocks on one parent — which the
+//!   staking pallet would slash as an equivocation, whoever asked for the
+//!   second signature.
 
 use std::path::{Path, PathBuf};
 
 use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, DB};
+use upow_primitives::AuthorId;
 use upow_puzzle::{weights::hash_encoded, Dataset, DatasetCommitment, Hash, Model, Weights};
 
 /// Weights entries kept (the chain's weights change every block; a few
@@ -16,6 +23,24 @@ pub const MAX_WEIGHTS: usize = 16;
 const WEIGHTS: &str = "weights";
 const WEIGHTS_SEQ: &str = "weights_seq";
 const DATASETS: &str = "datasets";
+const SIGNED: &str = "signed";
+
+/// Blocks of signing history kept: records of blocks more than this far
+/// below the newest signed one are dropped (a parent that deep is final).
+pub const SIGNING_HISTORY: u32 = 4096;
+
+/// The signing record's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignPermit {
+    /// Sign: this is the first block (or the same block again) the author
+    /// signs on that parent.
+    Granted,
+    /// Do not sign: the author already signed another block on that parent.
+    Refused {
+        /// Pre-seal hash of the block signed before.
+        signed: Hash,
+    },
+}
 
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +80,7 @@ impl Store {
         options.create_if_missing(true);
         options.create_missing_column_families(true);
         options.set_compression_type(rocksdb::DBCompressionType::Snappy);
-        let columns = [WEIGHTS, WEIGHTS_SEQ, DATASETS]
+        let columns = [WEIGHTS, WEIGHTS_SEQ, DATASETS, SIGNED]
             .into_iter()
             .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
         let db =
@@ -184,6 +209,41 @@ impl Store {
             .map_err(self.db_error())
     }
 
+    /// Whether `author` may sign the block `pre_hash` (number `number`) on
+    /// `parent`; records it when granted (durably, before the caller signs).
+    pub fn permit_signature(
+        &self,
+        author: &AuthorId,
+        parent: &Hash,
+        number: u32,
+        pre_hash: &Hash,
+    ) -> Result<SignPermit, StoreError> {
+        let cf = self.cf(SIGNED)?;
+        let mut key = Vec::with_capacity(4 + 32 + 32);
+        key.extend_from_slice(&number.to_be_bytes());
+        key.extend_from_slice(author);
+        key.extend_from_slice(parent);
+        if let Some(signed) = self.db.get_cf(cf, &key).map_err(self.db_error())? {
+            if signed.as_slice() != pre_hash.as_slice() {
+                let mut hash = [0u8; 32];
+                let len = signed.len().min(32);
+                hash[..len].copy_from_slice(&signed[..len]);
+                return Ok(SignPermit::Refused { signed: hash });
+            }
+            return Ok(SignPermit::Granted);
+        }
+        let mut write = rocksdb::WriteBatch::default();
+        write.put_cf(cf, &key, pre_hash);
+        let oldest_kept = number.saturating_sub(SIGNING_HISTORY);
+        write.delete_range_cf(cf, 0u32.to_be_bytes(), oldest_kept.to_be_bytes());
+        let mut options = rocksdb::WriteOptions::default();
+        options.set_sync(true);
+        self.db
+            .write_opt(write, &options)
+            .map_err(self.db_error())?;
+        Ok(SignPermit::Granted)
+    }
+
     /// Overwrites a raw entry (tests: simulating disk corruption).
     #[cfg(test)]
     fn put_raw(&self, column: &'static str, key: &Hash, value: &[u8]) {
@@ -196,6 +256,44 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_signing_record_refuses_a_second_block_on_a_parent_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let (alice, bob) = ([1; 32], [2; 32]);
+        let (parent, a, b) = ([7; 32], [10; 32], [11; 32]);
+        {
+            let store = Store::open(dir.path()).unwrap();
+            assert_eq!(
+                store.permit_signature(&alice, &parent, 5, &a).unwrap(),
+                SignPermit::Granted
+            );
+            // The same block again (a retried seal): fine.
+            assert_eq!(
+                store.permit_signature(&alice, &parent, 5, &a).unwrap(),
+                SignPermit::Granted
+            );
+            // Another key, another parent: fine.
+            assert_eq!(
+                store.permit_signature(&bob, &parent, 5, &b).unwrap(),
+                SignPermit::Granted
+            );
+        }
+        // After a restart, another block on that parent is refused.
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            store.permit_signature(&alice, &parent, 5, &b).unwrap(),
+            SignPermit::Refused { signed: a }
+        );
+        // Old history goes once far behind.
+        store
+            .permit_signature(&alice, &[8; 32], 5 + SIGNING_HISTORY + 1, &b)
+            .unwrap();
+        assert_eq!(
+            store.permit_signature(&alice, &parent, 5, &b).unwrap(),
+            SignPermit::Granted
+        );
+    }
 
     fn model() -> Model {
         Model::new(&[4, 3, 2]).unwrap()

@@ -4,7 +4,7 @@
 //! under a new *generation*; every device thread runs a trajectory on the
 //! current generation and checks, after every step, that it is still
 //! current (one atomic load), so a new best block switches all devices
-//! within one step. A win is proven on the device thread (checkpoints +
+//! within one step. A win is proven on the device thread (snapshots +
 //! recomputation, then a full self-check with the reference verifier) and
 //! handed to the coordinator as a [`Found`]; wins of a superseded
 //! generation are dropped unsubmitted.
@@ -23,9 +23,9 @@ use std::{
 use tokio::sync::mpsc;
 use upow_primitives::{rpc::WorkResponse, AuthorId, JobId};
 use upow_puzzle::{
-    challenged_steps,
-    mining::{prove, select_batch, Checkpoints, Mined},
-    verify_trajectory, Dataset, Hash, Hyperparams, JobProgress, JobSpec, Model, Seed, Trajectory,
+    challenged_steps, max_steps,
+    mining::{prove, select_batch, Mined, Snapshots},
+    verify_trajectory, Dataset, Hash, Hyperparams, JobProgress, JobSpec, Model, Trajectory,
     TrajectoryContext, Weights,
 };
 
@@ -38,12 +38,12 @@ use super::{
 };
 use crate::backend::{self, BackendKind, StepBackend};
 
-/// Smallest checkpoint interval: a device's weights are copied to the host
+/// Smallest snapshot interval: a device's weights are copied to the host
 /// at most every this many steps.
-pub const MIN_CHECKPOINT_INTERVAL: u32 = 8;
-/// Largest checkpoint interval.
-pub const MAX_CHECKPOINT_INTERVAL: u32 = 1 << 20;
-/// A challenged step at most this far past its checkpoint is recomputed
+pub const MIN_SNAPSHOT_INTERVAL: u32 = 8;
+/// Largest snapshot interval.
+pub const MAX_SNAPSHOT_INTERVAL: u32 = 1 << 20;
+/// A challenged step at most this far past its snapshot is recomputed
 /// with the reference step; further ones on the device's backend.
 const REFERENCE_RECOMPUTE: u32 = 16;
 
@@ -210,6 +210,10 @@ pub enum SubmitOutcome {
     },
     /// Not submitted: new work arrived first.
     Stale,
+    /// Not signed, or signed but not imported: the miner signs no other
+    /// block on this parent (the node's template was not the win, or the
+    /// author already signed a block there).
+    Refused,
 }
 
 /// A proven win, from a device to the coordinator.
@@ -233,18 +237,18 @@ pub struct Found {
     pub reply: sync_mpsc::SyncSender<SubmitOutcome>,
 }
 
-/// Checkpoint interval for a trajectory at `difficulty`: keeps the
-/// checkpoints of a trajectory four times the expected length (`4 ·
+/// Snapshot interval for a trajectory at `difficulty`: keeps the
+/// snapshots of a trajectory four times the expected length (`4 ·
 /// difficulty` steps) within `budget` bytes, but never below
-/// [`MIN_CHECKPOINT_INTERVAL`].
-pub fn checkpoint_interval(difficulty: u128, weight_bytes: usize, budget: usize) -> u32 {
+/// [`MIN_SNAPSHOT_INTERVAL`].
+pub fn snapshot_interval(difficulty: u128, weight_bytes: usize, budget: usize) -> u32 {
     let need = difficulty
         .saturating_mul(4)
         .saturating_mul(weight_bytes as u128);
     let interval = need.div_ceil(budget.max(1) as u128);
     interval.clamp(
-        u128::from(MIN_CHECKPOINT_INTERVAL),
-        u128::from(MAX_CHECKPOINT_INTERVAL),
+        u128::from(MIN_SNAPSHOT_INTERVAL),
+        u128::from(MAX_SNAPSHOT_INTERVAL),
     ) as u32
 }
 
@@ -261,10 +265,10 @@ pub struct Device {
     pub label: String,
     /// The author key it mines as.
     pub author: AuthorId,
-    /// Fixed checkpoint interval (`None`: from the difficulty and memory).
-    pub checkpoint_interval: Option<u32>,
-    /// Memory for checkpoints, bytes.
-    pub checkpoint_memory: usize,
+    /// Fixed snapshot interval (`None`: from the difficulty and memory).
+    pub snapshot_interval: Option<u32>,
+    /// Memory for snapshots, bytes.
+    pub snapshot_memory: usize,
 }
 
 /// What a device shares with the rest of the miner.
@@ -404,28 +408,55 @@ fn mine_loop(device: &Device, link: &DeviceLink) -> Result<(), MineError> {
     }
 }
 
-/// Mines `work` from its start weights (already loaded in `backend`).
+/// A trajectory being mined on a device: the puzzle's trajectory and the
+/// snapshots of its weights.
+struct Mining {
+    trajectory: Trajectory,
+    snapshots: Snapshots,
+    /// `H(W_i)` of the backend's current weights.
+    current: Hash,
+}
+
+impl Mining {
+    /// A trajectory of `work` with `salt`, from its start weights.
+    fn start(device: &Device, work: &PreparedWork, salt: u32, interval: u32) -> Self {
+        let ctx = TrajectoryContext {
+            parent: work.parent,
+            author: device.author,
+            job: work.job,
+            salt,
+        };
+        Self {
+            trajectory: Trajectory::start(ctx, work.weights_hash),
+            snapshots: Snapshots::new(work.weights.clone(), interval),
+            current: work.weights_hash,
+        }
+    }
+
+    fn salt(&self) -> u32 {
+        self.trajectory.context().salt
+    }
+}
+
+/// Mines `work` from its start weights (already loaded in `backend`). A
+/// trajectory that reaches the step bound (`4 · D`) without a winning
+/// ticket, or whose proof has a degenerate step, is abandoned and a new one
+/// starts from `W_0` with the next salt (docs/puzzle.md §6, §9).
 fn mine_work(
     device: &Device,
     link: &DeviceLink,
     backend: &mut dyn StepBackend,
     work: &PreparedWork,
 ) -> Result<Outcome, MineError> {
-    let ctx = TrajectoryContext {
-        parent: work.parent,
-        author: device.author,
-        job: work.job,
-    };
-    let interval = device.checkpoint_interval.unwrap_or_else(|| {
-        checkpoint_interval(
+    let interval = device.snapshot_interval.unwrap_or_else(|| {
+        snapshot_interval(
             work.difficulty,
             work.spec.model.params() * 2,
-            device.checkpoint_memory,
+            device.snapshot_memory,
         )
     });
-    let mut trajectory = Trajectory::start(ctx, work.weights_hash);
-    let mut checkpoints = Checkpoints::new(work.weights.clone(), interval);
-    let mut current = work.weights_hash;
+    let bound = max_steps(work.difficulty);
+    let mut mining = Mining::start(device, work, 0, interval);
     link.stats.trajectory.store(0, Ordering::Relaxed);
     link.stats.set_state(DeviceState::Mining);
     loop {
@@ -435,20 +466,26 @@ fn mine_work(
         if !link.board.is_current(work.generation) || !link.admitted.load(Ordering::Relaxed) {
             return Ok(Outcome::Switched);
         }
-        let index = trajectory.steps();
-        let seed = trajectory.next_seed(&current);
+        if mining.trajectory.steps() >= bound {
+            let salt = mining.salt().wrapping_add(1);
+            mining = Mining::start(device, work, salt, interval);
+            backend.load(&work.weights)?;
+            link.stats.trajectory.store(0, Ordering::Relaxed);
+        }
+        let index = mining.trajectory.steps();
+        let seed = mining.trajectory.next_seed();
         let batch = select_batch(&work.spec, &work.dataset, &seed)?;
         let report = backend.step(&batch, &seed, work.steps + u64::from(index))?;
-        current = report.weights_hash;
-        let ticket = trajectory.push(current);
+        mining.current = report.weights_hash;
+        let ticket = mining.trajectory.push(mining.current);
         link.metrics.steps.inc();
         link.metrics.tickets.inc();
         link.stats.steps.fetch_add(1, Ordering::Relaxed);
         link.stats
             .trajectory
             .store(u64::from(index) + 1, Ordering::Relaxed);
-        if checkpoints.wants(index + 1) {
-            checkpoints.save(index + 1, backend.weights()?);
+        if mining.snapshots.wants(index + 1) {
+            mining.snapshots.save(index + 1, backend.weights()?);
         }
         if !ticket.meets(work.difficulty) {
             continue;
@@ -456,7 +493,15 @@ fn mine_work(
 
         link.metrics.found.inc();
         link.stats.set_state(DeviceState::Proving);
-        let mined = prove_win(device, backend, &trajectory, &checkpoints, work, current)?;
+        let Some(mined) = prove_win(device, backend, &mining, work)? else {
+            // A challenged step is degenerate: this trajectory can never
+            // make a valid block. Start another.
+            let salt = mining.salt().wrapping_add(1);
+            mining = Mining::start(device, work, salt, interval);
+            backend.load(&work.weights)?;
+            link.stats.set_state(DeviceState::Mining);
+            continue;
+        };
         link.events.emit(Event::Found {
             device: device.index,
             block: work.number + 1,
@@ -483,8 +528,9 @@ fn mine_work(
                 Ok(SubmitOutcome::Rejected { code, .. })
                     if code != upow_primitives::rpc::error::STALE =>
                 {
-                    // Keep extending the trajectory: a later ticket wins
-                    // again (on the same parent).
+                    // Refused before anything was signed: keep extending
+                    // the trajectory, a later ticket wins again (on the
+                    // same parent).
                     link.stats.set_state(DeviceState::Mining);
                     break;
                 }
@@ -505,59 +551,57 @@ fn mine_work(
 
 /// Proves a won trajectory and checks the proof with the reference
 /// verifier, exactly as every node will: a faulty device (or backend bug)
-/// is caught here instead of being rejected by the node.
+/// is caught here instead of being rejected by the node. `None`: the proof
+/// is sound but proves a degenerate step (docs/puzzle.md §9), so no block
+/// can be made of this trajectory.
 fn prove_win(
     device: &Device,
     backend: &mut dyn StepBackend,
-    trajectory: &Trajectory,
-    checkpoints: &Checkpoints,
+    mining: &Mining,
     work: &PreparedWork,
-    current: Hash,
-) -> Result<Mined, MineError> {
+) -> Result<Option<Mined>, MineError> {
+    let trajectory = &mining.trajectory;
+    let snapshots = &mining.snapshots;
     let ctx = *trajectory.context();
     let final_weights = backend.weights()?;
-    if final_weights.hash() != current {
+    if final_weights.hash() != mining.current {
         return Err(MineError::SelfCheck {
             device: device.label.clone(),
             reason: "the backend's weights do not hash to the hash it reported".into(),
         });
     }
-    let interval = checkpoints.interval();
+    let interval = snapshots.interval();
     let claim = trajectory
-        .claim(current)
+        .claim(mining.current)
         .ok_or(upow_puzzle::Error::EmptyTrajectory)?;
     let challenged = challenged_steps(&claim.ticket(&ctx)?, claim.steps);
     let far = challenged
         .iter()
         .any(|i| i % interval > REFERENCE_RECOMPUTE);
     let mined = if !far || device.kind == BackendKind::Reference {
-        // Every challenged step is close to a checkpoint: the reference
-        // step recomputes it quickly.
+        // Every challenged step is close to a snapshot: the reference step
+        // recomputes it quickly.
         prove(
             trajectory,
-            checkpoints,
+            snapshots,
             &work.spec,
             &work.dataset,
             work.steps,
             final_weights,
         )?
     } else {
-        // Far from a checkpoint: recompute on the (fast) backend from the
-        // checkpoint before it; the self-check below catches any mismatch.
+        // Far from a snapshot: recompute on the (fast) backend from the
+        // snapshot before it; the self-check below catches any mismatch.
         let mut at: HashMap<u32, Weights> = HashMap::new();
         for &i in &challenged {
-            let base = i - i % interval;
-            let mut weights =
-                checkpoints.weights_at(base, &work.spec, &ctx, work.steps, &work.dataset)?;
+            let (base, weights) = snapshots.before(i)?;
+            let mut weights = weights.clone();
             if base < i {
                 backend.load(&weights)?;
-                let mut hash = weights.hash();
-                for step in base..i {
-                    let seed = Seed::derive(&ctx, step, &hash);
-                    let batch = select_batch(&work.spec, &work.dataset, &seed)?;
-                    hash = backend
-                        .step(&batch, &seed, work.steps + u64::from(step))?
-                        .weights_hash;
+                for (offset, seed) in trajectory.seeds(base, i)?.iter().enumerate() {
+                    let batch = select_batch(&work.spec, &work.dataset, seed)?;
+                    let global = work.steps + u64::from(base) + offset as u64;
+                    backend.step(&batch, seed, global)?;
                 }
                 weights = backend.weights()?;
             }
@@ -571,13 +615,14 @@ fn prove_win(
             })
         })?;
         Mined {
+            context: ctx,
             ticket: claim.ticket(&ctx)?,
             claim,
             proof,
             final_weights,
         }
     };
-    verify_trajectory(
+    let verdict = verify_trajectory(
         &work.spec,
         &ctx,
         &JobProgress {
@@ -587,12 +632,15 @@ fn prove_win(
         work.difficulty,
         &mined.claim,
         &mined.proof,
-    )
-    .map_err(|e| MineError::SelfCheck {
-        device: device.label.clone(),
-        reason: format!("the proof fails verification: {e}"),
-    })?;
-    Ok(mined)
+    );
+    match verdict {
+        Ok(_) => Ok(Some(mined)),
+        Err(upow_puzzle::Error::Degenerate { .. }) => Ok(None),
+        Err(e) => Err(MineError::SelfCheck {
+            device: device.label.clone(),
+            reason: format!("the proof fails verification: {e}"),
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -606,7 +654,7 @@ mod tests {
         let labels: Vec<u8> = (0..40).map(|i| (i % 3) as u8).collect();
         let pixels: Vec<u8> = (0..40 * 8).map(|i| (i * 53 % 256) as u8).collect();
         let dataset = Dataset::new(8, &labels, &pixels).unwrap();
-        let hyper = Hyperparams::new(2, 2, 1000).unwrap();
+        let hyper = Hyperparams::new(4, 2, 1000).unwrap();
         let spec = JobSpec::new(model.clone(), hyper, dataset.commitment()).unwrap();
         let weights = Weights::initial(&model, &[3; 32]);
         (spec, Arc::new(dataset), weights)
@@ -660,8 +708,8 @@ mod tests {
                     kind: *kind,
                     label: labels[i].clone(),
                     author: [i as u8 + 1; 32],
-                    checkpoint_interval: Some(interval),
-                    checkpoint_memory: 1 << 20,
+                    snapshot_interval: Some(interval),
+                    snapshot_memory: 1 << 20,
                 };
                 let link = DeviceLink {
                     board: board.clone(),
@@ -706,11 +754,11 @@ mod tests {
     }
 
     fn verify(found: &Found, work: &PreparedWork) {
-        let ctx = TrajectoryContext {
-            parent: found.parent,
-            author: found.author,
-            job: found.job,
-        };
+        let ctx = found.mined.context;
+        assert_eq!(
+            (ctx.parent, ctx.author, ctx.job),
+            (found.parent, found.author, found.job)
+        );
         verify_trajectory(
             &work.spec,
             &ctx,
@@ -759,20 +807,20 @@ mod tests {
     }
 
     #[test]
-    fn checkpoint_intervals_follow_difficulty_and_memory() {
+    fn snapshot_intervals_follow_difficulty_and_memory() {
         let bytes = 101_632 * 2;
         assert_eq!(
-            checkpoint_interval(500, bytes, 512 << 20),
-            MIN_CHECKPOINT_INTERVAL
+            snapshot_interval(500, bytes, 512 << 20),
+            MIN_SNAPSHOT_INTERVAL
         );
-        let i = checkpoint_interval(10_000_000, bytes, 512 << 20);
+        let i = snapshot_interval(10_000_000, bytes, 512 << 20);
         assert!(
             4 * 10_000_000 / i as u128 * bytes as u128 <= 512 << 20,
             "{i}"
         );
         assert_eq!(
-            checkpoint_interval(u128::MAX, bytes, 1),
-            MAX_CHECKPOINT_INTERVAL
+            snapshot_interval(u128::MAX, bytes, 1),
+            MAX_SNAPSHOT_INTERVAL
         );
     }
 
@@ -817,7 +865,11 @@ mod tests {
             })
             .unwrap();
         let second = rig.next_found();
-        assert!(second.mined.claim.steps > first.mined.claim.steps);
+        // The same trajectory, longer (or, past the step bound, another
+        // salt's).
+        let same = second.mined.context.salt == first.mined.context.salt;
+        assert!(!same || second.mined.claim.steps > first.mined.claim.steps);
+        assert_ne!(second.mined.claim, first.mined.claim);
         verify(&second, &w);
         second
             .reply
@@ -880,7 +932,7 @@ mod tests {
     }
 
     #[test]
-    fn challenges_far_from_a_checkpoint_are_recomputed_on_the_backend() {
+    fn challenges_far_from_a_snapshot_are_recomputed_on_the_backend() {
         // Only W_0 is kept (interval 1000): every challenged step past 16 is
         // recomputed on the candle CPU backend, then self-checked.
         let mut rig = Rig::with_interval(&[(BackendKind::Cpu, 0)], 1000);
@@ -909,7 +961,8 @@ mod tests {
             }
             reject(&found);
             let next = rig.next_found();
-            assert!(next.mined.claim.steps > found.mined.claim.steps);
+            let same = next.mined.context.salt == found.mined.context.salt;
+            assert!(!same || next.mined.claim.steps > found.mined.claim.steps);
             found = next;
         }
         assert_eq!(far, 2, "no long trajectory in 20 wins");
@@ -924,6 +977,7 @@ mod tests {
                 parent: [1; 32],
                 author: [author; 32],
                 job: 0,
+                salt: 0,
             };
             let mut miner = upow_puzzle::mining::ReferenceMiner::new(
                 &spec,

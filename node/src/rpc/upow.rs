@@ -22,7 +22,7 @@ use upow_puzzle::{TrajectoryClaim, TrajectoryProof};
 use upow_runtime::opaque::Block;
 
 use crate::{
-    authorship::{AuthorError, BlockAuthor},
+    authorship::{AuthorError, BlockAuthor, Win},
     work::{WorkError, WorkSource},
 };
 
@@ -56,6 +56,8 @@ impl From<AuthorError> for ErrorObjectOwned {
             | AuthorError::BadSignature(_)
             | AuthorError::Unsealed(_)
             | AuthorError::Rejected(_) => error::REJECTED,
+            AuthorError::StaleParent(_) => error::STALE,
+            AuthorError::AlreadySealed { .. } => error::REJECTED,
             AuthorError::NoKey(_) | AuthorError::Client(_) => error::INTERNAL,
         };
         rpc_error(code, e.to_string())
@@ -178,11 +180,21 @@ where
             root: work.claim.root.0,
             final_weights: work.claim.final_weights.0,
         };
-        let pre_hash = self
+        let prepared = self
             .author
-            .prepare(work.parent, work.author.0, work.job, claim, proof)
+            .prepare(Win {
+                parent: work.parent,
+                author: work.author.0,
+                job: work.job,
+                salt: work.salt,
+                claim,
+                proof,
+            })
             .await?;
-        Ok(Template { pre_hash })
+        Ok(Template {
+            pre_hash: prepared.pre_hash,
+            header: Bytes(prepared.header.encode()),
+        })
     }
 
     async fn submit_seal(&self, pre_hash: H256, signature: Bytes) -> RpcResult<H256> {

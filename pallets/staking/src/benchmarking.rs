@@ -96,15 +96,16 @@ fn sealed_header<T: Config>(
     tag: u8,
     extra: u32,
 ) -> Result<HeaderFor<T>, BenchmarkError> {
-    let pre = PreDigest::V1 {
+    let pre = PreDigest::new(
         author,
-        job: 1,
-        claim: TrajectoryClaim {
+        1,
+        0,
+        TrajectoryClaim {
             steps: 1,
             root: [tag; 32],
             final_weights: [tag; 32],
         },
-    };
+    );
     let mut logs = vec![pre.to_digest_item()];
     if extra > 0 {
         logs.push(DigestItem::Other(vec![tag; extra as usize]));
@@ -116,11 +117,17 @@ fn sealed_header<T: Config>(
         parent,
         Digest { logs },
     );
-    let pre_hash = header.hash();
+    let hash32 = |h: T::Hash| {
+        <[u8; 32]>::try_from(h.as_ref()).map_err(|_| BenchmarkError::Stop("32-byte hashes"))
+    };
+    let genesis = hash32(frame_system::Pallet::<T>::block_hash(
+        frame_system::pallet_prelude::BlockNumberFor::<T>::zero(),
+    ))?;
+    let message = PowSeal::message(&genesis, &hash32(header.hash())?);
     let public = sp_core::sr25519::Public::from_raw(author);
-    let signature = sp_io::crypto::sr25519_sign(BENCH_KEY, &public, pre_hash.as_ref())
+    let signature = sp_io::crypto::sr25519_sign(BENCH_KEY, &public, &message)
         .ok_or(BenchmarkError::Stop("no keystore key"))?;
-    let seal = PowSeal::V1 {
+    let seal = PowSeal::V2 {
         signature: signature.0,
     };
     header

@@ -13,7 +13,7 @@ use frame_support::{
         tokens::{Fortitude, Precision, Restriction},
     },
 };
-use frame_system::pallet_prelude::HeaderFor;
+use frame_system::pallet_prelude::{BlockNumberFor, HeaderFor};
 use sp_runtime::{
     traits::{Header as HeaderT, Saturating, Zero},
     DigestItem,
@@ -28,8 +28,9 @@ impl<T: Config> Pallet<T> {
     ///
     /// The header's last digest item must be `Seal(ENGINE_ID, PowSeal)`; the
     /// rest of the header (its pre-seal form) must carry exactly one upow
-    /// [`PreDigest`]; the seal must be the author's sr25519 signature of the
-    /// bytes of the pre-seal hash.
+    /// [`PreDigest`]; the seal must pass [`PowSeal::verify`] on *this* chain
+    /// (its genesis hash is part of what the author signed), so headers
+    /// signed on another chain are not evidence here.
     pub fn verify_sealed_header(header: &HeaderFor<T>) -> Result<(AuthorId, T::Hash), Error<T>> {
         let mut pre = header.clone();
         let seal = match pre.digest_mut().pop() {
@@ -40,10 +41,11 @@ impl<T: Config> Pallet<T> {
         let digest = PreDigest::find(pre.digest()).map_err(|_| Error::<T>::BadPreDigest)?;
         let author = *digest.author();
         let pre_hash = pre.hash();
-        let signature = sp_core::sr25519::Signature::from_raw(*seal.signature());
-        let public = sp_core::sr25519::Public::from_raw(author);
+        let hash32 =
+            |h: &T::Hash| <[u8; 32]>::try_from(h.as_ref()).map_err(|_| Error::<T>::BadSignature);
+        let genesis = frame_system::Pallet::<T>::block_hash(BlockNumberFor::<T>::zero());
         ensure!(
-            sp_io::crypto::sr25519_verify(&signature, pre_hash.as_ref(), &public),
+            seal.verify(&hash32(&genesis)?, &hash32(&pre_hash)?, &author),
             Error::<T>::BadSignature
         );
         Ok((author, pre_hash))

@@ -209,15 +209,16 @@ pub fn grandpa_key(i: u8) -> GrandpaKey {
 /// An unsealed header at `number` on `parent` by `author`, with `extra` to
 /// tell headers apart.
 pub fn unsealed_header(number: u64, parent: [u8; 32], author: AuthorId, extra: u8) -> Header {
-    let pre = PreDigest::V1 {
+    let pre = PreDigest::new(
         author,
-        job: 1,
-        claim: TrajectoryClaim {
+        1,
+        0,
+        TrajectoryClaim {
             steps: 1,
             root: [extra; 32],
             final_weights: [extra; 32],
         },
-    };
+    );
     Header::new(
         number,
         Default::default(),
@@ -230,16 +231,27 @@ pub fn unsealed_header(number: u64, parent: [u8; 32], author: AuthorId, extra: u
 }
 
 /// Seals `header` with `pair` the upow way.
-pub fn seal(mut header: Header, pair: &sr25519::Pair) -> Header {
+/// The genesis hash the runtime reads (frame-system's block hash 0).
+pub fn genesis() -> [u8; 32] {
+    System::block_hash(0).0
+}
+
+/// Seals `header` as `pair` on the chain of genesis `genesis`.
+pub fn seal_on(mut header: Header, pair: &sr25519::Pair, genesis: [u8; 32]) -> Header {
     let pre_hash = header.hash();
-    let signature = pair.sign(pre_hash.as_ref());
-    let seal = PowSeal::V1 {
+    let signature = pair.sign(&PowSeal::message(&genesis, &pre_hash.0));
+    let seal = PowSeal::V2 {
         signature: signature.0,
     };
     header
         .digest_mut()
         .push(DigestItem::Seal(ENGINE_ID, seal.encode()));
     header
+}
+
+/// Seals `header` as `pair` on this chain.
+pub fn seal(header: Header, pair: &sr25519::Pair) -> Header {
+    seal_on(header, pair, genesis())
 }
 
 /// A sealed header by test author `i`.

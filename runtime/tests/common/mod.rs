@@ -12,7 +12,9 @@ use upow_puzzle::{
     mining::{Mined, ReferenceMiner},
     Dataset, Hyperparams, JobSpec, Model, TrajectoryClaim, TrajectoryContext, Weights,
 };
-use upow_runtime::{AccountId, RuntimeCall, RuntimeGenesisConfig, System, UncheckedExtrinsic, UNIT};
+use upow_runtime::{
+    AccountId, RuntimeCall, RuntimeGenesisConfig, System, UncheckedExtrinsic, UNIT,
+};
 
 /// Seed of the house job's initial weights.
 pub const INIT_SEED: [u8; 32] = [4; 32];
@@ -113,6 +115,8 @@ pub fn mine(author: &sr25519::Pair) -> Mined {
 /// Starts block 1 on [`PARENT`] with `author`'s digest of `claim` (salt `salt`).
 pub fn start_block(author: &sr25519::Pair, salt: u32, claim: TrajectoryClaim) {
     let pre = PreDigest::new(author.public().0, 0, salt, claim);
+    // (Re)starts block 1: the tests try several blocks on the same parent.
+    System::set_block_number(0);
     System::initialize(
         &1,
         &PARENT,

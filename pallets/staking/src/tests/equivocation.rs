@@ -247,6 +247,20 @@ fn report_rejects_bad_proofs() {
         let a_seal = a.digest().logs().last().cloned().unwrap();
         swapped.digest_mut().push(a_seal);
         assert_noop!(report(a.clone(), swapped), Error::<Test>::BadSignature);
+        // Two headers the author signed on another chain (a dev chain run
+        // with the same key): not evidence here, even as a pair.
+        let elsewhere = |extra| {
+            seal_on(
+                unsealed_header(5, [7; 32], author_key(1), extra),
+                &author_pair(1),
+                [0xd3; 32],
+            )
+        };
+        assert_ne!(genesis(), [0xd3; 32]);
+        assert_noop!(
+            report(elsewhere(1), elsewhere(2)),
+            Error::<Test>::BadSignature
+        );
         // Two honest authors.
         assert_noop!(
             report(a.clone(), sealed_header(5, [7; 32], 2, 2)),
