@@ -16,8 +16,8 @@ use upow_puzzle::{
     model::INPUT_EXP,
     prng::{below, derive_key, draw, Purpose},
     rounding::{
-        activation_shift, dynamic_shift, requantize_activation, round_error, update_shift,
-        updated_weight, MASTER_BITS,
+        activation_shift, compute_weight, dynamic_shift, requantize_activation, round_error,
+        update_shift, updated_weight, MASTER_BITS,
     },
     Batch, Hyperparams, Model, Seed, Weights,
 };
@@ -66,7 +66,13 @@ pub fn sparse_step(
     let rows = hyper.batch();
     let (k, n) = model.shape(0);
     let classes = model.classes();
-    let (w0, w1) = (weights.compute_layer(0), weights.compute_layer(1));
+    // Compute weights of the live columns only (row-major `k × live`).
+    let masters = weights.layer(0);
+    let w0: Vec<i16> = (0..k)
+        .flat_map(|i| (0..live).map(move |j| (i, j)))
+        .map(|(i, j)| compute_weight(i64::from(masters[i * n + j])) as i16)
+        .collect();
+    let w1 = weights.compute_layer(1);
     let (e_w0, e_w1) = (model.weight_exp(0), model.weight_exp(1));
 
     // Forward, live units only: a dead unit's pre-activation is ≤ 0.
@@ -75,8 +81,8 @@ pub fn sparse_step(
     for (b, out) in z0.chunks_exact_mut(live).enumerate() {
         for (i, &x) in a0[b * k..(b + 1) * k].iter().enumerate() {
             if x != 0 {
-                for (j, o) in out.iter_mut().enumerate() {
-                    *o += (x * w0[i * n + j]) as i32;
+                for (o, &w) in out.iter_mut().zip(&w0[i * live..(i + 1) * live]) {
+                    *o += (x * w) as i32;
                 }
             }
         }
