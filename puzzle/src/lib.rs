@@ -46,7 +46,9 @@ pub use error::{Error, Result};
 pub use hash::Hash;
 pub use merkle::{MerkleProof, MerkleTree};
 pub use model::{Hyperparams, Model};
-pub use pow::{max_steps, Seed, Ticket, TrajectoryContext, STEP_BOUND};
+pub use pow::{
+    job_difficulty, max_steps, Seed, Ticket, TrajectoryContext, REFERENCE_STEP_MACS, STEP_BOUND,
+};
 pub use step::{batch_indices, evaluate, Batch, Evaluation, Forward, StepOutcome, TrainingStep};
 pub use trajectory::{challenged_steps, StepProof, Trajectory, TrajectoryClaim, TrajectoryProof};
 pub use verify::{

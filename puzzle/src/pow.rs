@@ -32,6 +32,21 @@ pub fn max_steps(difficulty: u128) -> u32 {
     u32::try_from(difficulty.saturating_mul(STEP_BOUND as u128)).unwrap_or(u32::MAX)
 }
 
+/// Multiply-accumulates of one step of the reference job (784-128-10 at
+/// batch 64): the unit of the chain's difficulty.
+pub const REFERENCE_STEP_MACS: u64 = 13_090_816;
+
+/// The difficulty of a job whose steps cost `step_macs` multiply-accumulates
+/// when the chain's difficulty is `difficulty` (in reference steps):
+/// `max(1, ⌊difficulty · REFERENCE_STEP_MACS / step_macs⌋)` (saturating).
+/// Every block then costs the same expected work whichever job it trains, so
+/// the retarget does not jump when miners move between jobs, and a job with
+/// tiny steps does not draw every miner to it.
+pub fn job_difficulty(difficulty: u128, step_macs: u64) -> u128 {
+    let scaled = difficulty.saturating_mul(REFERENCE_STEP_MACS as u128) / (step_macs.max(1) as u128);
+    scaled.max(1)
+}
+
 /// The seed of step `i`: picks its batch and all its rounding bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Seed(pub Hash);
@@ -151,6 +166,16 @@ mod tests {
         assert_eq!(max_steps(u32::MAX as u128 / 4), u32::MAX - 3);
         assert_eq!(max_steps(u32::MAX as u128), u32::MAX);
         assert_eq!(max_steps(u128::MAX), u32::MAX);
+    }
+
+    #[test]
+    fn job_difficulty_scales_with_the_step_cost() {
+        assert_eq!(job_difficulty(1000, REFERENCE_STEP_MACS), 1000);
+        assert_eq!(job_difficulty(1000, 2 * REFERENCE_STEP_MACS), 500);
+        assert_eq!(job_difficulty(1000, REFERENCE_STEP_MACS / 4), 4000);
+        assert_eq!(job_difficulty(1, 100 * REFERENCE_STEP_MACS), 1);
+        assert_eq!(job_difficulty(u128::MAX, 1), u128::MAX / 1);
+        assert_eq!(job_difficulty(5, 0), 5 * REFERENCE_STEP_MACS as u128);
     }
 
     #[test]

@@ -48,6 +48,20 @@ impl JobSpec {
         Ok(spec)
     }
 
+    /// Multiply-accumulates of one step: `B · (2 · P + Σ_{l ≥ 1} d_l · d_{l+1})`
+    /// — the forward products and the weight gradients over every layer, the
+    /// error propagation into every layer but the first (docs/puzzle.md
+    /// §11). The unit in which a job's difficulty is scaled
+    /// ([`crate::pow::job_difficulty`]).
+    pub fn step_macs(&self) -> u64 {
+        let params = self.model.params() as u64;
+        let first = {
+            let (k, n) = self.model.shape(0);
+            (k * n) as u64
+        };
+        (self.hyper.batch() as u64).saturating_mul(3 * params - first)
+    }
+
     /// The puzzle's admission rule for jobs (the model and hyper-parameters
     /// are within the step's limits by construction): the dataset fits the
     /// model and is not empty, and the batch has at least
@@ -268,4 +282,39 @@ pub fn replay_final_step(
         return Err(Error::FinalMismatch);
     }
     Ok(weights)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reference_job_costs_the_reference_macs() {
+        let dataset = DatasetCommitment {
+            root: [0; 32],
+            samples: 60_000,
+            inputs: 784,
+        };
+        let spec = |dims: &[u32], batch_log2| {
+            JobSpec::new(
+                Model::new(dims).unwrap(),
+                Hyperparams::new(batch_log2, 2, 100).unwrap(),
+                DatasetCommitment {
+                    inputs: dims[0],
+                    ..dataset
+                },
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            spec(&[784, 128, 10], 6).step_macs(),
+            crate::pow::REFERENCE_STEP_MACS
+        );
+        // 1 layer: forward and gradient only.
+        assert_eq!(spec(&[784, 10], 4).step_macs(), 16 * 2 * 7840);
+        assert_eq!(
+            spec(&[784, 256, 128, 10], 6).step_macs(),
+            64 * (3 * (784 * 256 + 256 * 128 + 1280) - 784 * 256)
+        );
+    }
 }
