@@ -254,22 +254,25 @@ impl core::fmt::Display for DigestError {
 )]
 #[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
 pub enum JobStatus {
-    /// Waiting for its turn (ordered by price).
-    Queued,
-    /// Being trained: blocks carry its trajectories.
-    Active,
+    /// Open for mining: any block may train it (the house job always is).
+    Open,
     /// Reached its target step count or loss.
     Completed,
     /// Stopped because its budget ran out.
     Exhausted,
     /// Cancelled by its poster; unspent budget refunded.
     Cancelled,
+    /// No block trained it for the expiry period (e.g. nobody can get its
+    /// dataset); unspent budget refunded.
+    Expired,
+    /// Displaced from a full market by a better-paying job; budget refunded.
+    Evicted,
 }
 
-/// What a miner needs to train the next block: read at the parent block.
+/// What a miner needs to train a block of one job: read at the parent block.
 #[derive(Clone, PartialEq, Eq, Encode, Decode, TypeInfo, Debug)]
 pub struct Work {
-    /// The scheduled job.
+    /// The job.
     pub job: JobId,
     /// Model, hyper-parameters and dataset of the job.
     pub spec: JobSpec,
@@ -279,8 +282,12 @@ pub struct Work {
     pub weights: Hash,
     /// Steps already applied to the job.
     pub steps: u64,
-    /// Difficulty the next block must meet.
+    /// The job's difficulty: what its tickets must meet (docs/puzzle.md §6).
     pub difficulty: Difficulty,
+    /// Price per verified step (zero for the house job).
+    pub price_per_step: u128,
+    /// Escrow left to pay steps with.
+    pub budget_left: u128,
 }
 
 /// A job as dApps and miners see it.
@@ -296,6 +303,8 @@ pub struct JobInfo {
     pub price_per_step: u128,
     /// Escrow left.
     pub budget_left: u128,
+    /// Storage deposit held until the job's record is reaped.
+    pub deposit: u128,
     /// Step count at which the job completes.
     pub target_steps: u64,
     /// Optional loss (sixteenths of a bit, per sample) at which it completes.
@@ -308,6 +317,12 @@ pub struct JobInfo {
     pub weights: Hash,
     /// Mean per-sample loss of the last proven batch (sixteenths of a bit).
     pub last_loss: Option<u64>,
+    /// Block in which it was posted.
+    pub posted_at: u32,
+    /// Last block that trained it (its posting block before that).
+    pub last_progress: u32,
+    /// Block in which it ended (completed, exhausted, cancelled, expired, evicted).
+    pub ended_at: Option<u32>,
 }
 
 /// One point of a job's loss curve: recorded for every block that trains it.
@@ -335,16 +350,26 @@ pub struct LossPoint {
 sp_api::decl_runtime_apis! {
     /// What the node and miners read from the chain.
     pub trait UpowApi {
-        /// The work of the block after this one (`None`: no active job).
-        fn work() -> Option<Work>;
-        /// The difficulty the next block must meet.
+        /// The work of a block of `job` after this one (`None`: the job is
+        /// not open).
+        fn work(job: JobId) -> Option<Work>;
+        /// The work of every open job, best-paying first, the house job last.
+        fn open_work() -> Vec<Work>;
+        /// The chain's difficulty (in reference steps) for the next block.
         fn difficulty() -> Difficulty;
+        /// The difficulty of the next block of `job` (`None`: not open).
+        fn job_difficulty(job: JobId) -> Option<Difficulty>;
         /// Whether `author` may author blocks (admitted and bonded).
         fn is_admitted(author: AuthorId) -> bool;
-        /// A job, if it exists.
+        /// A job, if its record exists.
         fn job(job: JobId) -> Option<JobInfo>;
-        /// The loss curve of a job: `count` points from index `from`.
+        /// The loss curve of a job: `count` points from index `from` (the
+        /// chain keeps the last `LOSS_CURVE_POINTS`; older indices return
+        /// nothing, the events have them all).
         fn loss_curve(job: JobId, from: u32, count: u32) -> Vec<LossPoint>;
+        /// The weights hash of every job with a record (open jobs' current
+        /// weights, ended jobs' final weights): what nodes must not prune.
+        fn needed_weights() -> Vec<(JobId, Hash)>;
     }
 }
 
@@ -472,7 +497,7 @@ mod tests {
 pub mod traits {
     use super::*;
 
-    /// The job blocks train now.
+    /// A job blocks may train now: an open paid job, or the house job.
     #[derive(Clone, PartialEq, Eq, Debug)]
     pub struct ActiveJob {
         /// Its id.
@@ -481,12 +506,22 @@ pub mod traits {
         pub spec: JobSpec,
         /// Seed of its initial weights.
         pub init_seed: Hash,
+        /// Hash of its initial weights (computed once, when it was posted).
+        pub initial_weights: Hash,
+        /// Price per verified step (zero for the house job).
+        pub price_per_step: u128,
+        /// Escrow left.
+        pub budget_left: u128,
     }
 
-    /// Scheduling and payment of jobs (implemented by the jobs pallet).
+    /// The job market (implemented by the jobs pallet): which jobs blocks
+    /// may train, and what happens to verified steps.
     pub trait JobSchedule<AccountId> {
-        /// The job the next block must train, if any.
-        fn active() -> Option<ActiveJob>;
+        /// `job`, if blocks may train it now (open, or the house job).
+        fn trainable(job: JobId) -> Option<ActiveJob>;
+        /// Every job blocks may train now: open paid jobs best-paying first
+        /// (ties: oldest first), then the house job.
+        fn open() -> Vec<ActiveJob>;
         /// A block by `author` verified `steps` more steps of `job`, which now
         /// has `total_steps` steps and a last batch loss of `mean_loss`
         /// (sixteenths of a bit per sample). Pays the author and may complete
@@ -500,6 +535,47 @@ pub mod traits {
         );
         /// Upper bound of the weight of [`JobSchedule::on_progress`].
         fn on_progress_weight() -> sp_weights::Weight;
+        /// Upper bound of the weight of [`JobSchedule::trainable`].
+        fn trainable_weight() -> sp_weights::Weight;
+    }
+
+    /// What happens to a job's training state when its record is reaped
+    /// (implemented by the training pallet; the jobs pallet calls it).
+    pub trait OnJobReaped {
+        /// Drops `job`'s training state.
+        fn on_reaped(job: JobId);
+        /// Upper bound of the weight of [`OnJobReaped::on_reaped`].
+        fn on_reaped_weight() -> sp_weights::Weight;
+    }
+
+    impl OnJobReaped for () {
+        fn on_reaped(_job: JobId) {}
+        fn on_reaped_weight() -> sp_weights::Weight {
+            sp_weights::Weight::zero()
+        }
+    }
+
+    /// Admission of jobs by the cost of verifying and carrying their blocks
+    /// (implemented by the runtime from the benchmarked weights and block
+    /// limits; the jobs pallet calls it when a job is posted).
+    pub trait JobLimits {
+        /// Whether blocks of `spec` fit the chain's per-block budgets.
+        fn check(spec: &JobSpec) -> Result<(), JobLimitError>;
+    }
+
+    /// Why a job is too big for the chain.
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    pub enum JobLimitError {
+        /// Verifying one block would take more than its share of the block.
+        VerificationTooHeavy,
+        /// One block's proof would take more than its share of the block.
+        ProofTooLarge,
+    }
+
+    impl JobLimits for () {
+        fn check(_spec: &JobSpec) -> Result<(), JobLimitError> {
+            Ok(())
+        }
     }
 
     /// Admission of block authors (implemented by the staking pallet).

@@ -50,7 +50,9 @@ pub use pow::{
     job_difficulty, max_steps, Seed, Ticket, TrajectoryContext, REFERENCE_STEP_MACS, STEP_BOUND,
 };
 pub use step::{batch_indices, evaluate, Batch, Evaluation, Forward, StepOutcome, TrainingStep};
-pub use trajectory::{challenged_steps, StepProof, Trajectory, TrajectoryClaim, TrajectoryProof};
+pub use trajectory::{
+    challenged_steps, max_proof_len, StepProof, Trajectory, TrajectoryClaim, TrajectoryProof,
+};
 pub use verify::{
     execute_step, replay_final_step, validate_claim_bounds, verify_step, verify_trajectory,
     JobProgress, JobSpec, VerifiedStep, VerifiedTrajectory,

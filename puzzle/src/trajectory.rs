@@ -75,6 +75,30 @@ pub fn challenged_steps(ticket: &Ticket, steps: u32) -> Vec<u32> {
     out
 }
 
+/// An upper bound of the SCALE-encoded length of a block's
+/// [`TrajectoryProof`] for `spec`, whatever the trajectory's length (at most
+/// 2^32 leaves) and challenges: `CHALLENGES + 1` openings, each with the
+/// weights (2 bytes per parameter), two trajectory proofs of at most 32
+/// siblings and `B` samples with their dataset proofs, and the proof of
+/// leaf 0. Every compact length prefix is counted as 5 bytes. What job
+/// admission compares with the block's length budget.
+pub fn max_proof_len(spec: &crate::verify::JobSpec) -> u64 {
+    const COMPACT: u64 = 5;
+    const TRAJECTORY_SIBLINGS: u64 = 32;
+    let samples = spec.dataset.samples.max(1);
+    let dataset_siblings = u64::from(64 - (samples - 1).leading_zeros());
+    let merkle = |siblings: u64| COMPACT + 32 * siblings;
+    let sample = COMPACT + 1 + u64::from(spec.dataset.inputs) + merkle(dataset_siblings);
+    let weights = 2 * spec.model.params() as u64;
+    let step = 4
+        + COMPACT
+        + weights
+        + 2 * merkle(TRAJECTORY_SIBLINGS)
+        + COMPACT
+        + spec.hyper.batch() as u64 * sample;
+    merkle(TRAJECTORY_SIBLINGS) + COMPACT + (u64::from(CHALLENGES) + 1) * step
+}
+
 /// The opening of one challenged step `i`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(

@@ -1,6 +1,6 @@
-//! Benchmarks of the jobs pallet: every call and `JobSchedule::on_progress`,
-//! each in its worst case (a queue as full as the case allows, the active job
-//! ending and the next one activated).
+//! Benchmarks of the jobs pallet: every call, the expiry hook and
+//! `JobSchedule::on_progress`, each in its worst case (a full market, an
+//! eviction, the initial weights of the largest model).
 
 use super::*;
 use crate::Pallet as Jobs;
@@ -15,19 +15,25 @@ use upow_puzzle::{DatasetCommitment, Hyperparams, Model};
 
 /// Planned steps of the benchmark jobs: one block of this many steps completes one.
 const STEPS: u64 = 4;
+/// Inputs of the benchmark models (the widest a job may have).
+const INPUTS: u32 = 1024;
+/// Most hidden units of the benchmark model: `[1024, h, 10]` has
+/// `1034 · h` parameters, up to about half the puzzle's limit (the largest
+/// a job's proof can carry, docs/protocol.md §4).
+const MAX_HIDDEN: u32 = 507;
 
 fn stop(reason: &'static str) -> impl FnOnce(upow_puzzle::Error) -> BenchmarkError {
     move |_| BenchmarkError::Stop(reason)
 }
 
-/// A realistic spec (the Fashion-MNIST shape, 784 → 128 → 10).
-fn spec() -> Result<JobSpec, BenchmarkError> {
-    let model = Model::new(&[784, 128, 10]).map_err(stop("model"))?;
-    let hyper = Hyperparams::new(6, 2, STEPS).map_err(stop("hyper-parameters"))?;
+/// A spec of `hidden` hidden units: `[1024, hidden, 10]`, batch 16.
+fn spec(hidden: u32) -> Result<JobSpec, BenchmarkError> {
+    let model = Model::new(&[INPUTS, hidden.max(1), 10]).map_err(stop("model"))?;
+    let hyper = Hyperparams::new(4, 2, STEPS).map_err(stop("hyper-parameters"))?;
     let dataset = DatasetCommitment {
         root: [7; 32],
         samples: 60_000,
-        inputs: 784,
+        inputs: INPUTS,
     };
     JobSpec::new(model, hyper, dataset).map_err(stop("spec"))
 }
@@ -44,10 +50,12 @@ fn budget<T: Config>(price: BalanceOf<T>) -> BalanceOf<T> {
     price.saturating_mul(BalanceOf::<T>::from(STEPS as u32).saturating_mul(2u32.into()))
 }
 
-/// The whitelisted caller, funded for `jobs` budgets at twice the base price.
+/// The whitelisted caller, funded for `jobs` budgets at twice the base
+/// price and their deposits.
 fn poster<T: Config>(jobs: u32) -> T::AccountId {
     let who: T::AccountId = whitelisted_caller();
-    let per_job = budget::<T>(price::<T>().saturating_mul(2u32.into()));
+    let per_job = budget::<T>(price::<T>().saturating_mul(2u32.into()))
+        .saturating_add(T::JobDeposit::get());
     let amount = per_job
         .saturating_mul(jobs.saturating_add(2).into())
         .saturating_add(T::Currency::minimum_balance().saturating_mul(100u32.into()));
@@ -55,23 +63,16 @@ fn poster<T: Config>(jobs: u32) -> T::AccountId {
     who
 }
 
-/// Posts an active job and `queued` queued jobs, all at the base price.
-fn setup<T: Config>(who: &T::AccountId, queued: u32) -> Result<JobId, BenchmarkError> {
+/// Opens `count` jobs at the base price (small models).
+fn fill<T: Config>(who: &T::AccountId, count: u32) -> Result<Vec<JobId>, BenchmarkError> {
     frame_system::Pallet::<T>::set_block_number(1u32.into());
-    ensure!(
-        Active::<T>::get().is_none(),
-        BenchmarkError::Stop("a paid job is already active")
-    );
     let price = price::<T>();
-    let active = Jobs::<T>::do_post(who, spec()?, price, budget::<T>(price), None)?;
-    for _ in 0..queued {
-        Jobs::<T>::do_post(who, spec()?, price, budget::<T>(price), None)?;
-    }
-    ensure!(
-        Active::<T>::get() == Some(active),
-        BenchmarkError::Stop("setup job not active")
-    );
-    Ok(active)
+    (0..count)
+        .map(|_| {
+            Jobs::<T>::do_post(who, spec(1)?, price, budget::<T>(price), None)
+                .map_err(BenchmarkError::from)
+        })
+        .collect()
 }
 
 fn assert_last_event<T: Config>(event: Event<T>) {
@@ -84,86 +85,135 @@ fn assert_last_event<T: Config>(event: Event<T>) {
 mod benchmarks {
     use super::*;
 
-    /// Posting into a queue one short of full, at a price above every queued
-    /// job (binary search over the whole queue, inserted at the front).
+    /// Posting a model of about `p` parameters (`[1024, ⌊p / 1034⌋, 10]`)
+    /// into a full market at a better price: the cheapest open job is
+    /// evicted and refunded, the new one inserted at the front, its initial
+    /// weights drawn and hashed.
     #[benchmark]
-    fn post_job() -> Result<(), BenchmarkError> {
-        let queued = T::MaxQueued::get().saturating_sub(1);
-        let who = poster::<T>(queued.saturating_add(1));
-        setup::<T>(&who, queued)?;
+    fn post_job(p: Linear<1_034, { 1_034 * MAX_HIDDEN }>) -> Result<(), BenchmarkError> {
+        let full = T::MaxOpen::get();
+        let who = poster::<T>(full.saturating_add(1));
+        fill::<T>(&who, full)?;
         let price = price::<T>().saturating_mul(2u32.into());
         let budget = budget::<T>(price);
         let id = NextJobId::<T>::get();
+        let spec = spec(p / 1_034)?;
 
         #[extrinsic_call]
-        _(
-            RawOrigin::Signed(who.clone()),
-            spec()?,
-            price,
-            budget,
-            Some(0),
-        );
+        _(RawOrigin::Signed(who.clone()), spec, price, budget, Some(0));
 
         assert_last_event::<T>(Event::JobPosted {
             job: id,
             poster: who,
             price_per_step: price,
             budget,
+            deposit: T::JobDeposit::get(),
         });
         Ok(())
     }
 
-    /// Cancelling the active job of a full queue: refund and activation.
+    /// Cancelling the best-paying job of a full market.
     #[benchmark]
     fn cancel_job() -> Result<(), BenchmarkError> {
-        let queued = T::MaxQueued::get();
-        let who = poster::<T>(queued);
-        let active = setup::<T>(&who, queued)?;
-        let next = Queue::<T>::get().first().copied();
+        let full = T::MaxOpen::get();
+        let who = poster::<T>(full);
+        let open = fill::<T>(&who, full)?;
+        let job = *open.first().ok_or(BenchmarkError::Stop("no job"))?;
 
         #[extrinsic_call]
-        _(RawOrigin::Signed(who), active);
+        _(RawOrigin::Signed(who), job);
 
         ensure!(
-            Active::<T>::get() == next,
-            BenchmarkError::Stop("next job not activated")
+            !Open::<T>::get().contains(&job),
+            BenchmarkError::Stop("job still open")
         );
         Ok(())
     }
 
-    /// Topping up the active job.
+    /// Topping up an open job.
     #[benchmark]
     fn top_up() -> Result<(), BenchmarkError> {
         let who = poster::<T>(2);
-        let active = setup::<T>(&who, 0)?;
+        let job = fill::<T>(&who, 1)?[0];
         let amount = price::<T>();
 
         #[extrinsic_call]
-        _(RawOrigin::Signed(who), active, amount);
+        _(RawOrigin::Signed(who), job, amount);
 
         let budget_left = budget::<T>(price::<T>()).saturating_add(amount);
         assert_last_event::<T>(Event::ToppedUp {
-            job: active,
+            job,
             amount,
             budget_left,
         });
         Ok(())
     }
 
-    /// A block completing the active job of a full queue: paying a new
-    /// account, refunding the rest, activating the next job.
+    /// Reaping an ended job by someone else than its poster, after the
+    /// retention period (the training state's removal is added by the
+    /// runtime's `OnJobReaped` weight).
+    #[benchmark]
+    fn reap_job() -> Result<(), BenchmarkError> {
+        let who = poster::<T>(2);
+        let job = fill::<T>(&who, 1)?[0];
+        Jobs::<T>::cancel_job(RawOrigin::Signed(who.clone()).into(), job)?;
+        let later = frame_system::Pallet::<T>::block_number()
+            .saturating_add(T::RetentionPeriod::get());
+        frame_system::Pallet::<T>::set_block_number(later);
+        let reaper: T::AccountId = account("reaper", 0, 0);
+
+        #[extrinsic_call]
+        _(RawOrigin::Signed(reaper), job);
+
+        ensure!(
+            Jobs::<T>::job_info(job).is_none(),
+            BenchmarkError::Stop("job not reaped")
+        );
+        Ok(())
+    }
+
+    /// The expiry hook over `o` open jobs, of which `e` expire.
+    #[benchmark]
+    fn expire_jobs(o: Linear<0, { T::MaxOpen::get() }>, e: Linear<0, { T::MaxOpen::get() }>) -> Result<(), BenchmarkError> {
+        let e = e.min(o);
+        let who = poster::<T>(o);
+        let open = fill::<T>(&who, o)?;
+        let expiry = Expiry::<T>::get();
+        let now = frame_system::Pallet::<T>::block_number().saturating_add(expiry);
+        // The jobs that do not expire were trained at `now`.
+        for &job in open.iter().skip(e as usize) {
+            crate::Jobs::<T>::mutate(job, |info| {
+                if let Some(info) = info {
+                    info.last_progress = now;
+                }
+            });
+        }
+
+        #[block]
+        {
+            Jobs::<T>::expire_jobs(now);
+        }
+
+        ensure!(
+            Open::<T>::get().len() as u32 == o - e,
+            BenchmarkError::Stop("wrong number of jobs expired")
+        );
+        Ok(())
+    }
+
+    /// A block completing the best-paying job of a full market: paying a
+    /// new account, refunding the rest.
     #[benchmark]
     fn on_progress() -> Result<(), BenchmarkError> {
-        let queued = T::MaxQueued::get();
-        let who = poster::<T>(queued);
-        let active = setup::<T>(&who, queued)?;
-        let next = Queue::<T>::get().first().copied();
+        let full = T::MaxOpen::get();
+        let who = poster::<T>(full);
+        let job = fill::<T>(&who, full)?[0];
         let author: T::AccountId = account("author", 0, 0);
 
         #[block]
         {
             <Jobs<T> as JobSchedule<T::AccountId>>::on_progress(
-                active,
+                job,
                 &author,
                 STEPS as u32,
                 STEPS,
@@ -171,14 +221,10 @@ mod benchmarks {
             );
         }
 
-        let job = Jobs::<T>::job_info(active).ok_or(BenchmarkError::Stop("job missing"))?;
+        let info = Jobs::<T>::job_info(job).ok_or(BenchmarkError::Stop("job missing"))?;
         ensure!(
-            job.status == JobStatus::Completed,
+            info.status == JobStatus::Completed,
             BenchmarkError::Stop("job not completed")
-        );
-        ensure!(
-            Active::<T>::get() == next,
-            BenchmarkError::Stop("next job not activated")
         );
         Ok(())
     }

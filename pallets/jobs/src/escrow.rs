@@ -1,12 +1,13 @@
 //! Escrow and payment: holding a job's budget under
-//! [`HoldReason::JobEscrow`], finding the live job a poster may cancel or
+//! [`HoldReason::JobEscrow`] and its deposit under
+//! [`HoldReason::JobDeposit`], finding the open job a poster may cancel or
 //! top up, paying block authors per verified step out of the hold
 //! ([`Pallet::do_progress`], behind [`JobSchedule::on_progress`]), and
-//! releasing what a job did not spend when it ends.
+//! refunding what a job did not spend when it ends.
 //!
 //! [`JobSchedule::on_progress`]: upow_primitives::traits::JobSchedule::on_progress
 
-use crate::{Active, BalanceOf, Config, Error, Event, HoldReason, HouseJob, JobOf, Jobs, Pallet};
+use crate::{BalanceOf, Config, Error, Event, HoldReason, HouseJob, JobOf, Jobs, Pallet};
 use frame_support::{
     pallet_prelude::*,
     traits::{
@@ -18,20 +19,29 @@ use sp_runtime::traits::{Saturating, Zero};
 use upow_primitives::{JobId, JobStatus};
 
 impl<T: Config> Pallet<T> {
-    pub(crate) fn reason() -> T::RuntimeHoldReason {
-        HoldReason::JobEscrow.into()
+    /// What `who` can put on hold: its free, unfrozen balance above the
+    /// existential deposit.
+    pub(crate) fn spendable(who: &T::AccountId) -> BalanceOf<T> {
+        T::Currency::reducible_balance(who, Preservation::Protect, Fortitude::Polite)
     }
 
-    /// Puts `amount` of `who`'s free, unfrozen funds on hold.
-    pub(crate) fn hold(who: &T::AccountId, amount: BalanceOf<T>) -> DispatchResult {
+    /// Puts `amount` of `who`'s free, unfrozen funds on hold for `reason`.
+    pub(crate) fn hold(
+        reason: HoldReason,
+        who: &T::AccountId,
+        amount: BalanceOf<T>,
+    ) -> DispatchResult {
+        if amount.is_zero() {
+            return Ok(());
+        }
         ensure!(
-            T::Currency::reducible_balance(who, Preservation::Protect, Fortitude::Polite) >= amount,
+            Self::spendable(who) >= amount,
             Error::<T>::InsufficientBalance
         );
-        T::Currency::hold(&Self::reason(), who, amount)
+        T::Currency::hold(&reason.into(), who, amount)
     }
 
-    /// A live paid job of `who` (what `cancel_job` and `top_up` act on).
+    /// An open paid job of `who` (what `cancel_job` and `top_up` act on).
     pub(crate) fn live_job_of(who: &T::AccountId, job: JobId) -> Result<JobOf<T>, DispatchError> {
         let info = Jobs::<T>::get(job).ok_or(Error::<T>::UnknownJob)?;
         ensure!(HouseJob::<T>::get() != Some(job), Error::<T>::HouseJob);
@@ -41,12 +51,12 @@ impl<T: Config> Pallet<T> {
     }
 
     /// Releases what is left of `job`'s escrow to its poster; returns it.
-    pub(crate) fn release_remainder(job: &mut JobOf<T>) -> BalanceOf<T> {
+    pub(crate) fn refund(job: &mut JobOf<T>) -> BalanceOf<T> {
         if job.budget_left.is_zero() {
             return Zero::zero();
         }
         match T::Currency::release(
-            &Self::reason(),
+            &HoldReason::JobEscrow.into(),
             &job.poster,
             job.budget_left,
             Precision::BestEffort,
@@ -62,9 +72,10 @@ impl<T: Config> Pallet<T> {
         }
     }
 
-    /// Pays `author` for `steps` steps of the active paid job `job` and
-    /// ends it if it reached its target or its budget (see
-    /// [`JobSchedule`](upow_primitives::traits::JobSchedule)).
+    /// Pays `author` for `steps` steps of the open job `job` and ends it if
+    /// it reached its target or its budget (see
+    /// [`JobSchedule`](upow_primitives::traits::JobSchedule)). The house job
+    /// only records its progress.
     pub(crate) fn do_progress(
         job: JobId,
         author: &T::AccountId,
@@ -72,24 +83,22 @@ impl<T: Config> Pallet<T> {
         total_steps: u64,
         mean_loss: u64,
     ) {
-        if HouseJob::<T>::get() == Some(job) {
-            Jobs::<T>::mutate(job, |info| {
-                if let Some(info) = info {
-                    info.steps = total_steps;
-                    info.last_loss = Some(mean_loss);
-                }
-            });
-            return;
-        }
-        if Active::<T>::get() != Some(job) {
-            return;
-        }
+        // The training pallet only reports jobs that were trainable at the
+        // start of the block; anything else is ignored.
         let Some(mut info) = Jobs::<T>::get(job) else {
-            frame_support::defensive!("active job missing");
             return;
         };
+        let house = HouseJob::<T>::get() == Some(job);
+        if !house && !info.is_live() {
+            return;
+        }
         info.steps = total_steps;
         info.last_loss = Some(mean_loss);
+        info.last_progress = frame_system::Pallet::<T>::block_number();
+        if house {
+            Jobs::<T>::insert(job, info);
+            return;
+        }
 
         let due = info
             .price_per_step
@@ -105,7 +114,7 @@ impl<T: Config> Pallet<T> {
         } else {
             let transfer = frame_support::storage::with_storage_layer(|| {
                 T::Currency::transfer_on_hold(
-                    &Self::reason(),
+                    &HoldReason::JobEscrow.into(),
                     &info.poster,
                     author,
                     due,
@@ -131,26 +140,22 @@ impl<T: Config> Pallet<T> {
         let reached = total_steps >= info.target_steps()
             || info.target_loss.is_some_and(|target| mean_loss <= target);
         let exhausted = info.budget_left < info.price_per_step || escrow_failed;
-        if reached || exhausted {
-            let refund = Self::release_remainder(&mut info);
-            let event = if reached {
-                info.status = JobStatus::Completed;
-                Event::JobCompleted {
-                    job,
-                    steps: total_steps,
-                    refund,
-                }
-            } else {
-                info.status = JobStatus::Exhausted;
-                Event::JobExhausted {
-                    job,
-                    steps: total_steps,
-                    refund,
-                }
-            };
+        if reached {
+            let refund = Self::end(job, &mut info, JobStatus::Completed);
             Jobs::<T>::insert(job, info);
-            Self::deposit_event(event);
-            Self::activate_next();
+            Self::deposit_event(Event::JobCompleted {
+                job,
+                steps: total_steps,
+                refund,
+            });
+        } else if exhausted {
+            let refund = Self::end(job, &mut info, JobStatus::Exhausted);
+            Jobs::<T>::insert(job, info);
+            Self::deposit_event(Event::JobExhausted {
+                job,
+                steps: total_steps,
+                refund,
+            });
         } else {
             Jobs::<T>::insert(job, info);
         }

@@ -4,67 +4,79 @@
 //! hyper-parameters, dataset) with a price per verified step and a budget; the
 //! budget is escrowed from the poster, and every block that trains the job
 //! pays its author `price × steps` out of that escrow. The training pallet
-//! asks this pallet which job blocks must train and reports what it verified,
-//! through [`upow_primitives::traits::JobSchedule`] (this pallet does not
-//! depend on it).
+//! asks this pallet which jobs blocks may train and reports what it
+//! verified, through [`upow_primitives::traits::JobSchedule`] (this pallet
+//! does not depend on it).
 //!
-//! ## How the chain picks the job
+//! ## Which jobs blocks train: an open market
 //!
-//! * **One active job at a time.** Blocks train [`Active`] (a paid job) until
-//!   it completes, runs out of budget or is cancelled; a job that arrives later
-//!   never pre-empts it, whatever its price.
-//! * **Price order, FIFO ties.** Waiting paid jobs sit in [`Queue`], ordered by
-//!   price per step, highest first, and by id (posting order) among equal
-//!   prices. When the active job ends, the head of the queue becomes active
-//!   ([`Event::JobActivated`]); a job posted while nothing paid is active
-//!   becomes active at once. The queue is bounded ([`Config::MaxQueued`]);
-//!   posting into a full queue fails ([`Error::QueueFull`]).
-//! * **House-job fallback.** Blocks need a job to mine. The genesis config may
-//!   name a *house job* ([`HouseJob`]): it has no price and no budget, is
-//!   never paid and never completes, and is trained whenever no paid job is
-//!   active, so the chain never stalls on an empty queue. Its status reads
-//!   `Active` while it is the one trained, `Queued` while a paid job is.
+//! * **Every live job is open.** A block may train any open job: its author
+//!   names the job in its pre-runtime digest, and miners choose by price
+//!   among the jobs whose data they can get. Open paid jobs sit in [`Open`],
+//!   best-paying first (ties: oldest first).
+//! * **The house job is always open.** The genesis config may name a *house
+//!   job* ([`HouseJob`]): no price, no budget, never paid, never ends. Blocks
+//!   can always train it, so no job — one whose dataset nobody has, one
+//!   whose weights went dead, one too slow to mine — can ever stop the
+//!   chain.
+//! * **Bounded, and better prices win.** At most [`Config::MaxOpen`] paid
+//!   jobs are open. A job posted into a full market evicts the cheapest open
+//!   job if it pays more per step (that job's budget is refunded at once,
+//!   [`Event::JobEvicted`]); otherwise it is refused ([`Error::MarketFull`]).
+//!   A flood of cheap jobs cannot keep a better one out.
+//! * **Expiry.** An open job that no block trains for [`Expiry`] blocks
+//!   expires and is refunded ([`Event::JobExpired`]), so a job nobody can
+//!   mine does not hold its place (or its poster's funds) for ever. Expiry
+//!   runs at the end of a block, so a job open at a block's parent is
+//!   still open while the block's trajectory of it is verified.
+//! * **Admission by cost.** A job is admitted only if one block of it fits
+//!   the chain's per-block budgets ([`Config::Limits`]: verification weight
+//!   and proof length, from the benchmarked weights and the block limits),
+//!   so that transactions always have room beside it; and its batch is at
+//!   least 16 (`JobSpec::validate`, docs/puzzle.md §1).
 //!
 //! ## Escrow: holds, not reserves
 //!
 //! A job's budget is placed on hold from the poster's balance under
-//! [`HoldReason::JobEscrow`] (the `fungible` hold API, not the deprecated
-//! `ReservableCurrency`): a hold is tagged with its reason, so the escrow can
-//! neither be released nor slashed by another pallet by mistake, the runtime
-//! can see exactly how much is escrowed for jobs, and payment is a
-//! `transfer_on_hold` — held funds go straight to the author, nothing is ever
-//! minted or burnt, so total issuance never changes. Only free, unfrozen funds
-//! can be escrowed, and payment is *polite* (it respects freezes), so the
-//! escrow cannot be used to move frozen (e.g. vesting) funds.
+//! [`HoldReason::JobEscrow`] (the `fungible` hold API): a hold is tagged with
+//! its reason, so the escrow can neither be released nor slashed by another
+//! pallet by mistake, and payment is a `transfer_on_hold` — held funds go
+//! straight to the author, nothing is minted or burnt. Only free, unfrozen
+//! funds can be escrowed, and payment is *polite* (it respects freezes).
 //!
 //! For every poster, the balance held under `JobEscrow` equals the sum of the
-//! `budget_left` of its live (queued or active) jobs. Every way a job ends
-//! returns what it did not spend, in full and at once:
+//! `budget_left` of its open jobs. Every way a job ends returns what it did
+//! not spend, in full and at once: completed (target steps or loss),
+//! exhausted (the budget cannot pay one more step, or the escrow could not
+//! pay an author), cancelled by its poster, expired, or evicted.
 //!
-//! * **completed** (target step count or target loss reached): the remaining
-//!   budget is released to the poster ([`Event::JobCompleted`]);
-//! * **exhausted** (the budget left cannot pay one more step, or the escrow
-//!   could not pay an author): the dust is released ([`Event::JobExhausted`]);
-//! * **cancelled** by its poster, queued or active: the whole remaining hold is
-//!   released ([`Event::JobCancelled`]).
+//! ## Storage deposit and reaping
 //!
-//! A live job can always be cancelled by its poster, so no funds are ever held
-//! that their owner cannot get back.
+//! Posting also holds [`Config::JobDeposit`] under [`HoldReason::JobDeposit`]
+//! for the job's records (here and in the training pallet: its weights hash
+//! and loss curve, which nodes keep serving — an ended job's final weights
+//! are never pruned while its record exists). After a job ends its poster
+//! may reap it at once ([`Pallet::reap_job`]), anyone after
+//! [`Config::RetentionPeriod`] blocks: the records are removed, the deposit
+//! returns to the poster ([`Event::JobReaped`]).
 //!
 //! ## Payment
 //!
 //! For each block, [`JobSchedule::on_progress`] pays the author
 //! `price_per_step × steps`, capped at the budget left, from the poster's hold
-//! to the author's free balance. If the author's account cannot receive it
+//! to the author's free balance (`steps` is at most 4 × the job's
+//! difficulty: docs/puzzle.md §6). If the author's account cannot receive it
 //! (a new account below the existential deposit), the author is not paid
-//! for that block and the escrow stays with the job.
+//! for that block and the escrow stays with the job. A cancel in the same
+//! block refunds what is left *after* that block's payment.
 //!
 //! ## Genesis
 //!
-//! [`GenesisConfig`] takes an optional house job and paid jobs (posted as by
-//! `post_job`, so their posters need the funds; meant for tests). Specs are
-//! written out ([`GenesisJobSpec`]) and validated when the chain is built. In a
-//! chain spec (`"upowJobs"` being the pallet's name in the runtime):
+//! [`GenesisConfig`] takes an optional house job, paid jobs (posted as by
+//! `post_job`, so their posters need the funds; meant for tests) and the
+//! expiry period. Specs are written out ([`GenesisJobSpec`]) and validated
+//! when the chain is built. In a chain spec (`"upowJobs"` being the
+//! pallet's name in the runtime):
 //!
 //! ```json
 //! "upowJobs": {
@@ -77,23 +89,25 @@
 //!     },
 //!     "initSeed": "0x2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a"
 //!   },
-//!   "jobs": []
+//!   "jobs": [],
+//!   "expiry": 150
 //! }
 //! ```
 //!
 //! ## Calls
 //!
 //! * [`Pallet::post_job`]: post and fund a job.
-//! * [`Pallet::cancel_job`]: cancel a queued or active job, refunding it.
-//! * [`Pallet::top_up`]: add budget to a queued or active job.
+//! * [`Pallet::cancel_job`]: cancel an open job, refunding it.
+//! * [`Pallet::top_up`]: add budget to an open job.
+//! * [`Pallet::reap_job`]: remove an ended job's records, returning its deposit.
 //!
 //! ## Code layout
 //!
-//! The `pallet` module (config, storage, genesis, events, errors, calls) is
-//! here; its helpers are in one module per topic: `types` (the stored job
-//! and the genesis types), `queue` (posting, the price-ordered queue, the
-//! house-job fallback and [`JobSchedule`]), `escrow` (holds, payment and
-//! refunds) and `try_state` (the invariants).
+//! The `pallet` module (config, storage, genesis, events, errors, hooks,
+//! calls) is here; its helpers are in one module per topic: `types` (the
+//! stored job and the genesis types), `market` (posting, the open set,
+//! eviction, expiry, reaping and [`JobSchedule`]), `escrow` (holds,
+//! payment and refunds) and `try_state` (the invariants).
 //!
 //! [`JobSchedule`]: upow_primitives::traits::JobSchedule
 //! [`JobSchedule::on_progress`]: upow_primitives::traits::JobSchedule::on_progress
@@ -116,21 +130,21 @@ pub mod weights;
 pub use weights::WeightInfo;
 
 mod escrow;
-mod queue;
+mod market;
 #[cfg(any(feature = "try-runtime", test))]
 mod try_state;
 mod types;
 
-pub use queue::INIT_SEED_TAG;
+pub use market::INIT_SEED_TAG;
 pub use types::*;
 
 use alloc::vec::Vec;
-use frame_support::traits::{
-    fungible::{self, MutateHold as _},
-    tokens::Precision,
-};
+use frame_support::traits::fungible;
 use sp_runtime::traits::{Saturating, Zero};
-use upow_primitives::{JobId, JobStatus};
+use upow_primitives::{
+    traits::{JobLimits, OnJobReaped},
+    JobId, JobStatus,
+};
 use upow_puzzle::JobSpec;
 
 #[frame_support::pallet]
@@ -145,7 +159,7 @@ pub mod pallet {
     /// Configuration of the jobs pallet.
     #[pallet::config]
     pub trait Config: frame_system::Config {
-        /// The currency escrows are held in (balance holds).
+        /// The currency escrows and deposits are held in (balance holds).
         type Currency: fungible::Inspect<Self::AccountId>
             + fungible::Mutate<Self::AccountId>
             + fungible::MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
@@ -153,15 +167,34 @@ pub mod pallet {
         /// The runtime's hold reason, which includes this pallet's [`HoldReason`].
         type RuntimeHoldReason: From<HoldReason>;
 
-        /// Most paid jobs waiting in the queue (the active job not counted).
+        /// Most paid jobs open at once (the house job not counted).
         #[pallet::constant]
-        type MaxQueued: Get<u32>;
+        type MaxOpen: Get<u32>;
 
         /// Lowest price per step a job may offer (a zero price is never accepted).
         #[pallet::constant]
         type MinPricePerStep: Get<BalanceOf<Self>>;
 
-        /// Weights of this pallet's calls and of
+        /// Storage deposit of a job, held until its record is reaped.
+        #[pallet::constant]
+        type JobDeposit: Get<BalanceOf<Self>>;
+
+        /// Blocks after a job ends before anyone (not only its poster) may
+        /// reap its record.
+        #[pallet::constant]
+        type RetentionPeriod: Get<BlockNumberFor<Self>>;
+
+        /// The expiry period when the genesis config names none.
+        #[pallet::constant]
+        type DefaultExpiry: Get<BlockNumberFor<Self>>;
+
+        /// Whether one block of a job fits the chain's per-block budgets.
+        type Limits: JobLimits;
+
+        /// Drops a reaped job's training state (the training pallet).
+        type OnReaped: OnJobReaped;
+
+        /// Weights of this pallet's calls, hooks and of
         /// [`JobSchedule::on_progress`](upow_primitives::traits::JobSchedule::on_progress).
         type WeightInfo: WeightInfo;
     }
@@ -169,39 +202,46 @@ pub mod pallet {
     /// Why this pallet holds funds.
     #[pallet::composite_enum]
     pub enum HoldReason {
-        /// The unspent budget of a queued or active job.
+        /// The unspent budget of an open job.
         #[codec(index = 0)]
         JobEscrow,
+        /// The storage deposit of a job's records.
+        #[codec(index = 1)]
+        JobDeposit,
     }
 
     /// The id the next job gets.
     #[pallet::storage]
     pub type NextJobId<T> = StorageValue<_, JobId, ValueQuery>;
 
-    /// Every job ever posted (terminal jobs stay, for queries), and the house job.
+    /// Every job not yet reaped, and the house job.
     #[pallet::storage]
     pub type Jobs<T: Config> = StorageMap<_, Twox64Concat, JobId, JobOf<T>, OptionQuery>;
 
-    /// Queued paid jobs: by price per step, highest first; ties by id, lowest first.
+    /// Open paid jobs: by price per step, highest first; ties by id, lowest first.
     #[pallet::storage]
-    pub type Queue<T: Config> = StorageValue<_, BoundedVec<JobId, T::MaxQueued>, ValueQuery>;
+    pub type Open<T: Config> = StorageValue<_, BoundedVec<JobId, T::MaxOpen>, ValueQuery>;
 
-    /// The paid job blocks train now (`None`: the house job, if any).
-    #[pallet::storage]
-    pub type Active<T> = StorageValue<_, JobId, OptionQuery>;
-
-    /// The house job: trained whenever no paid job is active.
+    /// The house job: always open, never paid.
     #[pallet::storage]
     pub type HouseJob<T> = StorageValue<_, JobId, OptionQuery>;
 
-    /// Genesis: an optional house job and paid jobs (posted in order).
+    /// Blocks without a verified step after which an open job expires.
+    #[pallet::storage]
+    pub type Expiry<T: Config> = StorageValue<_, BlockNumberFor<T>, ValueQuery, T::DefaultExpiry>;
+
+    /// Genesis: an optional house job, paid jobs (posted in order) and the
+    /// expiry period.
     #[pallet::genesis_config]
     #[derive(frame_support::DefaultNoBound)]
     pub struct GenesisConfig<T: Config> {
-        /// The house job, trained when no paid job is active.
+        /// The house job, always open.
         pub house_job: Option<GenesisHouseJob<T::AccountId>>,
         /// Paid jobs posted at genesis (their posters need the funds then).
         pub jobs: Vec<GenesisPaidJob<T::AccountId, BalanceOf<T>>>,
+        /// Blocks without a verified step after which an open job expires
+        /// (`None`: [`Config::DefaultExpiry`]).
+        pub expiry: Option<BlockNumberFor<T>>,
     }
 
     /// # Panics
@@ -211,36 +251,22 @@ pub mod pallet {
     #[pallet::genesis_build]
     impl<T: Config> BuildGenesisConfig for GenesisConfig<T> {
         fn build(&self) {
+            if let Some(expiry) = self.expiry {
+                assert!(!expiry.is_zero(), "a zero expiry period in genesis");
+                Expiry::<T>::put(expiry);
+            }
             if let Some(house) = &self.house_job {
                 let spec = match house.spec.to_spec() {
                     Ok(spec) => spec,
                     Err(e) => panic!("invalid house job spec in genesis: {e:?}"),
                 };
-                let id = NextJobId::<T>::get();
-                let Some(next) = id.checked_add(1) else {
-                    panic!("job ids exhausted at genesis")
-                };
-                NextJobId::<T>::put(next);
-                Jobs::<T>::insert(
-                    id,
-                    Job {
-                        poster: house.poster.clone(),
-                        spec,
-                        init_seed: house.init_seed.to_fixed_bytes(),
-                        price_per_step: Zero::zero(),
-                        budget_left: Zero::zero(),
-                        target_loss: None,
-                        status: if Active::<T>::get().is_some() {
-                            JobStatus::Queued
-                        } else {
-                            JobStatus::Active
-                        },
-                        steps: 0,
-                        last_loss: None,
-                        posted_at: frame_system::Pallet::<T>::block_number(),
-                    },
-                );
-                HouseJob::<T>::put(id);
+                if let Err(e) = Pallet::<T>::insert_house_job(
+                    &house.poster,
+                    spec,
+                    house.init_seed.to_fixed_bytes(),
+                ) {
+                    panic!("house job rejected at genesis: {e:?}");
+                }
             }
             for job in &self.jobs {
                 let spec = match job.spec.to_spec() {
@@ -264,7 +290,8 @@ pub mod pallet {
     #[pallet::event]
     #[pallet::generate_deposit(pub(super) fn deposit_event)]
     pub enum Event<T: Config> {
-        /// A job was posted and its budget put on hold.
+        /// A job was posted, opened for mining, and its budget and deposit
+        /// put on hold.
         JobPosted {
             /// The new job.
             job: JobId,
@@ -274,12 +301,8 @@ pub mod pallet {
             price_per_step: BalanceOf<T>,
             /// Budget escrowed.
             budget: BalanceOf<T>,
-        },
-        /// A job became the one blocks train (a paid job, or the house job
-        /// when no paid job is left).
-        JobActivated {
-            /// The job.
-            job: JobId,
+            /// Storage deposit held.
+            deposit: BalanceOf<T>,
         },
         /// A block author was paid for verified steps of a job (`amount` is
         /// zero when the author's account could not receive it).
@@ -311,10 +334,32 @@ pub mod pallet {
             /// Budget returned to the poster.
             refund: BalanceOf<T>,
         },
-        /// A job was cancelled by its poster; its whole unspent budget was refunded.
+        /// A job was cancelled by its poster; its whole unspent budget — what
+        /// is left after any payment for a block earlier in the same block —
+        /// was refunded.
         JobCancelled {
             /// The job.
             job: JobId,
+            /// Budget returned to the poster.
+            refund: BalanceOf<T>,
+        },
+        /// No block trained an open job for the expiry period; its budget
+        /// was refunded.
+        JobExpired {
+            /// The job.
+            job: JobId,
+            /// Its step count.
+            steps: u64,
+            /// Budget returned to the poster.
+            refund: BalanceOf<T>,
+        },
+        /// A job was displaced from the full market by a better-paying job;
+        /// its budget was refunded.
+        JobEvicted {
+            /// The job.
+            job: JobId,
+            /// The job that took its place.
+            by: JobId,
             /// Budget returned to the poster.
             refund: BalanceOf<T>,
         },
@@ -327,6 +372,13 @@ pub mod pallet {
             /// Budget left now.
             budget_left: BalanceOf<T>,
         },
+        /// An ended job's records were removed; its deposit returned to its poster.
+        JobReaped {
+            /// The job.
+            job: JobId,
+            /// Deposit returned.
+            deposit: BalanceOf<T>,
+        },
     }
 
     /// Errors of the job market.
@@ -336,14 +388,16 @@ pub mod pallet {
         UnknownJob,
         /// Only the job's poster may do this.
         NotPoster,
-        /// The job is completed, exhausted or cancelled.
+        /// The job has ended (completed, exhausted, cancelled, expired or evicted).
         JobNotLive,
-        /// The house job has no escrow: it cannot be cancelled or topped up.
+        /// The house job has no escrow: it cannot be cancelled, topped up or reaped.
         HouseJob,
         /// The dataset's input width differs from the model's.
         DatasetMismatch,
         /// The dataset has no samples.
         EmptyDataset,
+        /// The batch is below the minimum of a job (16).
+        BatchTooSmall,
         /// The price per step is zero or below `MinPricePerStep`.
         PriceTooLow,
         /// The budget cannot pay one step (it is below the price per step).
@@ -354,16 +408,37 @@ pub mod pallet {
         BudgetOverflow,
         /// A top-up of zero.
         ZeroAmount,
-        /// The poster's free, unfrozen balance cannot cover the amount.
+        /// The poster's free, unfrozen balance cannot cover the budget and deposit.
         InsufficientBalance,
-        /// The queue is full.
-        QueueFull,
+        /// The market is full and the job pays no more than the cheapest open job.
+        MarketFull,
+        /// Verifying one block of the job would take more than its share of a block.
+        VerificationTooHeavy,
+        /// One block's proof of the job would take more than its share of a block.
+        ProofTooLarge,
+        /// The job is still open: only ended jobs are reaped.
+        JobNotEnded,
+        /// Only the poster may reap a job before the retention period is over.
+        RetentionNotOver,
         /// No job ids are left.
         JobIdsExhausted,
     }
 
     #[pallet::hooks]
     impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+        /// Reserves the weight of the expiry at the end of the block.
+        fn on_initialize(_now: BlockNumberFor<T>) -> Weight {
+            let open = Open::<T>::decode_len().unwrap_or(0) as u32;
+            T::WeightInfo::expire_jobs(open, open)
+        }
+
+        /// Expires the open jobs no block trained for the expiry period —
+        /// at the end of the block, after its trajectory was verified, so a
+        /// block that trains a job always finds it open.
+        fn on_finalize(now: BlockNumberFor<T>) {
+            Self::expire_jobs(now);
+        }
+
         #[cfg(feature = "try-runtime")]
         fn try_state(_n: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
             Self::do_try_state()
@@ -372,21 +447,23 @@ pub mod pallet {
 
     #[pallet::call]
     impl<T: Config> Pallet<T> {
-        /// Posts a training job and escrows `budget` from the caller.
+        /// Posts a training job, escrows `budget` and holds the storage
+        /// deposit from the caller, and opens it for mining.
         ///
         /// The spec's model and hyper-parameters were checked when the call
         /// decoded; here the dataset must fit the model (same input width, at
-        /// least one sample), `price_per_step` must be at least
-        /// `MinPricePerStep`, `budget` at least `price_per_step`, and
-        /// `price_per_step × total_steps` must not overflow. `budget` is put on
-        /// hold (only free, unfrozen funds). The job completes at
-        /// `spec.hyper.total_steps()` steps or, if `target_loss` is set, once a
-        /// block's mean loss is at most `target_loss`. It becomes active at once
-        /// if no paid job is; otherwise it is queued by price.
+        /// least one sample), the batch must be at least 16, one block of the
+        /// job must fit the chain's per-block budgets, `price_per_step` must
+        /// be at least `MinPricePerStep`, `budget` at least `price_per_step`,
+        /// and `price_per_step × total_steps` must not overflow. The job
+        /// completes at `spec.hyper.total_steps()` steps or, if `target_loss`
+        /// is set, once a block's mean loss is at most `target_loss`. If the
+        /// market is full, the cheapest open job is evicted when this one
+        /// pays more per step; otherwise the call fails.
         ///
-        /// Emits [`Event::JobPosted`] (and [`Event::JobActivated`]).
+        /// Emits [`Event::JobPosted`] (and [`Event::JobEvicted`]).
         #[pallet::call_index(0)]
-        #[pallet::weight(T::WeightInfo::post_job())]
+        #[pallet::weight(T::WeightInfo::post_job(spec.model.params() as u32))]
         pub fn post_job(
             origin: OriginFor<T>,
             spec: JobSpec,
@@ -399,33 +476,23 @@ pub mod pallet {
             Ok(())
         }
 
-        /// Cancels a queued or active job of the caller and releases its whole
-        /// remaining escrow. If it was active, the next queued job (or the
-        /// house job) becomes active.
+        /// Cancels an open job of the caller and releases its whole
+        /// remaining escrow (the deposit stays until the job is reaped).
         ///
-        /// Emits [`Event::JobCancelled`] (and [`Event::JobActivated`]).
+        /// Emits [`Event::JobCancelled`].
         #[pallet::call_index(1)]
         #[pallet::weight(T::WeightInfo::cancel_job())]
         pub fn cancel_job(origin: OriginFor<T>, job: JobId) -> DispatchResult {
             let who = ensure_signed(origin)?;
             let mut info = Self::live_job_of(&who, job)?;
-            let refund =
-                T::Currency::release(&Self::reason(), &who, info.budget_left, Precision::Exact)?;
-            let was_active = info.status == JobStatus::Active;
-            info.budget_left = info.budget_left.saturating_sub(refund);
-            info.status = JobStatus::Cancelled;
+            let refund = Self::end(job, &mut info, JobStatus::Cancelled);
             Jobs::<T>::insert(job, info);
             Self::deposit_event(Event::JobCancelled { job, refund });
-            if was_active {
-                Self::activate_next();
-            } else {
-                Queue::<T>::mutate(|queue| queue.retain(|&id| id != job));
-            }
             Ok(())
         }
 
-        /// Adds `amount` to the budget of the caller's queued or active job,
-        /// putting it on hold. Does not change the job's place in the queue.
+        /// Adds `amount` to the budget of the caller's open job, putting it
+        /// on hold. Does not change the job's place in the market.
         ///
         /// Emits [`Event::ToppedUp`].
         #[pallet::call_index(2)]
@@ -442,7 +509,7 @@ pub mod pallet {
                 .budget_left
                 .checked_add(&amount)
                 .ok_or(Error::<T>::BudgetOverflow)?;
-            Self::hold(&who, amount)?;
+            Self::hold(HoldReason::JobEscrow, &who, amount)?;
             info.budget_left = budget_left;
             Jobs::<T>::insert(job, info);
             Self::deposit_event(Event::ToppedUp {
@@ -451,6 +518,19 @@ pub mod pallet {
                 budget_left,
             });
             Ok(())
+        }
+
+        /// Removes an ended job's records (here and its training state) and
+        /// returns its deposit to its poster. The poster may reap at once;
+        /// anyone else after the retention period. Nodes may then prune the
+        /// job's final weights.
+        ///
+        /// Emits [`Event::JobReaped`].
+        #[pallet::call_index(3)]
+        #[pallet::weight(T::WeightInfo::reap_job().saturating_add(T::OnReaped::on_reaped_weight()))]
+        pub fn reap_job(origin: OriginFor<T>, job: JobId) -> DispatchResult {
+            let who = ensure_signed(origin)?;
+            Self::do_reap(&who, job)
         }
     }
 }

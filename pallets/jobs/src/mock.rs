@@ -1,22 +1,35 @@
 //! A test runtime: frame-system, pallet-balances (existential deposit
-//! [`ED`]) and this pallet (queue of [`MAX_QUEUED`], minimum price
-//! [`MIN_PRICE`]).
+//! [`ED`]) and this pallet (at most [`MAX_OPEN`] open jobs, minimum price
+//! [`MIN_PRICE`], deposit [`DEPOSIT`], retention [`RETENTION`] blocks,
+//! default expiry [`EXPIRY`] blocks; job limits by [`MaxParams`] and
+//! [`MaxBatch`]; reaped jobs recorded in [`REAPED`]).
 
 use crate as pallet_upow_jobs;
 use crate::{GenesisHouseJob, GenesisJobSpec, GenesisPaidJob};
 use frame_support::{
-    derive_impl,
+    derive_impl, parameter_types,
     traits::{ConstU32, ConstU64},
 };
 use sp_runtime::BuildStorage;
+use std::cell::RefCell;
+use upow_primitives::{
+    traits::{JobLimitError, JobLimits, OnJobReaped},
+    JobId,
+};
 use upow_puzzle::{DatasetCommitment, Hyperparams, JobSpec, Model};
 
 type Block = frame_system::mocking::MockBlock<Test>;
 
 /// Existential deposit of the test runtime.
 pub const ED: u64 = 10;
-/// Queue bound of the test runtime.
-pub const MAX_QUEUED: u32 = 4;
+/// Most open paid jobs of the test runtime.
+pub const MAX_OPEN: u32 = 4;
+/// Storage deposit of a job.
+pub const DEPOSIT: u64 = 5;
+/// Blocks after a job ends before anyone may reap it.
+pub const RETENTION: u64 = 10;
+/// Default expiry period.
+pub const EXPIRY: u64 = 20;
 /// Minimum price per step of the test runtime.
 pub const MIN_PRICE: u64 = 2;
 /// Free balance of the endowed accounts `1..=ENDOWED`.
@@ -65,19 +78,64 @@ impl pallet_balances::Config for Test {
     type ExistentialDeposit = ConstU64<ED>;
 }
 
+parameter_types! {
+    /// Most parameters a job may have (stands in for the verification budget).
+    pub static MaxParams: usize = 10_000;
+    /// Largest batch a job may have (stands in for the proof-size budget).
+    pub static MaxBatch: usize = 256;
+}
+
+/// Job limits of the test runtime: parameters for the verification
+/// budget, batch size for the proof budget.
+pub struct TestLimits;
+
+impl JobLimits for TestLimits {
+    fn check(spec: &JobSpec) -> Result<(), JobLimitError> {
+        if spec.model.params() > MaxParams::get() {
+            return Err(JobLimitError::VerificationTooHeavy);
+        }
+        if spec.hyper.batch() > MaxBatch::get() {
+            return Err(JobLimitError::ProofTooLarge);
+        }
+        Ok(())
+    }
+}
+
+thread_local! {
+    /// Jobs whose training state was dropped, in order.
+    pub static REAPED: RefCell<Vec<JobId>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Records reaped jobs in [`REAPED`].
+pub struct RecordReaped;
+
+impl OnJobReaped for RecordReaped {
+    fn on_reaped(job: JobId) {
+        REAPED.with(|r| r.borrow_mut().push(job));
+    }
+    fn on_reaped_weight() -> frame_support::weights::Weight {
+        frame_support::weights::Weight::zero()
+    }
+}
+
 impl pallet_upow_jobs::Config for Test {
     type Currency = Balances;
     type RuntimeHoldReason = RuntimeHoldReason;
-    type MaxQueued = ConstU32<MAX_QUEUED>;
+    type MaxOpen = ConstU32<MAX_OPEN>;
     type MinPricePerStep = ConstU64<MIN_PRICE>;
+    type JobDeposit = ConstU64<DEPOSIT>;
+    type RetentionPeriod = ConstU64<RETENTION>;
+    type DefaultExpiry = ConstU64<EXPIRY>;
+    type Limits = TestLimits;
+    type OnReaped = RecordReaped;
     type WeightInfo = ();
 }
 
-/// A small valid spec (4 → 8 → 3, batch 4) planned for `total_steps` steps.
+/// A small valid spec (4 → 8 → 3, batch 16) planned for `total_steps` steps.
 pub fn spec(total_steps: u64) -> JobSpec {
     JobSpec::new(
         Model::new(&[4, 8, 3]).expect("valid model"),
-        Hyperparams::new(2, 2, total_steps).expect("valid hyper-parameters"),
+        Hyperparams::new(4, 2, total_steps).expect("valid hyper-parameters"),
         DatasetCommitment {
             root: [7; 32],
             samples: 16,
@@ -96,6 +154,7 @@ pub fn house_spec() -> JobSpec {
 pub struct ExtBuilder {
     house: bool,
     jobs: Vec<GenesisPaidJob<u64, u64>>,
+    expiry: Option<u64>,
 }
 
 impl Default for ExtBuilder {
@@ -103,6 +162,7 @@ impl Default for ExtBuilder {
         Self {
             house: true,
             jobs: Vec::new(),
+            expiry: None,
         }
     }
 }
@@ -111,6 +171,12 @@ impl ExtBuilder {
     /// Without a house job.
     pub fn no_house(mut self) -> Self {
         self.house = false;
+        self
+    }
+
+    /// With a genesis expiry period.
+    pub fn expiry(mut self, blocks: u64) -> Self {
+        self.expiry = Some(blocks);
         self
     }
 
@@ -144,9 +210,11 @@ impl ExtBuilder {
                 init_seed: sp_core::H256([42; 32]),
             }),
             jobs: self.jobs,
+            expiry: self.expiry,
         }
         .assimilate_storage(&mut storage)
         .expect("jobs");
+        REAPED.with(|r| r.borrow_mut().clear());
         let mut ext = sp_io::TestExternalities::new(storage);
         ext.execute_with(|| System::set_block_number(1));
         ext

@@ -1,87 +1,73 @@
 //! The pallet's invariants, checked by `try_state` (and after every step of
-//! the property tests): the queue is the `Queued` paid jobs in price order,
-//! exactly the live jobs hold escrow, every poster's hold is the sum of its
-//! live jobs' budgets, and the house job's status follows the active job.
+//! the property tests): the market is the open paid jobs in price order,
+//! exactly the open jobs hold escrow, every poster's holds are the sums of
+//! its open jobs' budgets and of its unreaped jobs' deposits, ended jobs
+//! carry their end block, and the house job is open and holds nothing.
 
-use crate::{Active, BalanceOf, Config, HouseJob, Jobs, NextJobId, Pallet, Queue};
-use frame_support::pallet_prelude::*;
+use crate::{BalanceOf, Config, HoldReason, HouseJob, Jobs, NextJobId, Open, Pallet};
+use alloc::collections::BTreeMap;
+use frame_support::{pallet_prelude::*, traits::fungible::InspectHold};
 use sp_runtime::traits::{Saturating, Zero};
 use upow_primitives::{JobId, JobStatus};
 
 impl<T: Config> Pallet<T> {
-    /// Checks the pallet's invariants: the queue holds distinct `Queued`
-    /// paid jobs in price order, the active job is `Active`, nothing is
-    /// queued while no paid job is active, exactly the live jobs hold
-    /// escrow (at least one step's worth), every poster's `JobEscrow` hold
-    /// is the sum of its live jobs' budgets, and the house job is `Active`
-    /// exactly when no paid job is.
+    /// Checks the pallet's invariants (see the module docs).
     pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
-        use frame_support::traits::fungible::InspectHold;
-        let queue = Queue::<T>::get();
-        let active = Active::<T>::get();
+        let open = Open::<T>::get();
         let house = HouseJob::<T>::get();
-        ensure!(
-            active.is_some() || queue.is_empty(),
-            "jobs queued while none is active"
-        );
         let mut previous: Option<(BalanceOf<T>, JobId)> = None;
-        for &id in queue.iter() {
-            let job = Jobs::<T>::get(id).ok_or("queued job missing")?;
-            ensure!(job.status == JobStatus::Queued, "queued job not Queued");
-            ensure!(
-                Some(id) != active && Some(id) != house,
-                "queued job active or house"
-            );
+        for &id in open.iter() {
+            let job = Jobs::<T>::get(id).ok_or("open job missing")?;
+            ensure!(job.status == JobStatus::Open, "a job in the market is not open");
+            ensure!(Some(id) != house, "the house job in the market");
             if let Some((price, prev)) = previous {
                 ensure!(
                     price > job.price_per_step || (price == job.price_per_step && prev < id),
-                    "queue out of order"
+                    "market out of order"
                 );
             }
             previous = Some((job.price_per_step, id));
         }
-        if let Some(id) = active {
-            let job = Jobs::<T>::get(id).ok_or("active job missing")?;
-            ensure!(job.status == JobStatus::Active, "active job not Active");
-            ensure!(Some(id) != house, "house job in Active");
-        }
         let mut live = 0usize;
-        let mut escrow = alloc::collections::BTreeMap::<T::AccountId, BalanceOf<T>>::new();
+        let mut escrow = BTreeMap::<T::AccountId, BalanceOf<T>>::new();
+        let mut deposits = BTreeMap::<T::AccountId, BalanceOf<T>>::new();
         for (id, job) in Jobs::<T>::iter() {
             ensure!(id < NextJobId::<T>::get(), "job id not below NextJobId");
             if Some(id) == house {
-                let expected = if active.is_some() {
-                    JobStatus::Queued
-                } else {
-                    JobStatus::Active
-                };
-                ensure!(job.status == expected, "house job status");
-                ensure!(job.budget_left.is_zero(), "house job holds escrow");
+                ensure!(job.status == JobStatus::Open, "the house job is not open");
+                ensure!(
+                    job.budget_left.is_zero() && job.deposit.is_zero(),
+                    "the house job holds funds"
+                );
                 continue;
             }
             let held = escrow.entry(job.poster.clone()).or_default();
+            let deposit = deposits.entry(job.poster.clone()).or_default();
+            *deposit = deposit.saturating_add(job.deposit);
             if job.is_live() {
                 *held = held.saturating_add(job.budget_left);
                 live = live.saturating_add(1);
                 ensure!(
                     job.budget_left >= job.price_per_step,
-                    "live job cannot pay a step"
+                    "an open job cannot pay a step"
                 );
-                if job.status == JobStatus::Active {
-                    ensure!(active == Some(id), "an Active job not in Active");
-                }
+                ensure!(job.ended_at.is_none(), "an open job has an end");
             } else {
-                ensure!(job.budget_left.is_zero(), "ended job holds escrow");
+                ensure!(job.budget_left.is_zero(), "an ended job holds escrow");
+                ensure!(job.ended_at.is_some(), "an ended job has no end block");
             }
         }
-        ensure!(
-            live == queue.len().saturating_add(active.map_or(0, |_| 1)),
-            "a live job is neither queued nor active"
-        );
+        ensure!(live == open.len(), "an open job is not in the market");
         for (poster, expected) in escrow {
             ensure!(
-                T::Currency::balance_on_hold(&Self::reason(), &poster) == expected,
-                "a poster's escrow hold differs from the budgets of its live jobs"
+                T::Currency::balance_on_hold(&HoldReason::JobEscrow.into(), &poster) == expected,
+                "a poster's escrow hold differs from the budgets of its open jobs"
+            );
+        }
+        for (poster, expected) in deposits {
+            ensure!(
+                T::Currency::balance_on_hold(&HoldReason::JobDeposit.into(), &poster) == expected,
+                "a poster's deposit hold differs from the deposits of its jobs"
             );
         }
         Ok(())

@@ -1,6 +1,6 @@
-//! The pallet's storage and genesis types: a [`Job`] and its escrow as
-//! stored in [`Jobs`](crate::Jobs), the bound on its encoding, and the
-//! readable forms of jobs in a genesis config ([`GenesisJobSpec`],
+//! The pallet's storage and genesis types: a [`Job`], its escrow and
+//! deposit as stored in [`Jobs`](crate::Jobs), the bound on its encoding,
+//! and the readable forms of jobs in a genesis config ([`GenesisJobSpec`],
 //! [`GenesisHouseJob`], [`GenesisPaidJob`]).
 
 use crate::Config;
@@ -30,7 +30,7 @@ pub type JobOf<T> = Job<
 /// `u64` samples, `u32` inputs). Specs outside the limits do not decode.
 pub const MAX_SPEC_ENCODED_LEN: usize = 1 + 4 * (MAX_LAYERS + 1) + (1 + 1 + 8) + (32 + 8 + 4);
 
-/// A training job and its escrow.
+/// A training job, its escrow and its deposit.
 #[derive(Clone, PartialEq, Eq, Encode, Decode, TypeInfo, Debug)]
 pub struct Job<AccountId, Balance, BlockNumber> {
     /// Who posted (and pays for) the job.
@@ -39,10 +39,14 @@ pub struct Job<AccountId, Balance, BlockNumber> {
     pub spec: JobSpec,
     /// Seed of the job's initial weights.
     pub init_seed: Hash,
+    /// Hash of the job's initial weights, computed once when it was posted.
+    pub initial_weights: Hash,
     /// Paid to the block author per verified step (zero for the house job).
     pub price_per_step: Balance,
     /// Escrow left: exactly the amount still held for this job.
     pub budget_left: Balance,
+    /// Storage deposit, held until the record is reaped (zero for the house job).
+    pub deposit: Balance,
     /// Optional mean loss per sample (sixteenths of a bit) at which it completes.
     pub target_loss: Option<u64>,
     /// Where it stands.
@@ -53,6 +57,11 @@ pub struct Job<AccountId, Balance, BlockNumber> {
     pub last_loss: Option<u64>,
     /// Block in which it was posted.
     pub posted_at: BlockNumber,
+    /// Last block that trained it (`posted_at` before the first): what the
+    /// expiry counts from.
+    pub last_progress: BlockNumber,
+    /// Block in which it ended; what the retention period counts from.
+    pub ended_at: Option<BlockNumber>,
 }
 
 impl<AccountId: MaxEncodedLen, Balance: MaxEncodedLen, BlockNumber: MaxEncodedLen> MaxEncodedLen
@@ -61,13 +70,14 @@ impl<AccountId: MaxEncodedLen, Balance: MaxEncodedLen, BlockNumber: MaxEncodedLe
     fn max_encoded_len() -> usize {
         AccountId::max_encoded_len()
             .saturating_add(MAX_SPEC_ENCODED_LEN)
-            .saturating_add(Hash::max_encoded_len())
-            .saturating_add(Balance::max_encoded_len().saturating_mul(2))
+            .saturating_add(Hash::max_encoded_len().saturating_mul(2))
+            .saturating_add(Balance::max_encoded_len().saturating_mul(3))
             .saturating_add(Option::<u64>::max_encoded_len())
             .saturating_add(JobStatus::max_encoded_len())
             .saturating_add(u64::max_encoded_len())
             .saturating_add(Option::<u64>::max_encoded_len())
-            .saturating_add(BlockNumber::max_encoded_len())
+            .saturating_add(BlockNumber::max_encoded_len().saturating_mul(3))
+            .saturating_add(1)
     }
 }
 
@@ -77,9 +87,9 @@ impl<AccountId, Balance, BlockNumber> Job<AccountId, Balance, BlockNumber> {
         self.spec.hyper.total_steps()
     }
 
-    /// Whether the job is still waiting or being trained (its escrow is held).
+    /// Whether the job is open (its escrow is held and blocks may train it).
     pub fn is_live(&self) -> bool {
-        matches!(self.status, JobStatus::Queued | JobStatus::Active)
+        self.status == JobStatus::Open
     }
 
     /// The job as the runtime API reports it; the runtime supplies the
@@ -87,6 +97,7 @@ impl<AccountId, Balance, BlockNumber> Job<AccountId, Balance, BlockNumber> {
     pub fn info(&self, poster: upow_primitives::AuthorId, weights: Hash) -> JobInfo
     where
         Balance: UniqueSaturatedInto<u128> + Copy,
+        BlockNumber: UniqueSaturatedInto<u32> + Copy,
     {
         JobInfo {
             poster,
@@ -94,12 +105,16 @@ impl<AccountId, Balance, BlockNumber> Job<AccountId, Balance, BlockNumber> {
             init_seed: self.init_seed,
             price_per_step: self.price_per_step.unique_saturated_into(),
             budget_left: self.budget_left.unique_saturated_into(),
+            deposit: self.deposit.unique_saturated_into(),
             target_steps: self.target_steps(),
             target_loss: self.target_loss,
             status: self.status,
             steps: self.steps,
             weights,
             last_loss: self.last_loss,
+            posted_at: self.posted_at.unique_saturated_into(),
+            last_progress: self.last_progress.unique_saturated_into(),
+            ended_at: self.ended_at.map(|b| b.unique_saturated_into()),
         }
     }
 }

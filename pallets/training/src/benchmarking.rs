@@ -28,9 +28,8 @@ fn setup<T: Config>(kilo_macs: u32) -> TrajectoryProof {
         .collect();
     let dataset = Dataset::new(784, &labels, &pixels).expect("valid dataset");
     let spec = JobSpec::new(model, hyper, dataset.commitment()).expect("valid job");
-    let job = T::BenchmarkHelper::activate_job(spec.clone(), [7u8; 32]);
-    let active = T::Jobs::active().expect("the helper activated a job");
-    assert_eq!(active.id, job, "the benchmarked job must be the active one");
+    let job = T::BenchmarkHelper::open_job(spec.clone());
+    let active = T::Jobs::trainable(job).expect("the helper opened a job");
     let init_seed = active.init_seed;
     let author = [3u8; 32];
     T::BenchmarkHelper::admit_author(author);

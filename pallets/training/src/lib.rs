@@ -10,9 +10,15 @@
 //! * re-executes the challenged steps with `upow-puzzle` (the normative
 //!   integer reference, compiled to wasm here) and rejects the block if any
 //!   differs — a block whose proof fails is invalid;
-//! * keeps every job's current weights hash, step count and per-block loss
-//!   curve, and tells the jobs pallet ([`upow_primitives::traits::JobSchedule`])
-//!   how many steps were verified so it can pay the author;
+//! * accepts a trajectory of any job the jobs pallet says blocks may train
+//!   ([`upow_primitives::traits::JobSchedule::trainable`]: an open paid job
+//!   or the house job), at that job's difficulty — the chain's difficulty
+//!   scaled by the job's step cost, so every block costs the same work
+//!   (`upow_puzzle::job_difficulty`);
+//! * keeps every job's current weights hash, step count and the last
+//!   [`LOSS_CURVE_POINTS`] points of its per-block loss curve, and tells the
+//!   jobs pallet how many steps were verified so it can pay the author;
+//!   drops a job's state when the jobs pallet reaps it ([`OnJobReaped`]);
 //! * resolves author keys to accounts through
 //!   [`upow_primitives::traits::AuthorAdmission`] (only admitted, bonded
 //!   authors may author) and implements [`FindAuthor`] for the rewards pallet;
@@ -40,12 +46,20 @@ pub mod weights;
 pub use weights::WeightInfo;
 
 use alloc::vec::Vec;
-use frame_support::{traits::FindAuthor, ConsensusEngineId};
-use upow_primitives::{
-    traits::{ActiveJob, AuthorAdmission},
-    AuthorId, Hash, JobId, LossPoint, PreDigest, Work,
+use frame_support::{
+    traits::{FindAuthor, Get},
+    weights::Weight,
+    ConsensusEngineId,
 };
-use upow_puzzle::{Error as PuzzleError, JobProgress, TrajectoryProof, Weights};
+use upow_primitives::{
+    traits::{ActiveJob, AuthorAdmission, OnJobReaped},
+    AuthorId, Difficulty as DifficultyValue, Hash, JobId, LossPoint, PreDigest, Work,
+};
+use upow_puzzle::{Error as PuzzleError, JobProgress, JobSpec, TrajectoryProof};
+
+/// Points of a job's loss curve kept on chain (a ring: the newest ones);
+/// every point is also in its block's `TrajectoryVerified` event.
+pub const LOSS_CURVE_POINTS: u32 = 1024;
 
 /// Log target of this pallet.
 pub const LOG_TARGET: &str = "upow::training";
@@ -132,12 +146,13 @@ pub mod pallet {
     #[pallet::storage]
     pub type Jobs<T> = StorageMap<_, Blake2_128Concat, JobId, JobState, OptionQuery>;
 
-    /// Loss curve: one point per block that trained the job, by index.
+    /// Loss curve: one point per block that trained the job; point `i` in
+    /// slot `i % LOSS_CURVE_POINTS` (the newest `LOSS_CURVE_POINTS` kept).
     #[pallet::storage]
     pub type LossCurve<T> =
         StorageDoubleMap<_, Blake2_128Concat, JobId, Twox64Concat, u32, LossPoint, OptionQuery>;
 
-    /// Number of points in each job's loss curve.
+    /// Number of points ever recorded in each job's loss curve.
     #[pallet::storage]
     pub type LossPoints<T> = StorageMap<_, Blake2_128Concat, JobId, u32, ValueQuery>;
 
@@ -193,10 +208,8 @@ pub mod pallet {
         MalformedDigest,
         /// A second trajectory in the same block.
         AlreadyProven,
-        /// No job is scheduled.
-        NoActiveJob,
-        /// The claim names another job than the scheduled one.
-        WrongJob,
+        /// The claim names a job blocks may not train (unknown, or ended).
+        JobNotOpen,
         /// The author key is not admitted and bonded.
         AuthorNotAdmitted,
         /// The ticket does not meet the difficulty.
@@ -282,9 +295,7 @@ pub mod pallet {
         /// verified steps to the jobs pallet.
         #[pallet::call_index(0)]
         #[pallet::weight((
-            T::WeightInfo::submit_trajectory(proof_kilo_macs(proof))
-                .saturating_add(T::Jobs::on_progress_weight())
-                .saturating_add(T::Admission::account_of_weight()),
+            Pallet::<T>::trajectory_weight(proof_kilo_macs(proof)),
             DispatchClass::Mandatory
         ))]
         pub fn submit_trajectory(origin: OriginFor<T>, proof: TrajectoryProof) -> DispatchResult {
@@ -295,8 +306,7 @@ pub mod pallet {
                 upow_primitives::DigestError::Malformed => Error::<T>::MalformedDigest,
                 _ => Error::<T>::MissingDigest,
             })?;
-            let job = T::Jobs::active().ok_or(Error::<T>::NoActiveJob)?;
-            ensure!(claim.job() == job.id, Error::<T>::WrongJob);
+            let job = T::Jobs::trainable(claim.job()).ok_or(Error::<T>::JobNotOpen)?;
             let author =
                 T::Admission::account_of(claim.author()).ok_or(Error::<T>::AuthorNotAdmitted)?;
             let state = Self::state_of(&job);
@@ -308,7 +318,7 @@ pub mod pallet {
                     weights: state.weights,
                     steps: state.steps,
                 },
-                Difficulty::<T>::get(),
+                Self::difficulty_of(&job.spec),
                 claim.claim(),
                 &proof,
             )
@@ -334,7 +344,7 @@ pub mod pallet {
             );
             LossCurve::<T>::insert(
                 job.id,
-                index,
+                index % LOSS_CURVE_POINTS,
                 LossPoint {
                     block,
                     steps: total_steps,
@@ -382,34 +392,74 @@ pub mod pallet {
     impl<T: Config> Pallet<T> {
         /// The training state of a job (its initial weights if never trained).
         pub fn state_of(job: &ActiveJob) -> JobState {
-            Jobs::<T>::get(job.id).unwrap_or_else(|| JobState {
-                weights: Weights::initial(&job.spec.model, &job.init_seed).hash(),
+            Jobs::<T>::get(job.id).unwrap_or(JobState {
+                weights: job.initial_weights,
                 steps: 0,
                 last_loss: None,
             })
         }
 
-        /// The work of the next block (for the runtime API).
-        pub fn work() -> Option<Work> {
-            let job = T::Jobs::active()?;
+        /// The difficulty of the next block of a job of `spec`.
+        pub fn difficulty_of(spec: &JobSpec) -> DifficultyValue {
+            upow_puzzle::job_difficulty(Difficulty::<T>::get(), spec.step_macs())
+        }
+
+        /// The weight of verifying a block's trajectory of `kilo_macs`
+        /// thousand multiply-accumulates (see [`proof_kilo_macs`]), with the
+        /// lookups and the payment that go with it.
+        pub fn trajectory_weight(kilo_macs: u32) -> Weight {
+            T::WeightInfo::submit_trajectory(kilo_macs)
+                .saturating_add(T::Jobs::on_progress_weight())
+                .saturating_add(T::Jobs::trainable_weight())
+                .saturating_add(T::Admission::account_of_weight())
+        }
+
+        fn work_of(job: ActiveJob) -> Work {
             let state = Self::state_of(&job);
-            Some(Work {
+            Work {
                 job: job.id,
+                difficulty: Self::difficulty_of(&job.spec),
                 spec: job.spec,
                 init_seed: job.init_seed,
                 weights: state.weights,
                 steps: state.steps,
-                difficulty: Difficulty::<T>::get(),
-            })
+                price_per_step: job.price_per_step,
+                budget_left: job.budget_left,
+            }
         }
 
-        /// `count` points of a job's loss curve from index `from` (for the runtime API).
+        /// The work of the next block of `job`, if blocks may train it (for
+        /// the runtime API).
+        pub fn work(job: JobId) -> Option<Work> {
+            T::Jobs::trainable(job).map(Self::work_of)
+        }
+
+        /// The work of every job blocks may train, best-paying first (for
+        /// the runtime API).
+        pub fn open_work() -> Vec<Work> {
+            T::Jobs::open().into_iter().map(Self::work_of).collect()
+        }
+
+        /// The difficulty of the next block of `job`, if blocks may train it.
+        pub fn job_difficulty(job: JobId) -> Option<DifficultyValue> {
+            T::Jobs::trainable(job).map(|job| Self::difficulty_of(&job.spec))
+        }
+
+        /// The weights hash of every job this pallet has trained (reaped
+        /// jobs are dropped): what nodes keep serving.
+        pub fn trained_weights() -> Vec<(JobId, Hash)> {
+            Jobs::<T>::iter().map(|(id, state)| (id, state.weights)).collect()
+        }
+
+        /// `count` points of a job's loss curve from index `from`, of those
+        /// still kept (the newest `LOSS_CURVE_POINTS`; for the runtime API).
         pub fn loss_curve(job: JobId, from: u32, count: u32) -> Vec<LossPoint> {
-            let end = from
-                .saturating_add(count.min(1024))
-                .min(LossPoints::<T>::get(job));
-            (from..end)
-                .filter_map(|i| LossCurve::<T>::get(job, i))
+            let total = LossPoints::<T>::get(job);
+            let first_kept = total.saturating_sub(LOSS_CURVE_POINTS);
+            let start = from.max(first_kept);
+            let end = from.saturating_add(count.min(1024)).min(total);
+            (start..end)
+                .filter_map(|i| LossCurve::<T>::get(job, i % LOSS_CURVE_POINTS))
                 .collect()
         }
 
@@ -434,8 +484,10 @@ pub mod pallet {
 }
 
 /// Thousands of multiply-accumulates the proof asks the runtime to
-/// re-execute — three products of batch × parameters per proven step — the
-/// driver of the call's weight.
+/// re-execute — three products of batch × parameters per proven step (an
+/// upper bound of the step's cost, read from the proof's sizes) — the
+/// driver of the call's weight. Job admission uses the same count for the
+/// largest proof of a job ([`block_kilo_macs`]).
 pub fn proof_kilo_macs(proof: &TrajectoryProof) -> u32 {
     let macs = proof
         .steps
@@ -446,6 +498,35 @@ pub fn proof_kilo_macs(proof: &TrajectoryProof) -> u32 {
         })
         .fold(0u64, u64::saturating_add);
     u32::try_from(macs / 1000).unwrap_or(u32::MAX)
+}
+
+/// [`proof_kilo_macs`] of a block of `spec`: `CHALLENGES + 1` proven steps
+/// of `3 · B · P` multiply-accumulates each.
+pub fn block_kilo_macs(spec: &JobSpec) -> u32 {
+    let steps = u64::from(upow_puzzle::trajectory::CHALLENGES) + 1;
+    let macs = steps
+        .saturating_mul(3)
+        .saturating_mul(spec.hyper.batch() as u64)
+        .saturating_mul(spec.model.params() as u64);
+    u32::try_from(macs / 1000).unwrap_or(u32::MAX)
+}
+
+impl<T: Config> OnJobReaped for Pallet<T> {
+    fn on_reaped(job: JobId) {
+        Jobs::<T>::remove(job);
+        LossPoints::<T>::remove(job);
+        // At most LOSS_CURVE_POINTS slots exist: one call removes them all.
+        if LossCurve::<T>::clear_prefix(job, LOSS_CURVE_POINTS, None)
+            .maybe_cursor
+            .is_some()
+        {
+            frame_support::defensive!("a loss curve with more slots than LOSS_CURVE_POINTS");
+        }
+    }
+
+    fn on_reaped_weight() -> Weight {
+        T::DbWeight::get().reads_writes(1, u64::from(LOSS_CURVE_POINTS) + 2)
+    }
 }
 
 impl<T: Config> FindAuthor<T::AccountId> for Pallet<T> {
@@ -463,8 +544,9 @@ impl<T: Config> FindAuthor<T::AccountId> for Pallet<T> {
 /// What the benchmarks need the runtime to set up.
 #[cfg(feature = "runtime-benchmarks")]
 pub trait BenchmarkHelper<AccountId> {
-    /// Makes a job with `spec` and `init_seed` the active one; returns its id.
-    fn activate_job(spec: upow_puzzle::JobSpec, init_seed: Hash) -> JobId;
+    /// Opens a job with `spec` for mining; returns its id (the job's init
+    /// seed is what the jobs pallet gives it).
+    fn open_job(spec: upow_puzzle::JobSpec) -> JobId;
     /// Admits (and bonds) `author`; returns its account.
     fn admit_author(author: AuthorId) -> AccountId;
 }

@@ -41,8 +41,8 @@ pub struct Progress {
 }
 
 parameter_types! {
-    /// The job `MockJobs::active` returns.
-    pub static ActiveJobs: Option<ActiveJob> = None;
+    /// The jobs `MockJobs` says blocks may train, in market order.
+    pub static OpenJobs: Vec<ActiveJob> = Vec::new();
     /// Every `on_progress` call.
     pub static Progressed: Vec<Progress> = Vec::new();
     /// Admitted author keys and their accounts.
@@ -52,8 +52,11 @@ parameter_types! {
 /// Scripted job schedule.
 pub struct MockJobs;
 impl JobSchedule<u64> for MockJobs {
-    fn active() -> Option<ActiveJob> {
-        ActiveJobs::get()
+    fn trainable(job: JobId) -> Option<ActiveJob> {
+        OpenJobs::get().into_iter().find(|j| j.id == job)
+    }
+    fn open() -> Vec<ActiveJob> {
+        OpenJobs::get()
     }
     fn on_progress(job: JobId, author: &u64, steps: u32, total_steps: u64, loss: u64) {
         Progressed::mutate(|p| {
@@ -68,6 +71,21 @@ impl JobSchedule<u64> for MockJobs {
     }
     fn on_progress_weight() -> Weight {
         Weight::zero()
+    }
+    fn trainable_weight() -> Weight {
+        Weight::zero()
+    }
+}
+
+/// A job of the mock market: `spec` with `init_seed`.
+pub fn active_job(id: JobId, spec: upow_puzzle::JobSpec, init_seed: upow_primitives::Hash) -> ActiveJob {
+    ActiveJob {
+        id,
+        initial_weights: upow_puzzle::Weights::initial(&spec.model, &init_seed).hash(),
+        spec,
+        init_seed,
+        price_per_step: 0,
+        budget_left: 0,
     }
 }
 
@@ -87,12 +105,8 @@ impl AuthorAdmission<u64> for MockAdmission {
 
 #[cfg(feature = "runtime-benchmarks")]
 impl crate::BenchmarkHelper<u64> for MockAdmission {
-    fn activate_job(spec: upow_puzzle::JobSpec, init_seed: upow_primitives::Hash) -> JobId {
-        ActiveJobs::set(Some(ActiveJob {
-            id: 1,
-            spec,
-            init_seed,
-        }));
+    fn open_job(spec: upow_puzzle::JobSpec) -> JobId {
+        OpenJobs::set(vec![active_job(1, spec, [7; 32])]);
         1
     }
     fn admit_author(author: AuthorId) -> u64 {
@@ -114,7 +128,7 @@ impl pallet_upow_training::Config for Test {
 
 /// Storage with difficulty 1 at genesis and no jobs or authors.
 pub fn new_test_ext() -> sp_io::TestExternalities {
-    ActiveJobs::set(None);
+    OpenJobs::set(Vec::new());
     Progressed::set(Vec::new());
     Admitted::set(Vec::new());
     let mut storage = frame_system::GenesisConfig::<Test>::default()

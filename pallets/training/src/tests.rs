@@ -1,7 +1,7 @@
 //! Unit tests of the training pallet: real trajectories mined with the
 //! reference step, verified (or rejected) by the pallet.
 
-use crate::{mock::*, pallet::*, Error as TrainingError, InherentError};
+use crate::{mock::*, pallet::*, Error as TrainingError, InherentError, LOSS_CURVE_POINTS};
 use frame_support::{
     assert_noop, assert_ok,
     inherent::ProvideInherent,
@@ -9,7 +9,10 @@ use frame_support::{
 };
 use sp_core::H256;
 use sp_runtime::{Digest, DigestItem, DispatchError};
-use upow_primitives::{traits::ActiveJob, PreDigest, ENGINE_ID, INHERENT_IDENTIFIER};
+use upow_primitives::{
+    traits::{ActiveJob, OnJobReaped},
+    PreDigest, ENGINE_ID, INHERENT_IDENTIFIER,
+};
 use upow_puzzle::{
     mining::{Mined, ReferenceMiner},
     Dataset, Hyperparams, JobSpec, Model, TrajectoryContext, Weights,
@@ -29,20 +32,22 @@ fn dataset() -> Dataset {
 fn job() -> ActiveJob {
     let model = Model::new(&[12, 6, 3]).unwrap();
     let hyper = Hyperparams::new(4, 2, 1000).unwrap();
-    ActiveJob {
-        id: JOB,
-        spec: JobSpec::new(model, hyper, dataset().commitment()).unwrap(),
-        init_seed: [1; 32],
-    }
+    active_job(
+        JOB,
+        JobSpec::new(model, hyper, dataset().commitment()).unwrap(),
+        [1; 32],
+    )
 }
 
 /// Schedules the job, admits the author, and mines a trajectory on `PARENT`
 /// that wins at `difficulty` (at least `min_steps` steps).
 fn mine(difficulty: u128) -> Mined {
     let job = job();
-    ActiveJobs::set(Some(job.clone()));
+    OpenJobs::set(vec![job.clone()]);
     Admitted::set(vec![(AUTHOR, ACCOUNT)]);
     Difficulty::<Test>::put(difficulty);
+    // The job's own difficulty: the chain's scaled by its (tiny) step cost.
+    let difficulty = Training::difficulty_of(&job.spec);
     let data = dataset();
     let start = Weights::initial(&job.spec.model, &job.init_seed);
     let ctx = TrajectoryContext {
@@ -53,7 +58,7 @@ fn mine(difficulty: u128) -> Mined {
     };
     let mut miner = ReferenceMiner::new(&job.spec, &data, ctx, start, 0, 4);
     miner
-        .run(difficulty, 100_000)
+        .run(difficulty, 10_000_000)
         .unwrap()
         .expect("a ticket wins")
 }
@@ -114,11 +119,12 @@ fn valid_trajectory_is_adopted_and_reported() {
             .into(),
         );
         // The next block's work starts from the adopted weights.
-        let work = Training::work().unwrap();
+        let work = Training::work(JOB).unwrap();
         assert_eq!(
             (work.job, work.weights, work.steps),
             (JOB, state.weights, state.steps)
         );
+        assert_eq!(Training::open_work(), vec![work]);
     });
 }
 
@@ -179,13 +185,14 @@ fn wrong_or_missing_job_is_rejected() {
         });
         assert_noop!(
             Training::submit_trajectory(RuntimeOrigin::none(), mined.proof.clone()),
-            TrainingError::<Test>::WrongJob
+            TrainingError::<Test>::JobNotOpen
         );
-        ActiveJobs::set(None);
+        // The job ended (the market no longer offers it).
+        OpenJobs::set(Vec::new());
         start_block(&digest_of(&mined));
         assert_noop!(
             Training::submit_trajectory(RuntimeOrigin::none(), mined.proof),
-            TrainingError::<Test>::NoActiveJob
+            TrainingError::<Test>::JobNotOpen
         );
     });
 }
@@ -349,15 +356,62 @@ fn author_is_found_from_the_digest() {
 #[test]
 fn fresh_job_starts_from_its_initial_weights() {
     new_test_ext().execute_with(|| {
-        assert!(Training::work().is_none());
+        assert!(Training::work(JOB).is_none());
+        assert!(Training::job_difficulty(JOB).is_none());
         let job = job();
-        ActiveJobs::set(Some(job.clone()));
-        let work = Training::work().unwrap();
+        OpenJobs::set(vec![job.clone()]);
+        let work = Training::work(JOB).unwrap();
         assert_eq!(
             work.weights,
             Weights::initial(&job.spec.model, &job.init_seed).hash()
         );
-        assert_eq!((work.steps, work.difficulty), (0, 1));
+        // At chain difficulty 1 (one reference step), a job of tiny steps
+        // needs many of them.
+        let expected = upow_puzzle::REFERENCE_STEP_MACS as u128 / job.spec.step_macs() as u128;
+        assert_eq!((work.steps, work.difficulty), (0, expected));
+        assert_eq!(Training::job_difficulty(JOB), Some(expected));
         assert!(Training::loss_curve(JOB, 0, 5).is_empty());
+    });
+}
+
+#[test]
+fn the_loss_curve_keeps_the_newest_points_and_reaping_drops_the_state() {
+    new_test_ext().execute_with(|| {
+        let total = LOSS_CURVE_POINTS + 10;
+        for i in 0..total {
+            LossCurve::<Test>::insert(
+                JOB,
+                i % LOSS_CURVE_POINTS,
+                upow_primitives::LossPoint {
+                    block: i,
+                    steps: u64::from(i),
+                    loss: 0,
+                },
+            );
+        }
+        LossPoints::<Test>::insert(JOB, total);
+        // Points 0..10 were overwritten: asking for them gives the kept ones.
+        let head = Training::loss_curve(JOB, 0, 20);
+        assert_eq!(head.len(), 10);
+        assert_eq!(head[0].block, 10);
+        let tail = Training::loss_curve(JOB, total - 5, 100);
+        assert_eq!(
+            tail.iter().map(|p| p.block).collect::<Vec<_>>(),
+            (total - 5..total).collect::<Vec<_>>()
+        );
+        Jobs::<Test>::insert(
+            JOB,
+            JobState {
+                weights: [3; 32],
+                steps: 5,
+                last_loss: None,
+            },
+        );
+        assert_eq!(Training::trained_weights(), vec![(JOB, [3; 32])]);
+        <Training as OnJobReaped>::on_reaped(JOB);
+        assert!(Jobs::<Test>::get(JOB).is_none());
+        assert_eq!(LossPoints::<Test>::get(JOB), 0);
+        assert_eq!(LossCurve::<Test>::iter_prefix(JOB).count(), 0);
+        assert!(Training::trained_weights().is_empty());
     });
 }

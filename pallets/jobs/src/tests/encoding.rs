@@ -30,7 +30,7 @@ fn oversize_models_fail_to_decode() {
         target_loss: None,
     });
     // The hand-written encoding is the call's.
-    assert_eq!(encoded_post_job(&[4, 8, 3], 2, 4), call.encode());
+    assert_eq!(encoded_post_job(&[4, 8, 3], 4, 4), call.encode());
     let decoded = RuntimeCall::decode(&mut &call.encode()[..]).expect("a valid call decodes");
     assert_eq!(decoded, call);
     // A 2000-wide layer.
@@ -63,15 +63,20 @@ fn job_encoding_is_bounded() {
         poster: u64::MAX,
         spec: widest,
         init_seed: [1; 32],
+        initial_weights: [2; 32],
         price_per_step: u64::MAX,
         budget_left: u64::MAX,
+        deposit: u64::MAX,
         target_loss: Some(u64::MAX),
         status: JobStatus::Exhausted,
         steps: u64::MAX,
         last_loss: Some(u64::MAX),
         posted_at: u64::MAX,
+        last_progress: u64::MAX,
+        ended_at: Some(u64::MAX),
     };
-    assert_eq!(biggest.encoded_size(), JobOf::<Test>::max_encoded_len());
+    assert!(biggest.encoded_size() <= JobOf::<Test>::max_encoded_len());
+    assert!(biggest.encoded_size() + 1 >= JobOf::<Test>::max_encoded_len());
 }
 
 #[test]
@@ -86,14 +91,22 @@ fn job_info_maps_to_the_runtime_api_type() {
         assert_eq!(info.weights, [2; 32]);
         assert_eq!(info.spec, spec(10));
         assert_eq!(info.init_seed, stored.init_seed);
-        assert_eq!((info.price_per_step, info.budget_left), (5, 90));
+        assert_eq!(
+            (info.price_per_step, info.budget_left, info.deposit),
+            (5, 90, DEPOSIT as u128)
+        );
         assert_eq!((info.target_steps, info.target_loss), (10, Some(7)));
         assert_eq!(
             (info.status, info.steps, info.last_loss),
-            (JobStatus::Active, 2, Some(9))
+            (JobStatus::Open, 2, Some(9))
         );
-        assert_eq!(UpowJobs::active_job(), Some(a));
+        assert_eq!(
+            (info.posted_at, info.last_progress, info.ended_at),
+            (1, 1, None)
+        );
+        assert_eq!(UpowJobs::open_jobs(), vec![a]);
         assert_eq!(UpowJobs::house_job(), Some(0));
+        assert_eq!(UpowJobs::recorded_jobs().len(), 2);
     });
 }
 
@@ -108,7 +121,12 @@ fn calls_have_their_weights() {
     });
     assert_eq!(
         post.get_dispatch_info().call_weight,
-        <() as WeightInfo>::post_job()
+        <() as WeightInfo>::post_job(spec(10).model.params() as u32)
+    );
+    let reap = RuntimeCall::UpowJobs(crate::Call::reap_job { job: 1 });
+    assert_eq!(
+        reap.get_dispatch_info().call_weight,
+        <() as WeightInfo>::reap_job()
     );
     let cancel = RuntimeCall::UpowJobs(crate::Call::cancel_job { job: 1 });
     assert_eq!(

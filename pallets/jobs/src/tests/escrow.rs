@@ -1,58 +1,31 @@
-//! The poster's side of the escrow: `cancel_job` (queued or active, with a
-//! full refund) and `top_up`.
+//! The poster's side of the escrow: `cancel_job` (an open job, with a full
+//! refund of what is left) and `top_up`.
 
 use super::*;
 
 #[test]
-fn cancel_queued_job_refunds_and_leaves_the_queue() {
+fn cancel_refunds_the_budget_after_the_blocks_payment_and_leaves_the_market() {
     new_test_ext().execute_with(|| {
         let a = post(1, 10, 5, 100);
         let b = post(2, 10, 6, 60);
-        let c = post(2, 10, 7, 70);
+        progress(a, 5, 3); // pays 15 in this block
         System::reset_events();
-        assert_ok!(UpowJobs::cancel_job(RuntimeOrigin::signed(2), b));
-        assert_eq!(job(b).status, JobStatus::Cancelled);
-        assert_eq!(job(b).budget_left, 0);
-        assert_eq!(held(2), 70);
-        assert_eq!(free(2), ENDOWMENT - 70);
-        assert_eq!(Queue::<Test>::get().into_inner(), vec![c]);
-        assert_eq!(Active::<Test>::get(), Some(a));
-        assert_eq!(events(), vec![Event::JobCancelled { job: b, refund: 60 }]);
-        assert_ok!(UpowJobs::do_try_state());
-    });
-}
-
-#[test]
-fn cancel_active_job_refunds_and_activates_the_next() {
-    new_test_ext().execute_with(|| {
-        let a = post(1, 10, 5, 100);
-        let b = post(2, 10, 6, 60);
-        let c = post(3, 10, 7, 70);
-        progress(a, 5, 3); // pays 15
-        System::reset_events();
+        // The refund is what is left after that payment.
         assert_ok!(UpowJobs::cancel_job(RuntimeOrigin::signed(1), a));
         assert_eq!(held(1), 0);
-        assert_eq!(free(1), ENDOWMENT - 15);
-        assert_eq!(job(a).status, JobStatus::Cancelled);
-        assert_eq!(job(a).steps, 3);
-        assert_eq!(Active::<Test>::get(), Some(c));
-        assert_eq!(job(c).status, JobStatus::Active);
-        assert_eq!(Queue::<Test>::get().into_inner(), vec![b]);
-        assert_eq!(
-            events(),
-            vec![
-                Event::JobCancelled { job: a, refund: 85 },
-                Event::JobActivated { job: c }
-            ]
-        );
-        // Cancelling the last one falls back to the house job.
-        assert_ok!(UpowJobs::cancel_job(RuntimeOrigin::signed(3), c));
+        assert_eq!(free(1), ENDOWMENT - 15 - DEPOSIT);
+        let cancelled = job(a);
+        assert_eq!(cancelled.status, JobStatus::Cancelled);
+        assert_eq!((cancelled.steps, cancelled.budget_left), (3, 0));
+        assert_eq!(cancelled.ended_at, Some(1));
+        assert_eq!(Open::<Test>::get().into_inner(), vec![b]);
+        assert!(!trainable(a) && trainable(b));
+        assert_eq!(events(), vec![Event::JobCancelled { job: a, refund: 85 }]);
+        // The deposit stays until the job is reaped.
+        assert_eq!(deposits(1), DEPOSIT);
         assert_ok!(UpowJobs::cancel_job(RuntimeOrigin::signed(2), b));
-        assert_eq!(Active::<Test>::get(), None);
-        assert_eq!(active_id(), Some(0));
-        assert_eq!(job(0).status, JobStatus::Active);
-        assert_eq!(events().last(), Some(&Event::JobActivated { job: 0 }));
-        assert_eq!((held(1), held(2), held(3)), (0, 0, 0));
+        assert_eq!(open_ids(), vec![0]);
+        assert_eq!((held(1), held(2)), (0, 0));
         assert_ok!(UpowJobs::do_try_state());
     });
 }
@@ -100,7 +73,7 @@ fn cancel_job_errors() {
 }
 
 #[test]
-fn top_up_adds_budget_and_keeps_the_queue_order() {
+fn top_up_adds_budget_and_keeps_the_market_order() {
     new_test_ext().execute_with(|| {
         let a = post(1, 10, 5, 100);
         let b = post(2, 10, 6, 60);
@@ -109,8 +82,8 @@ fn top_up_adds_budget_and_keeps_the_queue_order() {
         assert_ok!(UpowJobs::top_up(RuntimeOrigin::signed(3), c, 1_000));
         assert_eq!(job(c).budget_left, 1_060);
         assert_eq!(held(3), 1_060);
-        assert_eq!(free(3), ENDOWMENT - 1_060);
-        assert_eq!(Queue::<Test>::get().into_inner(), vec![b, c]);
+        assert_eq!(free(3), ENDOWMENT - 1_060 - DEPOSIT);
+        assert_eq!(Open::<Test>::get().into_inner(), vec![b, c, a]);
         assert_eq!(
             events(),
             vec![Event::ToppedUp {
@@ -119,7 +92,7 @@ fn top_up_adds_budget_and_keeps_the_queue_order() {
                 budget_left: 1_060
             }]
         );
-        // The active job too, which then pays for longer.
+        // Any open job.
         assert_ok!(UpowJobs::top_up(RuntimeOrigin::signed(1), a, 5));
         assert_eq!(job(a).budget_left, 105);
         assert_eq!(held(1), 105);

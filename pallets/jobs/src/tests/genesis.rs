@@ -1,5 +1,6 @@
-//! Genesis: the house job, paid jobs posted at genesis, and the readable
-//! genesis spec (its JSON form as documented, its round trip).
+//! Genesis: the house job, paid jobs posted at genesis, the expiry period,
+//! and the readable genesis spec (its JSON form as documented, its round
+//! trip).
 
 use super::*;
 
@@ -8,34 +9,43 @@ fn genesis_sets_up_the_house_job() {
     new_test_ext().execute_with(|| {
         assert_eq!(HouseJob::<Test>::get(), Some(0));
         assert_eq!(NextJobId::<Test>::get(), 1);
-        assert_eq!(Active::<Test>::get(), None);
+        assert!(Open::<Test>::get().is_empty());
+        assert_eq!(Expiry::<Test>::get(), EXPIRY);
         let house = job(0);
         assert_eq!(house.poster, HOUSE_POSTER);
         assert_eq!(house.spec, house_spec());
         assert_eq!(house.init_seed, [42; 32]);
-        assert_eq!(house.status, JobStatus::Active);
-        assert_eq!((house.price_per_step, house.budget_left), (0, 0));
-        let active = <UpowJobs as JobSchedule<u64>>::active().expect("house job");
+        assert_eq!(house.status, JobStatus::Open);
         assert_eq!(
-            (active.id, active.spec, active.init_seed),
-            (0, house_spec(), [42; 32])
+            (house.price_per_step, house.budget_left, house.deposit),
+            (0, 0, 0)
+        );
+        assert_eq!(
+            house.initial_weights,
+            upow_puzzle::Weights::initial(&house_spec().model, &[42; 32]).hash()
+        );
+        let open = <UpowJobs as JobSchedule<u64>>::open();
+        assert_eq!(open.len(), 1);
+        assert_eq!(
+            (open[0].id, &open[0].spec, open[0].init_seed, open[0].price_per_step),
+            (0, &house_spec(), [42; 32], 0)
         );
         assert_ok!(UpowJobs::do_try_state());
     });
 }
 
 #[test]
-fn without_house_job_nothing_is_active() {
+fn without_house_job_only_paid_jobs_are_open() {
     ExtBuilder::default().no_house().build().execute_with(|| {
         assert_eq!(HouseJob::<Test>::get(), None);
-        assert_eq!(<UpowJobs as JobSchedule<u64>>::active(), None);
+        assert!(<UpowJobs as JobSchedule<u64>>::open().is_empty());
         let id = post(1, 10, 5, 100);
         assert_eq!(id, 0);
-        assert_eq!(active_id(), Some(0));
+        assert_eq!(open_ids(), vec![0]);
         // Completing it leaves nothing to train.
         progress(id, 5, 10);
         assert_eq!(job(id).status, JobStatus::Completed);
-        assert_eq!(<UpowJobs as JobSchedule<u64>>::active(), None);
+        assert!(<UpowJobs as JobSchedule<u64>>::open().is_empty());
         assert_eq!(
             events().last(),
             Some(&Event::JobCompleted {
@@ -56,11 +66,11 @@ fn genesis_paid_jobs_are_posted_and_escrowed() {
         .job(3, 10, 7, 90)
         .build()
         .execute_with(|| {
-            assert_eq!(Active::<Test>::get(), Some(1));
-            assert_eq!(Queue::<Test>::get().into_inner(), vec![2, 3]);
-            assert_eq!(job(0).status, JobStatus::Queued);
+            assert_eq!(Open::<Test>::get().into_inner(), vec![2, 3, 1]);
+            assert_eq!(open_ids(), vec![2, 3, 1, 0]);
             assert_eq!((held(1), held(2), held(3)), (100, 70, 90));
-            assert_eq!(free(1), ENDOWMENT - 100);
+            assert_eq!(deposits(1), DEPOSIT);
+            assert_eq!(free(1), ENDOWMENT - 100 - DEPOSIT);
             assert_eq!(
                 job(1).init_seed,
                 UpowJobs::init_seed(1, &1, &System::parent_hash())
@@ -73,6 +83,19 @@ fn genesis_paid_jobs_are_posted_and_escrowed() {
 #[should_panic(expected = "genesis job rejected")]
 fn genesis_rejects_an_unfunded_job() {
     ExtBuilder::default().job(HOUSE_POSTER, 10, 5, 100).build();
+}
+
+#[test]
+fn genesis_sets_the_expiry_period() {
+    ExtBuilder::default().expiry(3).build().execute_with(|| {
+        assert_eq!(Expiry::<Test>::get(), 3);
+    });
+}
+
+#[test]
+#[should_panic(expected = "a zero expiry period in genesis")]
+fn genesis_rejects_a_zero_expiry() {
+    ExtBuilder::default().expiry(0).build();
 }
 
 #[test]
@@ -103,12 +126,13 @@ fn genesis_config_reads_the_documented_json() {
         "jobs": [{
             "poster": 1,
             "spec": {
-                "dims": [4, 8, 3], "batchLog2": 2, "lrShift": 2, "totalSteps": 10,
+                "dims": [4, 8, 3], "batchLog2": 4, "lrShift": 2, "totalSteps": 10,
                 "datasetRoot": "0x0707070707070707070707070707070707070707070707070707070707070707",
                 "samples": 16, "inputs": 4
             },
             "pricePerStep": 5, "budget": 100, "targetLoss": null
-        }]
+        }],
+        "expiry": 150
     }"#;
     let config: crate::GenesisConfig<Test> = serde_json::from_str(json).expect("parses");
     let house = config.house_job.as_ref().expect("house job");
@@ -127,12 +151,13 @@ fn genesis_config_reads_the_documented_json() {
         }
     );
     assert_eq!(house.init_seed.0, [42; 32]);
+    assert_eq!(config.expiry, Some(150));
     // It round-trips, and unknown fields are rejected.
     let again: crate::GenesisConfig<Test> =
         serde_json::from_str(&serde_json::to_string(&config).expect("serialises")).expect("parses");
     assert_eq!(again.jobs[0].spec, config.jobs[0].spec);
     assert!(serde_json::from_str::<crate::GenesisConfig<Test>>(
-        r#"{"houseJob": null, "jobs": [], "x": 1}"#
+        r#"{"houseJob": null, "jobs": [], "expiry": null, "x": 1}"#
     )
     .is_err());
     // And builds.
@@ -148,7 +173,8 @@ fn genesis_config_reads_the_documented_json() {
     config.assimilate_storage(&mut storage).expect("jobs");
     sp_io::TestExternalities::new(storage).execute_with(|| {
         assert_eq!(HouseJob::<Test>::get(), Some(0));
-        assert_eq!(Active::<Test>::get(), Some(1));
+        assert_eq!(Open::<Test>::get().into_inner(), vec![1]);
+        assert_eq!(Expiry::<Test>::get(), 150);
         assert_eq!(held(1), 100);
         assert_eq!(job(1).spec, crate::mock::spec(10));
         assert_ok!(UpowJobs::do_try_state());

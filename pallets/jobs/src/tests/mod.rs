@@ -1,10 +1,10 @@
-//! Unit tests of every call, error and event, and property tests over random
-//! sequences of calls checking the escrow invariants: one module per topic,
-//! and the helpers they share.
+//! Unit tests of every call, hook, error and event, and property tests over
+//! random sequences of calls checking the escrow invariants: one module per
+//! topic, and the helpers they share.
 
 use crate::{
-    mock::*, Active, Error, Event, GenesisJobSpec, HoldReason, HouseJob, Job, JobOf, Jobs,
-    NextJobId, Queue, MAX_SPEC_ENCODED_LEN,
+    mock::*, Error, Event, Expiry, GenesisJobSpec, HoldReason, HouseJob, Job, JobOf, Jobs,
+    NextJobId, Open, MAX_SPEC_ENCODED_LEN,
 };
 use codec::{Compact, Decode, Encode, MaxEncodedLen};
 use frame_support::{
@@ -22,10 +22,13 @@ use upow_puzzle::{DatasetCommitment, Hyperparams, JobSpec, Model};
 
 mod encoding;
 mod escrow;
+mod expiry;
 mod genesis;
+mod market;
 mod payment;
 mod posting;
 mod proptests;
+mod reaping;
 
 const LOCK: frame_support::traits::LockIdentifier = *b"testlock";
 
@@ -33,8 +36,14 @@ fn reason() -> RuntimeHoldReason {
     RuntimeHoldReason::UpowJobs(HoldReason::JobEscrow)
 }
 
+/// `who`'s escrow hold (budgets of its open jobs).
 fn held(who: u64) -> u64 {
     Balances::balance_on_hold(&reason(), &who)
+}
+
+/// `who`'s deposit hold (deposits of its unreaped jobs).
+fn deposits(who: u64) -> u64 {
+    Balances::balance_on_hold(&RuntimeHoldReason::UpowJobs(HoldReason::JobDeposit), &who)
 }
 
 fn free(who: u64) -> u64 {
@@ -71,8 +80,26 @@ fn progress(id: JobId, author: u64, steps: u32) {
     progress_loss(id, author, steps, 1_000)
 }
 
-fn active_id() -> Option<JobId> {
-    <UpowJobs as JobSchedule<u64>>::active().map(|job| job.id)
+/// The ids of the jobs blocks may train, in market order (house job last).
+fn open_ids() -> Vec<JobId> {
+    <UpowJobs as JobSchedule<u64>>::open()
+        .into_iter()
+        .map(|job| job.id)
+        .collect()
+}
+
+/// Whether blocks may train `id` now.
+fn trainable(id: JobId) -> bool {
+    <UpowJobs as JobSchedule<u64>>::trainable(id).is_some()
+}
+
+/// Ends block `n` as the runtime would (the expiry runs in `on_finalize`),
+/// then moves to block `n + 1`.
+fn end_block(n: u64) {
+    use frame_support::traits::Hooks;
+    System::set_block_number(n);
+    UpowJobs::on_finalize(n);
+    System::set_block_number(n + 1);
 }
 
 fn events() -> Vec<Event<Test>> {

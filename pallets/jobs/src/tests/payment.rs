@@ -1,6 +1,7 @@
 //! `JobSchedule::on_progress`: paying authors out of the escrow, completing
 //! or exhausting jobs with their refunds, authors who cannot receive,
-//! frozen escrows, and the house job (never paid, never completed).
+//! frozen escrows, and the house job (never paid, never completed, always
+//! open).
 
 use super::*;
 
@@ -13,13 +14,13 @@ fn on_progress_pays_the_author_from_the_escrow() {
         progress_loss(a, 6, 3, 500);
         assert_eq!(free(6), ENDOWMENT + 15);
         assert_eq!(held(1), 985);
-        assert_eq!(free(1), ENDOWMENT - 1_000);
+        assert_eq!(free(1), ENDOWMENT - 1_000 - DEPOSIT);
         let paid = job(a);
         assert_eq!(
             (paid.budget_left, paid.steps, paid.last_loss),
             (985, 3, Some(500))
         );
-        assert_eq!(paid.status, JobStatus::Active);
+        assert_eq!(paid.status, JobStatus::Open);
         assert_eq!(
             events(),
             vec![Event::JobPaid {
@@ -34,7 +35,7 @@ fn on_progress_pays_the_author_from_the_escrow() {
         assert_eq!(free(77), 10);
         // The poster may author too.
         progress(a, 1, 1);
-        assert_eq!(free(1), ENDOWMENT - 1_000 + 5);
+        assert_eq!(free(1), ENDOWMENT - 1_000 - DEPOSIT + 5);
         assert_eq!(Balances::total_issuance(), issuance);
         assert_ok!(UpowJobs::do_try_state());
     });
@@ -53,9 +54,10 @@ fn on_progress_completes_at_the_planned_steps() {
         assert_eq!(job(a).steps, 11);
         assert_eq!(job(a).budget_left, 0);
         assert_eq!(held(1), 0);
-        assert_eq!(free(1), ENDOWMENT - 55);
+        assert_eq!(free(1), ENDOWMENT - 55 - DEPOSIT);
         assert_eq!(free(6), ENDOWMENT + 55);
-        assert_eq!(Active::<Test>::get(), Some(b));
+        assert_eq!(open_ids(), vec![b, 0]);
+        assert_eq!(job(a).ended_at, Some(1));
         assert_eq!(
             events(),
             vec![
@@ -70,7 +72,6 @@ fn on_progress_completes_at_the_planned_steps() {
                     steps: 11,
                     refund: 945
                 },
-                Event::JobActivated { job: b },
             ]
         );
         assert_ok!(UpowJobs::do_try_state());
@@ -82,12 +83,12 @@ fn on_progress_completes_at_the_target_loss() {
     new_test_ext().execute_with(|| {
         let a = post_with(1, spec(1_000), 5, 1_000, Some(300));
         progress_loss(a, 6, 2, 301);
-        assert_eq!(job(a).status, JobStatus::Active);
+        assert_eq!(job(a).status, JobStatus::Open);
         System::reset_events();
         progress_loss(a, 6, 2, 300);
         assert_eq!(job(a).status, JobStatus::Completed);
         assert_eq!(job(a).last_loss, Some(300));
-        assert_eq!(free(1), ENDOWMENT - 20);
+        assert_eq!(free(1), ENDOWMENT - 20 - DEPOSIT);
         assert_eq!(
             events(),
             vec![
@@ -102,7 +103,6 @@ fn on_progress_completes_at_the_target_loss() {
                     steps: 4,
                     refund: 980
                 },
-                Event::JobActivated { job: 0 },
             ]
         );
         assert_ok!(UpowJobs::do_try_state());
@@ -116,16 +116,16 @@ fn on_progress_exhausts_the_budget_and_refunds_dust() {
         let b = post(2, 100, 5, 100);
         System::reset_events();
         progress(a, 6, 4); // pays 20, 7 left: one more step
-        assert_eq!(job(a).status, JobStatus::Active);
+        assert_eq!(job(a).status, JobStatus::Open);
         progress(a, 6, 3); // owes 15, capped at 7; nothing left
         assert_eq!(job(a).status, JobStatus::Exhausted);
         assert_eq!(free(6), ENDOWMENT + 27);
-        assert_eq!((held(1), free(1)), (0, ENDOWMENT - 27));
-        assert_eq!(Active::<Test>::get(), Some(b));
+        assert_eq!((held(1), free(1)), (0, ENDOWMENT - 27 - DEPOSIT));
+        assert_eq!(open_ids(), vec![b, 0]);
         let c = post(3, 100, 5, 13);
-        progress(b, 6, 20); // b exhausted exactly, c active
+        progress(b, 6, 20); // b exhausted exactly
         assert_eq!(job(b).status, JobStatus::Exhausted);
-        assert_eq!(Active::<Test>::get(), Some(c));
+        assert_eq!(open_ids(), vec![c, 0]);
         System::reset_events();
         progress(c, 6, 2); // pays 10, 3 left < price: dust refunded
         assert_eq!(
@@ -142,10 +142,9 @@ fn on_progress_exhausts_the_budget_and_refunds_dust() {
                     steps: 2,
                     refund: 3
                 },
-                Event::JobActivated { job: 0 },
             ]
         );
-        assert_eq!((held(3), free(3)), (0, ENDOWMENT - 10));
+        assert_eq!((held(3), free(3)), (0, ENDOWMENT - 10 - DEPOSIT));
         assert_ok!(UpowJobs::do_try_state());
     });
 }
@@ -160,7 +159,7 @@ fn an_author_who_cannot_receive_is_not_paid() {
         assert_eq!(free(77), 0);
         assert_eq!(job(a).budget_left, 100);
         assert_eq!(job(a).steps, 1);
-        assert_eq!(job(a).status, JobStatus::Active);
+        assert_eq!(job(a).status, JobStatus::Open);
         assert_eq!(
             events(),
             vec![Event::JobPaid {
@@ -185,7 +184,7 @@ fn a_frozen_escrow_ends_the_job_with_a_refund() {
         progress(a, 6, 2);
         assert_eq!(free(6), ENDOWMENT);
         assert_eq!(job(a).status, JobStatus::Exhausted);
-        assert_eq!((held(1), free(1)), (0, ENDOWMENT));
+        assert_eq!((held(1), free(1)), (0, ENDOWMENT - DEPOSIT));
         assert_eq!(
             events(),
             vec![
@@ -200,7 +199,6 @@ fn a_frozen_escrow_ends_the_job_with_a_refund() {
                     steps: 2,
                     refund: 1_000
                 },
-                Event::JobActivated { job: 0 },
             ]
         );
         assert_eq!(Balances::total_issuance(), issuance);
@@ -216,35 +214,34 @@ fn the_house_job_is_never_paid_and_never_completes() {
         <UpowJobs as JobSchedule<u64>>::on_progress(0, &6, 7, 5_000, 42);
         let house = job(0);
         assert_eq!((house.steps, house.last_loss), (5_000, Some(42)));
-        assert_eq!(house.status, JobStatus::Active);
+        assert_eq!(house.status, JobStatus::Open);
         assert_eq!(free(6), ENDOWMENT);
         assert!(events().is_empty());
         assert_eq!(Balances::total_issuance(), issuance);
-        assert_eq!(active_id(), Some(0));
-        // Paid jobs take over; the house job resumes where it was.
+        // Paid jobs come first; the house job stays open beside them.
         let a = post(1, 10, 5, 100);
-        assert_eq!(active_id(), Some(a));
+        assert_eq!(open_ids(), vec![a, 0]);
         progress(a, 6, 10);
-        assert_eq!(active_id(), Some(0));
+        assert_eq!(open_ids(), vec![0]);
         assert_eq!(job(0).steps, 5_000);
         assert_ok!(UpowJobs::do_try_state());
     });
 }
 
 #[test]
-fn on_progress_ignores_jobs_that_are_not_active() {
+fn on_progress_ignores_jobs_that_are_not_open() {
     new_test_ext().execute_with(|| {
         let a = post(1, 10, 5, 100);
         let b = post(2, 10, 5, 100);
-        progress(a, 6, 10); // completes a, activates b
-        let c = post(3, 10, 5, 100); // queued
+        progress(a, 6, 10); // completes a
+        assert_ok!(UpowJobs::cancel_job(RuntimeOrigin::signed(2), b));
         System::reset_events();
         let before = sp_io::storage::root(sp_runtime::StateVersion::V1);
-        for id in [a, c, 99] {
+        for id in [a, b, 99] {
             <UpowJobs as JobSchedule<u64>>::on_progress(id, &6, 3, 3, 0);
         }
         assert_eq!(sp_io::storage::root(sp_runtime::StateVersion::V1), before);
-        assert_eq!(Active::<Test>::get(), Some(b));
+        assert!(events().is_empty());
     });
 }
 

@@ -1,39 +1,52 @@
-//! `post_job`: activation or a place in the price-ordered queue, the seed
-//! of the initial weights, and every rejection (which changes nothing).
+//! `post_job`: an open job with its escrow and deposit, its initial
+//! weights' seed and hash, and every rejection (which changes nothing).
 
 use super::*;
 
 #[test]
-fn post_job_activates_when_no_paid_job_is_active() {
+fn post_job_opens_the_job_and_holds_budget_and_deposit() {
     new_test_ext().execute_with(|| {
         let id = post(1, 10, 5, 100);
         assert_eq!(id, 1);
         assert_eq!(NextJobId::<Test>::get(), 2);
-        assert_eq!(Active::<Test>::get(), Some(1));
-        assert_eq!(active_id(), Some(1));
-        assert_eq!(held(1), 100);
-        assert_eq!(free(1), ENDOWMENT - 100);
+        assert_eq!(Open::<Test>::get().into_inner(), vec![1]);
+        assert_eq!(open_ids(), vec![1, 0]);
+        assert!(trainable(1) && trainable(0) && !trainable(2));
+        assert_eq!((held(1), deposits(1)), (100, DEPOSIT));
+        assert_eq!(free(1), ENDOWMENT - 100 - DEPOSIT);
         let posted = job(id);
-        assert_eq!(posted.status, JobStatus::Active);
+        assert_eq!(posted.status, JobStatus::Open);
         assert_eq!(posted.budget_left, 100);
         assert_eq!(posted.price_per_step, 5);
-        assert_eq!(posted.posted_at, 1);
+        assert_eq!(posted.deposit, DEPOSIT);
+        assert_eq!(
+            (posted.posted_at, posted.last_progress, posted.ended_at),
+            (1, 1, None)
+        );
         assert_eq!(
             (posted.steps, posted.last_loss, posted.target_loss),
             (0, None, None)
         );
-        assert_eq!(job(0).status, JobStatus::Queued);
+        // The initial weights are hashed once, here.
+        assert_eq!(
+            posted.initial_weights,
+            upow_puzzle::Weights::initial(&posted.spec.model, &posted.init_seed).hash()
+        );
+        let trained = <UpowJobs as JobSchedule<u64>>::trainable(1).expect("open");
+        assert_eq!(
+            (trained.initial_weights, trained.price_per_step, trained.budget_left),
+            (posted.initial_weights, 5, 100)
+        );
+        assert_eq!(job(0).status, JobStatus::Open);
         assert_eq!(
             events(),
-            vec![
-                Event::JobPosted {
-                    job: 1,
-                    poster: 1,
-                    price_per_step: 5,
-                    budget: 100
-                },
-                Event::JobActivated { job: 1 },
-            ]
+            vec![Event::JobPosted {
+                job: 1,
+                poster: 1,
+                price_per_step: 5,
+                budget: 100,
+                deposit: DEPOSIT,
+            }]
         );
         assert_ok!(UpowJobs::do_try_state());
     });
@@ -50,8 +63,8 @@ fn init_seed_is_the_documented_hash() {
         data.extend_from_slice(&[9; 32]);
         assert_eq!(job(id).init_seed, sp_io::hashing::blake2_256(&data));
         assert_eq!(
-            <UpowJobs as JobSchedule<u64>>::active()
-                .expect("active")
+            <UpowJobs as JobSchedule<u64>>::trainable(id)
+                .expect("open")
                 .init_seed,
             job(id).init_seed
         );
@@ -62,52 +75,11 @@ fn init_seed_is_the_documented_hash() {
 }
 
 #[test]
-fn queue_orders_by_price_then_posting_order() {
-    new_test_ext().execute_with(|| {
-        let a = post(1, 10, 3, 100); // active
-        let b = post(2, 10, 5, 100);
-        let c = post(3, 10, 9, 100);
-        let d = post(4, 10, 5, 100);
-        let e = post(1, 10, 2, 100);
-        assert_eq!(Active::<Test>::get(), Some(a));
-        assert_eq!(Queue::<Test>::get().into_inner(), vec![c, b, d, e]);
-        assert_eq!(UpowJobs::queued(), vec![c, b, d, e]);
-        for id in [b, c, d, e] {
-            assert_eq!(job(id).status, JobStatus::Queued);
-        }
-        // Queued posts emit no activation.
-        assert_eq!(
-            events().last(),
-            Some(&Event::JobPosted {
-                job: e,
-                poster: 1,
-                price_per_step: 2,
-                budget: 100
-            })
-        );
-        // A later, pricier job does not pre-empt the active one.
-        assert_eq!(active_id(), Some(a));
-        // The queue drains in its order.
-        for next in [c, b, d, e] {
-            let current = Active::<Test>::get().expect("active");
-            progress(current, 5, 10);
-            assert_eq!(Active::<Test>::get(), Some(next));
-        }
-        progress(e, 5, 10);
-        assert_eq!(Active::<Test>::get(), None);
-        assert_eq!(active_id(), Some(0));
-        assert_eq!(job(0).status, JobStatus::Active);
-        assert_eq!(events().last(), Some(&Event::JobActivated { job: 0 }));
-        assert_ok!(UpowJobs::do_try_state());
-    });
-}
-
-#[test]
 fn post_job_rejects_bad_jobs() {
     new_test_ext().execute_with(|| {
         let signed = RuntimeOrigin::signed(1);
         let model = Model::new(&[4, 8, 3]).expect("model");
-        let hyper = Hyperparams::new(2, 2, 10).expect("hyper");
+        let hyper = Hyperparams::new(4, 2, 10).expect("hyper");
         // The dataset's width differs from the model's.
         let wrong_width = JobSpec {
             model: model.clone(),
@@ -136,6 +108,34 @@ fn post_job_rejects_bad_jobs() {
             UpowJobs::post_job(signed.clone(), empty, 5, 100, None),
             Error::<Test>::EmptyDataset
         );
+        // A batch below 16.
+        let small_batch = JobSpec {
+            model: Model::new(&[4, 8, 3]).expect("model"),
+            hyper: Hyperparams::new(3, 2, 10).expect("hyper"),
+            dataset: spec(10).dataset,
+        };
+        assert_noop!(
+            UpowJobs::post_job(signed.clone(), small_batch, 5, 100, None),
+            Error::<Test>::BatchTooSmall
+        );
+        // Too heavy to verify, or too large to carry, in one block.
+        let heavy = JobSpec {
+            model: Model::new(&[4, 4096 / 4, 3]).expect("model"),
+            ..spec(10)
+        };
+        MaxParams::set(heavy.model.params() - 1);
+        assert_noop!(
+            UpowJobs::post_job(signed.clone(), heavy.clone(), 5, 100, None),
+            Error::<Test>::VerificationTooHeavy
+        );
+        MaxParams::set(heavy.model.params());
+        assert_ok!(UpowJobs::do_post(&1, heavy, 5, 100, None).map(|_| ()));
+        MaxBatch::set(8);
+        assert_noop!(
+            UpowJobs::post_job(signed.clone(), spec(10), 5, 100, None),
+            Error::<Test>::ProofTooLarge
+        );
+        MaxBatch::set(256);
         // Price zero or below the minimum.
         assert_noop!(
             UpowJobs::post_job(signed.clone(), spec(10), 0, 100, None),
@@ -163,9 +163,14 @@ fn post_job_rejects_bad_jobs() {
             UpowJobs::post_job(signed.clone(), spec(u64::MAX), 2, 100, None),
             Error::<Test>::CostOverflow
         );
-        // More than the caller has, or has unfrozen.
+        // More than the caller has (budget and deposit), or has unfrozen.
         assert_noop!(
             UpowJobs::post_job(signed.clone(), spec(10), 5, ENDOWMENT + 1, None),
+            Error::<Test>::InsufficientBalance
+        );
+        let all = free(1) - ED;
+        assert_noop!(
+            UpowJobs::post_job(signed.clone(), spec(10), 5, all - DEPOSIT + 1, None),
             Error::<Test>::InsufficientBalance
         );
         assert_noop!(
@@ -186,25 +191,6 @@ fn post_job_rejects_bad_jobs() {
             UpowJobs::post_job(RuntimeOrigin::root(), spec(10), 5, 100, None),
             DispatchError::BadOrigin
         );
-    });
-}
-
-#[test]
-fn post_job_rejects_a_full_queue() {
-    new_test_ext().execute_with(|| {
-        post(1, 10, 5, 100);
-        for _ in 0..MAX_QUEUED {
-            post(2, 10, 5, 100);
-        }
-        assert_eq!(Queue::<Test>::get().len() as u32, MAX_QUEUED);
-        assert_noop!(
-            UpowJobs::post_job(RuntimeOrigin::signed(3), spec(10), 50, 100, None),
-            Error::<Test>::QueueFull
-        );
-        // Room again once the active job ends.
-        progress(1, 5, 10);
-        post(3, 10, 50, 100);
-        assert_ok!(UpowJobs::do_try_state());
     });
 }
 

@@ -1,8 +1,9 @@
-//! Property tests: random sequences of posts, cancels, top-ups, blocks and
-//! balance locks keep the escrow invariants (every job's budget is paid,
-//! refunded or still held; nothing minted or burnt; failed calls change
-//! nothing and fail with typed errors), and every poster gets back what is
-//! held in the end.
+//! Property tests: random sequences of posts (into a full market too),
+//! cancels, top-ups, blocks training random open jobs, block ends (expiry),
+//! reaps and balance locks keep the escrow invariants (every job's budget is
+//! paid, refunded or still held; every unreaped job's deposit is held;
+//! nothing minted or burnt; failed calls change nothing and fail with typed
+//! errors), and every poster gets back everything in the end.
 
 use super::*;
 use proptest::{prelude::*, strategy::ValueTree};
@@ -32,10 +33,19 @@ enum Op {
         pick: JobId,
         amount: u64,
     },
+    /// A block training open job `pick % open jobs`.
     Progress {
+        pick: usize,
         author: u64,
         steps: u32,
         loss: u64,
+    },
+    /// The end of the block (expiry), then the next block.
+    EndBlock,
+    /// Reap job `pick % next id` (or an unknown one), as its poster or not.
+    Reap {
+        who: Option<u64>,
+        pick: JobId,
     },
     Lock {
         who: u64,
@@ -54,8 +64,11 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(who, pick)| Op::Cancel { who, pick }),
         2 => (prop::option::weighted(0.2, 1..=5u64), any::<u64>(), 0..=80u64)
             .prop_map(|(who, pick, amount)| Op::TopUp { who, pick, amount }),
-        5 => (prop::sample::select(vec![1u64, 5, 6, 77]), 0..=5u32, 0..=100u64)
-            .prop_map(|(author, steps, loss)| Op::Progress { author, steps, loss }),
+        5 => (any::<usize>(), prop::sample::select(vec![1u64, 5, 6, 77]), 0..=5u32, 0..=100u64)
+            .prop_map(|(pick, author, steps, loss)| Op::Progress { pick, author, steps, loss }),
+        3 => Just(Op::EndBlock),
+        1 => (prop::option::weighted(0.3, 1..=5u64), any::<u64>())
+            .prop_map(|(who, pick)| Op::Reap { who, pick }),
         1 => (who, prop::sample::select(vec![0u64, 100, ENDOWMENT]))
             .prop_map(|(who, amount)| Op::Lock { who, amount }),
     ]
@@ -72,8 +85,9 @@ fn record(flows: &mut Flows, events: Vec<Event<Test>>) {
             Event::JobPaid { job, amount, .. } => flows.entry(job).or_default().1 += amount,
             Event::JobCompleted { job, refund, .. }
             | Event::JobExhausted { job, refund, .. }
+            | Event::JobExpired { job, refund, .. }
+            | Event::JobEvicted { job, refund, .. }
             | Event::JobCancelled { job, refund } => flows.entry(job).or_default().2 += refund,
-            Event::JobActivated { .. } => {}
             _ => {}
         }
     }
@@ -83,7 +97,9 @@ fn check_invariants(issuance: u64, flows: &Flows) -> Result<(), TestCaseError> {
     UpowJobs::do_try_state().map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
     prop_assert_eq!(Balances::total_issuance(), issuance, "jobs minted or burnt");
     let mut escrow: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut deposit: BTreeMap<u64, u64> = BTreeMap::new();
     for (id, job) in Jobs::<Test>::iter() {
+        *deposit.entry(job.poster).or_default() += job.deposit;
         if job.is_live() {
             *escrow.entry(job.poster).or_default() += job.budget_left;
         } else {
@@ -93,6 +109,7 @@ fn check_invariants(issuance: u64, flows: &Flows) -> Result<(), TestCaseError> {
             continue;
         }
         let (escrowed, paid, refunded) = flows.get(&id).copied().unwrap_or_default();
+        prop_assert_eq!(job.deposit, DEPOSIT, "job {} deposit", id);
         prop_assert_eq!(
             escrowed,
             paid + refunded + job.budget_left,
@@ -102,23 +119,28 @@ fn check_invariants(issuance: u64, flows: &Flows) -> Result<(), TestCaseError> {
     }
     for who in ACCOUNTS {
         let expected = escrow.get(&who).copied().unwrap_or_default();
+        let deposits_expected = deposit.get(&who).copied().unwrap_or_default();
         prop_assert_eq!(held(who), expected, "escrow of {}", who);
-        prop_assert_eq!(Balances::total_balance_on_hold(&who), expected);
+        prop_assert_eq!(deposits(who), deposits_expected, "deposits of {}", who);
+        prop_assert_eq!(
+            Balances::total_balance_on_hold(&who),
+            expected + deposits_expected
+        );
     }
-    // The queue is exactly the queued jobs, sorted by price then id.
-    let mut queued: Vec<(u64, JobId)> = Jobs::<Test>::iter()
-        .filter(|(_, job)| job.status == JobStatus::Queued)
+    // The market is exactly the open paid jobs, sorted by price then id,
+    // and at most MAX_OPEN of them.
+    let mut open: Vec<(u64, JobId)> = Jobs::<Test>::iter()
+        .filter(|(_, job)| job.status == JobStatus::Open)
         .filter(|(id, _)| HouseJob::<Test>::get() != Some(*id))
         .map(|(id, job)| (job.price_per_step, id))
         .collect();
-    queued.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    let expected: Vec<JobId> = queued.into_iter().map(|(_, id)| id).collect();
-    prop_assert_eq!(Queue::<Test>::get().into_inner(), expected);
-    // The scheduled job is the active paid job, else the house job.
-    prop_assert_eq!(
-        active_id(),
-        Active::<Test>::get().or(HouseJob::<Test>::get())
-    );
+    open.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let expected: Vec<JobId> = open.into_iter().map(|(_, id)| id).collect();
+    prop_assert!(expected.len() as u32 <= MAX_OPEN);
+    prop_assert_eq!(Open::<Test>::get().into_inner(), expected.clone());
+    // Blocks may train exactly those and the house job.
+    let trainable: Vec<JobId> = expected.into_iter().chain(HouseJob::<Test>::get()).collect();
+    prop_assert_eq!(open_ids(), trainable);
     Ok(())
 }
 
@@ -162,14 +184,26 @@ fn apply(op: &Op) -> Result<(), TestCaseError> {
                 .dispatch(RuntimeOrigin::signed(who))
         }
         Op::Progress {
+            pick,
             author,
             steps,
             loss,
         } => {
-            if let Some(active) = <UpowJobs as JobSchedule<u64>>::active() {
-                progress_loss(active.id, author, steps, loss);
+            let open = <UpowJobs as JobSchedule<u64>>::open();
+            if !open.is_empty() {
+                progress_loss(open[pick % open.len()].id, author, steps, loss);
             }
             return Ok(());
+        }
+        Op::EndBlock => {
+            let n = System::block_number();
+            end_block(n);
+            return Ok(());
+        }
+        Op::Reap { who, pick } => {
+            let (who, job) = target(who, pick);
+            RuntimeCall::UpowJobs(crate::Call::reap_job { job })
+                .dispatch(RuntimeOrigin::signed(who))
         }
         Op::Lock { who, amount } => {
             if amount == 0 {
@@ -222,6 +256,14 @@ fn run(house: bool, ops: Vec<Op>) -> Result<(), TestCaseError> {
             record(&mut flows, take_events());
             check_invariants(issuance, &flows)?;
         }
+        // And every ended job's poster reaps it, getting the deposit back.
+        let ended: Vec<(JobId, u64)> = Jobs::<Test>::iter()
+            .filter(|(id, _)| HouseJob::<Test>::get() != Some(*id))
+            .map(|(id, job)| (id, job.poster))
+            .collect();
+        for (id, poster) in ended {
+            prop_assert!(UpowJobs::reap_job(RuntimeOrigin::signed(poster), id).is_ok());
+        }
         for who in ACCOUNTS {
             prop_assert_eq!(Balances::total_balance_on_hold(&who), 0);
             prop_assert_eq!(
@@ -233,9 +275,8 @@ fn run(house: bool, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 free(who)
             );
         }
-        prop_assert_eq!(Active::<Test>::get(), None);
-        prop_assert!(Queue::<Test>::get().is_empty());
-        prop_assert_eq!(active_id(), HouseJob::<Test>::get());
+        prop_assert!(Open::<Test>::get().is_empty());
+        prop_assert_eq!(open_ids(), HouseJob::<Test>::get().into_iter().collect::<Vec<_>>());
         Ok(())
     })
 }
@@ -249,7 +290,7 @@ proptest! {
     }
 }
 
-/// A long deterministic run, to reach full queues and long histories.
+/// A long deterministic run, to reach full markets and long histories.
 #[test]
 fn long_random_run() {
     let mut runner = proptest::test_runner::TestRunner::deterministic();

@@ -1,0 +1,319 @@
+//! The market: posting a job ([`Pallet::do_post`]: validated, admitted by
+//! cost, escrowed, opened — evicting the cheapest open job from a full
+//! market if it pays more), the house job, the seed and hash of a job's
+//! initial weights, expiry of jobs no block trains ([`Pallet::expire_jobs`]),
+//! reaping ended jobs ([`Pallet::do_reap`]), ending a job ([`Pallet::end`]),
+//! and the [`JobSchedule`] the training pallet asks which jobs blocks may
+//! train and reports progress to.
+
+use crate::{
+    BalanceOf, Config, Error, Event, Expiry, HoldReason, HouseJob, Job, JobOf, Jobs, NextJobId,
+    Open, Pallet, WeightInfo,
+};
+use alloc::vec::Vec;
+use codec::Encode;
+use frame_support::{pallet_prelude::*, traits::fungible::MutateHold as _, traits::tokens::Precision};
+use frame_system::pallet_prelude::BlockNumberFor;
+use sp_runtime::traits::{Saturating, UniqueSaturatedInto, Zero};
+use upow_primitives::{
+    traits::{ActiveJob, JobLimitError, JobLimits, JobSchedule, OnJobReaped},
+    Hash, JobId, JobStatus,
+};
+use upow_puzzle::{JobSpec, Weights};
+
+/// Domain tag of [`Pallet::init_seed`].
+pub const INIT_SEED_TAG: &[u8] = b"upow/job-init";
+
+impl<T: Config> Pallet<T> {
+    /// The job `job`, if its record exists (the runtime maps it to
+    /// [`JobInfo`](upow_primitives::JobInfo) with [`Job::info`], adding the
+    /// weights hash from the training pallet).
+    pub fn job_info(job: JobId) -> Option<JobOf<T>> {
+        Jobs::<T>::get(job)
+    }
+
+    /// The house job, if any.
+    pub fn house_job() -> Option<JobId> {
+        HouseJob::<T>::get()
+    }
+
+    /// The open paid jobs, best-paying first.
+    pub fn open_jobs() -> Vec<JobId> {
+        Open::<T>::get().into_inner()
+    }
+
+    /// Every job with a record (open or ended, not yet reaped).
+    pub fn recorded_jobs() -> Vec<JobId> {
+        Jobs::<T>::iter_keys().collect()
+    }
+
+    /// Seed of the initial weights of job `job` posted by `poster` in a block
+    /// on `parent`: `blake2_256("upow/job-init" ‖ u64le(job) ‖ SCALE(poster) ‖
+    /// SCALE(parent))`.
+    pub fn init_seed(job: JobId, poster: &T::AccountId, parent: &T::Hash) -> Hash {
+        let mut data = Vec::with_capacity(INIT_SEED_TAG.len().saturating_add(8 + 32 + 32));
+        data.extend_from_slice(INIT_SEED_TAG);
+        job.encode_to(&mut data);
+        poster.encode_to(&mut data);
+        parent.encode_to(&mut data);
+        sp_io::hashing::blake2_256(&data)
+    }
+
+    /// Checks a spec against the admission rules that do not depend on
+    /// prices: the puzzle's job rule and the chain's per-block budgets.
+    fn admit(spec: &JobSpec) -> DispatchResult {
+        ensure!(spec.dataset.samples > 0, Error::<T>::EmptyDataset);
+        ensure!(
+            spec.dataset.check_model(&spec.model).is_ok(),
+            Error::<T>::DatasetMismatch
+        );
+        ensure!(spec.validate().is_ok(), Error::<T>::BatchTooSmall);
+        T::Limits::check(spec).map_err(|e| match e {
+            JobLimitError::VerificationTooHeavy => Error::<T>::VerificationTooHeavy,
+            JobLimitError::ProofTooLarge => Error::<T>::ProofTooLarge,
+        })?;
+        Ok(())
+    }
+
+    /// A new job record, open from now on.
+    fn new_job(
+        id: JobId,
+        poster: &T::AccountId,
+        spec: JobSpec,
+        init_seed: Hash,
+        price_per_step: BalanceOf<T>,
+        budget: BalanceOf<T>,
+        deposit: BalanceOf<T>,
+        target_loss: Option<u64>,
+    ) -> JobOf<T> {
+        let now = frame_system::Pallet::<T>::block_number();
+        Job {
+            poster: poster.clone(),
+            initial_weights: Weights::initial(&spec.model, &init_seed).hash(),
+            spec,
+            init_seed,
+            price_per_step,
+            budget_left: budget,
+            deposit,
+            target_loss,
+            status: JobStatus::Open,
+            steps: 0,
+            last_loss: None,
+            posted_at: now,
+            last_progress: now,
+            ended_at: None,
+        }
+    }
+
+    fn next_id() -> Result<JobId, DispatchError> {
+        let id = NextJobId::<T>::get();
+        let next = id.checked_add(1).ok_or(Error::<T>::JobIdsExhausted)?;
+        NextJobId::<T>::put(next);
+        Ok(id)
+    }
+
+    /// Records the house job (genesis): always open, never paid.
+    pub(crate) fn insert_house_job(
+        poster: &T::AccountId,
+        spec: JobSpec,
+        init_seed: Hash,
+    ) -> DispatchResult {
+        Self::admit(&spec)?;
+        let id = Self::next_id()?;
+        let zero = Zero::zero();
+        let job = Self::new_job(id, poster, spec, init_seed, zero, zero, zero, None);
+        Jobs::<T>::insert(id, job);
+        HouseJob::<T>::put(id);
+        Ok(())
+    }
+
+    /// Validates, admits, escrows and opens a job (see [`Pallet::post_job`]).
+    /// Changes nothing when it fails.
+    pub fn do_post(
+        who: &T::AccountId,
+        spec: JobSpec,
+        price_per_step: BalanceOf<T>,
+        budget: BalanceOf<T>,
+        target_loss: Option<u64>,
+    ) -> Result<JobId, DispatchError> {
+        Self::admit(&spec)?;
+        ensure!(
+            !price_per_step.is_zero() && price_per_step >= T::MinPricePerStep::get(),
+            Error::<T>::PriceTooLow
+        );
+        ensure!(budget >= price_per_step, Error::<T>::BudgetTooLow);
+        let total_steps = BalanceOf::<T>::try_from(spec.hyper.total_steps())
+            .map_err(|_| Error::<T>::CostOverflow)?;
+        ensure!(
+            price_per_step.checked_mul(&total_steps).is_some(),
+            Error::<T>::CostOverflow
+        );
+        let deposit = T::JobDeposit::get();
+        ensure!(
+            Self::spendable(who) >= budget.saturating_add(deposit),
+            Error::<T>::InsufficientBalance
+        );
+
+        // Where it goes: after every open job paying at least as much (ids
+        // only grow, so equal prices stay in posting order).
+        let mut open = Open::<T>::get();
+        let price_of = |id: &JobId| Jobs::<T>::get(id).map(|j| j.price_per_step);
+        let evict = if (open.len() as u32) < T::MaxOpen::get() {
+            None
+        } else {
+            let cheapest = *open.last().ok_or(Error::<T>::MarketFull)?;
+            ensure!(
+                price_of(&cheapest).is_some_and(|p| p < price_per_step),
+                Error::<T>::MarketFull
+            );
+            Some(cheapest)
+        };
+
+        let id = Self::next_id()?;
+        Self::hold(HoldReason::JobEscrow, who, budget)?;
+        Self::hold(HoldReason::JobDeposit, who, deposit)?;
+        if let Some(evicted) = evict {
+            open.retain(|&j| j != evicted);
+            if let Some(mut job) = Jobs::<T>::get(evicted) {
+                let refund = Self::refund(&mut job);
+                job.status = JobStatus::Evicted;
+                job.ended_at = Some(frame_system::Pallet::<T>::block_number());
+                Jobs::<T>::insert(evicted, job);
+                Self::deposit_event(Event::JobEvicted {
+                    job: evicted,
+                    by: id,
+                    refund,
+                });
+            }
+        }
+        let position = open.partition_point(|j| price_of(j).is_some_and(|p| p >= price_per_step));
+        open.try_insert(position, id)
+            .map_err(|_| Error::<T>::MarketFull)?;
+        Open::<T>::put(open);
+
+        let parent = frame_system::Pallet::<T>::parent_hash();
+        let init_seed = Self::init_seed(id, who, &parent);
+        let job = Self::new_job(
+            id,
+            who,
+            spec,
+            init_seed,
+            price_per_step,
+            budget,
+            deposit,
+            target_loss,
+        );
+        Jobs::<T>::insert(id, job);
+        Self::deposit_event(Event::JobPosted {
+            job: id,
+            poster: who.clone(),
+            price_per_step,
+            budget,
+            deposit,
+        });
+        Ok(id)
+    }
+
+    /// Ends an open job with `status` at the current block: refunds its
+    /// budget and takes it out of the market. Returns the refund. The
+    /// caller stores the record and emits the event.
+    pub(crate) fn end(job: JobId, info: &mut JobOf<T>, status: JobStatus) -> BalanceOf<T> {
+        let refund = Self::refund(info);
+        info.status = status;
+        info.ended_at = Some(frame_system::Pallet::<T>::block_number());
+        Open::<T>::mutate(|open| open.retain(|&j| j != job));
+        refund
+    }
+
+    /// Expires every open job that no block trained for [`Expiry`] blocks
+    /// (at `now`); returns the weight used.
+    pub fn expire_jobs(now: BlockNumberFor<T>) -> Weight {
+        let expiry = Expiry::<T>::get();
+        let open = Open::<T>::get();
+        let mut expired = 0u32;
+        for &job in open.iter() {
+            let Some(mut info) = Jobs::<T>::get(job) else {
+                continue;
+            };
+            if now.saturating_sub(info.last_progress) < expiry {
+                continue;
+            }
+            let refund = Self::end(job, &mut info, JobStatus::Expired);
+            let steps = info.steps;
+            Jobs::<T>::insert(job, info);
+            Self::deposit_event(Event::JobExpired { job, steps, refund });
+            expired = expired.saturating_add(1);
+        }
+        T::WeightInfo::expire_jobs(open.len() as u32, expired)
+    }
+
+    /// Reaps an ended job for `who` (see [`Pallet::reap_job`]).
+    pub(crate) fn do_reap(who: &T::AccountId, job: JobId) -> DispatchResult {
+        ensure!(HouseJob::<T>::get() != Some(job), Error::<T>::HouseJob);
+        let info = Jobs::<T>::get(job).ok_or(Error::<T>::UnknownJob)?;
+        let ended_at = info.ended_at.ok_or(Error::<T>::JobNotEnded)?;
+        if &info.poster != who {
+            let now = frame_system::Pallet::<T>::block_number();
+            ensure!(
+                now.saturating_sub(ended_at) >= T::RetentionPeriod::get(),
+                Error::<T>::RetentionNotOver
+            );
+        }
+        let deposit = T::Currency::release(
+            &HoldReason::JobDeposit.into(),
+            &info.poster,
+            info.deposit,
+            Precision::BestEffort,
+        )?;
+        Jobs::<T>::remove(job);
+        T::OnReaped::on_reaped(job);
+        Self::deposit_event(Event::JobReaped { job, deposit });
+        Ok(())
+    }
+
+    /// The job as [`JobSchedule`] reports it.
+    fn active(id: JobId, job: JobOf<T>) -> ActiveJob {
+        ActiveJob {
+            id,
+            spec: job.spec,
+            init_seed: job.init_seed,
+            initial_weights: job.initial_weights,
+            price_per_step: job.price_per_step.unique_saturated_into(),
+            budget_left: job.budget_left.unique_saturated_into(),
+        }
+    }
+}
+
+impl<T: Config> JobSchedule<T::AccountId> for Pallet<T> {
+    fn trainable(id: JobId) -> Option<ActiveJob> {
+        let job = Jobs::<T>::get(id)?;
+        let house = HouseJob::<T>::get() == Some(id);
+        (house || job.is_live()).then(|| Self::active(id, job))
+    }
+
+    fn open() -> Vec<ActiveJob> {
+        Open::<T>::get()
+            .into_iter()
+            .chain(HouseJob::<T>::get())
+            .filter_map(|id| Self::trainable(id))
+            .collect()
+    }
+
+    fn on_progress(
+        job: JobId,
+        author: &T::AccountId,
+        steps: u32,
+        total_steps: u64,
+        mean_loss: u64,
+    ) {
+        Self::do_progress(job, author, steps, total_steps, mean_loss)
+    }
+
+    fn on_progress_weight() -> Weight {
+        T::WeightInfo::on_progress()
+    }
+
+    fn trainable_weight() -> Weight {
+        T::DbWeight::get().reads(2)
+    }
+}
