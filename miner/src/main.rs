@@ -342,6 +342,11 @@ struct MineArgs {
     /// Longest pause between reconnection attempts, seconds.
     #[arg(long, default_value_t = 30)]
     max_backoff: u64,
+    /// Mine only this job (while it is open). Default: the node's pick,
+    /// the best-paying open job whose dataset the node serves (see
+    /// `upow_openJobs`).
+    #[arg(long)]
+    job: Option<u64>,
 }
 
 fn run_mine(args: MineArgs) -> anyhow::Result<()> {
@@ -406,6 +411,7 @@ fn run_mine(args: MineArgs) -> anyhow::Result<()> {
         snapshot_interval: args.snapshot_interval,
         snapshot_memory: args.snapshot_memory.max(1) << 20,
         max_backoff: Duration::from_secs(args.max_backoff.max(1)),
+        job: args.job,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

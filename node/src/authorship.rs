@@ -52,7 +52,7 @@ use crate::{
 pub const LOG_TARGET: &str = "upow::author";
 
 /// Templates kept waiting for a signature at most.
-const MAX_PENDING: usize = 32;
+const MAX_PENDING: usize = 64;
 /// Longest time to build a block.
 const BUILD_TIME: Duration = Duration::from_secs(4);
 
@@ -65,14 +65,6 @@ pub enum AuthorError {
     /// Work at the parent is not available.
     #[error(transparent)]
     Work(#[from] crate::work::WorkError),
-    /// The claim names another job than the scheduled one.
-    #[error("job {got} is not the scheduled job {expected}")]
-    WrongJob {
-        /// Job in the submission.
-        got: JobId,
-        /// Scheduled job.
-        expected: JobId,
-    },
     /// The author is not admitted at the parent.
     #[error("author {0} is not admitted and bonded")]
     NotAdmitted(String),
@@ -85,6 +77,10 @@ pub enum AuthorError {
     /// The seal is not the author's signature of the template.
     #[error("the signature is not the author's signature of template {0}")]
     BadSignature(H256),
+    /// A submission is not signed by its author
+    /// ([`PreDigest::verify_submission`]).
+    #[error("the submission is not signed by author {0} (sign PreDigest::submission_message(genesis, parent))")]
+    BadSubmissionSignature(String),
     /// The node has no key for the author.
     #[error("the keystore has no upow author key {0}")]
     NoKey(String),
@@ -115,11 +111,82 @@ pub enum AuthorError {
 }
 
 struct Template {
-    parent: H256,
-    author: AuthorId,
     difficulty: u128,
     block: Block,
     changes: sp_state_machine::StorageChanges<sp_runtime::traits::HashingFor<Block>>,
+}
+
+/// The templates waiting for their author's signature, bounded: an author
+/// has at most one per parent (a newer submission replaces the older: the
+/// author can sign only one block there), templates on a parent that is no
+/// longer the best are dropped when a new one arrives, and beyond
+/// [`MAX_PENDING`] the oldest goes.
+struct Templates<T> {
+    by_hash: HashMap<H256, Pending<T>>,
+    next_serial: u64,
+}
+
+struct Pending<T> {
+    parent: H256,
+    author: AuthorId,
+    serial: u64,
+    template: T,
+}
+
+impl<T> Default for Templates<T> {
+    fn default() -> Self {
+        Self {
+            by_hash: HashMap::new(),
+            next_serial: 0,
+        }
+    }
+}
+
+impl<T> Templates<T> {
+    /// Keeps `template` (pre-seal hash `pre_hash`) of `author` on `parent`,
+    /// evicting as described on the type; `best` is the best block now.
+    fn insert(&mut self, pre_hash: H256, parent: H256, author: AuthorId, template: T, best: H256) {
+        self.by_hash
+            .retain(|_, p| !(p.parent == parent && p.author == author) && p.parent == best);
+        while self.by_hash.len() >= MAX_PENDING {
+            let Some(oldest) = self
+                .by_hash
+                .iter()
+                .min_by_key(|(_, p)| p.serial)
+                .map(|(h, _)| *h)
+            else {
+                break;
+            };
+            self.by_hash.remove(&oldest);
+        }
+        self.next_serial += 1;
+        self.by_hash.insert(
+            pre_hash,
+            Pending {
+                parent,
+                author,
+                serial: self.next_serial,
+                template,
+            },
+        );
+    }
+
+    /// The author of template `pre_hash`.
+    fn author(&self, pre_hash: &H256) -> Option<AuthorId> {
+        self.by_hash.get(pre_hash).map(|p| p.author)
+    }
+
+    /// Takes template `pre_hash` out, with its parent.
+    fn take(&mut self, pre_hash: &H256) -> Option<(H256, T)> {
+        self.by_hash
+            .remove(pre_hash)
+            .map(|p| (p.parent, p.template))
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.by_hash.len()
+    }
 }
 
 /// A won trajectory, to be built into a block.
@@ -192,7 +259,7 @@ pub struct BlockAuthor<C, E> {
     block_import: AsyncMutex<BoxBlockImport<Block>>,
     algorithm: UpowAlgorithm<C>,
     work: WorkSource<C>,
-    pending: Mutex<HashMap<H256, Template>>,
+    pending: Mutex<Templates<Template>>,
     guard: Mutex<SealGuard>,
     metrics: Option<Arc<NodeMetrics>>,
 }
@@ -219,15 +286,33 @@ where
             block_import: AsyncMutex::new(block_import),
             algorithm,
             work,
-            pending: Mutex::new(HashMap::new()),
+            pending: Mutex::new(Templates::default()),
             guard: Mutex::new(SealGuard::default()),
             metrics,
         }
     }
 
+    /// [`BlockAuthor::prepare`] for a submission from outside the node
+    /// (`upow_submitWork`): first checks that its author signed it
+    /// ([`PreDigest::verify_submission`]), so that nobody but an admitted
+    /// author can make the node verify a trajectory and build a block.
+    pub async fn prepare_submitted(
+        &self,
+        win: Win,
+        signature: [u8; 64],
+    ) -> Result<Prepared, AuthorError> {
+        let genesis = self.client.info().genesis_hash;
+        let digest = PreDigest::new(win.author, win.job, win.salt, win.claim);
+        if !digest.verify_submission(&genesis.0, &win.parent.0, &signature) {
+            return Err(AuthorError::BadSubmissionSignature(hex::encode(win.author)));
+        }
+        self.prepare(win).await
+    }
+
     /// Builds a block on the win's parent carrying its trajectory; returns
-    /// its header and pre-seal hash. The trajectory is verified natively
-    /// first, so a bad submission gets the puzzle's error message.
+    /// its header and pre-seal hash. The author must be admitted; the
+    /// trajectory is verified natively first, so a bad submission gets the
+    /// puzzle's error message.
     pub async fn prepare(&self, win: Win) -> Result<Prepared, AuthorError> {
         let Win {
             parent,
@@ -242,13 +327,6 @@ where
             .header(parent)
             .map_err(|e| AuthorError::Client(e.to_string()))?
             .ok_or(AuthorError::UnknownParent(parent))?;
-        let work = self.work.work_at(parent)?;
-        if work.job != job {
-            return Err(AuthorError::WrongJob {
-                got: job,
-                expected: work.job,
-            });
-        }
         let admitted = self
             .client
             .runtime_api()
@@ -257,6 +335,7 @@ where
         if !admitted {
             return Err(AuthorError::NotAdmitted(hex::encode(author)));
         }
+        let work = self.work.work_at(parent, job)?;
         let difficulty = self
             .algorithm
             .difficulty(parent)
@@ -270,7 +349,7 @@ where
                 weights: work.weights,
                 steps: work.steps,
             },
-            difficulty,
+            work.difficulty,
             &claim,
             &proof,
         )
@@ -304,20 +383,17 @@ where
         observe(&self.metrics, |m| &m.proposal, started);
         let header = proposal.block.header().clone();
         let pre_hash = header.hash();
-        let mut pending = self.pending.lock();
-        if pending.len() >= MAX_PENDING {
-            // Templates on old parents are worthless; drop them all.
-            pending.retain(|_, t| t.parent == parent);
-        }
-        pending.insert(
+        let best = self.client.info().best_hash;
+        self.pending.lock().insert(
             pre_hash,
+            parent,
+            author,
             Template {
-                parent,
-                author,
                 difficulty,
                 block: proposal.block,
                 changes: proposal.storage_changes,
             },
+            best,
         );
         Ok(Prepared { pre_hash, header })
     }
@@ -327,17 +403,16 @@ where
     pub async fn seal(&self, pre_hash: H256, signature: [u8; 64]) -> Result<H256, AuthorError> {
         let genesis = self.client.info().genesis_hash;
         let seal = PowSeal::V2 { signature };
-        let template = {
+        let (parent, template) = {
             let mut pending = self.pending.lock();
             let author = pending
-                .get(&pre_hash)
-                .ok_or(AuthorError::UnknownTemplate(pre_hash))?
-                .author;
+                .author(&pre_hash)
+                .ok_or(AuthorError::UnknownTemplate(pre_hash))?;
             if !seal.verify(&genesis.0, &pre_hash.0, &author) {
                 return Err(AuthorError::BadSignature(pre_hash));
             }
             pending
-                .remove(&pre_hash)
+                .take(&pre_hash)
                 .ok_or(AuthorError::UnknownTemplate(pre_hash))?
         };
         let seal = DigestItem::Seal(ENGINE_ID, seal.encode());
@@ -361,7 +436,7 @@ where
             .import_block(params)
             .await
             .map_err(|e| AuthorError::Client(format!("importing the block: {e}")))?;
-        log::info!(target: LOG_TARGET, "✅ sealed block #{number} {hash} on {}", template.parent);
+        log::info!(target: LOG_TARGET, "✅ sealed block #{number} {hash} on {parent}");
         Ok(hash)
     }
 
@@ -423,7 +498,7 @@ where
         let prepared = self.prepare(win).await?;
         let info = self.client.info();
         if info.best_hash != parent {
-            self.pending.lock().remove(&prepared.pre_hash);
+            self.pending.lock().take(&prepared.pre_hash);
             return Err(AuthorError::StaleParent(parent));
         }
         self.guard.lock().permit(
@@ -467,5 +542,40 @@ mod tests {
             .permit(alice, H256::repeat_byte(9), 5 + SealGuard::HORIZON + 1, a)
             .unwrap();
         assert!(!guard.signed.contains_key(&(alice, parent)));
+    }
+
+    #[test]
+    fn templates_stay_bounded_one_per_author_and_parent_on_the_best_parent() {
+        let mut templates = Templates::<u32>::default();
+        let (p1, p2) = (H256::repeat_byte(1), H256::repeat_byte(2));
+        let author = |i: u32| {
+            let mut a = [0u8; 32];
+            a[..4].copy_from_slice(&i.to_le_bytes());
+            a
+        };
+        let hash = |i: u32| H256::from_low_u64_be(u64::from(i) + 100);
+        templates.insert(hash(0), p1, author(0), 0, p1);
+        // A second submission of the same author on the same parent
+        // replaces the first.
+        templates.insert(hash(1), p1, author(0), 1, p1);
+        assert_eq!(templates.len(), 1);
+        assert!(templates.author(&hash(0)).is_none());
+        assert_eq!(templates.author(&hash(1)), Some(author(0)));
+        // Another author on the same parent: both kept.
+        templates.insert(hash(2), p1, author(1), 2, p1);
+        assert_eq!(templates.len(), 2);
+        // A new best block: templates on the old parent go.
+        templates.insert(hash(3), p2, author(0), 3, p2);
+        assert_eq!(templates.len(), 1);
+        assert_eq!(templates.take(&hash(3)), Some((p2, 3)));
+        // Many authors on one parent: never more than MAX_PENDING, the
+        // oldest evicted first.
+        for i in 0..(MAX_PENDING as u32 * 3) {
+            templates.insert(hash(10 + i), p2, author(10 + i), i, p2);
+            assert!(templates.len() <= MAX_PENDING);
+        }
+        assert!(templates.author(&hash(10)).is_none());
+        let newest = 10 + MAX_PENDING as u32 * 3 - 1;
+        assert_eq!(templates.author(&hash(newest)), Some(author(newest)));
     }
 }

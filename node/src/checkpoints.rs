@@ -6,9 +6,11 @@
 //!   initial weights. Every value is checked against its hash on write.
 //! * `datasets`: `root → samples` in chunks, for miners to download.
 //! * `blocks`: `block hash → (number, job, H(W))`, the index that makes
-//!   pruning fork-aware: weights of finalized blocks older than the keep
-//!   window and of abandoned forks are deleted, unless a job still points at
-//!   them (its current or final weights are never pruned).
+//!   pruning fork-aware: weights of blocks below the pruning horizon (old
+//!   finalized blocks; very deep unfinalized ones when finality stalls, so
+//!   the store stays bounded) and of abandoned forks are deleted, unless the
+//!   chain still needs them (every job's current or final weights, from the
+//!   runtime, are never pruned).
 
 use std::{
     collections::{HashMap, HashSet},
@@ -205,18 +207,17 @@ impl CheckpointStore {
         Ok(out)
     }
 
-    /// Prunes after finality at `finalized`: drops the records of `stale`
-    /// (abandoned forks) and of finalized blocks more than `keep` blocks
-    /// deep, then every weight set no remaining record and no entry of
-    /// `retain` (the jobs' current weights) refers to.
+    /// Drops the records of `stale` blocks (abandoned forks) and of blocks
+    /// below `horizon`, then every weight set no remaining record and no
+    /// entry of `retain` refers to. `retain` must hold every weights hash
+    /// the chain still needs (the runtime's `needed_weights`: every job's
+    /// current or final weights), or they are lost.
     pub fn prune(
         &self,
-        finalized: u32,
-        keep: u32,
+        horizon: u32,
         stale: &[H256],
         retain: &HashSet<Hash>,
     ) -> Result<PruneReport, StoreError> {
-        let horizon = finalized.saturating_sub(keep);
         let stale: HashSet<H256> = stale.iter().copied().collect();
         let blocks_cf = self.cf(CF_BLOCKS)?;
         let weights_cf = self.cf(CF_WEIGHTS)?;
@@ -339,7 +340,7 @@ mod tests {
         // Keep 1 block of history below finalized #4 (horizon 3); the fork
         // block is stale; job 7's current weights are set 1.
         let retain = HashSet::from([sets[1].0]);
-        let report = store.prune(4, 1, &[block(9)], &retain).unwrap();
+        let report = store.prune(3, &[block(9)], &retain).unwrap();
         assert_eq!(
             report,
             PruneReport {

@@ -97,7 +97,7 @@ where
     ) -> Result<(), DeriveError> {
         let digest = PreDigest::find(header.digest()).map_err(DeriveError::Digest)?;
         let parent = *header.parent_hash();
-        let work = self.work.work_at(parent)?;
+        let work = self.work.work_at(parent, digest.job())?;
         let store = self.work.store();
         // The runtime accepted the block, so its final step yields the
         // claimed weights. The node that mined it already stored them (and a

@@ -114,7 +114,7 @@ fn mine<C, S>(
             continue;
         }
         let parent = client.info().best_hash;
-        let prepared = work.work_at(parent).and_then(|w| {
+        let prepared = work.pick_at(parent).and_then(|w| {
             let weights = work.weights(&w)?;
             let dataset = work
                 .store()

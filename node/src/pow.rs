@@ -12,7 +12,7 @@ use sp_blockchain::HeaderBackend;
 use sp_consensus_pow::Seal;
 use sp_core::H256;
 use sp_runtime::{generic::BlockId, traits::Block as BlockT};
-use upow_primitives::{Difficulty, PowSeal, PreDigest, UpowApi};
+use upow_primitives::{Difficulty, JobId, PowSeal, PreDigest, UpowApi};
 use upow_runtime::opaque::Block;
 
 use crate::metrics::{observe, NodeMetrics};
@@ -20,7 +20,8 @@ use crate::metrics::{observe, NodeMetrics};
 /// Log target of consensus checks.
 pub const LOG_TARGET: &str = "upow::pow";
 
-/// How many parents' difficulties are cached (each import asks twice).
+/// How many parents' difficulties (and jobs' difficulties at a parent) are
+/// cached (each import asks twice).
 const DIFFICULTY_CACHE: usize = 256;
 
 /// upow's [`PowAlgorithm`]: a block is sealed when its author's trajectory
@@ -29,6 +30,7 @@ const DIFFICULTY_CACHE: usize = 256;
 pub struct UpowAlgorithm<C> {
     client: Arc<C>,
     difficulties: Arc<Mutex<HashMap<H256, Difficulty>>>,
+    job_difficulties: Arc<Mutex<HashMap<(H256, JobId), Option<Difficulty>>>>,
     metrics: Option<Arc<NodeMetrics>>,
 }
 
@@ -37,6 +39,7 @@ impl<C> Clone for UpowAlgorithm<C> {
         Self {
             client: self.client.clone(),
             difficulties: self.difficulties.clone(),
+            job_difficulties: self.job_difficulties.clone(),
             metrics: self.metrics.clone(),
         }
     }
@@ -48,6 +51,7 @@ impl<C> UpowAlgorithm<C> {
         Self {
             client,
             difficulties: Arc::new(Mutex::new(HashMap::new())),
+            job_difficulties: Arc::new(Mutex::new(HashMap::new())),
             metrics,
         }
     }
@@ -65,6 +69,9 @@ pub enum SealError {
     /// The seal is not the author's signature of the pre-seal hash on this chain.
     #[error("seal signature is not by author {0}")]
     BadSignature(String),
+    /// The claimed job is not open at the parent.
+    #[error("job {0} is not open")]
+    JobNotOpen(JobId),
     /// The claim is outside its bounds (no steps, more than 4 · D).
     #[error("claim rejected: {0}")]
     Claim(upow_puzzle::Error),
@@ -73,10 +80,10 @@ pub enum SealError {
     TicketAboveTarget(Difficulty),
 }
 
-/// The checks that need no chain state but the genesis hash: digest, seal
-/// signature ([`PowSeal::verify`]), the claim's bounds, the ticket. Cheap
-/// (one signature check and a few hashes): runs before the body is looked
-/// at.
+/// The checks that need no chain state but the genesis hash and the
+/// claimed job's difficulty: digest, seal signature ([`PowSeal::verify`]),
+/// the claim's bounds, the ticket. Cheap (one signature check and a few
+/// hashes): runs before the body is looked at.
 pub fn check_seal(
     genesis: H256,
     parent: H256,
@@ -107,6 +114,31 @@ where
     C: ProvideRuntimeApi<Block> + HeaderBackend<Block>,
     C::Api: UpowApi<Block>,
 {
+    /// The difficulty of the next block of `job` on `parent` (`None`: the
+    /// job is not open there), cached.
+    pub fn job_difficulty(
+        &self,
+        parent: H256,
+        job: JobId,
+    ) -> Result<Option<Difficulty>, PowError<Block>> {
+        if let Some(d) = self.job_difficulties.lock().get(&(parent, job)) {
+            return Ok(*d);
+        }
+        let d = self
+            .client
+            .runtime_api()
+            .job_difficulty(parent, job)
+            .map_err(|e| {
+                PowError::Environment(format!("difficulty of job {job} at {parent}: {e}"))
+            })?;
+        let mut cache = self.job_difficulties.lock();
+        if cache.len() >= DIFFICULTY_CACHE {
+            cache.clear();
+        }
+        cache.insert((parent, job), d);
+        Ok(d)
+    }
+
     fn parent_hash(&self, parent: &BlockId<Block>) -> Result<H256, PowError<Block>> {
         match parent {
             BlockId::Hash(h) => Ok(*h),
@@ -143,16 +175,19 @@ where
         Ok(d)
     }
 
+    /// The seal rule. `_chain_difficulty` is the chain's difficulty (what
+    /// fork choice adds up); the ticket must meet the claimed job's own
+    /// difficulty, which [`UpowAlgorithm::job_difficulty`] reads.
     fn verify(
         &self,
         parent: &BlockId<Block>,
         pre_hash: &H256,
         pre_digest: Option<&[u8]>,
         seal: &Seal,
-        difficulty: Difficulty,
+        _chain_difficulty: Difficulty,
     ) -> Result<bool, PowError<Block>> {
         let started = std::time::Instant::now();
-        let result = self.check(parent, pre_hash, pre_digest, seal, difficulty);
+        let result = self.check(parent, pre_hash, pre_digest, seal);
         observe(&self.metrics, |m| &m.seal_check, started);
         result
     }
@@ -169,10 +204,20 @@ where
         pre_hash: &H256,
         pre_digest: Option<&[u8]>,
         seal: &Seal,
-        difficulty: Difficulty,
     ) -> Result<bool, PowError<Block>> {
         let parent = self.parent_hash(parent)?;
         let genesis = self.client.info().genesis_hash;
+        let job = match PreDigest::decode_all(pre_digest.unwrap_or_default()) {
+            Ok(digest) => digest.job(),
+            Err(e) => {
+                log::warn!(target: LOG_TARGET, "rejecting block on {parent}: bad pre-runtime digest: {e}");
+                return Ok(false);
+            }
+        };
+        let Some(difficulty) = self.job_difficulty(parent, job)? else {
+            log::warn!(target: LOG_TARGET, "rejecting block on {parent}: {}", SealError::JobNotOpen(job));
+            return Ok(false);
+        };
         let digest = match check_seal(genesis, parent, pre_hash, pre_digest, seal, difficulty) {
             Ok(d) => d,
             Err(e) => {
@@ -193,6 +238,118 @@ where
             );
         }
         Ok(admitted)
+    }
+}
+
+/// The import queue's verifier: the cheap checks before a block's body is
+/// executed. sc-consensus-pow's own verifier only moves the seal out of the
+/// header; its block import runs `check_inherents` (the runtime, on the
+/// whole body) before it checks the seal. This verifier first refuses a
+/// body longer than the runtime's block length, then runs the seal rule
+/// ([`UpowAlgorithm`]'s `verify`: digest, signature, claim bounds, ticket,
+/// admission), so that a block with a forged seal costs its receiver one
+/// signature check, never a body execution.
+pub struct SealFirstVerifier<C> {
+    algorithm: UpowAlgorithm<C>,
+    inner: sc_consensus_pow::PowVerifier<Block, UpowAlgorithm<C>>,
+}
+
+impl<C> SealFirstVerifier<C> {
+    /// The verifier of the import queue.
+    pub fn new(algorithm: UpowAlgorithm<C>) -> Self {
+        Self {
+            inner: sc_consensus_pow::PowVerifier::new(algorithm.clone()),
+            algorithm,
+        }
+    }
+}
+
+/// Why a block was refused before its body was looked at.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PrecheckError {
+    /// The body is longer than a block may be.
+    #[error("block {hash}: body of {len} bytes exceeds the block length {max}")]
+    BodyTooLong {
+        /// The block.
+        hash: H256,
+        /// Its body's encoded length.
+        len: usize,
+        /// The runtime's block length.
+        max: usize,
+    },
+    /// The last digest item is not a upow seal.
+    #[error("block {0} is not sealed")]
+    Unsealed(H256),
+    /// The seal rule failed (the reason is logged by the algorithm).
+    #[error("block {0}: invalid seal")]
+    InvalidSeal(H256),
+}
+
+/// The shape rule of a body: at most the runtime's block length
+/// ([`upow_runtime::configs::MAX_BLOCK_LENGTH`]).
+pub fn validate_body_length(
+    hash: H256,
+    body: &[<Block as BlockT>::Extrinsic],
+) -> Result<(), PrecheckError> {
+    let len = codec::Encode::encoded_size(body);
+    let max = upow_runtime::configs::MAX_BLOCK_LENGTH as usize;
+    if len > max {
+        return Err(PrecheckError::BodyTooLong { hash, len, max });
+    }
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl<C> sc_consensus::Verifier<Block> for SealFirstVerifier<C>
+where
+    C: ProvideRuntimeApi<Block> + HeaderBackend<Block> + Send + Sync + 'static,
+    C::Api: UpowApi<Block>,
+{
+    async fn verify(
+        &self,
+        block: sc_consensus::BlockImportParams<Block>,
+    ) -> Result<sc_consensus::BlockImportParams<Block>, String> {
+        use sp_runtime::traits::Header as _;
+        let hash = block.header.hash();
+        if let Some(body) = &block.body {
+            validate_body_length(hash, body).map_err(|e| e.to_string())?;
+        }
+        let mut unsealed = block.header.clone();
+        let seal = match unsealed.digest_mut().pop() {
+            Some(sp_runtime::DigestItem::Seal(id, seal)) if id == upow_primitives::ENGINE_ID => {
+                seal
+            }
+            _ => return Err(PrecheckError::Unsealed(hash).to_string()),
+        };
+        // As the block import reads it: the one `pow_` pre-runtime item.
+        let mut ours = unsealed
+            .digest()
+            .logs()
+            .iter()
+            .filter_map(|item| match item {
+                sp_runtime::DigestItem::PreRuntime(id, bytes)
+                    if *id == upow_primitives::ENGINE_ID =>
+                {
+                    Some(bytes.as_slice())
+                }
+                _ => None,
+            });
+        let pre_digest = ours.next();
+        if ours.next().is_some() {
+            return Err(format!(
+                "block {hash}: {}",
+                upow_primitives::DigestError::Multiple
+            ));
+        }
+        let parent = *unsealed.parent_hash();
+        let sealed = self
+            .algorithm
+            .check(&BlockId::Hash(parent), &unsealed.hash(), pre_digest, &seal)
+            .map_err(|e| e.to_string())?;
+        if !sealed {
+            return Err(PrecheckError::InvalidSeal(hash).to_string());
+        }
+        self.inner.verify(block).await
     }
 }
 

@@ -1,8 +1,9 @@
 //! Assembles the node: client, RocksDB, PoW import pipeline, GRANDPA,
 //! networking, RPC, the checkpoint store and (with `--mine`) the miner.
 //!
-//! Import pipeline: `PowBlockImport` (ticket, seal, admission; inherent
-//! check) → [`CheckpointImport`] (stores `W_n` after import) →
+//! Import pipeline: [`SealFirstVerifier`] (body length, then ticket,
+//! seal, admission — before any body execution) → `PowBlockImport`
+//! (inherent check, the seal again) → [`CheckpointImport`] (stores `W_n` after import) →
 //! `GrandpaBlockImport` → client (executes the block: the runtime
 //! re-executes the challenged training steps).
 
@@ -15,14 +16,19 @@ use sc_service::{error::Error as ServiceError, Configuration, TaskManager, WarpS
 use sc_telemetry::{Telemetry, TelemetryWorker};
 use sc_transaction_pool_api::OffchainTransactionPoolFactory;
 use sp_api::ProvideRuntimeApi;
+use sp_blockchain::HeaderBackend;
 use sp_core::{crypto::Pair as _, sr25519};
-use sp_runtime::traits::Header as HeaderT;
 use upow_primitives::{UpowApi, AUTHOR_KEY_TYPE};
 use upow_runtime::{apis::RuntimeApi, opaque::Block};
 
 use crate::{
-    authorship::BlockAuthor, checkpoints::CheckpointStore, cli::UpowParams,
-    import::CheckpointImport, metrics::NodeMetrics, pow::UpowAlgorithm, work::WorkSource,
+    authorship::BlockAuthor,
+    checkpoints::CheckpointStore,
+    cli::UpowParams,
+    import::CheckpointImport,
+    metrics::NodeMetrics,
+    pow::{SealFirstVerifier, UpowAlgorithm},
+    work::WorkSource,
 };
 
 /// The full client.
@@ -63,8 +69,11 @@ type PowImport = sc_consensus_pow::PowBlockImport<
 
 /// Blocks between GRANDPA justifications kept for light sync.
 const GRANDPA_JUSTIFICATION_PERIOD: u32 = 512;
-/// Finalized blocks between two pruning passes of the checkpoint store.
+/// New best or finalized blocks between two pruning passes of the
+/// checkpoint store.
 const PRUNE_EVERY: u32 = 16;
+/// Block records kept below the best block when finality stalls.
+const MAX_UNFINALIZED_RECORDS: u32 = 4096;
 
 /// The parts `new_full` and the offline subcommands share.
 pub type Service = sc_service::PartialComponents<
@@ -156,13 +165,13 @@ pub fn new_partial(config: &Configuration) -> Result<Service, ServiceError> {
         select_chain.clone(),
         TimestampCidp,
     );
-    let import_queue = sc_consensus_pow::import_queue(
+    let import_queue = sc_consensus::BasicQueue::new(
+        SealFirstVerifier::new(algorithm.clone()),
         Box::new(pow_block_import.clone()),
         Some(Box::new(grandpa_block_import)),
-        algorithm.clone(),
         &task_manager.spawn_essential_handle(),
         config.prometheus_registry(),
-    )?;
+    );
 
     Ok(sc_service::PartialComponents {
         client,
@@ -238,39 +247,54 @@ fn mining_key(
         })
 }
 
-/// Deletes weights of old finalized blocks and abandoned forks, keeping
-/// every job's current weights.
+/// Deletes the weights of old blocks and abandoned forks, keeping what the
+/// chain still needs: every weights hash the runtime lists in
+/// `needed_weights` (every job's current or final weights, whether or not
+/// recent blocks trained it), read at the finalized block. Runs every
+/// [`PRUNE_EVERY`] new best blocks or finalized blocks, whichever come; the
+/// horizon is `keep` blocks below the finalized block, or
+/// [`MAX_UNFINALIZED_RECORDS`] below the best block when finality stalls, so
+/// the store stays bounded either way.
 async fn prune_checkpoints(client: Arc<FullClient>, work: WorkSource<FullClient>, keep: u32) {
     let mut finality = client.finality_notification_stream();
+    let mut imports = client.import_notification_stream();
     let mut since = 0u32;
     let mut stale = Vec::new();
-    while let Some(notification) = finality.next().await {
-        stale.extend(notification.stale_blocks.iter().map(|b| b.hash));
+    loop {
+        tokio::select! {
+            notification = finality.next() => match notification {
+                Some(n) => stale.extend(n.stale_blocks.iter().map(|b| b.hash)),
+                None => return,
+            },
+            notification = imports.next() => match notification {
+                Some(n) if n.is_new_best => {}
+                Some(_) => continue,
+                None => return,
+            },
+        }
         since += 1;
         if since < PRUNE_EVERY {
             continue;
         }
         since = 0;
-        let finalized = notification.hash;
-        let number = *notification.header.number();
-        let records = match work.store().block_records() {
-            Ok(r) => r,
-            Err(e) => {
-                log::warn!(target: "upow::checkpoints", "pruning skipped: {e}");
-                continue;
-            }
-        };
-        let jobs: HashSet<u64> = records.iter().map(|(_, r)| r.job).collect();
-        let mut retain = HashSet::new();
-        for job in jobs {
-            if let Ok(Some(info)) = client.runtime_api().job(finalized, job) {
-                retain.insert(info.weights);
-            }
-        }
-        match work.store().prune(number, keep, &stale, &retain) {
+        let info = client.info();
+        let horizon = info
+            .finalized_number
+            .saturating_sub(keep)
+            .max(info.best_number.saturating_sub(MAX_UNFINALIZED_RECORDS));
+        // Without the list of needed weights, nothing is pruned this time.
+        let retain: HashSet<upow_primitives::Hash> =
+            match client.runtime_api().needed_weights(info.finalized_hash) {
+                Ok(needed) => needed.into_iter().map(|(_, hash)| hash).collect(),
+                Err(e) => {
+                    log::warn!(target: "upow::checkpoints", "pruning skipped: needed weights: {e}");
+                    continue;
+                }
+            };
+        match work.store().prune(horizon, &stale, &retain) {
             Ok(report) => log::debug!(
                 target: "upow::checkpoints",
-                "pruned {} block records and {} weight sets at #{number}",
+                "pruned {} block records and {} weight sets below #{horizon}",
                 report.blocks,
                 report.weights
             ),
@@ -378,13 +402,16 @@ pub fn new_full<
     let prometheus_registry = config.prometheus_registry().cloned();
     let keystore = keystore_container.keystore();
 
-    let proposer_factory = sc_basic_authorship::ProposerFactory::new(
+    let mut proposer_factory = sc_basic_authorship::ProposerFactory::new(
         task_manager.spawn_handle(),
         client.clone(),
         transaction_pool.clone(),
         prometheus_registry.as_ref(),
         telemetry.as_ref().map(|x| x.handle()),
     );
+    // The runtime's block length, not the proposer's 4 MiB default: a job's
+    // proof may take up to a quarter of it and transactions the rest.
+    proposer_factory.set_default_block_size_limit(upow_runtime::configs::MAX_BLOCK_LENGTH as usize);
     let author = Arc::new(BlockAuthor::new(
         client.clone(),
         proposer_factory,

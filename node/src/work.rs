@@ -1,11 +1,13 @@
-//! The work of the next block at a parent: the scheduled job, its current
-//! weights (from the checkpoint store) and the difficulty.
+//! The work of the next block at a parent: the jobs blocks may train (open
+//! paid jobs and the house job), each with its current weights (from the
+//! checkpoint store) and its difficulty; and which of them this node can
+//! mine (it has the dataset).
 
 use std::sync::Arc;
 
 use sp_api::ProvideRuntimeApi;
 use sp_core::H256;
-use upow_primitives::{UpowApi, Work};
+use upow_primitives::{JobId, UpowApi, Work};
 use upow_puzzle::{TrajectoryClaim, TrajectoryContext, TrajectoryProof, Weights};
 use upow_runtime::opaque::Block;
 
@@ -17,9 +19,12 @@ pub enum WorkError {
     /// The runtime API call failed (unknown block, state pruned).
     #[error("runtime API at {0}: {1}")]
     Runtime(H256, String),
-    /// No job is scheduled at this block.
-    #[error("no job is scheduled at block {0}")]
-    NoJob(H256),
+    /// The job is not open at this block (unknown, or ended).
+    #[error("job {1} is not open at block {0}")]
+    NoJob(H256, u64),
+    /// No open job has a dataset this node holds.
+    #[error("no open job at block {0} has a dataset this node holds (start the node with --dataset-dir)")]
+    NoMinableJob(H256),
     /// The job's current weights are not in the checkpoint store.
     #[error("weights {0} of job {1} are not in the checkpoint store (still syncing?)")]
     MissingWeights(String, u64),
@@ -64,16 +69,43 @@ where
         &self.store
     }
 
-    /// The work of a block on `parent`.
-    pub fn work_at(&self, parent: H256) -> Result<Work, WorkError> {
+    /// The work of a block of `job` on `parent`.
+    pub fn work_at(&self, parent: H256, job: JobId) -> Result<Work, WorkError> {
         let work = self
             .client
             .runtime_api()
-            .work(parent)
+            .work(parent, job)
             .map_err(|e| WorkError::Runtime(parent, e.to_string()))?
-            .ok_or(WorkError::NoJob(parent))?;
+            .ok_or(WorkError::NoJob(parent, job))?;
         self.ensure_initial_weights(&work)?;
         Ok(work)
+    }
+
+    /// The work of every job open at `parent`, best-paying first, the house
+    /// job last.
+    pub fn open_work_at(&self, parent: H256) -> Result<Vec<Work>, WorkError> {
+        self.client
+            .runtime_api()
+            .open_work(parent)
+            .map_err(|e| WorkError::Runtime(parent, e.to_string()))
+    }
+
+    /// Whether this node holds the dataset of `work`.
+    pub fn has_dataset(&self, work: &Work) -> Result<bool, WorkError> {
+        Ok(self.store.dataset(&work.spec.dataset.root)?.is_some())
+    }
+
+    /// The job this node mines (and offers miners who do not choose) on
+    /// `parent`: the best-paying open job whose dataset it holds (the house
+    /// job's, at worst). A job whose dataset nobody has is never picked.
+    pub fn pick_at(&self, parent: H256) -> Result<Work, WorkError> {
+        for work in self.open_work_at(parent)? {
+            if self.has_dataset(&work)? {
+                self.ensure_initial_weights(&work)?;
+                return Ok(work);
+            }
+        }
+        Err(WorkError::NoMinableJob(parent))
     }
 
     /// A job that was never trained starts from its initial weights, which

@@ -13,7 +13,7 @@ mod common;
 use std::time::Duration;
 
 use codec::{Decode, Encode};
-use common::{fashion_mnist, serial, unhex, Node};
+use common::{fashion_mnist, number_or_hex, serial, unhex, Node};
 use serde_json::{json, Value};
 use sp_core::{crypto::Pair as _, sr25519, H256};
 use sp_runtime::{
@@ -147,14 +147,6 @@ fn second_node_syncs_and_kill_9_loses_nothing() {
 }
 
 /// A u128 the node sends as `NumberOrHex` (a JSON number or `0x` hex).
-fn number_or_hex(value: &Value) -> u128 {
-    match value {
-        Value::Number(n) => n.as_u64().expect("a u64 number").into(),
-        Value::String(s) => u128::from_str_radix(s.trim_start_matches("0x"), 16).expect("0x hex"),
-        other => panic!("not a NumberOrHex: {other}"),
-    }
-}
-
 /// A won trajectory: its job, salt, claim and proof.
 struct Won {
     job: u64,
@@ -199,8 +191,13 @@ fn genesis(node: &Node) -> [u8; 32] {
     h256(&node.call("chain_getBlockHash", json!([0]))).0
 }
 
-fn submission(parent: &str, author: &sr25519::Pair, won: &Won, proof: &[u8]) -> Value {
+/// A `upow_submitWork` request for `won`, signed by `author` (the
+/// submission signature binds the digest to `parent` and this chain).
+fn submission(node: &Node, parent: &str, author: &sr25519::Pair, won: &Won, proof: &[u8]) -> Value {
     let claim = &won.claim;
+    let digest = PreDigest::new(author.public().0, won.job, won.salt, won.claim);
+    let signature =
+        author.sign(&digest.submission_message(&genesis(node), &h256(&json!(parent)).0));
     json!({
         "parent": parent,
         "author": format!("0x{}", hex::encode(author.public().0)),
@@ -212,6 +209,7 @@ fn submission(parent: &str, author: &sr25519::Pair, won: &Won, proof: &[u8]) -> 
             "finalWeights": format!("0x{}", hex::encode(claim.final_weights)),
         },
         "proof": format!("0x{}", hex::encode(proof)),
+        "signature": format!("0x{}", hex::encode(signature.0)),
     })
 }
 
@@ -222,7 +220,7 @@ fn author_block(node: &Node, author: &sr25519::Pair, train: &Dataset) -> String 
     let won = mine(node, &parent, author, train);
     let template = node.call(
         "upow_submitWork",
-        json!([submission(&parent, author, &won, &won.proof.encode())]),
+        json!([submission(node, &parent, author, &won, &won.proof.encode())]),
     );
     let pre_hash = h256(&template["preHash"]);
     // The header the node built is the one the miner would sign.
@@ -444,7 +442,7 @@ fn bad_blocks_and_bad_submissions_are_rejected_and_the_node_keeps_running() {
     let err = node
         .rpc_call(
             "upow_submitWork",
-            json!([submission(&best, &bob, &won, &proof.encode())]),
+            json!([submission(&node, &best, &bob, &won, &proof.encode())]),
         )
         .unwrap_err();
     assert_eq!(err.code, error::REJECTED as i64, "{err:?}");
@@ -452,14 +450,14 @@ fn bad_blocks_and_bad_submissions_are_rejected_and_the_node_keeps_running() {
     let err = node
         .rpc_call(
             "upow_submitWork",
-            json!([submission(&first, &alice, &won, &proof.encode())]),
+            json!([submission(&node, &first, &alice, &won, &proof.encode())]),
         )
         .unwrap_err();
     assert_eq!(err.code, error::STALE as i64, "stale parent: {err:?}");
     let err = node
         .rpc_call(
             "upow_submitWork",
-            json!([submission(&best, &alice, &won, &[1, 2, 3])]),
+            json!([submission(&node, &best, &alice, &won, &[1, 2, 3])]),
         )
         .unwrap_err();
     assert_eq!(
@@ -472,10 +470,33 @@ fn bad_blocks_and_bad_submissions_are_rejected_and_the_node_keeps_running() {
     let err = node
         .rpc_call(
             "upow_submitWork",
-            json!([submission(&best, &alice, &won, &bad.encode())]),
+            json!([submission(&node, &best, &alice, &won, &bad.encode())]),
         )
         .unwrap_err();
     assert_eq!(err.code, error::REJECTED as i64, "bad work: {err:?}");
+    // Signed by someone else than the author: refused before any verification.
+    let mut forged = submission(&node, &best, &alice, &won, &proof.encode());
+    forged["signature"] =
+        submission(&node, &best, &bob, &won, &proof.encode())["signature"].clone();
+    let err = node
+        .rpc_call("upow_submitWork", json!([forged]))
+        .unwrap_err();
+    assert_eq!(
+        err.code,
+        error::REJECTED as i64,
+        "forged signature: {err:?}"
+    );
+    assert!(err.message.contains("not signed by author"), "{err:?}");
+    let mut unsigned = submission(&node, &best, &alice, &won, &proof.encode());
+    unsigned["signature"] = json!("0x0102");
+    let err = node
+        .rpc_call("upow_submitWork", json!([unsigned]))
+        .unwrap_err();
+    assert_eq!(
+        err.code,
+        error::INVALID_INPUT as i64,
+        "short signature: {err:?}"
+    );
     let unknown = format!("0x{}", "11".repeat(32));
     let err = node
         .rpc_call("upow_getWeights", json!([unknown]))

@@ -128,6 +128,29 @@ impl PreDigest {
         }
     }
 
+    /// Domain tag of a work submission's signature.
+    pub const SUBMISSION_TAG: &'static [u8] = b"upow/submit/v1";
+
+    /// What the author signs to submit this claim to a node
+    /// (`upow_submitWork`): `"upow/submit/v1" ‖ genesis ‖ parent ‖
+    /// SCALE(digest)`. The node checks it (and the author's admission)
+    /// before it spends a verification on the trajectory, so only admitted
+    /// authors can make it work. The tag differs from the seal's, so a
+    /// submission signature is never a seal.
+    pub fn submission_message(&self, genesis: &Hash, parent: &Hash) -> Vec<u8> {
+        [Self::SUBMISSION_TAG, genesis, parent, &self.encode()].concat()
+    }
+
+    /// The submission rule: `signature` is the author's sr25519 signature
+    /// of [`PreDigest::submission_message`].
+    pub fn verify_submission(&self, genesis: &Hash, parent: &Hash, signature: &[u8; 64]) -> bool {
+        sp_io::crypto::sr25519_verify(
+            &sp_core::sr25519::Signature::from_raw(*signature),
+            &self.submission_message(genesis, parent),
+            &sp_core::sr25519::Public::from_raw(self.author),
+        )
+    }
+
     /// As a digest item.
     pub fn to_digest_item(&self) -> DigestItem {
         DigestItem::PreRuntime(ENGINE_ID, self.encode())
@@ -489,6 +512,29 @@ mod tests {
             signature: alice.sign(&pre_hash).0,
         };
         assert!(!v1.verify(&genesis, &pre_hash, &alice.public().0));
+    }
+
+    #[test]
+    fn a_submission_signature_binds_digest_parent_and_chain_and_is_no_seal() {
+        let alice = sp_core::sr25519::Pair::from_string("//Alice", None).unwrap();
+        let mut d = digest();
+        d.author = alice.public().0;
+        let (genesis, parent) = ([1; 32], [2; 32]);
+        let signature = alice.sign(&d.submission_message(&genesis, &parent)).0;
+        assert!(d.verify_submission(&genesis, &parent, &signature));
+        assert!(!d.verify_submission(&[9; 32], &parent, &signature));
+        assert!(!d.verify_submission(&genesis, &[3; 32], &signature));
+        let other_salt = PreDigest::new(d.author, d.job(), d.salt() + 1, *d.claim());
+        assert!(!other_salt.verify_submission(&genesis, &parent, &signature));
+        let mut bob = d.clone();
+        bob.author = sp_core::sr25519::Pair::from_string("//Bob", None)
+            .unwrap()
+            .public()
+            .0;
+        assert!(!bob.verify_submission(&genesis, &parent, &signature));
+        // The signature is not a seal of any header with that hash.
+        let seal = PowSeal::V2 { signature };
+        assert!(!seal.verify(&genesis, &parent, &d.author));
     }
 }
 

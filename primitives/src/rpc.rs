@@ -28,18 +28,31 @@ pub mod error {
     pub const STALE: i32 = 1002;
     /// The submission was checked and rejected (trajectory, author, seal).
     pub const REJECTED: i32 = 1003;
-    /// There is no work (no scheduled job, node syncing).
+    /// There is no work (the job is not open, no open job's dataset is
+    /// held, node syncing).
     pub const NO_WORK: i32 = 1004;
     /// The request asks for more than one call may return.
     pub const TOO_LARGE: i32 = 1005;
     /// The node failed internally (database, runtime call).
     pub const INTERNAL: i32 = 1006;
+    /// The method is unsafe and this interface serves only safe ones
+    /// (`--rpc-methods`).
+    pub const UNSAFE: i32 = 1007;
 }
 
-/// Most samples [`UpowApiServer::get_dataset`] returns per call.
-pub const MAX_DATASET_SAMPLES: u64 = 4096;
+/// Most sample bytes [`UpowApiServer::get_dataset`] returns per call
+/// (1 MiB; 2 MiB of hex on the wire). A caller asks for at most
+/// [`dataset_chunk_samples`] samples at a time.
+pub const MAX_DATASET_BYTES: u64 = 1 << 20;
 
-/// The work of the next block.
+/// How many samples of `sample_len` bytes (label and inputs) one
+/// `upow_getDataset` call may ask for: as many as fit in
+/// [`MAX_DATASET_BYTES`], at least one.
+pub fn dataset_chunk_samples(sample_len: u64) -> u64 {
+    (MAX_DATASET_BYTES / sample_len.max(1)).max(1)
+}
+
+/// The work of the next block of one job.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkResponse {
@@ -47,7 +60,7 @@ pub struct WorkResponse {
     pub parent: H256,
     /// Its number.
     pub number: u32,
-    /// The scheduled job.
+    /// The job to train: the one asked for, or the node's pick.
     pub job: JobId,
     /// The job's `JobSpec`, SCALE-encoded (model, hyper-parameters, dataset).
     pub spec: Bytes,
@@ -65,8 +78,39 @@ pub struct WorkResponse {
     pub weights: H256,
     /// Steps the job already has.
     pub steps: u64,
-    /// Difficulty the next block must meet (a u128).
+    /// Difficulty the next block of this job must meet (a u128).
     pub difficulty: NumberOrHex,
+    /// Price per verified step (a u128 balance; zero for the house job).
+    pub price_per_step: NumberOrHex,
+    /// Escrow left to pay steps with (a u128 balance).
+    pub budget_left: NumberOrHex,
+}
+
+/// A job open at a block: what a miner chooses by.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenJob {
+    /// Job id.
+    pub job: JobId,
+    /// Model dimensions.
+    pub model: Vec<u32>,
+    /// Batch size.
+    pub batch: u32,
+    /// Dataset Merkle root.
+    pub dataset_root: H256,
+    /// Samples in the dataset.
+    pub dataset_samples: u64,
+    /// Whether this node holds the dataset (serves it with
+    /// `upow_getDataset`).
+    pub dataset_served: bool,
+    /// Steps the job already has.
+    pub steps: u64,
+    /// Difficulty of its next block (a u128).
+    pub difficulty: NumberOrHex,
+    /// Price per verified step (a u128 balance).
+    pub price_per_step: NumberOrHex,
+    /// Escrow left (a u128 balance).
+    pub budget_left: NumberOrHex,
 }
 
 /// A slice of a dataset's encoded samples.
@@ -111,6 +155,10 @@ pub struct SubmitWork {
     pub claim: ClaimJson,
     /// The `TrajectoryProof`, SCALE-encoded.
     pub proof: Bytes,
+    /// The author's sr25519 signature (64 bytes) of
+    /// `PreDigest::submission_message(genesis, parent)`: the node checks it
+    /// before it verifies anything.
+    pub signature: Bytes,
 }
 
 /// The block template built for a submission: what the author signs, and
@@ -147,7 +195,7 @@ pub struct JobJson {
     pub budget_left: NumberOrHex,
     /// Target loss, sixteenths of a bit per sample.
     pub target_loss: Option<u64>,
-    /// Queued, Active, Completed, Exhausted or Cancelled.
+    /// Open, Completed, Exhausted, Cancelled, Expired or Evicted.
     pub status: crate::JobStatus,
     /// Steps so far.
     pub steps: u64,
@@ -170,33 +218,46 @@ pub struct LossPointJson {
 }
 
 /// The mining and job API of a upow node.
+///
+/// `submitWork`, `submitSeal` and `submitBlock` make the node verify a
+/// trajectory and build or import a block: they are unsafe methods, served
+/// only with `--rpc-methods unsafe` (or on a node's local interface with
+/// the default `auto`).
 #[rpc(client, server, namespace = "upow")]
 pub trait UpowApi {
-    /// The work of a block on the best block (or on `parent`).
+    /// The work of a block of `job` (default: the node's pick, the
+    /// best-paying open job whose dataset it holds) on the best block (or
+    /// on `parent`).
     #[method(name = "getWork")]
-    fn get_work(&self, parent: Option<H256>) -> RpcResult<WorkResponse>;
+    fn get_work(&self, parent: Option<H256>, job: Option<JobId>) -> RpcResult<WorkResponse>;
+
+    /// Every job open on the best block (or on `parent`), best-paying
+    /// first, the house job last.
+    #[method(name = "openJobs")]
+    fn open_jobs(&self, parent: Option<H256>) -> RpcResult<Vec<OpenJob>>;
 
     /// Weights by hash, in their canonical encoding.
     #[method(name = "getWeights")]
     fn get_weights(&self, hash: H256) -> RpcResult<Bytes>;
 
-    /// `count` (≤ 4096) samples of a dataset from `offset`.
+    /// `count` samples of a dataset from `offset` (at most
+    /// [`MAX_DATASET_BYTES`] of them).
     #[method(name = "getDataset")]
     fn get_dataset(&self, root: H256, offset: u64, count: u64) -> RpcResult<DatasetChunk>;
 
     /// Builds a block around a won trajectory; returns the hash to sign.
-    #[method(name = "submitWork")]
+    #[method(name = "submitWork", with_extensions)]
     async fn submit_work(&self, work: SubmitWork) -> RpcResult<Template>;
 
     /// Seals a template with the author's sr25519 signature of
     /// `PowSeal::message(genesis, pre_hash)` and imports it; returns the
     /// block hash.
-    #[method(name = "submitSeal")]
+    #[method(name = "submitSeal", with_extensions)]
     async fn submit_seal(&self, pre_hash: H256, signature: Bytes) -> RpcResult<H256>;
 
     /// Imports a complete sealed block (SCALE-encoded), checked like any
     /// block from the network; returns its hash.
-    #[method(name = "submitBlock")]
+    #[method(name = "submitBlock", with_extensions)]
     async fn submit_block(&self, block: Bytes) -> RpcResult<H256>;
 
     /// A job at the best block.

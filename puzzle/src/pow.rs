@@ -43,7 +43,8 @@ pub const REFERENCE_STEP_MACS: u64 = 13_090_816;
 /// the retarget does not jump when miners move between jobs, and a job with
 /// tiny steps does not draw every miner to it.
 pub fn job_difficulty(difficulty: u128, step_macs: u64) -> u128 {
-    let scaled = difficulty.saturating_mul(REFERENCE_STEP_MACS as u128) / (step_macs.max(1) as u128);
+    let scaled =
+        difficulty.saturating_mul(REFERENCE_STEP_MACS as u128) / (step_macs.max(1) as u128);
     scaled.max(1)
 }
 

@@ -28,10 +28,7 @@ use super::{
 fn job_info(job: JobId) -> Option<JobInfo> {
     let record = pallet_upow_jobs::Pallet::<Runtime>::job_info(job)?;
     let state = pallet_upow_training::Jobs::<Runtime>::get(job);
-    let weights = match &state {
-        Some(s) => s.weights,
-        None => upow_puzzle::Weights::initial(&record.spec.model, &record.init_seed).hash(),
-    };
+    let weights = state.as_ref().map_or(record.initial_weights, |s| s.weights);
     let poster: [u8; 32] = record.poster.clone().into();
     let mut info = record.info(poster, weights);
     if let Some(s) = state {
@@ -39,6 +36,19 @@ fn job_info(job: JobId) -> Option<JobInfo> {
         info.last_loss = s.last_loss;
     }
     Some(info)
+}
+
+/// The weights hash of every job with a record (open jobs' current
+/// weights, ended jobs' final ones, the house job's): what nodes must keep.
+fn needed_weights() -> Vec<(JobId, upow_primitives::Hash)> {
+    pallet_upow_jobs::Pallet::<Runtime>::recorded_jobs()
+        .into_iter()
+        .filter_map(|job| {
+            let record = pallet_upow_jobs::Pallet::<Runtime>::job_info(job)?;
+            let state = pallet_upow_training::Jobs::<Runtime>::get(job);
+            Some((job, state.map_or(record.initial_weights, |s| s.weights)))
+        })
+        .collect()
 }
 
 impl_runtime_apis! {
@@ -207,12 +217,20 @@ impl_runtime_apis! {
     }
 
     impl upow_primitives::UpowApi<Block> for Runtime {
-        fn work() -> Option<Work> {
-            Training::work()
+        fn work(job: JobId) -> Option<Work> {
+            Training::work(job)
+        }
+
+        fn open_work() -> Vec<Work> {
+            Training::open_work()
         }
 
         fn difficulty() -> Difficulty {
             pallet_upow_training::Difficulty::<Runtime>::get()
+        }
+
+        fn job_difficulty(job: JobId) -> Option<Difficulty> {
+            Training::job_difficulty(job)
         }
 
         fn is_admitted(author: AuthorId) -> bool {
@@ -225,6 +243,10 @@ impl_runtime_apis! {
 
         fn loss_curve(job: JobId, from: u32, count: u32) -> Vec<LossPoint> {
             Training::loss_curve(job, from, count)
+        }
+
+        fn needed_weights() -> Vec<(JobId, upow_primitives::Hash)> {
+            needed_weights()
         }
     }
 

@@ -22,7 +22,7 @@ use upow_primitives::{AuthorId, Hash, JobId};
 pub struct TrainingHelper;
 
 impl pallet_upow_training::BenchmarkHelper<AccountId> for TrainingHelper {
-    fn activate_job(spec: upow_puzzle::JobSpec, _init_seed: Hash) -> JobId {
+    fn open_job(spec: upow_puzzle::JobSpec) -> JobId {
         let poster: AccountId = AccountId::from([0xa1; 32]);
         let budget = 1_000_000 * UNIT;
         if let Err(e) = pallet_balances::Pallet::<Runtime>::mint_into(&poster, 2 * budget) {

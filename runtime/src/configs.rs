@@ -20,14 +20,21 @@ use sp_version::RuntimeVersion;
 use super::{
     AccountId, Balance, Balances, Block, BlockNumber, Hash, Nonce, PalletInfo, Runtime,
     RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin, RuntimeTask,
-    Staking, System, Timestamp, Training, DAYS, EXISTENTIAL_DEPOSIT, MILLI_UNIT,
+    Staking, System, Timestamp, Training, DAYS, EXISTENTIAL_DEPOSIT, MILLI_UNIT, MINUTES,
     TARGET_BLOCK_TIME_MS, UNIT, VERSION,
 };
 
 const NORMAL_DISPATCH_RATIO: Perbill = Perbill::from_percent(75);
-/// 16 MiB blocks: a proof carries three weight sets (2 bytes per parameter,
-/// up to 2 MiB each) and three batches with their proofs.
-const MAX_BLOCK_LENGTH: u32 = 16 * 1024 * 1024;
+/// 12 MiB blocks: well below the 16 MiB a peer's block response may carry
+/// (`sc_network::MAX_RESPONSE_SIZE`), so every block can be synced.
+pub const MAX_BLOCK_LENGTH: u32 = 12 * 1024 * 1024;
+/// The most a job's trajectory proof may take of a block: a quarter, so
+/// that transactions always have the rest of the normal class's 75%.
+pub const MAX_PROOF_LENGTH: u64 = MAX_BLOCK_LENGTH as u64 / 4;
+/// The most of a block's weight verifying a job's trajectory may take: with
+/// the block's own overhead it stays within the 25% that the normal
+/// class's 75% leaves, so a full block of transactions still fits.
+pub const MAX_TRAJECTORY_SHARE: Perbill = Perbill::from_percent(20);
 
 parameter_types! {
     /// Blocks whose hashes `frame_system` keeps.
@@ -136,6 +143,29 @@ parameter_types! {
     pub const TargetBlockTime: u64 = TARGET_BLOCK_TIME_MS;
 }
 
+/// Admission of jobs by the measured cost of one of their blocks
+/// (docs/protocol.md §4): verifying its trajectory (the benchmarked weight
+/// of `submit_trajectory` for the job's largest proof) must take at most
+/// [`MAX_TRAJECTORY_SHARE`] of the block's weight, and its proof at most
+/// [`MAX_PROOF_LENGTH`] bytes.
+pub struct JobLimits;
+
+impl upow_primitives::traits::JobLimits for JobLimits {
+    fn check(spec: &upow_puzzle::JobSpec) -> Result<(), upow_primitives::traits::JobLimitError> {
+        use upow_primitives::traits::JobLimitError;
+        let kilo_macs = pallet_upow_training::block_kilo_macs(spec);
+        let weight = Training::trajectory_weight(kilo_macs);
+        let budget = MAX_TRAJECTORY_SHARE * RuntimeBlockWeights::get().max_block;
+        if weight.any_gt(budget) {
+            return Err(JobLimitError::VerificationTooHeavy);
+        }
+        if upow_puzzle::max_proof_len(spec) > MAX_PROOF_LENGTH {
+            return Err(JobLimitError::ProofTooLarge);
+        }
+        Ok(())
+    }
+}
+
 impl pallet_upow_training::Config for Runtime {
     type Time = Timestamp;
     type Jobs = crate::Jobs;
@@ -148,17 +178,30 @@ impl pallet_upow_training::Config for Runtime {
 }
 
 parameter_types! {
-    /// Most paid jobs waiting behind the active one.
-    pub const MaxQueuedJobs: u32 = 64;
+    /// Most paid jobs open at once (a better price evicts the cheapest).
+    pub const MaxOpenJobs: u32 = 32;
     /// Lowest price a job may pay per verified step.
     pub const MinPricePerStep: Balance = MILLI_UNIT;
+    /// Storage deposit of a job (its records here and in the training
+    /// pallet, up to 1024 loss points), returned when it is reaped.
+    pub const JobDeposit: Balance = 10 * UNIT;
+    /// Blocks after a job ends before anyone may reap it.
+    pub const JobRetention: BlockNumber = 7 * DAYS;
+    /// Blocks without a verified step after which an open job expires
+    /// (when the genesis names no other period).
+    pub const DefaultJobExpiry: BlockNumber = 10 * MINUTES;
 }
 
 impl pallet_upow_jobs::Config for Runtime {
     type Currency = Balances;
     type RuntimeHoldReason = RuntimeHoldReason;
-    type MaxQueued = MaxQueuedJobs;
+    type MaxOpen = MaxOpenJobs;
     type MinPricePerStep = MinPricePerStep;
+    type JobDeposit = JobDeposit;
+    type RetentionPeriod = JobRetention;
+    type DefaultExpiry = DefaultJobExpiry;
+    type Limits = JobLimits;
+    type OnReaped = Training;
     type WeightInfo = pallet_upow_jobs::weights::SubstrateWeight<Runtime>;
 }
 

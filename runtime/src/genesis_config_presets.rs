@@ -1,13 +1,13 @@
 //! The runtime's genesis presets, served by its `GenesisBuilder` API:
 //!
-//! | preset | chain spec | miners and validators | endowed | difficulty |
-//! |---|---|---|---|---|
-//! | [`DEV_RUNTIME_PRESET`] (`development`) | `dev` | Alice | Alice … Ferdie | 500 |
-//! | [`LOCAL_TESTNET_RUNTIME_PRESET`] (`local_testnet`) | `local` | Alice, Bob, Charlie | Alice … Ferdie | 500 |
-//! | [`TESTNET_TEMPLATE_PRESET`] (`testnet_template`) | `testnet` | Alice, Bob | Alice, Bob | 5 000 |
+//! | preset | chain spec | miners and validators | endowed | difficulty | job expiry |
+//! |---|---|---|---|---|---|
+//! | [`DEV_RUNTIME_PRESET`] (`development`) | `dev` | Alice | Alice … Ferdie | 500 | 20 blocks |
+//! | [`LOCAL_TESTNET_RUNTIME_PRESET`] (`local_testnet`) | `local` | Alice, Bob, Charlie | Alice … Ferdie | 500 | 10 min |
+//! | [`TESTNET_TEMPLATE_PRESET`] (`testnet_template`) | `testnet` | Alice, Bob | Alice, Bob | 5 000 | 10 min |
 //!
-//! Alice is the sudo key of each. Every preset holds the house job — the job
-//! blocks train whenever no paid job is queued: an MLP 784-128-10 on
+//! Alice is the sudo key of each. Every preset holds the house job — always
+//! open for mining, whatever paid jobs there are: an MLP 784-128-10 on
 //! Fashion-MNIST's 60 000 training samples, committed to by
 //! [`FASHION_MNIST_TRAIN`].
 
@@ -92,6 +92,7 @@ fn upow_genesis(
     endowed: &[Sr25519Keyring],
     root: Sr25519Keyring,
     initial_difficulty: u128,
+    job_expiry: Option<crate::BlockNumber>,
 ) -> Value {
     let root: AccountId = root.to_account_id();
     let house_job = pallet_upow_jobs::GenesisHouseJob {
@@ -119,6 +120,7 @@ fn upow_genesis(
         jobs: JobsConfig {
             house_job: Some(house_job),
             jobs: Vec::new(),
+            expiry: job_expiry,
         },
         staking: StakingConfig {
             miners: miners
@@ -145,6 +147,11 @@ const DEV_ACCOUNTS: [Sr25519Keyring; 6] = [
     Sr25519Keyring::Ferdie,
 ];
 
+/// Job expiry of the dev chain: 20 blocks without a verified step (the
+/// runtime's default, 10 minutes, elsewhere), so that a job nobody can mine
+/// is seen to expire in a test.
+pub const DEV_JOB_EXPIRY: crate::BlockNumber = 20;
+
 /// `development`: Alice mines and validates; low starting difficulty.
 pub fn development_config_genesis() -> Value {
     upow_genesis(
@@ -153,6 +160,7 @@ pub fn development_config_genesis() -> Value {
         &DEV_ACCOUNTS,
         Sr25519Keyring::Alice,
         500,
+        Some(DEV_JOB_EXPIRY),
     )
 }
 
@@ -172,6 +180,7 @@ pub fn local_testnet_genesis() -> Value {
         &DEV_ACCOUNTS,
         Sr25519Keyring::Alice,
         500,
+        None,
     )
 }
 
@@ -187,6 +196,7 @@ pub fn testnet_template_genesis() -> Value {
         &[Sr25519Keyring::Alice, Sr25519Keyring::Bob],
         Sr25519Keyring::Alice,
         5_000,
+        None,
     )
 }
 

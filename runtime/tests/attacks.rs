@@ -53,7 +53,7 @@ fn grind(mut forgery: Forgery) -> (TrajectoryClaim, TrajectoryProof) {
     let ctx = context(&alice());
     let last = forgery.leaves.len() - 1;
     let mut k = 0u64;
-    while !forgery.ticket(&ctx).unwrap().meets(DIFFICULTY) {
+    while !forgery.ticket(&ctx).unwrap().meets(job_difficulty()) {
         k += 1;
         forgery.leaves[last] = leaf_hash(&k.to_le_bytes());
     }
@@ -75,13 +75,17 @@ fn attack_1_fixed_point_forgery_is_refused() {
         // the jump W_0 → Z is challenged and refused as a mismatch).
         let zero = Weights::zeros(&spec().model);
         let z = leaf_hash(&zero.hash());
-        for n in 2..=upow_puzzle::max_steps(DIFFICULTY) {
+        for n in 2..=upow_puzzle::max_steps(job_difficulty()) {
             let mut leaves = vec![leaf_hash(&start_weights().hash())];
             leaves.extend(std::iter::repeat_n(z, n as usize));
             let mut known: BTreeMap<u32, Weights> = (1..=n).map(|i| (i, zero.clone())).collect();
             known.insert(0, start_weights());
             let forgery = Forgery { leaves, known };
-            if !forgery.ticket(&context(&alice)).unwrap().meets(DIFFICULTY) {
+            if !forgery
+                .ticket(&context(&alice))
+                .unwrap()
+                .meets(job_difficulty())
+            {
                 continue;
             }
             let (claim, proof) = forgery
@@ -132,14 +136,14 @@ fn attack_3_partial_faking_is_refused() {
     ext().execute_with(|| {
         let alice = alice();
         // v1: 51 real steps passed as 250. At the genesis difficulty the
-        // bound is 4 · 3 = 12 steps.
+        // house job's bound is 4 · 12 = 48 steps.
         let (claim, proof) = oversized(250);
         start_block(&alice, 0, claim);
         refused(proof, Error::TooManySteps);
 
         // A real first step, then filler ground by hashing.
         let honest = mine(&alice);
-        let n = upow_puzzle::max_steps(DIFFICULTY);
+        let n = upow_puzzle::max_steps(job_difficulty());
         let w1 = {
             let ctx = context(&alice);
             let first = Forgery {

@@ -31,7 +31,7 @@ fn honest_block_is_applied_pays_and_trains() {
         assert!(Balances::balance(&account(&alice)) > before);
         // The next block's work starts from the adopted weights.
         assert_eq!(
-            Training::work().unwrap().weights,
+            Training::work(0).unwrap().weights,
             mined.final_weights.hash()
         );
     });

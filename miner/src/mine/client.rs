@@ -225,9 +225,11 @@ impl NodeClient {
         .await
     }
 
-    /// `upow_getWork` on the best block.
-    pub async fn work(&self) -> Result<WorkResponse, RpcError> {
-        self.timed("upow_getWork", self.ws.get_work(None)).await
+    /// `upow_getWork` on the best block, of `job` (`None`: the node's
+    /// pick).
+    pub async fn work(&self, job: Option<JobId>) -> Result<WorkResponse, RpcError> {
+        self.timed("upow_getWork", self.ws.get_work(None, job))
+            .await
     }
 
     /// `upow_getWeights`.
@@ -236,7 +238,7 @@ impl NodeClient {
             .await
     }
 
-    /// `upow_getDataset` (at most `MAX_DATASET_SAMPLES` samples).
+    /// `upow_getDataset` (at most `dataset_chunk_samples` samples).
     pub async fn dataset(
         &self,
         root: H256,

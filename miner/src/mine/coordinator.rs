@@ -19,8 +19,8 @@ use codec::{Decode, Encode};
 use sp_core::{Bytes, H256};
 use tokio::sync::mpsc;
 use upow_primitives::{
-    rpc::{error, ClaimJson, SubmitWork, Template, WorkResponse, MAX_DATASET_SAMPLES},
-    Header, PowSeal, PreDigest, ENGINE_ID,
+    rpc::{dataset_chunk_samples, error, ClaimJson, SubmitWork, Template, WorkResponse},
+    Header, JobId, PowSeal, PreDigest, ENGINE_ID,
 };
 use upow_puzzle::{weights::hash_encoded, Dataset, Hash, JobSpec, Weights};
 
@@ -62,6 +62,8 @@ pub struct Coordinator {
     pub found: mpsc::UnboundedReceiver<Found>,
     /// Longest pause between reconnection attempts.
     pub max_backoff: Duration,
+    /// The one job to mine (`None`: the node's pick).
+    pub job: Option<JobId>,
 }
 
 /// How a session with the node ended.
@@ -248,7 +250,7 @@ impl Coordinator {
         client: &NodeClient,
         state: &mut State,
     ) -> Result<Option<Duration>, RpcError> {
-        let work = match client.work().await {
+        let work = match client.work(self.job).await {
             Ok(work) => work,
             Err(e) if e.is_connection() => return Err(e),
             Err(e) => {
@@ -378,7 +380,8 @@ impl Coordinator {
                     Vec::with_capacity(commitment.samples as usize * commitment.sample_len());
                 let mut offset = 0u64;
                 while offset < commitment.samples {
-                    let count = MAX_DATASET_SAMPLES.min(commitment.samples - offset);
+                    let count = dataset_chunk_samples(commitment.sample_len() as u64)
+                        .min(commitment.samples - offset);
                     let chunk = client.dataset(H256(commitment.root), offset, count).await?;
                     let expected = count as usize * commitment.sample_len();
                     if chunk.offset != offset
@@ -569,7 +572,16 @@ impl Coordinator {
             let _ = found.reply.send(SubmitOutcome::Stale);
             return Ok(());
         };
+        let Some(genesis) = state.genesis else {
+            state.pending = Some(found);
+            return Err(RpcError::Response {
+                method: "chain_getBlockHash",
+                message: "no genesis hash yet".into(),
+            });
+        };
         let claim = found.mined.claim;
+        let digest = PreDigest::new(found.author, found.job, found.mined.context.salt, claim);
+        let signature = key.sign(&digest.submission_message(&genesis, &found.parent));
         let submission = SubmitWork {
             parent: H256(found.parent),
             author: H256(found.author),
@@ -581,6 +593,7 @@ impl Coordinator {
                 final_weights: H256(claim.final_weights),
             },
             proof: Bytes(found.mined.proof.encode()),
+            signature: Bytes(signature.to_vec()),
         };
         let template = match client.submit_work(submission).await {
             Ok(template) => template,
@@ -614,13 +627,6 @@ impl Coordinator {
             let _ = found.reply.send(SubmitOutcome::Refused);
             return Ok(());
         }
-        let Some(genesis) = state.genesis else {
-            state.pending = Some(found);
-            return Err(RpcError::Response {
-                method: "chain_getBlockHash",
-                message: "no genesis hash yet".into(),
-            });
-        };
         let signature = key.sign(&PowSeal::message(&genesis, &template.pre_hash.0));
         let sealed = client.submit_seal(template.pre_hash, signature).await;
         match sealed {

@@ -417,7 +417,7 @@ mod tests {
             price_per_step: 1_000_000_000,
             budget_left: 0,
             target_steps: 37_500,
-            status: JobStatus::Active,
+            status: JobStatus::Open,
         })
         .unwrap();
         assert_eq!(

@@ -23,6 +23,7 @@ use super::{
     work,
 };
 use crate::backend::BackendKind;
+use upow_primitives::JobId;
 
 /// Default memory for one device's snapshots of its weights.
 pub const DEFAULT_SNAPSHOT_MEMORY: usize = 512 << 20;
@@ -50,6 +51,8 @@ pub struct MineConfig {
     pub snapshot_memory: usize,
     /// Longest pause between reconnection attempts.
     pub max_backoff: Duration,
+    /// The one job to mine (`None`: the node's pick).
+    pub job: Option<JobId>,
 }
 
 impl MineConfig {
@@ -184,6 +187,7 @@ pub async fn run(config: MineConfig, shutdown: Shutdown) -> Result<Totals, MineE
         shutdown: shutdown.clone(),
         found: found_rx,
         max_backoff: config.max_backoff,
+        job: config.job,
     }
     .run()
     .await;

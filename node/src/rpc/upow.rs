@@ -6,6 +6,7 @@ use codec::{Decode, Encode};
 use jsonrpsee::{
     core::{async_trait, RpcResult},
     types::ErrorObjectOwned,
+    Extensions,
 };
 use sp_api::ProvideRuntimeApi;
 use sp_blockchain::HeaderBackend;
@@ -13,10 +14,10 @@ use sp_consensus::Environment;
 use sp_core::{Bytes, H256};
 use upow_primitives::{
     rpc::{
-        error, DatasetChunk, JobJson, LossPointJson, SubmitWork, Template, UpowApiServer,
-        WorkResponse, MAX_DATASET_SAMPLES,
+        dataset_chunk_samples, error, DatasetChunk, JobJson, LossPointJson, OpenJob, SubmitWork,
+        Template, UpowApiServer, WorkResponse, MAX_DATASET_BYTES,
     },
-    JobId, UpowApi,
+    JobId, UpowApi, Work,
 };
 use upow_puzzle::{TrajectoryClaim, TrajectoryProof};
 use upow_runtime::opaque::Block;
@@ -33,7 +34,9 @@ fn rpc_error(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
 /// The RPC error code of a work error.
 fn work_error_code(e: &WorkError) -> i32 {
     match e {
-        WorkError::NoJob(_) | WorkError::MissingWeights(..) => error::NO_WORK,
+        WorkError::NoJob(..) | WorkError::NoMinableJob(_) | WorkError::MissingWeights(..) => {
+            error::NO_WORK
+        }
         WorkError::MissingDataset(_) | WorkError::Runtime(..) => error::NOT_FOUND,
         WorkError::Store(_) | WorkError::Weights(..) => error::INTERNAL,
     }
@@ -50,10 +53,10 @@ impl From<AuthorError> for ErrorObjectOwned {
         let code = match &e {
             AuthorError::UnknownParent(_) | AuthorError::UnknownTemplate(_) => error::NOT_FOUND,
             AuthorError::Work(w) => work_error_code(w),
-            AuthorError::WrongJob { .. }
-            | AuthorError::NotAdmitted(_)
+            AuthorError::NotAdmitted(_)
             | AuthorError::Trajectory(_)
             | AuthorError::BadSignature(_)
+            | AuthorError::BadSubmissionSignature(_)
             | AuthorError::Unsealed(_)
             | AuthorError::Rejected(_) => error::REJECTED,
             AuthorError::StaleParent(_) => error::STALE,
@@ -82,6 +85,34 @@ impl<C, E> UpowRpc<C, E> {
     }
 }
 
+/// Refuses an unsafe method (one that makes the node verify or import
+/// blocks) unless the server allows them (`--rpc-methods unsafe`, or
+/// `auto` on a local interface).
+fn ensure_unsafe_allowed(ext: &Extensions, method: &str) -> RpcResult<()> {
+    sc_rpc_api::check_if_safe(ext).map_err(|_| {
+        rpc_error(
+            error::UNSAFE,
+            format!("{method} is an unsafe RPC method: start the node with --rpc-methods unsafe (or call it on a local interface)"),
+        )
+    })
+}
+
+impl<C, E> UpowRpc<C, E>
+where
+    C: HeaderBackend<Block>,
+{
+    /// `parent`, or the best block; with its number.
+    fn parent_or_best(&self, parent: Option<H256>) -> RpcResult<(H256, u32)> {
+        let parent = parent.unwrap_or_else(|| self.client.info().best_hash);
+        let number = self
+            .client
+            .number(parent)
+            .map_err(|e| rpc_error(error::INTERNAL, e.to_string()))?
+            .ok_or_else(|| rpc_error(error::NOT_FOUND, format!("unknown block {parent}")))?;
+        Ok((parent, number))
+    }
+}
+
 #[async_trait]
 impl<C, E> UpowApiServer for UpowRpc<C, E>
 where
@@ -90,14 +121,12 @@ where
     E: Environment<Block> + Send + 'static,
     E::Error: std::fmt::Display,
 {
-    fn get_work(&self, parent: Option<H256>) -> RpcResult<WorkResponse> {
-        let parent = parent.unwrap_or_else(|| self.client.info().best_hash);
-        let number = self
-            .client
-            .number(parent)
-            .map_err(|e| rpc_error(error::INTERNAL, e.to_string()))?
-            .ok_or_else(|| rpc_error(error::NOT_FOUND, format!("unknown block {parent}")))?;
-        let work = self.work.work_at(parent)?;
+    fn get_work(&self, parent: Option<H256>, job: Option<JobId>) -> RpcResult<WorkResponse> {
+        let (parent, number) = self.parent_or_best(parent)?;
+        let work = match job {
+            Some(job) => self.work.work_at(parent, job)?,
+            None => self.work.pick_at(parent)?,
+        };
         if !self
             .work
             .store()
@@ -119,7 +148,31 @@ where
             weights: H256(work.weights),
             steps: work.steps,
             difficulty: work.difficulty.into(),
+            price_per_step: work.price_per_step.into(),
+            budget_left: work.budget_left.into(),
         })
+    }
+
+    fn open_jobs(&self, parent: Option<H256>) -> RpcResult<Vec<OpenJob>> {
+        let (parent, _) = self.parent_or_best(parent)?;
+        self.work
+            .open_work_at(parent)?
+            .into_iter()
+            .map(|work: Work| {
+                Ok(OpenJob {
+                    job: work.job,
+                    model: work.spec.model.dims().to_vec(),
+                    batch: work.spec.hyper.batch() as u32,
+                    dataset_root: H256(work.spec.dataset.root),
+                    dataset_samples: work.spec.dataset.samples,
+                    dataset_served: self.work.has_dataset(&work)?,
+                    steps: work.steps,
+                    difficulty: work.difficulty.into(),
+                    price_per_step: work.price_per_step.into(),
+                    budget_left: work.budget_left.into(),
+                })
+            })
+            .collect()
     }
 
     fn get_weights(&self, hash: H256) -> RpcResult<Bytes> {
@@ -132,12 +185,6 @@ where
     }
 
     fn get_dataset(&self, root: H256, offset: u64, count: u64) -> RpcResult<DatasetChunk> {
-        if count > MAX_DATASET_SAMPLES {
-            return Err(rpc_error(
-                error::TOO_LARGE,
-                format!("at most {MAX_DATASET_SAMPLES} samples per call, asked for {count}"),
-            ));
-        }
         let dataset = self
             .work
             .store()
@@ -151,8 +198,15 @@ where
                 format!("offset {offset} beyond {total} samples"),
             ));
         }
-        let end = offset.saturating_add(count).min(total);
         let len = dataset.sample_len();
+        let most = dataset_chunk_samples(len as u64);
+        if count > most {
+            return Err(rpc_error(
+                error::TOO_LARGE,
+                format!("at most {most} samples of {len} bytes ({MAX_DATASET_BYTES} bytes) per call, asked for {count}"),
+            ));
+        }
+        let end = offset.saturating_add(count).min(total);
         let data = dataset.encoded()[offset as usize * len..end as usize * len].to_vec();
         Ok(DatasetChunk {
             samples: total,
@@ -162,7 +216,14 @@ where
         })
     }
 
-    async fn submit_work(&self, work: SubmitWork) -> RpcResult<Template> {
+    async fn submit_work(&self, ext: &Extensions, work: SubmitWork) -> RpcResult<Template> {
+        ensure_unsafe_allowed(ext, "upow_submitWork")?;
+        let signature: [u8; 64] = work.signature.0.as_slice().try_into().map_err(|_| {
+            rpc_error(
+                error::INVALID_INPUT,
+                format!("a signature is 64 bytes, got {}", work.signature.0.len()),
+            )
+        })?;
         let best = self.client.info().best_hash;
         if work.parent != best {
             return Err(rpc_error(
@@ -182,14 +243,17 @@ where
         };
         let prepared = self
             .author
-            .prepare(Win {
-                parent: work.parent,
-                author: work.author.0,
-                job: work.job,
-                salt: work.salt,
-                claim,
-                proof,
-            })
+            .prepare_submitted(
+                Win {
+                    parent: work.parent,
+                    author: work.author.0,
+                    job: work.job,
+                    salt: work.salt,
+                    claim,
+                    proof,
+                },
+                signature,
+            )
             .await?;
         Ok(Template {
             pre_hash: prepared.pre_hash,
@@ -197,7 +261,13 @@ where
         })
     }
 
-    async fn submit_seal(&self, pre_hash: H256, signature: Bytes) -> RpcResult<H256> {
+    async fn submit_seal(
+        &self,
+        ext: &Extensions,
+        pre_hash: H256,
+        signature: Bytes,
+    ) -> RpcResult<H256> {
+        ensure_unsafe_allowed(ext, "upow_submitSeal")?;
         let signature: [u8; 64] = signature.0.as_slice().try_into().map_err(|_| {
             rpc_error(
                 error::INVALID_INPUT,
@@ -207,7 +277,8 @@ where
         Ok(self.author.seal(pre_hash, signature).await?)
     }
 
-    async fn submit_block(&self, block: Bytes) -> RpcResult<H256> {
+    async fn submit_block(&self, ext: &Extensions, block: Bytes) -> RpcResult<H256> {
+        ensure_unsafe_allowed(ext, "upow_submitBlock")?;
         let block = Block::decode(&mut &block.0[..])
             .map_err(|e| rpc_error(error::INVALID_INPUT, format!("block does not decode: {e}")))?;
         Ok(self.author.submit_block(block).await?)

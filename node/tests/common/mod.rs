@@ -388,3 +388,12 @@ pub fn fashion_mnist() -> PathBuf {
     );
     dir
 }
+
+/// A `NumberOrHex` JSON value (a u128 balance or difficulty).
+pub fn number_or_hex(value: &Value) -> u128 {
+    match value {
+        Value::Number(n) => n.as_u64().expect("a u64 number").into(),
+        Value::String(s) => u128::from_str_radix(s.trim_start_matches("0x"), 16).expect("0x hex"),
+        other => panic!("not a NumberOrHex: {other}"),
+    }
+}

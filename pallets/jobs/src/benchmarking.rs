@@ -10,6 +10,7 @@ use frame_support::{
     traits::{fungible::Inspect, fungible::Mutate, Get},
 };
 use frame_system::RawOrigin;
+use sp_runtime::traits::Saturating;
 use upow_primitives::traits::JobSchedule;
 use upow_puzzle::{DatasetCommitment, Hyperparams, Model};
 
@@ -54,8 +55,8 @@ fn budget<T: Config>(price: BalanceOf<T>) -> BalanceOf<T> {
 /// price and their deposits.
 fn poster<T: Config>(jobs: u32) -> T::AccountId {
     let who: T::AccountId = whitelisted_caller();
-    let per_job = budget::<T>(price::<T>().saturating_mul(2u32.into()))
-        .saturating_add(T::JobDeposit::get());
+    let per_job =
+        budget::<T>(price::<T>().saturating_mul(2u32.into())).saturating_add(T::JobDeposit::get());
     let amount = per_job
         .saturating_mul(jobs.saturating_add(2).into())
         .saturating_add(T::Currency::minimum_balance().saturating_mul(100u32.into()));
@@ -157,8 +158,8 @@ mod benchmarks {
         let who = poster::<T>(2);
         let job = fill::<T>(&who, 1)?[0];
         Jobs::<T>::cancel_job(RawOrigin::Signed(who.clone()).into(), job)?;
-        let later = frame_system::Pallet::<T>::block_number()
-            .saturating_add(T::RetentionPeriod::get());
+        let later =
+            frame_system::Pallet::<T>::block_number().saturating_add(T::RetentionPeriod::get());
         frame_system::Pallet::<T>::set_block_number(later);
         let reaper: T::AccountId = account("reaper", 0, 0);
 
@@ -174,7 +175,10 @@ mod benchmarks {
 
     /// The expiry hook over `o` open jobs, of which `e` expire.
     #[benchmark]
-    fn expire_jobs(o: Linear<0, { T::MaxOpen::get() }>, e: Linear<0, { T::MaxOpen::get() }>) -> Result<(), BenchmarkError> {
+    fn expire_jobs(
+        o: Linear<0, { T::MaxOpen::get() }>,
+        e: Linear<0, { T::MaxOpen::get() }>,
+    ) -> Result<(), BenchmarkError> {
         let e = e.min(o);
         let who = poster::<T>(o);
         let open = fill::<T>(&who, o)?;

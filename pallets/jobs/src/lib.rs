@@ -140,7 +140,7 @@ pub use types::*;
 
 use alloc::vec::Vec;
 use frame_support::traits::fungible;
-use sp_runtime::traits::{Saturating, Zero};
+use sp_runtime::traits::Zero;
 use upow_primitives::{
     traits::{JobLimits, OnJobReaped},
     JobId, JobStatus,

@@ -12,7 +12,9 @@ use crate::{
 };
 use alloc::vec::Vec;
 use codec::Encode;
-use frame_support::{pallet_prelude::*, traits::fungible::MutateHold as _, traits::tokens::Precision};
+use frame_support::{
+    pallet_prelude::*, traits::fungible::MutateHold as _, traits::tokens::Precision,
+};
 use frame_system::pallet_prelude::BlockNumberFor;
 use sp_runtime::traits::{Saturating, UniqueSaturatedInto, Zero};
 use upow_primitives::{
@@ -77,7 +79,6 @@ impl<T: Config> Pallet<T> {
 
     /// A new job record, open from now on.
     fn new_job(
-        id: JobId,
         poster: &T::AccountId,
         spec: JobSpec,
         init_seed: Hash,
@@ -121,7 +122,7 @@ impl<T: Config> Pallet<T> {
         Self::admit(&spec)?;
         let id = Self::next_id()?;
         let zero = Zero::zero();
-        let job = Self::new_job(id, poster, spec, init_seed, zero, zero, zero, None);
+        let job = Self::new_job(poster, spec, init_seed, zero, zero, zero, None);
         Jobs::<T>::insert(id, job);
         HouseJob::<T>::put(id);
         Ok(())
@@ -194,7 +195,6 @@ impl<T: Config> Pallet<T> {
         let parent = frame_system::Pallet::<T>::parent_hash();
         let init_seed = Self::init_seed(id, who, &parent);
         let job = Self::new_job(
-            id,
             who,
             spec,
             init_seed,

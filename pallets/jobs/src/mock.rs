@@ -80,7 +80,7 @@ impl pallet_balances::Config for Test {
 
 parameter_types! {
     /// Most parameters a job may have (stands in for the verification budget).
-    pub static MaxParams: usize = 10_000;
+    pub static MaxParams: usize = 1 << 20;
     /// Largest batch a job may have (stands in for the proof-size budget).
     pub static MaxBatch: usize = 256;
 }

@@ -18,7 +18,10 @@ impl<T: Config> Pallet<T> {
         let mut previous: Option<(BalanceOf<T>, JobId)> = None;
         for &id in open.iter() {
             let job = Jobs::<T>::get(id).ok_or("open job missing")?;
-            ensure!(job.status == JobStatus::Open, "a job in the market is not open");
+            ensure!(
+                job.status == JobStatus::Open,
+                "a job in the market is not open"
+            );
             ensure!(Some(id) != house, "the house job in the market");
             if let Some((price, prev)) = previous {
                 ensure!(

@@ -448,7 +448,9 @@ pub mod pallet {
         /// The weights hash of every job this pallet has trained (reaped
         /// jobs are dropped): what nodes keep serving.
         pub fn trained_weights() -> Vec<(JobId, Hash)> {
-            Jobs::<T>::iter().map(|(id, state)| (id, state.weights)).collect()
+            Jobs::<T>::iter()
+                .map(|(id, state)| (id, state.weights))
+                .collect()
         }
 
         /// `count` points of a job's loss curve from index `from`, of those

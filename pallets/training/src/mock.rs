@@ -78,7 +78,11 @@ impl JobSchedule<u64> for MockJobs {
 }
 
 /// A job of the mock market: `spec` with `init_seed`.
-pub fn active_job(id: JobId, spec: upow_puzzle::JobSpec, init_seed: upow_primitives::Hash) -> ActiveJob {
+pub fn active_job(
+    id: JobId,
+    spec: upow_puzzle::JobSpec,
+    init_seed: upow_primitives::Hash,
+) -> ActiveJob {
     ActiveJob {
         id,
         initial_weights: upow_puzzle::Weights::initial(&spec.model, &init_seed).hash(),

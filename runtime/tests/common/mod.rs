@@ -20,24 +20,29 @@ use upow_runtime::{
 pub const INIT_SEED: [u8; 32] = [4; 32];
 /// The parent every test block is built on.
 pub const PARENT: H256 = H256([7; 32]);
-/// The genesis difficulty.
+/// The genesis difficulty (of the chain, in reference steps).
 pub const DIFFICULTY: u128 = 3;
 
-/// The house job's training set: 48 samples of 16 inputs, 3 classes.
+/// The house job's training set: 48 samples of 784 inputs, 10 classes.
 pub fn dataset() -> Dataset {
-    let labels: Vec<u8> = (0..48).map(|i| (i % 3) as u8).collect();
-    let pixels: Vec<u8> = (0..48 * 16).map(|i| (i * 53 % 256) as u8).collect();
-    Dataset::new(16, &labels, &pixels).unwrap()
+    let labels: Vec<u8> = (0..48).map(|i| (i % 10) as u8).collect();
+    let pixels: Vec<u8> = (0..48 * 784).map(|i| (i * 53 % 256) as u8).collect();
+    Dataset::new(784, &labels, &pixels).unwrap()
 }
 
-/// The house job: 16-8-3, batch 16.
+/// The house job: 784-128-10 at batch 16 (a quarter of a reference step).
 pub fn spec() -> JobSpec {
     JobSpec::new(
-        Model::new(&[16, 8, 3]).unwrap(),
+        Model::new(&[784, 128, 10]).unwrap(),
         Hyperparams::new(4, 2, 1000).unwrap(),
         dataset().commitment(),
     )
     .unwrap()
+}
+
+/// The house job's difficulty at the genesis difficulty (docs/puzzle.md §6).
+pub fn job_difficulty() -> u128 {
+    upow_puzzle::job_difficulty(DIFFICULTY, spec().step_macs())
 }
 
 /// The house job's initial weights (`W_0` of the first block).
@@ -60,8 +65,9 @@ pub fn account(pair: &sr25519::Pair) -> AccountId {
     AccountId::from(pair.public().0)
 }
 
-/// Genesis: Alice endowed, admitted and bonded as a miner; Bob endowed; the
-/// house job is a small 16-8-3 MLP; difficulty [`DIFFICULTY`].
+/// Genesis: Alice endowed, admitted and bonded as a miner, and the sudo
+/// key; Bob endowed; the house job is 784-128-10 at batch 16; difficulty
+/// [`DIFFICULTY`].
 pub fn ext() -> sp_io::TestExternalities {
     let alice = alice();
     let bond = upow_runtime::configs::MinBond::get();
@@ -84,10 +90,14 @@ pub fn ext() -> sp_io::TestExternalities {
                 init_seed: H256(INIT_SEED),
             }),
             jobs: vec![],
+            expiry: None,
         },
         training: pallet_upow_training::GenesisConfig {
             difficulty: DIFFICULTY,
             _config: Default::default(),
+        },
+        sudo: pallet_sudo::GenesisConfig {
+            key: Some(account(&alice)),
         },
         ..Default::default()
     };
@@ -107,7 +117,7 @@ pub fn context(author: &sr25519::Pair) -> TrajectoryContext {
 /// Mines the house job's first block on [`PARENT`] as `author`.
 pub fn mine(author: &sr25519::Pair) -> Mined {
     ReferenceMiner::new(&spec(), &dataset(), context(author), start_weights(), 0, 8)
-        .run(DIFFICULTY, 1_000_000)
+        .run(job_difficulty(), 1_000_000)
         .unwrap()
         .unwrap()
 }

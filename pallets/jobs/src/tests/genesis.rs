@@ -27,7 +27,12 @@ fn genesis_sets_up_the_house_job() {
         let open = <UpowJobs as JobSchedule<u64>>::open();
         assert_eq!(open.len(), 1);
         assert_eq!(
-            (open[0].id, &open[0].spec, open[0].init_seed, open[0].price_per_step),
+            (
+                open[0].id,
+                &open[0].spec,
+                open[0].init_seed,
+                open[0].price_per_step
+            ),
             (0, &house_spec(), [42; 32], 0)
         );
         assert_ok!(UpowJobs::do_try_state());

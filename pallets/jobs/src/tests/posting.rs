@@ -34,7 +34,11 @@ fn post_job_opens_the_job_and_holds_budget_and_deposit() {
         );
         let trained = <UpowJobs as JobSchedule<u64>>::trainable(1).expect("open");
         assert_eq!(
-            (trained.initial_weights, trained.price_per_step, trained.budget_left),
+            (
+                trained.initial_weights,
+                trained.price_per_step,
+                trained.budget_left
+            ),
             (posted.initial_weights, 5, 100)
         );
         assert_eq!(job(0).status, JobStatus::Open);

@@ -139,7 +139,10 @@ fn check_invariants(issuance: u64, flows: &Flows) -> Result<(), TestCaseError> {
     prop_assert!(expected.len() as u32 <= MAX_OPEN);
     prop_assert_eq!(Open::<Test>::get().into_inner(), expected.clone());
     // Blocks may train exactly those and the house job.
-    let trainable: Vec<JobId> = expected.into_iter().chain(HouseJob::<Test>::get()).collect();
+    let trainable: Vec<JobId> = expected
+        .into_iter()
+        .chain(HouseJob::<Test>::get())
+        .collect();
     prop_assert_eq!(open_ids(), trainable);
     Ok(())
 }
@@ -276,7 +279,10 @@ fn run(house: bool, ops: Vec<Op>) -> Result<(), TestCaseError> {
             );
         }
         prop_assert!(Open::<Test>::get().is_empty());
-        prop_assert_eq!(open_ids(), HouseJob::<Test>::get().into_iter().collect::<Vec<_>>());
+        prop_assert_eq!(
+            open_ids(),
+            HouseJob::<Test>::get().into_iter().collect::<Vec<_>>()
+        );
         Ok(())
     })
 }

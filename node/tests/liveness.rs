@@ -1,0 +1,275 @@
+//! Liveness end to end (docs/protocol.md §4), against the release
+//! `upow-node` on a dev chain that mines with its built-in miner:
+//!
+//! * a job over a dataset nobody has, posted at the highest price, does not
+//!   stop blocks: the miner trains the best job it can, and the stuck job
+//!   expires with its escrow refunded;
+//! * a paid job that runs past the prune horizon (`--keep-weights 2`) leaves
+//!   the house job's weights in place, and its own final weights stay
+//!   served after it ends, across a restart;
+//! * with `--rpc-methods safe` the mining submissions are refused.
+
+// Test code outside `#[test]` functions may unwrap too: a panic fails the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use codec::{Decode, Encode};
+use common::{fashion_mnist, number_or_hex, serial, unhex, Node};
+use serde_json::{json, Value};
+use sp_core::{crypto::Pair as _, sr25519, H256};
+use sp_runtime::{generic::Era, MultiSignature};
+use upow_primitives::rpc::error;
+use upow_puzzle::{idx, DatasetCommitment, Hyperparams, JobSpec, Model};
+use upow_runtime::{RuntimeCall, SignedPayload, TxExtension, UncheckedExtrinsic, UNIT};
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+fn pair(uri: &str) -> sr25519::Pair {
+    sr25519::Pair::from_string(uri, None).unwrap()
+}
+
+/// Signs `call` as `signer` (immortal, nonce `nonce`) against the node's
+/// chain and submits it to its pool.
+fn submit(node: &Node, signer: &sr25519::Pair, nonce: u32, call: RuntimeCall) {
+    let genesis = H256::from_slice(&unhex(&node.call("chain_getBlockHash", json!([0]))));
+    let version = node.call("state_getRuntimeVersion", json!([]));
+    let spec_version = version["specVersion"].as_u64().unwrap() as u32;
+    let tx_version = version["transactionVersion"].as_u64().unwrap() as u32;
+    let extension: TxExtension = (
+        frame_system::CheckNonZeroSender::new(),
+        frame_system::CheckSpecVersion::new(),
+        frame_system::CheckTxVersion::new(),
+        frame_system::CheckGenesis::new(),
+        frame_system::CheckEra::from(Era::Immortal),
+        frame_system::CheckNonce::from(nonce),
+        frame_system::CheckWeight::new(),
+        pallet_transaction_payment::ChargeTransactionPayment::from(0),
+        frame_system::WeightReclaim::new(),
+    );
+    let implicit = (
+        (),
+        spec_version,
+        tx_version,
+        genesis,
+        genesis,
+        (),
+        (),
+        (),
+        (),
+    );
+    let payload = SignedPayload::from_raw(call.clone(), extension.clone(), implicit);
+    let signature = payload.using_encoded(|bytes| signer.sign(bytes));
+    let xt = UncheckedExtrinsic::new_signed(
+        call,
+        sp_runtime::AccountId32::from(signer.public()).into(),
+        MultiSignature::Sr25519(signature),
+        extension,
+    );
+    node.call(
+        "author_submitExtrinsic",
+        json!([format!("0x{}", hex::encode(xt.encode()))]),
+    );
+}
+
+fn post_job(spec: JobSpec, price: u128, budget: u128) -> RuntimeCall {
+    RuntimeCall::Jobs(pallet_upow_jobs::Call::post_job {
+        spec,
+        price_per_step: price,
+        budget,
+        target_loss: None,
+    })
+}
+
+/// `(free, reserved)` balance of `who` at the best block.
+fn balance(node: &Node, who: &sr25519::Pair) -> (u128, u128) {
+    let key = frame_system::Account::<upow_runtime::Runtime>::hashed_key_for(
+        sp_runtime::AccountId32::from(who.public()),
+    );
+    let raw = unhex(&node.call(
+        "state_getStorage",
+        json!([format!("0x{}", hex::encode(key))]),
+    ));
+    // AccountInfo { nonce, consumers, providers, sufficients, data: { free, reserved, .. } }
+    let (_, _, _, _, free, reserved) =
+        <(u32, u32, u32, u32, u128, u128)>::decode(&mut &raw[..]).unwrap();
+    (free, reserved)
+}
+
+fn job(node: &Node, id: u64) -> Value {
+    node.call("upow_job", json!([id]))
+}
+
+fn status(node: &Node, id: u64) -> String {
+    job(node, id)["status"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn stuck_jobs_expire_needed_weights_survive_pruning_and_safe_rpc_refuses_submissions() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = Node::start(
+        "alice",
+        dir.path(),
+        &["--alice", "--mine", "--keep-weights", "2"],
+    );
+    node.wait_for("block #2", 3 * MINUTE, |n| n.best_number() >= 2);
+    let house = node.call("upow_getWork", json!([]));
+    assert_eq!(house["job"].as_u64(), Some(0), "the house job: {house}");
+    let house_spec = JobSpec::decode(&mut &unhex(&house["spec"])[..]).unwrap();
+    let house_difficulty = number_or_hex(&house["difficulty"]);
+    let deposit = upow_runtime::configs::JobDeposit::get();
+
+    // Bob: a job over a dataset root nobody has, at the highest price.
+    let bob = pair("//Bob");
+    let (bob_free, bob_reserved) = balance(&node, &bob);
+    let unknown = JobSpec::new(
+        Model::new(&[784, 64, 10]).unwrap(),
+        Hyperparams::new(4, 2, 10_000).unwrap(),
+        DatasetCommitment {
+            root: [0xab; 32],
+            samples: u64::MAX,
+            inputs: 784,
+        },
+    )
+    .unwrap();
+    submit(&node, &bob, 0, post_job(unknown, UNIT, 1_000 * UNIT));
+    // Charlie: a paid job over Fashion-MNIST with about 24 blocks' worth of
+    // steps at today's difficulty (a block proves ~its job difficulty in
+    // steps), so that it runs past the prune horizon; it completes.
+    let charlie = pair("//Charlie");
+    let train = idx::load_split(&fashion_mnist(), idx::Split::Train).unwrap();
+    let paid_spec = |total_steps: u64| {
+        JobSpec::new(
+            Model::new(&[784, 32, 10]).unwrap(),
+            Hyperparams::new(4, 2, total_steps).unwrap(),
+            train.commitment(),
+        )
+        .unwrap()
+    };
+    let steps_per_block =
+        house_difficulty * house_spec.step_macs() as u128 / paid_spec(1).step_macs() as u128;
+    let blocks_of_steps = steps_per_block * 24;
+    let paid = paid_spec(blocks_of_steps as u64);
+    let price = UNIT / 100;
+    submit(
+        &node,
+        &charlie,
+        0,
+        post_job(paid, price, 2 * price * blocks_of_steps),
+    );
+    node.wait_for("both jobs open", MINUTE, |n| {
+        n.call("upow_openJobs", json!([])).as_array().unwrap().len() == 3
+    });
+    let open = node.call("upow_openJobs", json!([]));
+    eprintln!("open jobs: {open}");
+    let jobs = open.as_array().unwrap();
+    // Best price first; only the stuck job's dataset is not served here.
+    let (stuck, paid) = (
+        jobs[0]["job"].as_u64().unwrap(),
+        jobs[1]["job"].as_u64().unwrap(),
+    );
+    assert_eq!(jobs[0]["datasetServed"], json!(false));
+    assert_eq!(jobs[1]["datasetServed"], json!(true));
+    assert_eq!(jobs[2]["job"], json!(0));
+    // Its work is described (a miner with its own copy of the data could
+    // mine it), but this node cannot serve the data.
+    let work = node.call("upow_getWork", json!([null, stuck]));
+    assert_eq!(work["job"].as_u64(), Some(stuck));
+    let err = node
+        .rpc_call("upow_getDataset", json!([work["datasetRoot"], 0, 10]))
+        .unwrap_err();
+    assert_eq!(err.code, error::NOT_FOUND as i64, "{err:?}");
+    let posted_at = node.best_number();
+
+    // Blocks keep coming: the miner trains the paid job, then the house job
+    // again; the stuck job expires and its escrow comes back.
+    node.wait_for("the paid job to end", 6 * MINUTE, |n| {
+        status(n, paid) != "Open"
+    });
+    let paid_end = node.best_number();
+    let paid_job = job(&node, paid);
+    eprintln!("paid job: {paid_job}");
+    assert_eq!(paid_job["status"], json!("Completed"), "{paid_job}");
+    node.wait_for("the stuck job to expire", 4 * MINUTE, |n| {
+        status(n, stuck) != "Open"
+    });
+    let stuck_job = job(&node, stuck);
+    assert_eq!(stuck_job["status"], json!("Expired"), "{stuck_job}");
+    assert_eq!(number_or_hex(&stuck_job["budgetLeft"]), 0);
+    assert_eq!(stuck_job["steps"], json!(0));
+    let expiry = u64::from(upow_runtime::genesis_config_presets::DEV_JOB_EXPIRY);
+    assert!(node.best_number() >= posted_at + expiry, "expired early");
+    let (free, reserved) = balance(&node, &bob);
+    assert_eq!(
+        reserved,
+        bob_reserved + deposit,
+        "only the deposit stays held"
+    );
+    assert!(
+        free + deposit <= bob_free && free + deposit + UNIT > bob_free,
+        "the budget is back, less the deposit and fees: {bob_free} -> {free}"
+    );
+
+    // Finality moves past the prune horizon, and the pruner runs.
+    node.wait_for("finality past the paid job", 4 * MINUTE, |n| {
+        n.finalized_number() > paid_end + 20
+    });
+    node.wait_for("a pruning pass", MINUTE, |n| {
+        n.log_contains("weight sets below")
+    });
+    let log = std::fs::read_to_string(dir.path().join("alice.log")).unwrap();
+    let pruned: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("weight sets below"))
+        .collect();
+    eprintln!("pruning passes:\n{}", pruned.join("\n"));
+    assert!(
+        pruned.iter().any(|l| !l.contains(" and 0 weight sets")),
+        "pruning removed old weights"
+    );
+    let final_weights = paid_job["weights"].clone();
+    assert!(
+        !unhex(&node.call("upow_getWeights", json!([final_weights]))).is_empty(),
+        "the paid job's final weights are served"
+    );
+    let house_now = node.call("upow_getWork", json!([]));
+    assert_eq!(house_now["job"].as_u64(), Some(0));
+    assert!(
+        house_now["steps"].as_u64() > house["steps"].as_u64(),
+        "the house job trains again"
+    );
+    assert!(!unhex(&node.call("upow_getWeights", json!([house_now["weights"]]))).is_empty());
+
+    // Across a restart, now with the safe RPC method set.
+    node.restart(Some(&[
+        "--alice",
+        "--keep-weights",
+        "2",
+        "--rpc-methods",
+        "safe",
+    ]));
+    assert!(!unhex(&node.call("upow_getWeights", json!([final_weights]))).is_empty());
+    node.call("upow_getWork", json!([]));
+    let zero = format!("0x{}", "00".repeat(32));
+    for (method, params) in [
+        (
+            "upow_submitWork",
+            json!([{
+                "parent": zero, "author": zero, "job": 0, "salt": 0,
+                "claim": { "steps": 1, "root": zero, "finalWeights": zero },
+                "proof": "0x00", "signature": "0x00",
+            }]),
+        ),
+        (
+            "upow_submitSeal",
+            json!([format!("0x{}", "11".repeat(32)), "0x00"]),
+        ),
+        ("upow_submitBlock", json!(["0x00"])),
+    ] {
+        let err = node.rpc_call(method, params).unwrap_err();
+        assert_eq!(err.code, error::UNSAFE as i64, "{method}: {err:?}");
+    }
+}
