@@ -51,8 +51,10 @@ use crate::{
 /// Log target of block authoring.
 pub const LOG_TARGET: &str = "upow::author";
 
-/// Templates kept waiting for a signature at most.
-const MAX_PENDING: usize = 64;
+/// Templates kept waiting for a signature at most: one per author on the
+/// best parent (each holds a built block, up to 12 MiB with its storage
+/// changes: at most ~200 MiB together).
+const MAX_PENDING: usize = 16;
 /// Longest time to build a block.
 const BUILD_TIME: Duration = Duration::from_secs(4);
 
@@ -459,6 +461,12 @@ where
         {
             return Err(AuthorError::UnknownParent(*header.parent_hash()));
         }
+        // The checks a block from the network gets before its body runs.
+        let mut sealed = header.clone();
+        sealed.digest_mut().push(seal.clone());
+        self.algorithm
+            .precheck(&sealed, Some(&body))
+            .map_err(AuthorError::Rejected)?;
         let number = *HeaderT::number(&header);
         let mut params = BlockImportParams::new(BlockOrigin::NetworkBroadcast, header);
         params.post_digests.push(seal);

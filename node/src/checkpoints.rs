@@ -72,6 +72,10 @@ pub struct PruneReport {
 pub struct CheckpointStore {
     db: DB,
     datasets: Mutex<HashMap<Hash, Arc<Dataset>>>,
+    /// Held by [`CheckpointStore::prune`] and by whoever adds weights with
+    /// the block record that keeps them ([`CheckpointStore::lock_writes`]),
+    /// so a pass never deletes weights whose record is being written.
+    writes: Mutex<()>,
 }
 
 impl CheckpointStore {
@@ -87,7 +91,14 @@ impl CheckpointStore {
         Ok(Self {
             db,
             datasets: Mutex::new(HashMap::new()),
+            writes: Mutex::new(()),
         })
+    }
+
+    /// Excludes pruning while held: take it before checking for, adding
+    /// and recording a block's weights.
+    pub fn lock_writes(&self) -> parking_lot::MutexGuard<'_, ()> {
+        self.writes.lock()
     }
 
     fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily, StoreError> {
@@ -218,6 +229,7 @@ impl CheckpointStore {
         stale: &[H256],
         retain: &HashSet<Hash>,
     ) -> Result<PruneReport, StoreError> {
+        let _writes = self.writes.lock();
         let stale: HashSet<H256> = stale.iter().copied().collect();
         let blocks_cf = self.cf(CF_BLOCKS)?;
         let weights_cf = self.cf(CF_WEIGHTS)?;
@@ -232,17 +244,20 @@ impl CheckpointStore {
                 live.insert(record.weights);
             }
         }
-        for item in self.db.iterator_cf(weights_cf, IteratorMode::Start) {
-            let (key, _) = item?;
+        // Keys only: the values are whole weight sets.
+        let mut keys = self.db.raw_iterator_cf(weights_cf);
+        keys.seek_to_first();
+        while let Some(key) = keys.key() {
             let hash: Hash = key
-                .as_ref()
                 .try_into()
                 .map_err(|_| StoreError::Corrupt("weights key is not 32 bytes".into()))?;
             if !live.contains(&hash) {
-                batch.delete_cf(weights_cf, &key);
+                batch.delete_cf(weights_cf, key);
                 report.weights += 1;
             }
+            keys.next();
         }
+        keys.status()?;
         self.db.write(batch)?;
         Ok(report)
     }

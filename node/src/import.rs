@@ -103,6 +103,7 @@ where
         // claimed weights. The node that mined it already stored them (and a
         // block seen on another fork shares them): replay only when missing.
         let claimed = digest.claim().final_weights;
+        let _writes = store.lock_writes();
         if !store.has_weights(&claimed).map_err(WorkError::from)? {
             let proof = find_proof(body).ok_or(DeriveError::NoProof)?;
             let weights = self

@@ -24,13 +24,16 @@ pub const LOG_TARGET: &str = "upow::pow";
 /// cached (each import asks twice).
 const DIFFICULTY_CACHE: usize = 256;
 
+/// Cached job difficulties by (parent, job); `None`: not open there.
+type JobDifficulties = HashMap<(H256, JobId), Option<Difficulty>>;
+
 /// upow's [`PowAlgorithm`]: a block is sealed when its author's trajectory
 /// ticket meets the difficulty at its parent, the seal is the author's
 /// signature over the pre-seal header hash, and the author is admitted.
 pub struct UpowAlgorithm<C> {
     client: Arc<C>,
     difficulties: Arc<Mutex<HashMap<H256, Difficulty>>>,
-    job_difficulties: Arc<Mutex<HashMap<(H256, JobId), Option<Difficulty>>>>,
+    job_difficulties: Arc<Mutex<JobDifficulties>>,
     metrics: Option<Arc<NodeMetrics>>,
 }
 
@@ -80,17 +83,15 @@ pub enum SealError {
     TicketAboveTarget(Difficulty),
 }
 
-/// The checks that need no chain state but the genesis hash and the
-/// claimed job's difficulty: digest, seal signature ([`PowSeal::verify`]),
-/// the claim's bounds, the ticket. Cheap (one signature check and a few
-/// hashes): runs before the body is looked at.
-pub fn check_seal(
+/// The first half of the seal rule (then [`check_ticket`]; both cheap, run
+/// before the body is looked at), which needs no chain state: the
+/// digest and the seal decode, and the seal is the digest's author's
+/// signature of `PowSeal::message(genesis, pre_hash)`.
+pub fn check_signature(
     genesis: H256,
-    parent: H256,
     pre_hash: &H256,
     pre_digest: Option<&[u8]>,
     seal: &[u8],
-    difficulty: Difficulty,
 ) -> Result<PreDigest, SealError> {
     let digest = PreDigest::decode_all(pre_digest.unwrap_or_default())
         .map_err(|e| SealError::Digest(e.to_string()))?;
@@ -98,6 +99,16 @@ pub fn check_seal(
     if !seal.verify(&genesis.0, &pre_hash.0, digest.author()) {
         return Err(SealError::BadSignature(hex::encode(digest.author())));
     }
+    Ok(digest)
+}
+
+/// The second half: the claim is within the bounds of the job's
+/// `difficulty` and its ticket meets it.
+pub fn check_ticket(
+    parent: H256,
+    digest: &PreDigest,
+    difficulty: Difficulty,
+) -> Result<(), SealError> {
     upow_puzzle::validate_claim_bounds(difficulty, digest.claim()).map_err(SealError::Claim)?;
     let ticket = digest
         .claim()
@@ -106,7 +117,7 @@ pub fn check_seal(
     if !ticket.meets(difficulty) {
         return Err(SealError::TicketAboveTarget(difficulty));
     }
-    Ok(digest)
+    Ok(())
 }
 
 impl<C> UpowAlgorithm<C>
@@ -207,24 +218,24 @@ where
     ) -> Result<bool, PowError<Block>> {
         let parent = self.parent_hash(parent)?;
         let genesis = self.client.info().genesis_hash;
-        let job = match PreDigest::decode_all(pre_digest.unwrap_or_default()) {
-            Ok(digest) => digest.job(),
-            Err(e) => {
-                log::warn!(target: LOG_TARGET, "rejecting block on {parent}: bad pre-runtime digest: {e}");
-                return Ok(false);
-            }
-        };
-        let Some(difficulty) = self.job_difficulty(parent, job)? else {
-            log::warn!(target: LOG_TARGET, "rejecting block on {parent}: {}", SealError::JobNotOpen(job));
-            return Ok(false);
-        };
-        let digest = match check_seal(genesis, parent, pre_hash, pre_digest, seal, difficulty) {
+        // The signature first: a forged seal costs one signature check, no
+        // runtime call.
+        let digest = match check_signature(genesis, pre_hash, pre_digest, seal) {
             Ok(d) => d,
             Err(e) => {
                 log::warn!(target: LOG_TARGET, "rejecting block on {parent}: {e}");
                 return Ok(false);
             }
         };
+        let job = digest.job();
+        let Some(difficulty) = self.job_difficulty(parent, job)? else {
+            log::warn!(target: LOG_TARGET, "rejecting block on {parent}: {}", SealError::JobNotOpen(job));
+            return Ok(false);
+        };
+        if let Err(e) = check_ticket(parent, &digest, difficulty) {
+            log::warn!(target: LOG_TARGET, "rejecting block on {parent}: {e}");
+            return Ok(false);
+        }
         let admitted = self
             .client
             .runtime_api()
@@ -241,12 +252,70 @@ where
     }
 }
 
+impl<C> UpowAlgorithm<C>
+where
+    C: ProvideRuntimeApi<Block> + HeaderBackend<Block>,
+    C::Api: UpowApi<Block>,
+{
+    /// The checks a sealed block gets before its body is decoded or
+    /// executed, whether it comes from the network ([`SealFirstVerifier`])
+    /// or from `upow_submitBlock`: the body's length, one `pow_`
+    /// pre-runtime item and a seal, then the seal rule ([`PowAlgorithm`]'s
+    /// `check`: signature, the job's difficulty and the ticket, admission).
+    pub fn precheck(
+        &self,
+        header: &<Block as BlockT>::Header,
+        body: Option<&[<Block as BlockT>::Extrinsic]>,
+    ) -> Result<(), String> {
+        use sp_runtime::traits::Header as _;
+        let hash = header.hash();
+        if let Some(body) = body {
+            validate_body_length(hash, body).map_err(|e| e.to_string())?;
+        }
+        let mut unsealed = header.clone();
+        let seal = match unsealed.digest_mut().pop() {
+            Some(sp_runtime::DigestItem::Seal(id, seal)) if id == upow_primitives::ENGINE_ID => {
+                seal
+            }
+            _ => return Err(PrecheckError::Unsealed(hash).to_string()),
+        };
+        // As the block import reads it: the one `pow_` pre-runtime item.
+        let mut ours = unsealed
+            .digest()
+            .logs()
+            .iter()
+            .filter_map(|item| match item {
+                sp_runtime::DigestItem::PreRuntime(id, bytes)
+                    if *id == upow_primitives::ENGINE_ID =>
+                {
+                    Some(bytes.as_slice())
+                }
+                _ => None,
+            });
+        let pre_digest = ours.next();
+        if ours.next().is_some() {
+            return Err(format!(
+                "block {hash}: {}",
+                upow_primitives::DigestError::Multiple
+            ));
+        }
+        let parent = *unsealed.parent_hash();
+        let sealed = self
+            .check(&BlockId::Hash(parent), &unsealed.hash(), pre_digest, &seal)
+            .map_err(|e| e.to_string())?;
+        if !sealed {
+            return Err(PrecheckError::InvalidSeal(hash).to_string());
+        }
+        Ok(())
+    }
+}
+
 /// The import queue's verifier: the cheap checks before a block's body is
 /// executed. sc-consensus-pow's own verifier only moves the seal out of the
 /// header; its block import runs `check_inherents` (the runtime, on the
 /// whole body) before it checks the seal. This verifier first refuses a
 /// body longer than the runtime's block length, then runs the seal rule
-/// ([`UpowAlgorithm`]'s `verify`: digest, signature, claim bounds, ticket,
+/// ([`UpowAlgorithm::precheck`]: digest, signature, claim bounds, ticket,
 /// admission), so that a block with a forged seal costs its receiver one
 /// signature check, never a body execution.
 pub struct SealFirstVerifier<C> {
@@ -309,46 +378,8 @@ where
         &self,
         block: sc_consensus::BlockImportParams<Block>,
     ) -> Result<sc_consensus::BlockImportParams<Block>, String> {
-        use sp_runtime::traits::Header as _;
-        let hash = block.header.hash();
-        if let Some(body) = &block.body {
-            validate_body_length(hash, body).map_err(|e| e.to_string())?;
-        }
-        let mut unsealed = block.header.clone();
-        let seal = match unsealed.digest_mut().pop() {
-            Some(sp_runtime::DigestItem::Seal(id, seal)) if id == upow_primitives::ENGINE_ID => {
-                seal
-            }
-            _ => return Err(PrecheckError::Unsealed(hash).to_string()),
-        };
-        // As the block import reads it: the one `pow_` pre-runtime item.
-        let mut ours = unsealed
-            .digest()
-            .logs()
-            .iter()
-            .filter_map(|item| match item {
-                sp_runtime::DigestItem::PreRuntime(id, bytes)
-                    if *id == upow_primitives::ENGINE_ID =>
-                {
-                    Some(bytes.as_slice())
-                }
-                _ => None,
-            });
-        let pre_digest = ours.next();
-        if ours.next().is_some() {
-            return Err(format!(
-                "block {hash}: {}",
-                upow_primitives::DigestError::Multiple
-            ));
-        }
-        let parent = *unsealed.parent_hash();
-        let sealed = self
-            .algorithm
-            .check(&BlockId::Hash(parent), &unsealed.hash(), pre_digest, &seal)
-            .map_err(|e| e.to_string())?;
-        if !sealed {
-            return Err(PrecheckError::InvalidSeal(hash).to_string());
-        }
+        self.algorithm
+            .precheck(&block.header, block.body.as_deref())?;
         self.inner.verify(block).await
     }
 }
@@ -390,7 +421,8 @@ mod tests {
         let parent = H256::repeat_byte(4);
         let seal = sealed(&pair, GENESIS, &pre_hash);
         let check = |pre: &H256, d: Option<&[u8]>, seal: &[u8], difficulty| {
-            check_seal(GENESIS, parent, pre, d, seal, difficulty)
+            check_signature(GENESIS, pre, d, seal)
+                .and_then(|digest| check_ticket(parent, &digest, difficulty).map(|()| digest))
         };
         assert!(check(&pre_hash, Some(&d), &seal, 1).is_ok());
         // Another message.

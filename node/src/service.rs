@@ -250,7 +250,7 @@ fn mining_key(
 /// Deletes the weights of old blocks and abandoned forks, keeping what the
 /// chain still needs: every weights hash the runtime lists in
 /// `needed_weights` (every job's current or final weights, whether or not
-/// recent blocks trained it), read at the finalized block. Runs every
+/// recent blocks trained it), read at the finalized and the best block. Runs every
 /// [`PRUNE_EVERY`] new best blocks or finalized blocks, whichever come; the
 /// horizon is `keep` blocks below the finalized block, or
 /// [`MAX_UNFINALIZED_RECORDS`] below the best block when finality stalls, so
@@ -278,19 +278,27 @@ async fn prune_checkpoints(client: Arc<FullClient>, work: WorkSource<FullClient>
         }
         since = 0;
         let info = client.info();
-        let horizon = info
-            .finalized_number
-            .saturating_sub(keep)
-            .max(info.best_number.saturating_sub(MAX_UNFINALIZED_RECORDS));
-        // Without the list of needed weights, nothing is pruned this time.
-        let retain: HashSet<upow_primitives::Hash> =
-            match client.runtime_api().needed_weights(info.finalized_hash) {
-                Ok(needed) => needed.into_iter().map(|(_, hash)| hash).collect(),
+        let horizon = info.finalized_number.saturating_sub(keep).max(
+            info.best_number
+                .saturating_sub(MAX_UNFINALIZED_RECORDS.max(keep)),
+        );
+        // What the finalized block and the best block still need (when
+        // finality lags, the best chain's jobs may have newer weights than
+        // the finalized state lists). Without both lists, nothing is pruned.
+        let mut retain = HashSet::new();
+        let mut listed = true;
+        for at in [info.finalized_hash, info.best_hash] {
+            match client.runtime_api().needed_weights(at) {
+                Ok(needed) => retain.extend(needed.into_iter().map(|(_, hash)| hash)),
                 Err(e) => {
-                    log::warn!(target: "upow::checkpoints", "pruning skipped: needed weights: {e}");
-                    continue;
+                    log::warn!(target: "upow::checkpoints", "pruning skipped: needed weights at {at}: {e}");
+                    listed = false;
                 }
-            };
+            }
+        }
+        if !listed {
+            continue;
+        }
         match work.store().prune(horizon, &stale, &retain) {
             Ok(report) => log::debug!(
                 target: "upow::checkpoints",

@@ -1,9 +1,15 @@
 //! The work of the next block at a parent: the jobs blocks may train (open
 //! paid jobs and the house job), each with its current weights (from the
 //! checkpoint store) and its difficulty; and which of them this node can
-//! mine (it has the dataset).
+//! mine (it has the dataset, and its steps are not all degenerate).
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use parking_lot::Mutex;
 
 use sp_api::ProvideRuntimeApi;
 use sp_core::H256;
@@ -39,10 +45,16 @@ pub enum WorkError {
     Weights(u64, upow_puzzle::Error),
 }
 
+/// How long a job this node found unminable is passed over by
+/// [`WorkSource::pick_at`].
+pub const UNMINABLE_PAUSE: Duration = Duration::from_secs(600);
+
 /// Reads work from the chain and weights from the checkpoint store.
 pub struct WorkSource<C> {
     client: Arc<C>,
     store: Arc<CheckpointStore>,
+    /// Jobs found unminable (degenerate steps), and since when.
+    unminable: Arc<Mutex<HashMap<JobId, Instant>>>,
 }
 
 impl<C> Clone for WorkSource<C> {
@@ -50,6 +62,7 @@ impl<C> Clone for WorkSource<C> {
         Self {
             client: self.client.clone(),
             store: self.store.clone(),
+            unminable: self.unminable.clone(),
         }
     }
 }
@@ -61,7 +74,29 @@ where
 {
     /// A work source.
     pub fn new(client: Arc<C>, store: Arc<CheckpointStore>) -> Self {
-        Self { client, store }
+        Self {
+            client,
+            store,
+            unminable: Arc::default(),
+        }
+    }
+
+    /// Passes over `job` in [`WorkSource::pick_at`] for [`UNMINABLE_PAUSE`]
+    /// (its steps often come out degenerate: it cannot make a block). The
+    /// house job is never passed over: it is the last resort.
+    pub fn mark_unminable(&self, job: JobId) {
+        log::warn!(
+            target: "upow::work",
+            "job {job}: its steps come out degenerate; passing it over for {}s",
+            UNMINABLE_PAUSE.as_secs()
+        );
+        self.unminable.lock().insert(job, Instant::now());
+    }
+
+    fn is_unminable(&self, job: JobId) -> bool {
+        let mut unminable = self.unminable.lock();
+        unminable.retain(|_, since| since.elapsed() < UNMINABLE_PAUSE);
+        unminable.contains_key(&job)
     }
 
     /// The checkpoint store.
@@ -90,16 +125,27 @@ where
             .map_err(|e| WorkError::Runtime(parent, e.to_string()))
     }
 
-    /// Whether this node holds the dataset of `work`.
+    /// Whether this node holds the dataset of `work`: its root *and* its
+    /// sample count and width (a job may name a served root with another
+    /// sample count, which no batch of the real dataset would verify).
     pub fn has_dataset(&self, work: &Work) -> Result<bool, WorkError> {
-        Ok(self.store.dataset(&work.spec.dataset.root)?.is_some())
+        Ok(self
+            .store
+            .dataset(&work.spec.dataset.root)?
+            .is_some_and(|d| d.commitment() == work.spec.dataset))
     }
 
     /// The job this node mines (and offers miners who do not choose) on
-    /// `parent`: the best-paying open job whose dataset it holds (the house
-    /// job's, at worst). A job whose dataset nobody has is never picked.
+    /// `parent`: the best-paying open job whose dataset it holds and that
+    /// its miner has not found unminable (the house job, at worst, which is
+    /// listed last). A job whose dataset nobody has is never picked.
     pub fn pick_at(&self, parent: H256) -> Result<Work, WorkError> {
-        for work in self.open_work_at(parent)? {
+        let open = self.open_work_at(parent)?;
+        let last = open.len().saturating_sub(1);
+        for (i, work) in open.into_iter().enumerate() {
+            if i < last && self.is_unminable(work.job) {
+                continue;
+            }
             if self.has_dataset(&work)? {
                 self.ensure_initial_weights(&work)?;
                 return Ok(work);

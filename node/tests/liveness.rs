@@ -1,9 +1,9 @@
 //! Liveness end to end (docs/protocol.md §4), against the release
 //! `upow-node` on a dev chain that mines with its built-in miner:
 //!
-//! * a job over a dataset nobody has, posted at the highest price, does not
-//!   stop blocks: the miner trains the best job it can, and the stuck job
-//!   expires with its escrow refunded;
+//! * a job over a dataset nobody has, and one whose steps are mostly
+//!   degenerate, posted at the highest prices, do not stop blocks: the
+//!   miner trains the best job it can, and they expire, refunded;
 //! * a paid job that runs past the prune horizon (`--keep-weights 2`) leaves
 //!   the house job's weights in place, and its own final weights stay
 //!   served after it ends, across a restart;
@@ -154,6 +154,18 @@ fn stuck_jobs_expire_needed_weights_survive_pruning_and_safe_rpc_refuses_submiss
     let blocks_of_steps = steps_per_block * 24;
     let paid = paid_spec(blocks_of_steps as u64);
     let price = UNIT / 100;
+    // Dave: a job over Fashion-MNIST whose learning rate (2^-16) is too
+    // small to change enough weights: ~70% of its steps are degenerate, so
+    // no trajectory gets long enough to win. At the best price, the node's
+    // miner tries it first.
+    let dave = pair("//Dave");
+    let dead = JobSpec::new(
+        Model::new(&[784, 32, 10]).unwrap(),
+        Hyperparams::new(4, upow_puzzle::model::MAX_LR_SHIFT, 10_000).unwrap(),
+        train.commitment(),
+    )
+    .unwrap();
+    submit(&node, &dave, 0, post_job(dead, 2 * UNIT, 1_000 * UNIT));
     submit(
         &node,
         &charlie,
@@ -161,19 +173,21 @@ fn stuck_jobs_expire_needed_weights_survive_pruning_and_safe_rpc_refuses_submiss
         post_job(paid, price, 2 * price * blocks_of_steps),
     );
     node.wait_for("both jobs open", MINUTE, |n| {
-        n.call("upow_openJobs", json!([])).as_array().unwrap().len() == 3
+        n.call("upow_openJobs", json!([])).as_array().unwrap().len() == 4
     });
     let open = node.call("upow_openJobs", json!([]));
     eprintln!("open jobs: {open}");
     let jobs = open.as_array().unwrap();
     // Best price first; only the stuck job's dataset is not served here.
-    let (stuck, paid) = (
+    let (dead, stuck, paid) = (
         jobs[0]["job"].as_u64().unwrap(),
         jobs[1]["job"].as_u64().unwrap(),
+        jobs[2]["job"].as_u64().unwrap(),
     );
-    assert_eq!(jobs[0]["datasetServed"], json!(false));
-    assert_eq!(jobs[1]["datasetServed"], json!(true));
-    assert_eq!(jobs[2]["job"], json!(0));
+    assert_eq!(jobs[0]["datasetServed"], json!(true));
+    assert_eq!(jobs[1]["datasetServed"], json!(false));
+    assert_eq!(jobs[2]["datasetServed"], json!(true));
+    assert_eq!(jobs[3]["job"], json!(0));
     // Its work is described (a miner with its own copy of the data could
     // mine it), but this node cannot serve the data.
     let work = node.call("upow_getWork", json!([null, stuck]));
@@ -200,6 +214,14 @@ fn stuck_jobs_expire_needed_weights_survive_pruning_and_safe_rpc_refuses_submiss
     assert_eq!(stuck_job["status"], json!("Expired"), "{stuck_job}");
     assert_eq!(number_or_hex(&stuck_job["budgetLeft"]), 0);
     assert_eq!(stuck_job["steps"], json!(0));
+    // The miner found the dead job unminable and passed it over; it expired.
+    assert!(node.log_contains(&format!("job {dead}: its steps come out degenerate")));
+    node.wait_for("the dead job to expire", MINUTE, |n| {
+        status(n, dead) != "Open"
+    });
+    let dead_job = job(&node, dead);
+    assert_eq!(dead_job["status"], json!("Expired"), "{dead_job}");
+    assert_eq!(dead_job["steps"], json!(0));
     let expiry = u64::from(upow_runtime::genesis_config_presets::DEV_JOB_EXPIRY);
     assert!(node.best_number() >= posted_at + expiry, "expired early");
     let (free, reserved) = balance(&node, &bob);

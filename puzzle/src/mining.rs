@@ -151,6 +151,7 @@ pub struct ReferenceMiner<'a> {
     trajectory: Trajectory,
     snapshots: Snapshots,
     current: Weights,
+    degenerate_steps: u32,
 }
 
 impl<'a> ReferenceMiner<'a> {
@@ -173,6 +174,7 @@ impl<'a> ReferenceMiner<'a> {
             snapshots: Snapshots::new(start.clone(), snapshot_interval),
             current: start.clone(),
             start,
+            degenerate_steps: 0,
             interval: snapshot_interval,
         }
     }
@@ -197,6 +199,17 @@ impl<'a> ReferenceMiner<'a> {
         self.current = self.start.clone();
     }
 
+    /// Degenerate steps this miner took, each of which restarted the
+    /// trajectory (docs/puzzle.md §9). On a healthy job this stays 0 (never
+    /// seen at batch ≥ 16: docs/benchmarks.md §Degeneracy). A job where
+    /// degenerate steps are common (dead weights, a learning rate too small
+    /// to change enough weights) cannot make a block, since a winning
+    /// trajectory needs about its difficulty in clean steps in a row; a
+    /// miner should move to another job.
+    pub fn degenerate_steps(&self) -> u32 {
+        self.degenerate_steps
+    }
+
     /// Runs up to `max_steps` steps; returns the proof as soon as a ticket
     /// wins at `difficulty`, `None` if none did. A trajectory that reaches
     /// the step bound of `difficulty`, or takes a degenerate step (which
@@ -214,6 +227,7 @@ impl<'a> ReferenceMiner<'a> {
             let batch = select_batch(self.job, self.dataset, &seed)?;
             let outcome = step.run(&self.current, &batch, &seed, self.first_step + index as u64)?;
             if validate_step(&self.job.model, &outcome.stats).is_err() {
+                self.degenerate_steps = self.degenerate_steps.saturating_add(1);
                 self.restart();
                 continue;
             }

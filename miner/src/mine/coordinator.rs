@@ -356,8 +356,12 @@ impl Coordinator {
         spec: &JobSpec,
     ) -> Result<Arc<Dataset>, MineError> {
         let commitment = spec.dataset;
+        // The whole commitment must match, not only the root: a job may name
+        // a known root with another sample count or width.
         if let Some(d) = state.datasets.get(&commitment.root) {
-            return Ok(d.clone());
+            if d.commitment() == commitment {
+                return Ok(d.clone());
+            }
         }
         let store = self.store.clone();
         let (cached, discarded) = tokio::task::spawn_blocking(move || store.dataset(&commitment))
@@ -376,8 +380,9 @@ impl Coordinator {
                 d
             }
             None => {
-                let mut bytes =
-                    Vec::with_capacity(commitment.samples as usize * commitment.sample_len());
+                // Grown chunk by chunk: the job's sample count is not trusted
+                // until the node's chunks confirm it.
+                let mut bytes = Vec::new();
                 let mut offset = 0u64;
                 while offset < commitment.samples {
                     let count = dataset_chunk_samples(commitment.sample_len() as u64)

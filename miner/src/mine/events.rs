@@ -425,7 +425,7 @@ mod tests {
             (
                 &serde_json::json!("1000000000"),
                 &serde_json::json!("0"),
-                &serde_json::json!("Active")
+                &serde_json::json!("Open")
             )
         );
         let v = serde_json::to_value(Event::Work {

@@ -174,7 +174,9 @@ impl Store {
 
     /// The dataset `commitment` names, if cached and intact (rebuilds its
     /// Merkle tree: well under a second for 60 000 samples). A corrupt entry
-    /// is deleted and reported in the second element.
+    /// is deleted and reported in the second element. Entries are keyed by
+    /// the whole commitment (root, samples, width), so a job naming a cached
+    /// root with another shape never touches the real entry.
     pub fn dataset(
         &self,
         commitment: &DatasetCommitment,
@@ -182,7 +184,7 @@ impl Store {
         let cf = self.cf(DATASETS)?;
         let Some(bytes) = self
             .db
-            .get_cf(cf, commitment.root)
+            .get_cf(cf, dataset_key(commitment))
             .map_err(self.db_error())?
         else {
             return Ok((None, None));
@@ -191,19 +193,19 @@ impl Store {
             Ok(dataset) if dataset.commitment() == *commitment => Ok((Some(dataset), None)),
             _ => {
                 self.db
-                    .delete_cf(cf, commitment.root)
+                    .delete_cf(cf, dataset_key(commitment))
                     .map_err(self.db_error())?;
                 Ok((None, Some(Discarded::Dataset(commitment.root))))
             }
         }
     }
 
-    /// Caches a (verified) dataset under its root.
+    /// Caches a (verified) dataset under its commitment.
     pub fn put_dataset(&self, dataset: &Dataset) -> Result<(), StoreError> {
         self.db
             .put_cf(
                 self.cf(DATASETS)?,
-                dataset.commitment().root,
+                dataset_key(&dataset.commitment()),
                 dataset.encoded(),
             )
             .map_err(self.db_error())
@@ -246,11 +248,21 @@ impl Store {
 
     /// Overwrites a raw entry (tests: simulating disk corruption).
     #[cfg(test)]
-    fn put_raw(&self, column: &'static str, key: &Hash, value: &[u8]) {
+    fn put_raw(&self, column: &'static str, key: &[u8], value: &[u8]) {
         self.db
             .put_cf(self.cf(column).unwrap(), key, value)
             .unwrap();
     }
+}
+
+/// The store key of a dataset: root ‖ samples ‖ inputs.
+fn dataset_key(commitment: &DatasetCommitment) -> Vec<u8> {
+    [
+        &commitment.root[..],
+        &commitment.samples.to_be_bytes(),
+        &commitment.inputs.to_be_bytes(),
+    ]
+    .concat()
 }
 
 #[cfg(test)]
@@ -321,7 +333,7 @@ mod tests {
         // One flipped bit: still decodes, but no longer hashes to its key.
         let mut bytes = weights.encode();
         bytes[3] ^= 1;
-        store.put_raw(WEIGHTS, &hash, &bytes);
+        store.put_raw(WEIGHTS, &hash[..], &bytes);
         assert_eq!(
             store.weights(&hash, &model()).unwrap(),
             (None, Some(Discarded::Weights(hash)))
@@ -383,16 +395,16 @@ mod tests {
         // A changed pixel changes the root.
         let mut bytes = data.encoded().to_vec();
         bytes[7] ^= 0x40;
-        store.put_raw(DATASETS, &commitment.root, &bytes);
+        store.put_raw(DATASETS, &dataset_key(&commitment), &bytes);
         let (cached, discarded) = store.dataset(&commitment).unwrap();
         assert!(cached.is_none());
         assert_eq!(discarded, Some(Discarded::Dataset(commitment.root)));
         assert!(store.dataset(&commitment).unwrap().0.is_none());
 
         // A missing sample (right root impossible, wrong count) and a ragged length.
-        store.put_raw(DATASETS, &commitment.root, &data.encoded()[..15]);
+        store.put_raw(DATASETS, &dataset_key(&commitment), &data.encoded()[..15]);
         assert!(store.dataset(&commitment).unwrap().1.is_some());
-        store.put_raw(DATASETS, &commitment.root, &data.encoded()[..13]);
+        store.put_raw(DATASETS, &dataset_key(&commitment), &data.encoded()[..13]);
         assert!(store.dataset(&commitment).unwrap().1.is_some());
     }
 

@@ -295,7 +295,7 @@ impl<T: Config> JobSchedule<T::AccountId> for Pallet<T> {
         Open::<T>::get()
             .into_iter()
             .chain(HouseJob::<T>::get())
-            .filter_map(|id| Self::trainable(id))
+            .filter_map(Self::trainable)
             .collect()
     }
 
