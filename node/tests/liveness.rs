@@ -20,10 +20,10 @@ use codec::{Decode, Encode};
 use common::{fashion_mnist, number_or_hex, serial, unhex, Node};
 use serde_json::{json, Value};
 use sp_core::{crypto::Pair as _, sr25519, H256};
-use sp_runtime::{generic::Era, MultiSignature};
+use sp_runtime::MultiSignature;
 use upow_primitives::rpc::error;
 use upow_puzzle::{idx, DatasetCommitment, Hyperparams, JobSpec, Model};
-use upow_runtime::{RuntimeCall, SignedPayload, TxExtension, UncheckedExtrinsic, UNIT};
+use upow_runtime::{immortal_tx_extension, RuntimeCall, SignedPayload, UncheckedExtrinsic, UNIT};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -38,17 +38,7 @@ fn submit(node: &Node, signer: &sr25519::Pair, nonce: u32, call: RuntimeCall) {
     let version = node.call("state_getRuntimeVersion", json!([]));
     let spec_version = version["specVersion"].as_u64().unwrap() as u32;
     let tx_version = version["transactionVersion"].as_u64().unwrap() as u32;
-    let extension: TxExtension = (
-        frame_system::CheckNonZeroSender::new(),
-        frame_system::CheckSpecVersion::new(),
-        frame_system::CheckTxVersion::new(),
-        frame_system::CheckGenesis::new(),
-        frame_system::CheckEra::from(Era::Immortal),
-        frame_system::CheckNonce::from(nonce),
-        frame_system::CheckWeight::new(),
-        pallet_transaction_payment::ChargeTransactionPayment::from(0),
-        frame_system::WeightReclaim::new(),
-    );
+    let extension = immortal_tx_extension(nonce);
     let implicit = (
         (),
         spec_version,

@@ -15,7 +15,7 @@ frame_benchmarking::define_benchmarks!(
 use crate::{AccountId, Runtime, RuntimeOrigin, UNIT};
 use frame_support::traits::fungible::Mutate;
 use pallet_upow_training::BenchmarkHelper as _;
-use upow_primitives::{AuthorId, Hash, JobId};
+use upow_primitives::{AuthorId, JobId};
 
 /// Sets up jobs and authors for `pallet_upow_training`'s benchmarks with the
 /// real jobs and staking pallets.

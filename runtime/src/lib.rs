@@ -142,6 +142,24 @@ pub type TxExtension = (
     frame_system::WeightReclaim<Runtime>,
 );
 
+/// The extensions of an immortal signed transaction with `nonce` and no
+/// tip, as a client builds them (Polkadot.js, subxt, the tests). Its
+/// implicit part is `((), spec_version, transaction_version, genesis,
+/// genesis, (), (), (), ())`.
+pub fn immortal_tx_extension(nonce: Nonce) -> TxExtension {
+    (
+        frame_system::CheckNonZeroSender::new(),
+        frame_system::CheckSpecVersion::new(),
+        frame_system::CheckTxVersion::new(),
+        frame_system::CheckGenesis::new(),
+        frame_system::CheckEra::from(sp_runtime::generic::Era::Immortal),
+        frame_system::CheckNonce::from(nonce),
+        frame_system::CheckWeight::new(),
+        pallet_transaction_payment::ChargeTransactionPayment::from(0),
+        frame_system::WeightReclaim::new(),
+    )
+}
+
 /// Extrinsic type.
 pub type UncheckedExtrinsic =
     generic::UncheckedExtrinsic<Address, RuntimeCall, Signature, TxExtension>;

@@ -20,7 +20,7 @@ use frame_support::{
     traits::{fungible::Inspect, Hooks},
 };
 use sp_core::{crypto::Pair as _, sr25519};
-use sp_runtime::{generic::Era, traits::Dispatchable};
+use sp_runtime::traits::Dispatchable;
 use upow_primitives::{traits::JobLimits as _, JobStatus};
 use upow_puzzle::{
     Dataset, DatasetCommitment, Hyperparams, JobSpec, Model, TrajectoryContext, Weights,
@@ -28,7 +28,7 @@ use upow_puzzle::{
 use upow_runtime::{
     configs::{JobLimits, MAX_BLOCK_LENGTH, MAX_PROOF_LENGTH},
     Balances, Executive, Jobs, Runtime, RuntimeCall, RuntimeOrigin, SignedPayload, System,
-    Training, TxExtension, UncheckedExtrinsic, UNIT,
+    Training, UncheckedExtrinsic, UNIT,
 };
 
 fn charlie() -> sr25519::Pair {
@@ -37,17 +37,7 @@ fn charlie() -> sr25519::Pair {
 
 /// A signed extrinsic of `call` by `pair` with `nonce`.
 fn signed(pair: &sr25519::Pair, call: RuntimeCall, nonce: u32) -> UncheckedExtrinsic {
-    let extension: TxExtension = (
-        frame_system::CheckNonZeroSender::new(),
-        frame_system::CheckSpecVersion::new(),
-        frame_system::CheckTxVersion::new(),
-        frame_system::CheckGenesis::new(),
-        frame_system::CheckEra::from(Era::Immortal),
-        frame_system::CheckNonce::from(nonce),
-        frame_system::CheckWeight::new(),
-        pallet_transaction_payment::ChargeTransactionPayment::from(0),
-        frame_system::WeightReclaim::new(),
-    );
+    let extension = upow_runtime::immortal_tx_extension(nonce);
     let payload = SignedPayload::new(call.clone(), extension.clone()).unwrap();
     let signature = payload.using_encoded(|bytes| pair.sign(bytes));
     UncheckedExtrinsic::new_signed(

@@ -15,21 +15,28 @@ use upow_puzzle::{
     TrajectoryContext, Weights,
 };
 
-/// A job 784-h-10 (batch 64, or 128 above ~470 000 kilo-MACs) whose three
-/// proven steps re-execute about `kilo_macs` thousand multiply-accumulates,
-/// and a 3-step trajectory of it.
+/// A job 784-h-10 whose three proven steps re-execute about `kilo_macs`
+/// thousand multiply-accumulates, and a 3-step trajectory of it. Of the
+/// batches 64 to 1024 it takes the one whose proof is the smallest for that
+/// much work, so that every point of the benchmark's range is a job the
+/// runtime admits (a proof of at most a quarter of the block).
 fn setup<T: Config>(kilo_macs: u32) -> TrajectoryProof {
-    let batch_log2 = if kilo_macs > 460_000 { 7 } else { 6 };
-    let per_hidden_unit = 3 * 3 * (1u64 << batch_log2) * (784 + 10) as u64;
-    let hidden = ((kilo_macs as u64 * 1000) / per_hidden_unit).clamp(8, 1024) as u32;
-    let model = Model::new(&[784, hidden, 10]).expect("within limits");
-    let hyper = Hyperparams::new(batch_log2, 2, 1_000_000).expect("within limits");
     let labels: Vec<u8> = (0..64u32).map(|i| (i % 10) as u8).collect();
     let pixels: Vec<u8> = (0..64 * 784u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
         .collect();
     let dataset = Dataset::new(784, &labels, &pixels).expect("valid dataset");
-    let spec = JobSpec::new(model, hyper, dataset.commitment()).expect("valid job");
+    let spec_at = |batch_log2: u32| {
+        let per_hidden_unit = 3 * 3 * (1u64 << batch_log2) * (784 + 10) as u64;
+        let hidden = ((kilo_macs as u64 * 1000) / per_hidden_unit).clamp(8, 1024) as u32;
+        let model = Model::new(&[784, hidden, 10]).expect("within limits");
+        let hyper = Hyperparams::new(batch_log2, 2, 1_000_000).expect("within limits");
+        JobSpec::new(model, hyper, dataset.commitment()).expect("valid job")
+    };
+    let spec = (6..=10u32)
+        .map(spec_at)
+        .min_by_key(upow_puzzle::max_proof_len)
+        .expect("five batch sizes");
     let job = T::BenchmarkHelper::open_job(spec.clone());
     let active = T::Jobs::trainable(job).expect("the helper opened a job");
     let init_seed = active.init_seed;
@@ -88,10 +95,12 @@ fn setup<T: Config>(kilo_macs: u32) -> TrajectoryProof {
 mod benchmarks {
     use super::*;
 
-    /// Over the whole range of admitted jobs (up to `MAX_BLOCK_KILO_MACS`,
-    /// the runtime's verification budget: docs/protocol.md §4).
+    /// Over the whole range of admitted jobs: the runtime admits a job
+    /// while this weight at its `block_kilo_macs` stays within 20% of the
+    /// block (docs/protocol.md §4), about 750 000 kilo-MACs at the measured
+    /// weights (`runtime/tests/liveness.rs` prints the largest admitted).
     #[benchmark]
-    fn submit_trajectory(k: Linear<1_000, 900_000>) {
+    fn submit_trajectory(k: Linear<1_000, 800_000>) {
         let proof = setup::<T>(k);
         #[extrinsic_call]
         _(RawOrigin::None, proof);
