@@ -14,7 +14,6 @@ use crate::{
     hash::Hash,
     merkle::{Frontier, MerkleTree},
     pow::{Seed, Ticket, TrajectoryContext},
-    step::batch_indices,
     trajectory::{challenged_steps, StepProof, TrajectoryClaim, TrajectoryProof},
     weights::Weights,
 };
@@ -82,17 +81,14 @@ impl Forgery {
         let mut steps = Vec::new();
         for index in challenged_steps(&ticket, n) {
             let weights = self.known.get(&index).unwrap_or(fallback);
-            let samples = batch_indices(&self.seed(ctx, index), batch, dataset.len() as u64)
-                .into_iter()
-                .map(|i| dataset.open(i))
-                .collect::<Result<Vec<_>>>()?;
-            steps.push(StepProof {
+            steps.push(StepProof::open(
+                &tree,
                 index,
-                weights: weights.encode(),
-                before: tree.proof(index as u64)?,
-                after: tree.proof(index as u64 + 1)?,
-                samples,
-            });
+                weights,
+                &self.seed(ctx, index),
+                batch,
+                dataset,
+            )?);
         }
         let proof = TrajectoryProof {
             start: tree.proof(0)?,

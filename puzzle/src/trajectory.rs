@@ -123,6 +123,33 @@ pub struct StepProof {
     pub samples: Vec<SampleOpening>,
 }
 
+impl StepProof {
+    /// Opens step `index` of the trajectory whose leaves `tree` holds: its
+    /// input weights `weights` (`W_index`), the Merkle proofs of leaves
+    /// `index` and `index + 1`, and the `batch` samples `seed` selects
+    /// from `dataset`, each with its dataset proof.
+    pub(crate) fn open(
+        tree: &MerkleTree,
+        index: u32,
+        weights: &Weights,
+        seed: &Seed,
+        batch: usize,
+        dataset: &Dataset,
+    ) -> Result<Self> {
+        let samples = batch_indices(seed, batch, dataset.len() as u64)
+            .into_iter()
+            .map(|i| dataset.open(i))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(StepProof {
+            index,
+            weights: weights.encode(),
+            before: tree.proof(index as u64)?,
+            after: tree.proof(index as u64 + 1)?,
+            samples,
+        })
+    }
+}
+
 /// Everything a block body carries to prove its trajectory claim.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(
@@ -243,17 +270,9 @@ impl Trajectory {
                     steps: claim.steps,
                 });
             };
-            let samples = batch_indices(&seed, batch, dataset.len() as u64)
-                .into_iter()
-                .map(|i| dataset.open(i))
-                .collect::<Result<Vec<_>>>()?;
-            steps.push(StepProof {
-                index,
-                weights: weights.encode(),
-                before: tree.proof(index as u64)?,
-                after: tree.proof(index as u64 + 1)?,
-                samples,
-            });
+            steps.push(StepProof::open(
+                &tree, index, &weights, &seed, batch, dataset,
+            )?);
         }
         Ok(TrajectoryProof {
             start: tree.proof(0)?,
