@@ -1,8 +1,8 @@
 //! Liveness end to end (docs/protocol.md §4), against the release
 //! `upow-node` on a dev chain that mines with its built-in miner:
 //!
-//! * a job over a dataset nobody has, and one whose steps are mostly
-//!   degenerate, posted at the highest prices, do not stop blocks: the
+//! * a job over a dataset nobody has, one naming a served root with another
+//!   sample count, and one whose steps are mostly degenerate, posted at the highest prices, do not stop blocks: the
 //!   miner trains the best job it can, and they expire, refunded;
 //! * a paid job that runs past the prune horizon (`--keep-weights 2`) leaves
 //!   the house job's weights in place, and its own final weights stay
@@ -156,6 +156,20 @@ fn stuck_jobs_expire_needed_weights_survive_pruning_and_safe_rpc_refuses_submiss
     )
     .unwrap();
     submit(&node, &dave, 0, post_job(dead, 2 * UNIT, 1_000 * UNIT));
+    // Eve: the house dataset's root with one sample fewer, at the very best
+    // price: no batch of the real dataset verifies against it, so the node
+    // must not take the root alone for the dataset.
+    let eve = pair("//Eve");
+    let reshaped = JobSpec::new(
+        Model::new(&[784, 32, 10]).unwrap(),
+        Hyperparams::new(4, 2, 10_000).unwrap(),
+        DatasetCommitment {
+            samples: train.commitment().samples - 1,
+            ..train.commitment()
+        },
+    )
+    .unwrap();
+    submit(&node, &eve, 0, post_job(reshaped, 3 * UNIT, 1_000 * UNIT));
     submit(
         &node,
         &charlie,
@@ -163,21 +177,27 @@ fn stuck_jobs_expire_needed_weights_survive_pruning_and_safe_rpc_refuses_submiss
         post_job(paid, price, 2 * price * blocks_of_steps),
     );
     node.wait_for("both jobs open", MINUTE, |n| {
-        n.call("upow_openJobs", json!([])).as_array().unwrap().len() == 4
+        n.call("upow_openJobs", json!([])).as_array().unwrap().len() == 5
     });
     let open = node.call("upow_openJobs", json!([]));
     eprintln!("open jobs: {open}");
     let jobs = open.as_array().unwrap();
     // Best price first; only the stuck job's dataset is not served here.
-    let (dead, stuck, paid) = (
+    let (reshaped, dead, stuck, paid) = (
         jobs[0]["job"].as_u64().unwrap(),
         jobs[1]["job"].as_u64().unwrap(),
         jobs[2]["job"].as_u64().unwrap(),
+        jobs[3]["job"].as_u64().unwrap(),
     );
-    assert_eq!(jobs[0]["datasetServed"], json!(true));
-    assert_eq!(jobs[1]["datasetServed"], json!(false));
-    assert_eq!(jobs[2]["datasetServed"], json!(true));
-    assert_eq!(jobs[3]["job"], json!(0));
+    assert_eq!(
+        jobs[0]["datasetServed"],
+        json!(false),
+        "same root, other shape"
+    );
+    assert_eq!(jobs[1]["datasetServed"], json!(true));
+    assert_eq!(jobs[2]["datasetServed"], json!(false));
+    assert_eq!(jobs[3]["datasetServed"], json!(true));
+    assert_eq!(jobs[4]["job"], json!(0));
     // Its work is described (a miner with its own copy of the data could
     // mine it), but this node cannot serve the data.
     let work = node.call("upow_getWork", json!([null, stuck]));
@@ -212,6 +232,12 @@ fn stuck_jobs_expire_needed_weights_survive_pruning_and_safe_rpc_refuses_submiss
     let dead_job = job(&node, dead);
     assert_eq!(dead_job["status"], json!("Expired"), "{dead_job}");
     assert_eq!(dead_job["steps"], json!(0));
+    node.wait_for("the reshaped job to expire", MINUTE, |n| {
+        status(n, reshaped) != "Open"
+    });
+    let reshaped_job = job(&node, reshaped);
+    assert_eq!(reshaped_job["status"], json!("Expired"), "{reshaped_job}");
+    assert_eq!(reshaped_job["steps"], json!(0));
     let expiry = u64::from(upow_runtime::genesis_config_presets::DEV_JOB_EXPIRY);
     assert!(node.best_number() >= posted_at + expiry, "expired early");
     let (free, reserved) = balance(&node, &bob);
