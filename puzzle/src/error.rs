@@ -206,6 +206,45 @@ pub enum Error {
         /// What the rule requires.
         need: u64,
     },
+    /// A trajectory's segment roots are not as many as its length needs
+    /// ([`crate::fraud::segment_count`]).
+    #[error("{got} segment roots, a trajectory of {leaves} leaves has {expected}")]
+    SegmentCount {
+        /// Roots given.
+        got: usize,
+        /// Roots the trajectory has.
+        expected: u64,
+        /// Leaves of the trajectory.
+        leaves: u64,
+    },
+    /// The segment roots do not fold to the claim's trajectory root.
+    #[error("the segment roots do not fold to the trajectory root")]
+    SegmentsMismatch,
+    /// A fraud proof names a segment the trajectory does not have.
+    #[error("segment {index} is outside a trajectory of {segments} segments")]
+    SegmentIndex {
+        /// Segment named.
+        index: u32,
+        /// Segments of the trajectory.
+        segments: u64,
+    },
+    /// The segment holds no step to replay (segment 0 of one leaf: leaf 0
+    /// is checked when the block is imported).
+    #[error("segment {0} holds no step to replay")]
+    NothingToReplay(u32),
+    /// A fraud proof carries a different number of batches than the
+    /// segment has steps.
+    #[error("{got} batches for a segment of {expected} steps")]
+    BatchCount {
+        /// Batches given.
+        got: usize,
+        /// Steps replayed.
+        expected: u64,
+    },
+    /// The replayed segment equals the committed one: the block is honest
+    /// there.
+    #[error("segment {0} replays to its committed root: no fraud")]
+    NoFraud(u32),
     /// A malformed file (IDX dataset) or stream.
     #[error("malformed input: {0}")]
     Malformed(alloc::string::String),

@@ -93,6 +93,7 @@ impl Forgery {
         let proof = TrajectoryProof {
             start: tree.proof(0)?,
             steps,
+            segments: crate::fraud::segment_roots(&self.leaves)?,
         };
         Ok((claim, proof))
     }

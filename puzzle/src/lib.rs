@@ -24,6 +24,7 @@ pub mod dataset;
 pub mod degeneracy;
 pub mod error;
 pub mod forgery;
+pub mod fraud;
 pub mod hash;
 #[cfg(feature = "std")]
 pub mod idx;
@@ -43,6 +44,10 @@ pub mod weights;
 pub use dataset::{Dataset, DatasetCommitment, SampleOpening};
 pub use degeneracy::{validate_step, StepStats};
 pub use error::{Error, Result};
+pub use fraud::{
+    audit_trajectory, segment_roots, validate_segments, verify_fraud, Audit, FraudProof,
+    FraudVerdict,
+};
 pub use hash::Hash;
 pub use merkle::{MerkleProof, MerkleTree};
 pub use model::{Hyperparams, Model};

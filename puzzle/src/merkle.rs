@@ -218,7 +218,16 @@ impl Frontier {
 
     /// Appends a leaf hash; returns the root of the leaves so far.
     pub fn push(&mut self, leaf: Hash) -> Hash {
-        let mut node = (0u32, leaf);
+        self.push_node(0, leaf)
+    }
+
+    /// Appends the root of a perfect subtree of `2^height` leaves; returns
+    /// the root of the leaves so far. The leaves so far must be a multiple
+    /// of `2^height` (every peak at least as high), else the result is not
+    /// a root of this tree shape: callers push segment roots of one height
+    /// before any lower node ([`crate::fraud`]).
+    pub fn push_node(&mut self, height: u32, root: Hash) -> Hash {
+        let mut node = (height, root);
         while let Some(&(height, root)) = self.peaks.last() {
             if height != node.0 {
                 break;
@@ -227,7 +236,7 @@ impl Frontier {
             node = (height + 1, node_hash(&root, &node.1));
         }
         self.peaks.push(node);
-        self.leaves += 1;
+        self.leaves += 1u64 << height;
         self.fold(node.1)
     }
 

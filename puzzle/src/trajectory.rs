@@ -80,7 +80,7 @@ pub fn challenged_steps(ticket: &Ticket, steps: u32) -> Vec<u32> {
 /// 2^32 leaves) and challenges: `CHALLENGES + 1` openings, each with the
 /// weights (2 bytes per parameter), two trajectory proofs of at most 32
 /// siblings and `B` samples with their dataset proofs, and the proof of
-/// leaf 0. Every compact length prefix is counted as 5 bytes. What job
+/// leaf 0, and at most [`crate::fraud::MAX_SEGMENTS`] segment roots. Every compact length prefix is counted as 5 bytes. What job
 /// admission compares with the block's length budget.
 pub fn max_proof_len(spec: &crate::verify::JobSpec) -> u64 {
     const COMPACT: u64 = 5;
@@ -96,7 +96,8 @@ pub fn max_proof_len(spec: &crate::verify::JobSpec) -> u64 {
         + 2 * merkle(TRAJECTORY_SIBLINGS)
         + COMPACT
         + spec.hyper.batch() as u64 * sample;
-    merkle(TRAJECTORY_SIBLINGS) + COMPACT + (u64::from(CHALLENGES) + 1) * step
+    let segments = COMPACT + 32 * crate::fraud::MAX_SEGMENTS;
+    merkle(TRAJECTORY_SIBLINGS) + COMPACT + (u64::from(CHALLENGES) + 1) * step + segments
 }
 
 /// The opening of one challenged step `i`.
@@ -166,6 +167,9 @@ pub struct TrajectoryProof {
     pub start: MerkleProof,
     /// Openings of the challenged steps, ascending.
     pub steps: Vec<StepProof>,
+    /// The trajectory tree's segment roots, what replayers compare with
+    /// ([`crate::fraud`]; they fold to the claim's root).
+    pub segments: Vec<Hash>,
 }
 
 /// A trajectory being mined: its leaves and its running root.
@@ -277,6 +281,7 @@ impl Trajectory {
         Ok(TrajectoryProof {
             start: tree.proof(0)?,
             steps,
+            segments: crate::fraud::segment_roots(&self.leaves)?,
         })
     }
 }

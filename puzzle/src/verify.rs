@@ -7,6 +7,7 @@ use crate::{
     dataset::DatasetCommitment,
     degeneracy::validate_step,
     error::{Error, Result},
+    fraud::validate_segments,
     hash::Hash,
     merkle::leaf_hash,
     model::{Hyperparams, Model, MIN_JOB_BATCH_LOG2},
@@ -119,7 +120,8 @@ impl VerifiedTrajectory {
 }
 
 /// Verifies a claim: the ticket meets `difficulty`, the claim is within the
-/// step bound, the trajectory starts at `progress.weights`, the proven steps
+/// step bound, the body's segment roots fold to the claim's root
+/// ([`validate_segments`]), the trajectory starts at `progress.weights`, the proven steps
 /// are exactly the challenged ones, and each re-executes — as a
 /// non-degenerate step — to the committed next weights; the final one to
 /// the claimed final weights.
@@ -136,6 +138,7 @@ pub fn verify_trajectory(
     if !ticket.meets(difficulty) {
         return Err(Error::TicketAboveTarget { difficulty });
     }
+    validate_segments(claim, &proof.segments)?;
     let expected = challenged_steps(&ticket, claim.steps);
     let got: Vec<u32> = proof.steps.iter().map(|s| s.index).collect();
     if got != expected {

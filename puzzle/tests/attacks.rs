@@ -142,6 +142,7 @@ fn attack_1_fixed_point_forgery_is_rejected() {
     let empty = TrajectoryProof {
         start: Default::default(),
         steps: Vec::new(),
+        segments: Vec::new(),
     };
     assert_eq!(
         job.verify(D, &huge, &empty),
@@ -208,6 +209,7 @@ fn attack_2_model_replacement_by_hashing_is_rejected() {
     let empty = TrajectoryProof {
         start: Default::default(),
         steps: Vec::new(),
+        segments: Vec::new(),
     };
     assert!(matches!(
         job.verify(D, &huge, &empty),
@@ -329,6 +331,7 @@ fn attack_3_partial_faking_on_a_one_layer_model_does_not_pay() {
     let empty = TrajectoryProof {
         start: Default::default(),
         steps: Vec::new(),
+        segments: Vec::new(),
     };
     assert_eq!(
         job.verify(50, &claim, &empty),

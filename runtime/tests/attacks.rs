@@ -43,6 +43,7 @@ fn oversized(steps: u32) -> (TrajectoryClaim, TrajectoryProof) {
     let proof = TrajectoryProof {
         start: Default::default(),
         steps: vec![],
+        segments: vec![],
     };
     (claim, proof)
 }

@@ -1,0 +1,466 @@
+//! Fraud proofs: proving that a block's trajectory contains a step that is
+//! not the training step of its input (docs/puzzle.md §13).
+//!
+//! Spot checks bound a block's *work*, not its *content*: an author may
+//! insert one unproven jump (a planted model) that the `CHALLENGES + 1`
+//! checks miss. Every trajectory is deterministic given its start weights,
+//! the dataset and the block's claim, so anyone can replay it; what a
+//! replayer needs from the block is where the author's leaves diverge from
+//! its own. For that the block body carries the trajectory tree's
+//! **segment roots**: the nodes of the level `a = segment_log2(n + 1)` of
+//! the tree over `H(W_0) … H(W_n)`, each the root over `2^a` consecutive
+//! leaves (the last one over the rest). They fold to the claim's root
+//! ([`validate_segments`], checked with every block), so they are the
+//! author's own leaves, in `32 · ⌈(n + 1) / 2^a⌉` bytes (at most
+//! [`MAX_SEGMENTS`] roots).
+//!
+//! A **fraud proof** names the first segment `k` whose root an honest
+//! replay does not reach and carries what replaying it needs: the weights
+//! it starts from (`W_0` for segment 0, else the last leaf of segment
+//! `k − 1`, proven against that segment's root) and the batches of the
+//! replayed steps with their dataset proofs. The verifier takes the
+//! running roots from the committed roots of segments `0 … k − 1` and the
+//! leaves it computes itself, so it replays exactly what an honest author
+//! computed from that point: an honest block's segment replays to its root
+//! ([`Error::NoFraud`]), and a segment with any wrong leaf does not.
+//! Replays never apply the degeneracy rule (it binds proven steps only), so
+//! a degenerate honest step can neither hide a jump nor be reported.
+//!
+//! [`verify_fraud`] is what the runtime runs for a fraud proof;
+//! [`audit_trajectory`] is what auditors run for every block: the honest
+//! replay, which returns the final weights or the fraud proof of the first
+//! wrong segment.
+
+use alloc::vec::Vec;
+
+use crate::{
+    dataset::{Dataset, SampleOpening},
+    error::{Error, Result},
+    hash::Hash,
+    merkle::{leaf_hash, Frontier, MerkleProof, MerkleTree},
+    mining::select_batch,
+    pow::{Seed, TrajectoryContext},
+    step::{batch_indices, Batch, TrainingStep},
+    trajectory::TrajectoryClaim,
+    verify::{JobProgress, JobSpec},
+    weights::{hash_encoded, Weights},
+};
+
+/// Most segment roots a block carries (32 KiB): trajectories of more than
+/// `MAX_SEGMENTS` leaves have segments of more than one leaf.
+pub const MAX_SEGMENTS: u64 = 1024;
+
+/// `a`, the level of the segment roots of a trajectory of `leaves` leaves:
+/// the smallest with `⌈leaves / 2^a⌉ ≤ MAX_SEGMENTS`.
+pub fn segment_log2(leaves: u64) -> u32 {
+    let mut log2 = 0;
+    while leaves.div_ceil(1u64 << log2) > MAX_SEGMENTS {
+        log2 += 1;
+    }
+    log2
+}
+
+/// Segments of a trajectory of `leaves` leaves.
+pub fn segment_count(leaves: u64) -> u64 {
+    leaves.div_ceil(1u64 << segment_log2(leaves))
+}
+
+/// The segment roots of a trajectory with these leaf hashes (what the
+/// block body carries).
+pub fn segment_roots(leaves: &[Hash]) -> Result<Vec<Hash>> {
+    let size = 1usize << segment_log2(leaves.len() as u64);
+    leaves
+        .chunks(size)
+        .map(|chunk| Ok(MerkleTree::from_leaf_hashes(chunk.to_vec())?.root()))
+        .collect()
+}
+
+/// The commitment rule: a block carries exactly [`segment_count`] segment
+/// roots and they fold to the claim's root. Costs at most `MAX_SEGMENTS`
+/// hashes; checked with every block, so the roots an auditor reads are the
+/// author's.
+pub fn validate_segments(claim: &TrajectoryClaim, segments: &[Hash]) -> Result<()> {
+    let leaves = claim.leaves();
+    let expected = segment_count(leaves);
+    if segments.len() as u64 != expected {
+        return Err(Error::SegmentCount {
+            got: segments.len(),
+            expected,
+            leaves,
+        });
+    }
+    let mut frontier = Frontier::new();
+    let root = segments.iter().map(|s| frontier.push(*s)).last();
+    if root != Some(claim.root) {
+        return Err(Error::SegmentsMismatch);
+    }
+    Ok(())
+}
+
+/// A proof that segment `segment` of a block's trajectory is not the
+/// replay of its input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "scale",
+    derive(
+        codec::Encode,
+        codec::Decode,
+        codec::DecodeWithMemTracking,
+        scale_info::TypeInfo
+    )
+)]
+pub struct FraudProof {
+    /// The first segment an honest replay does not reach.
+    pub segment: u32,
+    /// The block's segment roots (as its body carries them).
+    pub segments: Vec<Hash>,
+    /// The weights the replay starts from, canonically encoded: `W_0` for
+    /// segment 0, else the last leaf of segment `segment − 1`.
+    pub weights: Vec<u8>,
+    /// Proof of that leaf in segment `segment − 1`'s tree (empty for
+    /// segment 0).
+    pub start: MerkleProof,
+    /// The batches of the replayed steps in step order, each in batch order
+    /// with its dataset proofs.
+    pub batches: Vec<Vec<SampleOpening>>,
+}
+
+/// Where a segment lies: its leaves `first_leaf..end_leaf`, and the steps a
+/// replay runs (`first_step..end_leaf − 1`, producing leaves
+/// `first_step + 1 ..end_leaf`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentSpan {
+    /// `a` of the trajectory.
+    pub log2: u32,
+    /// First leaf of the segment.
+    pub first_leaf: u64,
+    /// One past its last leaf.
+    pub end_leaf: u64,
+    /// First step replayed: the step whose input is leaf 0 (segment 0) or
+    /// the previous segment's last leaf.
+    pub first_step: u64,
+}
+
+impl SegmentSpan {
+    /// Segment `index` of a trajectory of `leaves` leaves.
+    pub fn of(index: u32, leaves: u64) -> Result<Self> {
+        let log2 = segment_log2(leaves);
+        let segments = segment_count(leaves);
+        if u64::from(index) >= segments {
+            return Err(Error::SegmentIndex { index, segments });
+        }
+        let first_leaf = u64::from(index) << log2;
+        Ok(Self {
+            log2,
+            first_leaf,
+            end_leaf: (first_leaf + (1u64 << log2)).min(leaves),
+            first_step: first_leaf.saturating_sub(1),
+        })
+    }
+
+    /// Steps a replay of the segment runs.
+    pub fn steps(&self) -> u64 {
+        self.end_leaf - 1 - self.first_step
+    }
+}
+
+/// What a valid fraud proof established.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FraudVerdict {
+    /// The wrong segment.
+    pub segment: u32,
+    /// Steps replayed.
+    pub steps: u64,
+    /// The segment root the honest replay reaches (the block committed
+    /// another).
+    pub computed: Hash,
+}
+
+/// Verifies a fraud proof against a block's claim, its context and the
+/// job's state at its parent (`progress`): the segment roots are the
+/// block's, the start weights are the block's (leaf 0, or proven in the
+/// previous segment), the batches are the ones the seeds select, and the
+/// honest replay of the segment does **not** reach the committed root.
+/// Every other outcome is a typed error; [`Error::NoFraud`] for an honest
+/// segment.
+pub fn verify_fraud(
+    job: &JobSpec,
+    ctx: &TrajectoryContext,
+    progress: &JobProgress,
+    claim: &TrajectoryClaim,
+    proof: &FraudProof,
+) -> Result<FraudVerdict> {
+    validate_segments(claim, &proof.segments)?;
+    let span = SegmentSpan::of(proof.segment, claim.leaves())?;
+    if span.steps() == 0 {
+        return Err(Error::NothingToReplay(proof.segment));
+    }
+    if proof.batches.len() as u64 != span.steps() {
+        return Err(Error::BatchCount {
+            got: proof.batches.len(),
+            expected: span.steps(),
+        });
+    }
+    let weights = Weights::decode(&job.model, &proof.weights)?;
+    let mut replay = Replay::at(job, ctx, progress, &proof.segments, span, &weights)?;
+    if span.first_leaf > 0 {
+        let previous = proof.segments[proof.segment as usize - 1];
+        let size = 1u64 << span.log2;
+        let root =
+            proof
+                .start
+                .root_from(leaf_hash(&hash_encoded(&proof.weights)), size - 1, size)?;
+        if root != previous {
+            return Err(Error::ProofMismatch {
+                what: "segment",
+                index: span.first_step,
+            });
+        }
+    }
+    for openings in &proof.batches {
+        let indices = batch_indices(&replay.seed(), job.hyper.batch(), job.dataset.samples);
+        let batch = Batch::from_openings(&job.model, &job.dataset, &indices, openings)?;
+        replay.step(&batch)?;
+    }
+    let computed = replay.segment_root()?;
+    if computed == proof.segments[proof.segment as usize] {
+        return Err(Error::NoFraud(proof.segment));
+    }
+    Ok(FraudVerdict {
+        segment: proof.segment,
+        steps: span.steps(),
+        computed,
+    })
+}
+
+/// The outcome of auditing a block.
+#[derive(Clone, Debug)]
+pub enum Audit {
+    /// Every segment replays to its root; `W_n`.
+    Honest(Weights),
+    /// The proof of the first wrong segment.
+    Fraud(FraudProof),
+}
+
+/// Replays a block's whole trajectory from `start` (`W_0`, whose hash must
+/// be `progress.weights`) with the reference step, segment by segment, and
+/// compares each segment root with the block's. Returns `W_n`, or the
+/// fraud proof of the first segment that differs. `on_step` is called
+/// after every replayed step (progress and metrics).
+pub fn audit_trajectory(
+    job: &JobSpec,
+    ctx: &TrajectoryContext,
+    progress: &JobProgress,
+    start: &Weights,
+    claim: &TrajectoryClaim,
+    segments: &[Hash],
+    dataset: &Dataset,
+    mut on_step: impl FnMut(),
+) -> Result<Audit> {
+    validate_segments(claim, segments)?;
+    let leaves = claim.leaves();
+    let mut weights = start.clone();
+    let mut previous_leaves: Vec<Hash> = Vec::new();
+    for index in 0..segment_count(leaves) as u32 {
+        let span = SegmentSpan::of(index, leaves)?;
+        let input = weights.clone();
+        let mut replay = Replay::at(job, ctx, progress, segments, span, &input)?;
+        let mut seeds = Vec::with_capacity(span.steps() as usize);
+        for _ in 0..span.steps() {
+            let seed = replay.seed();
+            replay.step(&select_batch(job, dataset, &seed)?)?;
+            seeds.push(seed);
+            on_step();
+        }
+        if replay.segment_root()? != segments[index as usize] {
+            let start_proof = if index == 0 {
+                MerkleProof::default()
+            } else {
+                MerkleTree::from_leaf_hashes(previous_leaves)?.proof((1u64 << span.log2) - 1)?
+            };
+            let batches = seeds
+                .iter()
+                .map(|seed| {
+                    batch_indices(seed, job.hyper.batch(), dataset.len() as u64)
+                        .into_iter()
+                        .map(|i| dataset.open(i))
+                        .collect::<Result<Vec<_>>>()
+                })
+                .collect::<Result<Vec<_>>>()?;
+            return Ok(Audit::Fraud(FraudProof {
+                segment: index,
+                segments: segments.to_vec(),
+                weights: input.encode(),
+                start: start_proof,
+                batches,
+            }));
+        }
+        weights = replay.weights;
+        previous_leaves = replay.leaves;
+    }
+    Ok(Audit::Honest(weights))
+}
+
+/// The honest replay of one segment: its running root (from the committed
+/// roots before it and the leaves computed so far), the current weights and
+/// the segment's leaves.
+struct Replay<'a> {
+    job: &'a JobSpec,
+    ctx: &'a TrajectoryContext,
+    first_global_step: u64,
+    next_step: u64,
+    frontier: Frontier,
+    root: Hash,
+    weights: Weights,
+    leaves: Vec<Hash>,
+}
+
+impl<'a> Replay<'a> {
+    /// Positions the replay at the first step of `span` with `weights` as
+    /// that step's input (for segment 0 they must be the chain's weights).
+    fn at(
+        job: &'a JobSpec,
+        ctx: &'a TrajectoryContext,
+        progress: &JobProgress,
+        segments: &[Hash],
+        span: SegmentSpan,
+        weights: &Weights,
+    ) -> Result<Self> {
+        let mut frontier = Frontier::new();
+        let mut leaves = Vec::with_capacity(1usize << span.log2);
+        let root = if span.first_leaf == 0 {
+            let hash = weights.hash();
+            if hash != progress.weights {
+                return Err(Error::StartMismatch {
+                    got: hash,
+                    expected: progress.weights,
+                });
+            }
+            let leaf = leaf_hash(&hash);
+            leaves.push(leaf);
+            frontier.push(leaf)
+        } else {
+            let before = (span.first_leaf >> span.log2) as usize;
+            segments[..before]
+                .iter()
+                .map(|s| frontier.push_node(span.log2, *s))
+                .last()
+                .ok_or(Error::NothingToReplay(0))?
+        };
+        Ok(Self {
+            job,
+            ctx,
+            first_global_step: progress.steps,
+            next_step: span.first_step,
+            frontier,
+            root,
+            weights: weights.clone(),
+            leaves,
+        })
+    }
+
+    /// The seed of the next step.
+    fn seed(&self) -> Seed {
+        Seed::derive(self.ctx, self.next_step as u32, &self.root)
+    }
+
+    /// Runs the next step on `batch` (the one [`Replay::seed`] selects).
+    fn step(&mut self, batch: &Batch) -> Result<()> {
+        let seed = self.seed();
+        let global = self.first_global_step.saturating_add(self.next_step);
+        self.weights = TrainingStep::new(&self.job.model, &self.job.hyper)
+            .run(&self.weights, batch, &seed, global)?
+            .weights;
+        let leaf = leaf_hash(&self.weights.hash());
+        self.leaves.push(leaf);
+        self.root = self.frontier.push(leaf);
+        self.next_step += 1;
+        Ok(())
+    }
+
+    /// The root over the segment's leaves computed so far.
+    fn segment_root(&self) -> Result<Hash> {
+        Ok(MerkleTree::from_leaf_hashes(self.leaves.clone())?.root())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaves(n: usize) -> Vec<Hash> {
+        (0..n)
+            .map(|i| leaf_hash(&(i as u64).to_le_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn segment_roots_fold_to_the_tree_root_at_every_length() {
+        for n in [1usize, 2, 3, 7, 1023, 1024, 1025, 2048, 2049, 5000] {
+            let all = leaves(n);
+            let root = MerkleTree::from_leaf_hashes(all.clone()).unwrap().root();
+            let segments = segment_roots(&all).unwrap();
+            assert_eq!(segments.len() as u64, segment_count(n as u64));
+            assert!(segments.len() as u64 <= MAX_SEGMENTS);
+            let claim = TrajectoryClaim {
+                steps: n as u32 - 1,
+                root,
+                final_weights: [0; 32],
+            };
+            if n > 1 {
+                validate_segments(&claim, &segments).unwrap();
+                let mut wrong = segments.clone();
+                wrong[segments.len() / 2][0] ^= 1;
+                assert_eq!(
+                    validate_segments(&claim, &wrong),
+                    Err(Error::SegmentsMismatch)
+                );
+                assert!(matches!(
+                    validate_segments(&claim, &segments[1..]),
+                    Err(Error::SegmentCount { .. })
+                ));
+            }
+        }
+    }
+
+    #[test]
+    fn segment_levels_grow_only_past_max_segments() {
+        assert_eq!(segment_log2(1), 0);
+        assert_eq!(segment_log2(MAX_SEGMENTS), 0);
+        assert_eq!(segment_log2(MAX_SEGMENTS + 1), 1);
+        assert_eq!(segment_log2(2 * MAX_SEGMENTS), 1);
+        assert_eq!(segment_log2(u32::MAX as u64 + 1), 22);
+        let span = SegmentSpan::of(0, 5).unwrap();
+        assert_eq!((span.first_leaf, span.end_leaf, span.steps()), (0, 1, 0));
+        let span = SegmentSpan::of(3, 5).unwrap();
+        assert_eq!((span.first_step, span.steps()), (2, 1));
+        assert!(SegmentSpan::of(5, 5).is_err());
+        let span = SegmentSpan::of(1, 3 * MAX_SEGMENTS).unwrap();
+        assert_eq!(span.log2, 2);
+        assert_eq!((span.first_leaf, span.first_step, span.steps()), (4, 3, 4));
+    }
+
+    #[test]
+    fn pushed_segment_roots_give_the_prefix_roots() {
+        let all = leaves(3000);
+        let log2 = segment_log2(3000);
+        let segments = segment_roots(&all).unwrap();
+        for k in [1usize, 2, 5, 100] {
+            let mut frontier = Frontier::new();
+            let mut root = [0; 32];
+            for s in &segments[..k] {
+                root = frontier.push_node(log2, *s);
+            }
+            let prefix = k << log2;
+            let expected = MerkleTree::from_leaf_hashes(all[..prefix].to_vec())
+                .unwrap()
+                .root();
+            assert_eq!(root, expected);
+            let next = frontier.push(all[prefix]);
+            let expected = MerkleTree::from_leaf_hashes(all[..=prefix].to_vec())
+                .unwrap()
+                .root();
+            assert_eq!(next, expected);
+        }
+    }
+}
