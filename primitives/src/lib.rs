@@ -290,6 +290,11 @@ pub enum JobStatus {
     Expired,
     /// Displaced from a full market by a better-paying job; budget refunded.
     Evicted,
+    /// Reached its target step count, loss or budget on steps that are
+    /// still in their dispute window: no block trains it; it completes (or
+    /// is exhausted) when its last payment settles, and opens again if a
+    /// fraud proof rolls those steps back.
+    Settling,
 }
 
 /// What a miner needs to train a block of one job: read at the parent block.
@@ -346,6 +351,13 @@ pub struct JobInfo {
     pub last_progress: u32,
     /// Block in which it ended (completed, exhausted, cancelled, expired, evicted).
     pub ended_at: Option<u32>,
+    /// Steps past their dispute window (`steps` counts the pending ones too).
+    pub settled_steps: u64,
+    /// Weights hash at `settled_steps`.
+    pub settled_weights: Hash,
+    /// Payments reserved for blocks still in their dispute window (held
+    /// with the escrow, not in `budget_left`).
+    pub pending_payment: u128,
 }
 
 /// One point of a job's loss curve: recorded for every block that trains it.
@@ -570,17 +582,36 @@ pub mod traits {
         fn open() -> Vec<ActiveJob>;
         /// A block by `author` verified `steps` more steps of `job`, which now
         /// has `total_steps` steps and a last batch loss of `mean_loss`
-        /// (sixteenths of a bit per sample). Pays the author and may complete
-        /// the job.
+        /// (sixteenths of a bit per sample). Reserves the author's payment
+        /// from the escrow (paid when the block settles, see
+        /// [`JobSchedule::on_settled`]) and returns it; stops the job's
+        /// training if it reached its target or budget.
         fn on_progress(
             job: JobId,
             author: &AccountId,
             steps: u32,
             total_steps: u64,
             mean_loss: u64,
-        );
+        ) -> u128;
         /// Upper bound of the weight of [`JobSchedule::on_progress`].
         fn on_progress_weight() -> sp_weights::Weight;
+        /// A block's `steps` of `job` passed their dispute window: pays
+        /// `author` the `payment` reserved for them; completes a settling
+        /// job whose last payment this was.
+        fn on_settled(job: JobId, author: &AccountId, steps: u32, payment: u128);
+        /// Upper bound of the weight of [`JobSchedule::on_settled`].
+        fn on_settled_weight() -> sp_weights::Weight;
+        /// A fraud proof rolled `job` back to `steps` steps (last loss
+        /// `last_loss`), discarding blocks whose reserved payments sum to
+        /// `released`: the poster pays none of them (back into the budget,
+        /// or to the poster if the job has ended); a settling job opens again.
+        fn on_rolled_back(job: JobId, steps: u64, last_loss: Option<u64>, released: u128);
+        /// Upper bound of the weight of [`JobSchedule::on_rolled_back`].
+        fn on_rolled_back_weight() -> sp_weights::Weight;
+        /// A job with a record (open, settling, ended or the house job):
+        /// its spec and its poster (`None` for the house job). What fraud
+        /// proofs are checked against.
+        fn record(job: JobId) -> Option<(JobSpec, Option<AccountId>)>;
         /// Upper bound of the weight of [`JobSchedule::trainable`].
         fn trainable_weight() -> sp_weights::Weight;
     }
@@ -622,6 +653,19 @@ pub mod traits {
         fn check(_spec: &JobSpec) -> Result<(), JobLimitError> {
             Ok(())
         }
+    }
+
+    /// The punishment of a proven fraud (implemented by the staking pallet).
+    pub trait FraudPenalty<AccountId> {
+        /// The whole bond of `who` (active and unbonding).
+        fn bond_of(who: &AccountId) -> u128;
+        /// Slashes the whole bond of `offender` and suspends it: pays
+        /// `payouts` from it in order (each capped at what is left), the
+        /// rest to the treasury. Returns the amount slashed.
+        fn slash_for_fraud(offender: &AccountId, payouts: &[(AccountId, u128)]) -> u128;
+        /// Upper bound of the weight of [`FraudPenalty::slash_for_fraud`]
+        /// with `payouts` payouts.
+        fn slash_for_fraud_weight(payouts: u32) -> sp_weights::Weight;
     }
 
     /// Admission of block authors (implemented by the staking pallet).

@@ -247,6 +247,7 @@ pub enum Audit {
 /// compares each segment root with the block's. Returns `W_n`, or the
 /// fraud proof of the first segment that differs. `on_step` is called
 /// after every replayed step (progress and metrics).
+#[allow(clippy::too_many_arguments)]
 pub fn audit_trajectory(
     job: &JobSpec,
     ctx: &TrajectoryContext,
@@ -255,8 +256,74 @@ pub fn audit_trajectory(
     claim: &TrajectoryClaim,
     segments: &[Hash],
     dataset: &Dataset,
+    on_step: impl FnMut(),
+) -> Result<Audit> {
+    let block = Block {
+        job,
+        ctx,
+        progress,
+        claim,
+        segments,
+    };
+    replay_segments(&block, start, dataset, None, on_step)
+}
+
+/// The fraud proof of segment `segment` of a block, whether or not the
+/// segment is wrong (an honest segment's proof is refused with
+/// [`Error::NoFraud`]): what tests of wrong fraud proofs submit.
+#[allow(clippy::too_many_arguments)]
+pub fn open_segment(
+    job: &JobSpec,
+    ctx: &TrajectoryContext,
+    progress: &JobProgress,
+    start: &Weights,
+    claim: &TrajectoryClaim,
+    segments: &[Hash],
+    dataset: &Dataset,
+    segment: u32,
+) -> Result<FraudProof> {
+    let block = Block {
+        job,
+        ctx,
+        progress,
+        claim,
+        segments,
+    };
+    match replay_segments(&block, start, dataset, Some(segment), || {})? {
+        Audit::Fraud(proof) => Ok(proof),
+        Audit::Honest(_) => Err(Error::SegmentIndex {
+            index: segment,
+            segments: segments.len() as u64,
+        }),
+    }
+}
+
+/// What a replay checks a block against.
+struct Block<'a> {
+    job: &'a JobSpec,
+    ctx: &'a TrajectoryContext,
+    progress: &'a JobProgress,
+    claim: &'a TrajectoryClaim,
+    segments: &'a [Hash],
+}
+
+/// Replays a block's segments in order from `start` and opens the first
+/// that differs from the block's root — or segment `open` if given,
+/// whatever it replays to.
+fn replay_segments(
+    block: &Block<'_>,
+    start: &Weights,
+    dataset: &Dataset,
+    open: Option<u32>,
     mut on_step: impl FnMut(),
 ) -> Result<Audit> {
+    let Block {
+        job,
+        ctx,
+        progress,
+        claim,
+        segments,
+    } = *block;
     validate_segments(claim, segments)?;
     let leaves = claim.leaves();
     let mut weights = start.clone();
@@ -272,7 +339,8 @@ pub fn audit_trajectory(
             seeds.push(seed);
             on_step();
         }
-        if replay.segment_root()? != segments[index as usize] {
+        let wrong = replay.segment_root()? != segments[index as usize];
+        if open.map_or(wrong, |open| open == index) {
             let start_proof = if index == 0 {
                 MerkleProof::default()
             } else {

@@ -45,8 +45,8 @@ pub use dataset::{Dataset, DatasetCommitment, SampleOpening};
 pub use degeneracy::{validate_step, StepStats};
 pub use error::{Error, Result};
 pub use fraud::{
-    audit_trajectory, segment_roots, validate_segments, verify_fraud, Audit, FraudProof,
-    FraudVerdict,
+    audit_trajectory, open_segment, segment_roots, validate_segments, verify_fraud, Audit,
+    FraudProof, FraudVerdict,
 };
 pub use hash::Hash;
 pub use merkle::{MerkleProof, MerkleTree};

@@ -135,49 +135,19 @@ fn mine(job: &Job, difficulty: u128, min_steps: u32, jump: Option<(u32, &Weights
     unreachable!()
 }
 
-/// The fraud proof an honest prover would build for segment `k` of `block`
-/// from its weights (what `audit_trajectory` builds for a wrong segment).
+/// The fraud proof of segment `k` of `block`, wrong or not.
 fn open_segment(job: &Job, block: &Block, k: u32) -> FraudProof {
-    let span = SegmentSpan::of(k, block.claim.leaves()).unwrap();
-    let leaves: Vec<_> = block
-        .weights
-        .iter()
-        .map(|w| upow_puzzle::merkle::leaf_hash(&w.hash()))
-        .collect();
-    let size = 1usize << span.log2;
-    let start = if k == 0 {
-        Default::default()
-    } else {
-        let previous = &leaves[(k as usize - 1) * size..k as usize * size];
-        upow_puzzle::MerkleTree::from_leaf_hashes(previous.to_vec())
-            .unwrap()
-            .proof(size as u64 - 1)
-            .unwrap()
-    };
-    let trajectory_seeds = {
-        let mut t = Trajectory::start(block.ctx, job.start.hash());
-        for w in &block.weights[1..] {
-            t.push(w.hash());
-        }
-        t.seeds(span.first_step as u32, span.end_leaf as u32 - 1)
-            .unwrap()
-    };
-    let batches = trajectory_seeds
-        .iter()
-        .map(|seed| {
-            upow_puzzle::batch_indices(seed, job.spec.hyper.batch(), job.dataset.len() as u64)
-                .into_iter()
-                .map(|i| job.dataset.open(i).unwrap())
-                .collect()
-        })
-        .collect();
-    FraudProof {
-        segment: k,
-        segments: block.proof.segments.clone(),
-        weights: block.weights[span.first_step as usize].encode(),
-        start,
-        batches,
-    }
+    upow_puzzle::open_segment(
+        &job.spec,
+        &block.ctx,
+        &job.progress(),
+        &job.start,
+        &block.claim,
+        &block.proof.segments,
+        &job.dataset,
+        k,
+    )
+    .unwrap()
 }
 
 fn audit(job: &Job, block: &Block) -> Audit {

@@ -25,7 +25,7 @@ use super::{
 
 /// A job as the runtime API reports it: the jobs pallet's record with the
 /// training pallet's weights hash, steps and last loss.
-fn job_info(job: JobId) -> Option<JobInfo> {
+pub fn job_info(job: JobId) -> Option<JobInfo> {
     let record = pallet_upow_jobs::Pallet::<Runtime>::job_info(job)?;
     let state = pallet_upow_training::Jobs::<Runtime>::get(job);
     let weights = state.as_ref().map_or(record.initial_weights, |s| s.weights);
@@ -34,12 +34,18 @@ fn job_info(job: JobId) -> Option<JobInfo> {
     if let Some(s) = state {
         info.steps = s.steps;
         info.last_loss = s.last_loss;
+        info.settled_steps = s.settled_steps;
+        info.settled_weights = s.settled_weights;
+    } else {
+        info.settled_steps = 0;
     }
     Some(info)
 }
 
 /// The weights hash of every job with a record (open jobs' current
-/// weights, ended jobs' final ones, the house job's): what nodes must keep.
+/// weights, ended jobs' final ones, the house job's), and the start weights
+/// of every block still in its dispute window (where a fraud proof may roll
+/// a job back to): what nodes must keep.
 fn needed_weights() -> Vec<(JobId, upow_primitives::Hash)> {
     pallet_upow_jobs::Pallet::<Runtime>::recorded_jobs()
         .into_iter()
@@ -48,6 +54,7 @@ fn needed_weights() -> Vec<(JobId, upow_primitives::Hash)> {
             let state = pallet_upow_training::Jobs::<Runtime>::get(job);
             Some((job, state.map_or(record.initial_weights, |s| s.weights)))
         })
+        .chain(Training::disputable_weights())
         .collect()
 }
 

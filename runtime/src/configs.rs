@@ -166,12 +166,27 @@ impl upow_primitives::traits::JobLimits for JobLimits {
     }
 }
 
+parameter_types! {
+    /// Blocks a trajectory stays disputable (and its payment held) when the
+    /// genesis names no shorter window: 20 minutes, time for auditors to
+    /// replay every block (docs/operations.md) and for a fraud proof to be
+    /// included.
+    pub const MaxDisputeWindow: u32 = 20 * MINUTES;
+    /// Share of a fraudster's slashed bond, after the authors of discarded
+    /// blocks are paid, that goes to the fraud proof's reporter (the rest
+    /// to the job's poster).
+    pub const FraudReward: Perbill = Perbill::from_percent(50);
+}
+
 impl pallet_upow_training::Config for Runtime {
     type Time = Timestamp;
     type Jobs = crate::Jobs;
     type Admission = Staking;
     type TargetBlockTime = TargetBlockTime;
     type MinDifficulty = MinDifficulty;
+    type Penalty = Staking;
+    type MaxDisputeWindow = MaxDisputeWindow;
+    type FraudReward = FraudReward;
     type WeightInfo = pallet_upow_training::weights::SubstrateWeight<Runtime>;
     #[cfg(feature = "runtime-benchmarks")]
     type BenchmarkHelper = crate::benchmarks::TrainingHelper;

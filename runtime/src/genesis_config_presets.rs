@@ -1,10 +1,10 @@
 //! The runtime's genesis presets, served by its `GenesisBuilder` API:
 //!
-//! | preset | chain spec | miners and validators | endowed | difficulty | job expiry |
-//! |---|---|---|---|---|---|
-//! | [`DEV_RUNTIME_PRESET`] (`development`) | `dev` | Alice | Alice … Ferdie | 500 | 20 blocks |
-//! | [`LOCAL_TESTNET_RUNTIME_PRESET`] (`local_testnet`) | `local` | Alice, Bob, Charlie | Alice … Ferdie | 500 | 10 min |
-//! | [`TESTNET_TEMPLATE_PRESET`] (`testnet_template`) | `testnet` | Alice, Bob | Alice, Bob | 5 000 | 10 min |
+//! | preset | chain spec | miners and validators | endowed | difficulty | job expiry | dispute window |
+//! |---|---|---|---|---|---|---|
+//! | [`DEV_RUNTIME_PRESET`] (`development`) | `dev` | Alice | Alice … Ferdie | 500 | 20 blocks | 10 blocks |
+//! | [`LOCAL_TESTNET_RUNTIME_PRESET`] (`local_testnet`) | `local` | Alice, Bob, Charlie | Alice … Ferdie | 500 | 10 min | 20 min |
+//! | [`TESTNET_TEMPLATE_PRESET`] (`testnet_template`) | `testnet` | Alice, Bob | Alice, Bob | 5 000 | 10 min | 20 min |
 //!
 //! Alice is the sudo key of each. Every preset holds the house job — always
 //! open for mining, whatever paid jobs there are: an MLP 784-128-10 on
@@ -93,6 +93,7 @@ fn upow_genesis(
     root: Sr25519Keyring,
     initial_difficulty: u128,
     job_expiry: Option<crate::BlockNumber>,
+    dispute_window: Option<crate::BlockNumber>,
 ) -> Value {
     let root: AccountId = root.to_account_id();
     let house_job = pallet_upow_jobs::GenesisHouseJob {
@@ -116,6 +117,7 @@ fn upow_genesis(
         },
         training: TrainingConfig {
             difficulty: initial_difficulty,
+            dispute_window,
         },
         jobs: JobsConfig {
             house_job: Some(house_job),
@@ -152,6 +154,11 @@ const DEV_ACCOUNTS: [Sr25519Keyring; 6] = [
 /// is seen to expire in a test.
 pub const DEV_JOB_EXPIRY: crate::BlockNumber = 20;
 
+/// Dispute window of the dev chain: 10 blocks (the runtime's default, 20
+/// minutes, elsewhere), so that payments settle and jobs complete within a
+/// test, and a test's auditor still has time to prove a fraud.
+pub const DEV_DISPUTE_WINDOW: crate::BlockNumber = 10;
+
 /// `development`: Alice mines and validates; low starting difficulty.
 pub fn development_config_genesis() -> Value {
     upow_genesis(
@@ -161,6 +168,7 @@ pub fn development_config_genesis() -> Value {
         Sr25519Keyring::Alice,
         500,
         Some(DEV_JOB_EXPIRY),
+        Some(DEV_DISPUTE_WINDOW),
     )
 }
 
@@ -181,6 +189,7 @@ pub fn local_testnet_genesis() -> Value {
         Sr25519Keyring::Alice,
         500,
         None,
+        None,
     )
 }
 
@@ -196,6 +205,7 @@ pub fn testnet_template_genesis() -> Value {
         &[Sr25519Keyring::Alice, Sr25519Keyring::Bob],
         Sr25519Keyring::Alice,
         5_000,
+        None,
         None,
     )
 }

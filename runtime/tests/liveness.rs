@@ -27,26 +27,8 @@ use upow_puzzle::{
 };
 use upow_runtime::{
     configs::{JobLimits, MAX_BLOCK_LENGTH, MAX_PROOF_LENGTH},
-    Balances, Executive, Jobs, Runtime, RuntimeCall, RuntimeOrigin, SignedPayload, System,
-    Training, UncheckedExtrinsic, UNIT,
+    Balances, Executive, Jobs, Runtime, RuntimeCall, RuntimeOrigin, System, Training, UNIT,
 };
-
-fn charlie() -> sr25519::Pair {
-    sr25519::Pair::from_string("//Charlie", None).unwrap()
-}
-
-/// A signed extrinsic of `call` by `pair` with `nonce`.
-fn signed(pair: &sr25519::Pair, call: RuntimeCall, nonce: u32) -> UncheckedExtrinsic {
-    let extension = upow_runtime::immortal_tx_extension(nonce);
-    let payload = SignedPayload::new(call.clone(), extension.clone()).unwrap();
-    let signature = payload.using_encoded(|bytes| pair.sign(bytes));
-    UncheckedExtrinsic::new_signed(
-        call,
-        account(pair).into(),
-        sp_runtime::MultiSignature::Sr25519(signature),
-        extension,
-    )
-}
 
 fn post_job(spec: JobSpec, price: u128, budget: u128) -> RuntimeCall {
     RuntimeCall::Jobs(pallet_upow_jobs::Call::post_job {

@@ -206,8 +206,9 @@ mod benchmarks {
         Ok(())
     }
 
-    /// A block completing the best-paying job of a full market: paying a
-    /// new account, refunding the rest.
+    /// A block completing the best-paying job of a full market and its
+    /// settlement: reserving and paying a new account, refunding the rest
+    /// (the weight of `on_progress` and of `on_settled`).
     #[benchmark]
     fn on_progress() -> Result<(), BenchmarkError> {
         let full = T::MaxOpen::get();
@@ -217,13 +218,14 @@ mod benchmarks {
 
         #[block]
         {
-            <Jobs<T> as JobSchedule<T::AccountId>>::on_progress(
+            let payment = <Jobs<T> as JobSchedule<T::AccountId>>::on_progress(
                 job,
                 &author,
                 STEPS as u32,
                 STEPS,
                 0,
             );
+            <Jobs<T> as JobSchedule<T::AccountId>>::on_settled(job, &author, STEPS as u32, payment);
         }
 
         let info = Jobs::<T>::job_info(job).ok_or(BenchmarkError::Stop("job missing"))?;

@@ -41,12 +41,13 @@ impl<T: Config> Pallet<T> {
         T::Currency::hold(&reason.into(), who, amount)
     }
 
-    /// An open paid job of `who` (what `cancel_job` and `top_up` act on).
+    /// A paid job of `who` in the market, open or settling (what
+    /// `cancel_job` and `top_up` act on; `top_up` needs it open).
     pub(crate) fn live_job_of(who: &T::AccountId, job: JobId) -> Result<JobOf<T>, DispatchError> {
         let info = Jobs::<T>::get(job).ok_or(Error::<T>::UnknownJob)?;
         ensure!(HouseJob::<T>::get() != Some(job), Error::<T>::HouseJob);
         ensure!(&info.poster == who, Error::<T>::NotPoster);
-        ensure!(info.is_live(), Error::<T>::JobNotLive);
+        ensure!(info.in_market(), Error::<T>::JobNotLive);
         Ok(info)
     }
 
@@ -72,47 +73,68 @@ impl<T: Config> Pallet<T> {
         }
     }
 
-    /// Pays `author` for `steps` steps of the open job `job` and ends it if
-    /// it reached its target or its budget (see
-    /// [`JobSchedule`](upow_primitives::traits::JobSchedule)). The house job
-    /// only records its progress.
+    /// Reserves `author`'s payment for `steps` steps of the open job `job`
+    /// (paid when the block settles, [`Pallet::do_settle`]) and stops its
+    /// training if it reached its target or its budget (see
+    /// [`JobSchedule`](upow_primitives::traits::JobSchedule)). Returns the
+    /// reserved amount. The house job only records its progress.
     pub(crate) fn do_progress(
         job: JobId,
-        author: &T::AccountId,
         steps: u32,
         total_steps: u64,
         mean_loss: u64,
-    ) {
+    ) -> BalanceOf<T> {
         // The training pallet only reports jobs that were trainable at the
         // start of the block; anything else is ignored.
         let Some(mut info) = Jobs::<T>::get(job) else {
-            return;
+            return Zero::zero();
         };
         let house = HouseJob::<T>::get() == Some(job);
         if !house && !info.is_live() {
-            return;
+            return Zero::zero();
         }
         info.steps = total_steps;
         info.last_loss = Some(mean_loss);
         info.last_progress = frame_system::Pallet::<T>::block_number();
         if house {
             Jobs::<T>::insert(job, info);
-            return;
+            return Zero::zero();
         }
-
         let due = info
             .price_per_step
             .saturating_mul(steps.into())
             .min(info.budget_left);
-        let mut escrow_failed = false;
-        let paid = if due.is_zero()
-            || T::Currency::can_deposit(author, due, Provenance::Extant)
-                != DepositConsequence::Success
-        {
+        info.budget_left = info.budget_left.saturating_sub(due);
+        info.pending = info.pending.saturating_add(due);
+        let reached = total_steps >= info.target_steps()
+            || info.target_loss.is_some_and(|target| mean_loss <= target);
+        if reached || info.budget_left < info.price_per_step {
+            info.status = JobStatus::Settling;
+        }
+        Jobs::<T>::insert(job, info);
+        due
+    }
+
+    /// Pays `author` the `payment` reserved for a block of `job` that
+    /// passed its dispute window, and ends a settling job whose last
+    /// pending payment this was: completed if it reached its target,
+    /// exhausted if its budget ran out (the rest is refunded).
+    pub(crate) fn do_settle(job: JobId, author: &T::AccountId, steps: u32, payment: BalanceOf<T>) {
+        let Some(mut info) = Jobs::<T>::get(job) else {
+            return;
+        };
+        if HouseJob::<T>::get() == Some(job) {
+            return;
+        }
+        let due = payment.min(info.pending);
+        let receivable = !due.is_zero()
+            && T::Currency::can_deposit(author, due, Provenance::Extant)
+                == DepositConsequence::Success;
+        let paid = if !receivable {
             // The author's account cannot take it: unpaid, the escrow stays.
             Zero::zero()
         } else {
-            let transfer = frame_support::storage::with_storage_layer(|| {
+            frame_support::storage::with_storage_layer(|| {
                 T::Currency::transfer_on_hold(
                     &HoldReason::JobEscrow.into(),
                     &info.poster,
@@ -122,42 +144,93 @@ impl<T: Config> Pallet<T> {
                     Restriction::Free,
                     Fortitude::Polite,
                 )
-            });
-            let paid = transfer.unwrap_or_default();
-            // The escrow could not pay in full (e.g. the poster's funds
-            // were frozen since): the job ends, the rest is refunded.
-            escrow_failed = paid < due;
-            paid
+            })
+            .unwrap_or_default()
         };
-        info.budget_left = info.budget_left.saturating_sub(paid);
+        info.pending = info.pending.saturating_sub(due);
+        // What was not paid stays in the escrow: back into the budget of a
+        // job in the market, released to the poster of an ended one.
+        let unpaid = due.saturating_sub(paid);
+        if info.in_market() {
+            info.budget_left = info.budget_left.saturating_add(unpaid);
+        } else {
+            Self::release_to_poster(&info, unpaid);
+        }
+        // The escrow could not pay in full (e.g. the poster's funds were
+        // frozen since): the job ends, the rest is refunded.
+        let escrow_failed = receivable && paid < due && info.in_market();
         Self::deposit_event(Event::JobPaid {
             job,
             author: author.clone(),
             steps,
             amount: paid,
         });
+        if escrow_failed || (info.status == JobStatus::Settling && info.pending.is_zero()) {
+            let reached = info.steps >= info.target_steps()
+                || info
+                    .target_loss
+                    .zip(info.last_loss)
+                    .is_some_and(|(target, loss)| loss <= target);
+            let steps = info.steps;
+            if reached {
+                let refund = Self::end(job, &mut info, JobStatus::Completed);
+                Self::deposit_event(Event::JobCompleted { job, steps, refund });
+            } else {
+                let refund = Self::end(job, &mut info, JobStatus::Exhausted);
+                Self::deposit_event(Event::JobExhausted { job, steps, refund });
+            }
+        }
+        Jobs::<T>::insert(job, info);
+    }
 
-        let reached = total_steps >= info.target_steps()
-            || info.target_loss.is_some_and(|target| mean_loss <= target);
-        let exhausted = info.budget_left < info.price_per_step || escrow_failed;
-        if reached {
-            let refund = Self::end(job, &mut info, JobStatus::Completed);
-            Jobs::<T>::insert(job, info);
-            Self::deposit_event(Event::JobCompleted {
-                job,
-                steps: total_steps,
-                refund,
-            });
-        } else if exhausted {
-            let refund = Self::end(job, &mut info, JobStatus::Exhausted);
-            Jobs::<T>::insert(job, info);
-            Self::deposit_event(Event::JobExhausted {
-                job,
-                steps: total_steps,
-                refund,
-            });
+    /// Rolls `job` back to `steps` steps after a fraud proof: the payments
+    /// `released` (reserved for the discarded blocks) go back to the budget
+    /// of a job in the market — which opens again if it was settling — or
+    /// to the poster of an ended job.
+    pub(crate) fn do_roll_back(
+        job: JobId,
+        steps: u64,
+        last_loss: Option<u64>,
+        released: BalanceOf<T>,
+    ) {
+        let Some(mut info) = Jobs::<T>::get(job) else {
+            return;
+        };
+        info.steps = steps;
+        info.last_loss = last_loss;
+        let released = released.min(info.pending);
+        info.pending = info.pending.saturating_sub(released);
+        if info.in_market() {
+            info.budget_left = info.budget_left.saturating_add(released);
+            info.last_progress = frame_system::Pallet::<T>::block_number();
+            if info.budget_left >= info.price_per_step || HouseJob::<T>::get() == Some(job) {
+                info.status = JobStatus::Open;
+            }
         } else {
-            Jobs::<T>::insert(job, info);
+            Self::release_to_poster(&info, released);
+        }
+        Self::deposit_event(Event::JobRolledBack {
+            job,
+            steps,
+            released,
+        });
+        Jobs::<T>::insert(job, info);
+    }
+
+    /// Releases `amount` of `job`'s escrow hold to its poster.
+    fn release_to_poster(job: &JobOf<T>, amount: BalanceOf<T>) {
+        if amount.is_zero() {
+            return;
+        }
+        if T::Currency::release(
+            &HoldReason::JobEscrow.into(),
+            &job.poster,
+            amount,
+            Precision::BestEffort,
+        )
+        .is_err()
+        {
+            frame_support::defensive!("releasing a job's escrow failed");
         }
     }
 }

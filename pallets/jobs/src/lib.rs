@@ -304,8 +304,9 @@ pub mod pallet {
             /// Storage deposit held.
             deposit: BalanceOf<T>,
         },
-        /// A block author was paid for verified steps of a job (`amount` is
-        /// zero when the author's account could not receive it).
+        /// A block author was paid for verified steps of a job, once the
+        /// block passed its dispute window (`amount` is zero when the
+        /// author's account could not receive it; the poster keeps it).
         JobPaid {
             /// The job.
             job: JobId,
@@ -372,6 +373,16 @@ pub mod pallet {
             /// Budget left now.
             budget_left: BalanceOf<T>,
         },
+        /// A fraud proof rolled a job back: the discarded blocks' reserved
+        /// payments went back to its budget (or to its poster if it had ended).
+        JobRolledBack {
+            /// The job.
+            job: JobId,
+            /// Its step count now.
+            steps: u64,
+            /// Reserved payments released.
+            released: BalanceOf<T>,
+        },
         /// An ended job's records were removed; its deposit returned to its poster.
         JobReaped {
             /// The job.
@@ -422,6 +433,9 @@ pub mod pallet {
         RetentionNotOver,
         /// No job ids are left.
         JobIdsExhausted,
+        /// The job still has payments in their dispute window: it is reaped
+        /// once they settle.
+        PaymentsPending,
     }
 
     #[pallet::hooks]
@@ -476,8 +490,11 @@ pub mod pallet {
             Ok(())
         }
 
-        /// Cancels an open job of the caller and releases its whole
-        /// remaining escrow (the deposit stays until the job is reaped).
+        /// Cancels an open (or settling) job of the caller and releases its
+        /// whole remaining budget — what is left after the payments reserved
+        /// for blocks, including a block earlier in the same block; those
+        /// stay held until their blocks settle (paid) or are discarded by a
+        /// fraud proof (returned). The deposit stays until the job is reaped.
         ///
         /// Emits [`Event::JobCancelled`].
         #[pallet::call_index(1)]
@@ -504,6 +521,7 @@ pub mod pallet {
         ) -> DispatchResult {
             let who = ensure_signed(origin)?;
             let mut info = Self::live_job_of(&who, job)?;
+            ensure!(info.is_live(), Error::<T>::JobNotLive);
             ensure!(!amount.is_zero(), Error::<T>::ZeroAmount);
             let budget_left = info
                 .budget_left

@@ -95,6 +95,7 @@ impl<T: Config> Pallet<T> {
             init_seed,
             price_per_step,
             budget_left: budget,
+            pending: Zero::zero(),
             deposit,
             target_loss,
             status: JobStatus::Open,
@@ -235,7 +236,7 @@ impl<T: Config> Pallet<T> {
             let Some(mut info) = Jobs::<T>::get(job) else {
                 continue;
             };
-            if now.saturating_sub(info.last_progress) < expiry {
+            if !info.is_live() || now.saturating_sub(info.last_progress) < expiry {
                 continue;
             }
             let refund = Self::end(job, &mut info, JobStatus::Expired);
@@ -252,6 +253,7 @@ impl<T: Config> Pallet<T> {
         ensure!(HouseJob::<T>::get() != Some(job), Error::<T>::HouseJob);
         let info = Jobs::<T>::get(job).ok_or(Error::<T>::UnknownJob)?;
         let ended_at = info.ended_at.ok_or(Error::<T>::JobNotEnded)?;
+        ensure!(info.pending.is_zero(), Error::<T>::PaymentsPending);
         if &info.poster != who {
             let now = frame_system::Pallet::<T>::block_number();
             ensure!(
@@ -301,16 +303,40 @@ impl<T: Config> JobSchedule<T::AccountId> for Pallet<T> {
 
     fn on_progress(
         job: JobId,
-        author: &T::AccountId,
+        _author: &T::AccountId,
         steps: u32,
         total_steps: u64,
         mean_loss: u64,
-    ) {
-        Self::do_progress(job, author, steps, total_steps, mean_loss)
+    ) -> u128 {
+        Self::do_progress(job, steps, total_steps, mean_loss).unique_saturated_into()
     }
 
     fn on_progress_weight() -> Weight {
         T::WeightInfo::on_progress()
+    }
+
+    fn on_settled(job: JobId, author: &T::AccountId, steps: u32, payment: u128) {
+        Self::do_settle(job, author, steps, payment.unique_saturated_into())
+    }
+
+    fn on_settled_weight() -> Weight {
+        // A payment and the end of a settling job: what `on_progress` paid
+        // and ended before settlement existed.
+        T::WeightInfo::on_progress()
+    }
+
+    fn on_rolled_back(job: JobId, steps: u64, last_loss: Option<u64>, released: u128) {
+        Self::do_roll_back(job, steps, last_loss, released.unique_saturated_into())
+    }
+
+    fn on_rolled_back_weight() -> Weight {
+        T::DbWeight::get().reads_writes(2, 2)
+    }
+
+    fn record(job: JobId) -> Option<(JobSpec, Option<T::AccountId>)> {
+        let info = Jobs::<T>::get(job)?;
+        let house = HouseJob::<T>::get() == Some(job);
+        Some((info.spec, (!house).then_some(info.poster)))
     }
 
     fn trainable_weight() -> Weight {

@@ -1,7 +1,8 @@
 //! The pallet's invariants, checked by `try_state` (and after every step of
-//! the property tests): the market is the open paid jobs in price order,
-//! exactly the open jobs hold escrow, every poster's holds are the sums of
-//! its open jobs' budgets and of its unreaped jobs' deposits, ended jobs
+//! the property tests): the market is the open (and settling) paid jobs in
+//! price order, exactly those hold budgets, every poster's escrow hold is
+//! the sum of its market jobs' budgets and of every job's pending payments,
+//! its deposit hold the sum of its unreaped jobs' deposits, ended jobs
 //! carry their end block, and the house job is open and holds nothing.
 
 use crate::{BalanceOf, Config, HoldReason, HouseJob, Jobs, NextJobId, Open, Pallet};
@@ -19,8 +20,8 @@ impl<T: Config> Pallet<T> {
         for &id in open.iter() {
             let job = Jobs::<T>::get(id).ok_or("open job missing")?;
             ensure!(
-                job.status == JobStatus::Open,
-                "a job in the market is not open"
+                job.in_market(),
+                "a job in the market is not open or settling"
             );
             ensure!(Some(id) != house, "the house job in the market");
             if let Some((price, prev)) = previous {
@@ -47,11 +48,12 @@ impl<T: Config> Pallet<T> {
             let held = escrow.entry(job.poster.clone()).or_default();
             let deposit = deposits.entry(job.poster.clone()).or_default();
             *deposit = deposit.saturating_add(job.deposit);
-            if job.is_live() {
+            *held = held.saturating_add(job.pending);
+            if job.in_market() {
                 *held = held.saturating_add(job.budget_left);
                 live = live.saturating_add(1);
                 ensure!(
-                    job.budget_left >= job.price_per_step,
+                    !job.is_live() || job.budget_left >= job.price_per_step,
                     "an open job cannot pay a step"
                 );
                 ensure!(job.ended_at.is_none(), "an open job has an end");

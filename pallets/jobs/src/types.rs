@@ -43,8 +43,13 @@ pub struct Job<AccountId, Balance, BlockNumber> {
     pub initial_weights: Hash,
     /// Paid to the block author per verified step (zero for the house job).
     pub price_per_step: Balance,
-    /// Escrow left: exactly the amount still held for this job.
+    /// Escrow left to pay for steps not yet trained.
     pub budget_left: Balance,
+    /// Payments reserved for blocks still in their dispute window: held
+    /// with the escrow (the job holds `budget_left + pending`) until each
+    /// block settles (paid) or a fraud proof discards it (back to the
+    /// budget, or to the poster once the job has ended).
+    pub pending: Balance,
     /// Storage deposit, held until the record is reaped (zero for the house job).
     pub deposit: Balance,
     /// Optional mean loss per sample (sixteenths of a bit) at which it completes.
@@ -71,7 +76,7 @@ impl<AccountId: MaxEncodedLen, Balance: MaxEncodedLen, BlockNumber: MaxEncodedLe
         AccountId::max_encoded_len()
             .saturating_add(MAX_SPEC_ENCODED_LEN)
             .saturating_add(Hash::max_encoded_len().saturating_mul(2))
-            .saturating_add(Balance::max_encoded_len().saturating_mul(3))
+            .saturating_add(Balance::max_encoded_len().saturating_mul(4))
             .saturating_add(Option::<u64>::max_encoded_len())
             .saturating_add(JobStatus::max_encoded_len())
             .saturating_add(u64::max_encoded_len())
@@ -90,6 +95,12 @@ impl<AccountId, Balance, BlockNumber> Job<AccountId, Balance, BlockNumber> {
     /// Whether the job is open (its escrow is held and blocks may train it).
     pub fn is_live(&self) -> bool {
         self.status == JobStatus::Open
+    }
+
+    /// Whether the job is in the market: open, or settling its last
+    /// blocks (it keeps its place so that a rollback can open it again).
+    pub fn in_market(&self) -> bool {
+        matches!(self.status, JobStatus::Open | JobStatus::Settling)
     }
 
     /// The job as the runtime API reports it; the runtime supplies the
@@ -115,6 +126,9 @@ impl<AccountId, Balance, BlockNumber> Job<AccountId, Balance, BlockNumber> {
             posted_at: self.posted_at.unique_saturated_into(),
             last_progress: self.last_progress.unique_saturated_into(),
             ended_at: self.ended_at.map(|b| b.unique_saturated_into()),
+            settled_steps: self.steps,
+            settled_weights: weights,
+            pending_payment: self.pending.unique_saturated_into(),
         }
     }
 }

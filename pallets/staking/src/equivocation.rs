@@ -2,10 +2,12 @@
 //! headers with the same parent and number, sealed by the same author key;
 //! [`Pallet::verify_sealed_header`], [`Pallet::check_equivocation`]), the
 //! report's weight parameter ([`Pallet::proof_len`]) and its punishment
-//! ([`Pallet::slash`]: `SlashFraction` of the whole bond to the treasury).
+//! ([`Pallet::slash`]: `SlashFraction` of the whole bond to the treasury),
+//! and the punishment of a proven fraud ([`FraudPenalty`]: the whole bond,
+//! paid out as the training pallet asks, and suspension).
 //! The `report_equivocation` call is in the pallet module.
 
-use crate::{BalanceOf, Config, Error, HoldReason, Ledgers, Pallet, LOG_TARGET};
+use crate::{BalanceOf, Config, Error, HoldReason, Ledgers, Pallet, WeightInfo as _, LOG_TARGET};
 use frame_support::{
     pallet_prelude::*,
     traits::{
@@ -15,10 +17,10 @@ use frame_support::{
 };
 use frame_system::pallet_prelude::{BlockNumberFor, HeaderFor};
 use sp_runtime::{
-    traits::{Header as HeaderT, Saturating, Zero},
+    traits::{Header as HeaderT, SaturatedConversion, Saturating, Zero},
     DigestItem,
 };
-use upow_primitives::{AuthorId, PowSeal, PreDigest, ENGINE_ID};
+use upow_primitives::{traits::FraudPenalty, AuthorId, PowSeal, PreDigest, ENGINE_ID};
 
 /// The largest encoded header [`Pallet::report_equivocation`] accepts (bytes).
 pub const MAX_HEADER_LEN: u32 = 16 * 1024;
@@ -85,10 +87,26 @@ impl<T: Config> Pallet<T> {
     /// bond first, then from the latest-unlocking chunks. Returns the amount
     /// and whether it was burned.
     pub(crate) fn slash(who: &T::AccountId) -> (BalanceOf<T>, bool) {
-        let Some(mut ledger) = Ledgers::<T>::get(who) else {
+        let Some(ledger) = Ledgers::<T>::get(who) else {
             return (Zero::zero(), false);
         };
         let amount = T::SlashFraction::get() * ledger.total();
+        Self::slash_amount(who, ledger, amount, &[])
+    }
+
+    /// Takes `amount` (at most the bond) from `who`'s `ledger` — the active
+    /// bond first, then the latest-unlocking chunks — pays `payouts` from
+    /// it in order (each capped at what is left; a payout its account
+    /// cannot take stays in the slash) and sends the rest to the treasury
+    /// (or burns it if the treasury cannot receive it). Returns the amount
+    /// and whether the rest was burned.
+    pub(crate) fn slash_amount(
+        who: &T::AccountId,
+        mut ledger: crate::Ledger<T>,
+        amount: BalanceOf<T>,
+        payouts: &[(T::AccountId, BalanceOf<T>)],
+    ) -> (BalanceOf<T>, bool) {
+        let amount = amount.min(ledger.total());
         if amount.is_zero() {
             return (amount, false);
         }
@@ -109,24 +127,47 @@ impl<T: Config> Pallet<T> {
         ledger.unbonding = BoundedVec::truncate_from(chunks);
 
         let reason = HoldReason::Bond.into();
+        let mut rest = amount;
+        for (to, wanted) in payouts {
+            let pay = (*wanted).min(rest);
+            if pay.is_zero() {
+                continue;
+            }
+            let paid = T::Currency::transfer_on_hold(
+                &reason,
+                who,
+                to,
+                pay,
+                Precision::Exact,
+                Restriction::Free,
+                Fortitude::Force,
+            );
+            if paid.is_ok() {
+                rest = rest.saturating_sub(pay);
+            }
+        }
         let treasury = T::Treasury::get();
-        let moved = T::Currency::transfer_on_hold(
-            &reason,
-            who,
-            &treasury,
-            amount,
-            Precision::Exact,
-            Restriction::Free,
-            Fortitude::Force,
-        );
+        let moved = if rest.is_zero() {
+            Ok(rest)
+        } else {
+            T::Currency::transfer_on_hold(
+                &reason,
+                who,
+                &treasury,
+                rest,
+                Precision::Exact,
+                Restriction::Free,
+                Fortitude::Force,
+            )
+        };
         let burned = match moved {
             Ok(_) => false,
             Err(_) => {
                 if let Err(e) =
-                    T::Currency::burn_held(&reason, who, amount, Precision::Exact, Fortitude::Force)
+                    T::Currency::burn_held(&reason, who, rest, Precision::Exact, Fortitude::Force)
                 {
                     // Unreachable while the ledger matches the hold.
-                    log::error!(target: LOG_TARGET, "slash of {amount:?} failed: {e:?}");
+                    log::error!(target: LOG_TARGET, "slash of {rest:?} failed: {e:?}");
                     return (Zero::zero(), false);
                 }
                 true
@@ -134,5 +175,63 @@ impl<T: Config> Pallet<T> {
         };
         Self::put_ledger(who, ledger);
         (amount, burned)
+    }
+}
+
+impl<T: Config> Pallet<T> {
+    /// Suspends `who` (if it is a candidate and not suspended yet) until
+    /// governance reinstates it, and drops it from the validator set.
+    pub(crate) fn suspend(who: &T::AccountId) {
+        if let Some(mut candidate) = crate::Candidates::<T>::get(who) {
+            if !candidate.suspended {
+                candidate.suspended = true;
+                crate::Candidates::<T>::insert(who, candidate);
+                Self::deposit_event(crate::Event::Suspended { who: who.clone() });
+            }
+        }
+        Self::refresh_validator(who);
+    }
+}
+
+/// A proven fraud (a fraud proof against one of the author's blocks, in the
+/// training pallet) costs the author its whole bond and its admission.
+impl<T: Config> FraudPenalty<T::AccountId> for Pallet<T> {
+    fn bond_of(who: &T::AccountId) -> u128 {
+        Ledgers::<T>::get(who).map_or(0, |l| l.total().saturated_into())
+    }
+
+    fn slash_for_fraud(offender: &T::AccountId, payouts: &[(T::AccountId, u128)]) -> u128 {
+        let Some(ledger) = Ledgers::<T>::get(offender) else {
+            Self::suspend(offender);
+            return 0;
+        };
+        let total = ledger.total();
+        let payouts: alloc::vec::Vec<_> = payouts
+            .iter()
+            .map(|(to, amount)| (to.clone(), (*amount).saturated_into()))
+            .collect();
+        let (amount, burned) = Self::slash_amount(offender, ledger, total, &payouts);
+        Self::deposit_event(crate::Event::SlashedForFraud {
+            who: offender.clone(),
+            amount,
+        });
+        if burned {
+            Self::deposit_event(crate::Event::SlashBurned {
+                who: offender.clone(),
+                amount,
+            });
+        }
+        Self::suspend(offender);
+        amount.saturated_into()
+    }
+
+    fn slash_for_fraud_weight(payouts: u32) -> Weight {
+        // The equivocation report's slash and suspension (its header checks
+        // included, an upper bound), and one transfer per payout.
+        T::WeightInfo::report_equivocation(0).saturating_add(
+            T::DbWeight::get()
+                .reads_writes(2, 2)
+                .saturating_mul(payouts.into()),
+        )
     }
 }

@@ -341,6 +341,16 @@ pub mod pallet {
             /// The amount slashed (to the treasury, unless `SlashBurned` follows).
             amount: BalanceOf<T>,
         },
+        /// An author's whole bond was slashed for a proven fraud (a block
+        /// whose trajectory a fraud proof showed wrong): paid out to the
+        /// authors of discarded blocks, the reporter and the poster, the
+        /// rest to the treasury (unless `SlashBurned` follows).
+        SlashedForFraud {
+            /// The offender's account.
+            who: T::AccountId,
+            /// The amount slashed.
+            amount: BalanceOf<T>,
+        },
         /// The treasury could not receive a slash (it does not exist and the
         /// amount is below the existential deposit): `amount` was burned.
         SlashBurned {
@@ -596,14 +606,7 @@ pub mod pallet {
                     amount,
                 });
             }
-            if let Some(mut candidate) = Candidates::<T>::get(&who) {
-                if !candidate.suspended {
-                    candidate.suspended = true;
-                    Candidates::<T>::insert(&who, candidate);
-                    Self::deposit_event(Event::Suspended { who: who.clone() });
-                }
-            }
-            Self::refresh_validator(&who);
+            Self::suspend(&who);
             Ok(Pays::No.into())
         }
 

@@ -23,7 +23,16 @@
 //!   [`upow_primitives::traits::AuthorAdmission`] (only admitted, bonded
 //!   authors may author) and implements [`FindAuthor`] for the rewards pallet;
 //! * retargets the difficulty toward [`Config::TargetBlockTime`] after every
-//!   block ([`difficulty`]).
+//!   block ([`difficulty`]);
+//! * keeps every block's trajectory **disputable** for
+//!   [`DisputeWindow`] blocks ([`Disputable`]): the author's payment
+//!   is reserved, not paid, and anyone may prove the trajectory wrong with
+//!   a fraud proof ([`Pallet::report_fraud`], `upow_puzzle::verify_fraud`).
+//!   A valid proof slashes the author's whole bond (paying the authors of
+//!   the discarded later blocks of the job, the reporter and the poster),
+//!   suspends it, and rolls the job back to the bad block's start,
+//!   discarding every later block of that job. A block past the window
+//!   **settles**: its author is paid and the job's settled state advances.
 //!
 //! The node checks the cheap parts before execution (ticket, seal signature,
 //! admission); this pallet checks everything again, so a block is valid iff
@@ -52,10 +61,13 @@ use frame_support::{
     ConsensusEngineId,
 };
 use upow_primitives::{
-    traits::{ActiveJob, AuthorAdmission, OnJobReaped},
+    traits::{ActiveJob, AuthorAdmission, FraudPenalty, OnJobReaped},
     AuthorId, Difficulty as DifficultyValue, Hash, JobId, LossPoint, PreDigest, Work,
 };
-use upow_puzzle::{Error as PuzzleError, JobProgress, JobSpec, TrajectoryProof};
+use upow_puzzle::{
+    Error as PuzzleError, FraudProof, JobProgress, JobSpec, TrajectoryClaim, TrajectoryContext,
+    TrajectoryProof,
+};
 
 /// Points of a job's loss curve kept on chain (a ring: the newest ones);
 /// every point is also in its block's `TrajectoryVerified` event.
@@ -84,6 +96,7 @@ pub mod pallet {
     use frame_support::pallet_prelude::*;
     use frame_system::pallet_prelude::*;
     use sp_core::H256;
+    use sp_runtime::traits::Saturating;
     use upow_primitives::traits::JobSchedule;
 
     /// Blocks the difficulty window spans.
@@ -107,6 +120,19 @@ pub mod pallet {
         /// Lowest difficulty the retarget may reach.
         #[pallet::constant]
         type MinDifficulty: Get<u128>;
+        /// Who pays for a proven fraud (the staking pallet).
+        type Penalty: FraudPenalty<Self::AccountId>;
+        /// The longest dispute window a genesis may set, and the window when
+        /// it sets none: blocks during which a block's trajectory may be
+        /// proven wrong (and its payment is held). Bounds the weight of
+        /// [`Pallet::report_fraud`].
+        #[pallet::constant]
+        type MaxDisputeWindow: Get<u32>;
+        /// Share of a fraudster's slashed bond — after the authors of the
+        /// discarded blocks are paid — that goes to the reporter (the rest
+        /// to the job's poster, or the treasury for the house job).
+        #[pallet::constant]
+        type FraudReward: Get<sp_runtime::Perbill>;
         /// Weights of this pallet's calls.
         type WeightInfo: WeightInfo;
         /// Sets up jobs and authors for the benchmarks.
@@ -123,6 +149,57 @@ pub mod pallet {
         pub steps: u64,
         /// Mean per-sample loss of the last verified batch (sixteenths of a bit).
         pub last_loss: Option<u64>,
+        /// `H(W)` at the newest block of the job past the dispute window.
+        pub settled_weights: Hash,
+        /// Steps at the newest block of the job past the dispute window.
+        pub settled_steps: u64,
+    }
+
+    /// A block's trajectory while it may be disputed: what a fraud proof is
+    /// checked against, and what a valid one undoes.
+    #[derive(Clone, PartialEq, Eq, Encode, Decode, TypeInfo, MaxEncodedLen, Debug)]
+    pub struct DisputableBlock<AccountId> {
+        /// The job it trained.
+        pub job: JobId,
+        /// The author's account (paid at settlement, slashed on fraud).
+        pub author: AccountId,
+        /// The author's key (the trajectory's context).
+        pub author_key: AuthorId,
+        /// The block's parent hash (the trajectory's context).
+        pub parent: Hash,
+        /// The block's salt (the trajectory's context).
+        pub salt: u32,
+        /// Steps claimed.
+        pub steps: u32,
+        /// Trajectory root.
+        pub root: Hash,
+        /// `H(W_n)`.
+        pub final_weights: Hash,
+        /// The job's state at the parent: where a rollback returns to.
+        pub start: JobState,
+        /// Payment reserved for the author.
+        pub payment: u128,
+    }
+
+    impl<AccountId> DisputableBlock<AccountId> {
+        /// The trajectory's context.
+        pub fn context(&self) -> TrajectoryContext {
+            TrajectoryContext {
+                parent: self.parent,
+                author: self.author_key,
+                job: self.job,
+                salt: self.salt,
+            }
+        }
+
+        /// The block's claim.
+        pub fn claim(&self) -> TrajectoryClaim {
+            TrajectoryClaim {
+                steps: self.steps,
+                root: self.root,
+                final_weights: self.final_weights,
+            }
+        }
     }
 
     /// Difficulty the next block must meet.
@@ -156,6 +233,17 @@ pub mod pallet {
     #[pallet::storage]
     pub type LossPoints<T> = StorageMap<_, Blake2_128Concat, JobId, u32, ValueQuery>;
 
+    /// Blocks during which a block's trajectory may be disputed (at most
+    /// [`Config::MaxDisputeWindow`]; set at genesis).
+    #[pallet::storage]
+    pub type DisputeWindow<T: Config> = StorageValue<_, u32, ValueQuery, T::MaxDisputeWindow>;
+
+    /// Blocks still in their dispute window, by number (one trajectory per
+    /// block; removed when it settles or a fraud proof discards it).
+    #[pallet::storage]
+    pub type Disputable<T: Config> =
+        StorageMap<_, Twox64Concat, BlockNumberFor<T>, DisputableBlock<T::AccountId>, OptionQuery>;
+
     /// Whether the current block's trajectory was verified (cleared at finalization).
     #[pallet::storage]
     pub type Proven<T> = StorageValue<_, bool, ValueQuery>;
@@ -166,6 +254,10 @@ pub mod pallet {
     pub struct GenesisConfig<T: Config> {
         /// Difficulty of block 1.
         pub difficulty: u128,
+        /// Dispute window in blocks, 1 ..= `MaxDisputeWindow` (`None`:
+        /// `MaxDisputeWindow`).
+        #[serde(default)]
+        pub dispute_window: Option<u32>,
         #[serde(skip)]
         /// Unused.
         pub _config: core::marker::PhantomData<T>,
@@ -175,6 +267,9 @@ pub mod pallet {
     impl<T: Config> BuildGenesisConfig for GenesisConfig<T> {
         fn build(&self) {
             Difficulty::<T>::put(self.difficulty.max(T::MinDifficulty::get()).max(1));
+            if let Some(window) = self.dispute_window {
+                DisputeWindow::<T>::put(window.clamp(1, T::MaxDisputeWindow::get().max(1)));
+            }
         }
     }
 
@@ -196,6 +291,42 @@ pub mod pallet {
             weights: Hash,
             /// Mean per-sample loss of the final step's batch (sixteenths of a bit).
             loss: u64,
+            /// Payment reserved for the author, paid when the block settles.
+            payment: u128,
+        },
+        /// A block passed its dispute window: its steps are settled and its
+        /// author paid.
+        TrajectorySettled {
+            /// The block.
+            block: BlockNumberFor<T>,
+            /// The job.
+            job: JobId,
+            /// The author's account.
+            author: T::AccountId,
+            /// Steps settled.
+            steps: u32,
+            /// The job's settled steps now.
+            settled_steps: u64,
+        },
+        /// A fraud proof showed a block's trajectory wrong: its author was
+        /// slashed and suspended, the job rolled back to the block's start.
+        FraudProven {
+            /// The bad block.
+            block: BlockNumberFor<T>,
+            /// The job.
+            job: JobId,
+            /// The bad block's author.
+            offender: T::AccountId,
+            /// Who proved it.
+            reporter: T::AccountId,
+            /// The wrong segment.
+            segment: u32,
+            /// Amount slashed.
+            slashed: u128,
+            /// Blocks of the job discarded (the bad one and every later one).
+            discarded: u32,
+            /// The job's steps after the rollback.
+            steps: u64,
         },
     }
 
@@ -233,6 +364,26 @@ pub mod pallet {
         /// A proven step is degenerate: not real training work
         /// (docs/puzzle.md §9).
         DegenerateStep,
+        /// The body's segment roots are not the trajectory's (wrong count,
+        /// or they do not fold to the claim's root).
+        BadSegments,
+        /// No block with this number is in its dispute window (never, or
+        /// already settled or discarded).
+        NotDisputable,
+        /// The fraud proof's segment replays to the block's committed root:
+        /// the block is honest there.
+        NoFraud,
+        /// The fraud proof names a segment the trajectory does not have, or
+        /// one with no step to replay.
+        BadFraudSegment,
+        /// The fraud proof's start weights are not the block's (malformed,
+        /// or not leaf 0 / the previous segment's last leaf).
+        BadFraudStart,
+        /// The fraud proof's batches are not the ones the seeds select, or
+        /// not as many as the segment's steps.
+        BadFraudBatches,
+        /// The job of the disputed block has no record any more.
+        UnknownJob,
     }
 
     impl<T> From<PuzzleError> for Error<T> {
@@ -259,6 +410,9 @@ pub mod pallet {
                 }
                 PuzzleError::TooManySteps { .. } => Error::TooManySteps,
                 PuzzleError::Degenerate { .. } => Error::DegenerateStep,
+                PuzzleError::SegmentCount { .. } | PuzzleError::SegmentsMismatch => {
+                    Error::BadSegments
+                }
                 _ => Error::InvalidClaim,
             }
         }
@@ -266,9 +420,11 @@ pub mod pallet {
 
     #[pallet::hooks]
     impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
-        fn on_initialize(_n: BlockNumberFor<T>) -> Weight {
+        fn on_initialize(n: BlockNumberFor<T>) -> Weight {
             // Proven::take in on_finalize, RecentTimes and Difficulty read + written there.
-            T::DbWeight::get().reads_writes(3, 3)
+            T::DbWeight::get()
+                .reads_writes(3, 3)
+                .saturating_add(Self::settle(n))
         }
 
         fn on_finalize(_n: BlockNumberFor<T>) {
@@ -336,6 +492,7 @@ pub mod pallet {
                     weights: verified.final_weights,
                     steps: total_steps,
                     last_loss: Some(loss),
+                    ..state.clone()
                 },
             );
             let index = LossPoints::<T>::get(job.id);
@@ -354,7 +511,23 @@ pub mod pallet {
             LossPoints::<T>::insert(job.id, index.saturating_add(1));
             Proven::<T>::put(true);
 
-            T::Jobs::on_progress(job.id, &author, verified.steps, total_steps, loss);
+            let payment = T::Jobs::on_progress(job.id, &author, verified.steps, total_steps, loss);
+            let claimed = claim.claim();
+            Disputable::<T>::insert(
+                frame_system::Pallet::<T>::block_number(),
+                DisputableBlock {
+                    job: job.id,
+                    author: author.clone(),
+                    author_key: *claim.author(),
+                    parent: parent.0,
+                    salt: claim.context(parent.0).salt,
+                    steps: claimed.steps,
+                    root: claimed.root,
+                    final_weights: claimed.final_weights,
+                    start: state,
+                    payment,
+                },
+            );
             Self::deposit_event(Event::TrajectoryVerified {
                 job: job.id,
                 author,
@@ -362,8 +535,98 @@ pub mod pallet {
                 total_steps,
                 weights: verified.final_weights,
                 loss,
+                payment,
             });
             Ok(())
+        }
+
+        /// Proves that the trajectory of block `block` (still in its dispute
+        /// window) is wrong: `proof` names the first segment whose honest
+        /// replay does not reach the root the block committed
+        /// (`upow_puzzle::verify_fraud`, docs/puzzle.md §13). Any signed
+        /// origin; fee-free when valid, a wrong proof costs its fee.
+        ///
+        /// A valid proof discards the block and every later block of the same
+        /// job (their reserved payments go back to the job; none is paid),
+        /// rolls the job back to the block's start, and slashes the author's
+        /// whole bond and suspends it: from the slash the authors of the
+        /// discarded later blocks are paid what they were owed, then
+        /// [`Config::FraudReward`] of the rest goes to the reporter and the
+        /// remainder to the job's poster (the treasury for the house job).
+        ///
+        /// Emits [`Event::FraudProven`].
+        #[pallet::call_index(1)]
+        #[pallet::weight(Pallet::<T>::fraud_weight(proof))]
+        pub fn report_fraud(
+            origin: OriginFor<T>,
+            block: BlockNumberFor<T>,
+            proof: FraudProof,
+        ) -> DispatchResultWithPostInfo {
+            let reporter = ensure_signed(origin)?;
+            let disputed = Disputable::<T>::get(block).ok_or(Error::<T>::NotDisputable)?;
+            let (spec, poster) = T::Jobs::record(disputed.job).ok_or(Error::<T>::UnknownJob)?;
+            let verdict = upow_puzzle::verify_fraud(
+                &spec,
+                &disputed.context(),
+                &JobProgress {
+                    weights: disputed.start.weights,
+                    steps: disputed.start.steps,
+                },
+                &disputed.claim(),
+                &proof,
+            )
+            .map_err(|e| {
+                log::info!(target: LOG_TARGET, "rejected fraud proof against block {block:?}: {e}");
+                fraud_error::<T>(e)
+            })?;
+
+            let job = disputed.job;
+            let (discarded, released, compensation) =
+                Self::discard_from(block, job, &disputed.author);
+            Jobs::<T>::mutate(job, |state| {
+                let settled = state.as_ref().map(|s| (s.settled_weights, s.settled_steps));
+                let (settled_weights, settled_steps) = settled
+                    .unwrap_or((disputed.start.settled_weights, disputed.start.settled_steps));
+                *state = Some(JobState {
+                    settled_weights,
+                    settled_steps,
+                    ..disputed.start.clone()
+                });
+            });
+            T::Jobs::on_rolled_back(
+                job,
+                disputed.start.steps,
+                disputed.start.last_loss,
+                released,
+            );
+
+            let owed = compensation
+                .iter()
+                .fold(0u128, |sum, (_, due)| sum.saturating_add(*due));
+            let rest = T::Penalty::bond_of(&disputed.author).saturating_sub(owed);
+            let reward = T::FraudReward::get().mul_floor(rest);
+            let mut payouts = compensation;
+            payouts.push((reporter.clone(), reward));
+            if let Some(poster) = poster {
+                payouts.push((poster, rest.saturating_sub(reward)));
+            }
+            let slashed = T::Penalty::slash_for_fraud(&disputed.author, &payouts);
+            log::warn!(
+                target: LOG_TARGET,
+                "fraud proven against block {block:?} (job {job}, segment {}): {discarded} blocks discarded, {slashed} slashed",
+                verdict.segment
+            );
+            Self::deposit_event(Event::FraudProven {
+                block,
+                job,
+                offender: disputed.author,
+                reporter,
+                segment: verdict.segment,
+                slashed,
+                discarded,
+                steps: disputed.start.steps,
+            });
+            Ok(Pays::No.into())
         }
     }
 
@@ -396,7 +659,103 @@ pub mod pallet {
                 weights: job.initial_weights,
                 steps: 0,
                 last_loss: None,
+                settled_weights: job.initial_weights,
+                settled_steps: 0,
             })
+        }
+
+        /// Settles the block that leaves its dispute window at `now`: pays
+        /// its author and advances its job's settled state. Returns the
+        /// weight used.
+        fn settle(now: BlockNumberFor<T>) -> Weight {
+            let window: BlockNumberFor<T> = DisputeWindow::<T>::get().into();
+            let db = T::DbWeight::get();
+            if now <= window {
+                return Weight::zero();
+            }
+            let block = now.saturating_sub(window);
+            let Some(settled) = Disputable::<T>::take(block) else {
+                return db.reads(1);
+            };
+            let settled_steps = settled.start.steps.saturating_add(settled.steps.into());
+            Jobs::<T>::mutate(settled.job, |state| {
+                if let Some(state) = state {
+                    state.settled_weights = settled.final_weights;
+                    state.settled_steps = settled_steps;
+                }
+            });
+            T::Jobs::on_settled(settled.job, &settled.author, settled.steps, settled.payment);
+            Self::deposit_event(Event::TrajectorySettled {
+                block,
+                job: settled.job,
+                author: settled.author,
+                steps: settled.steps,
+                settled_steps,
+            });
+            db.reads_writes(2, 2)
+                .saturating_add(T::Jobs::on_settled_weight())
+        }
+
+        /// Removes the disputable records of `job` from block `from` to the
+        /// current one. Returns how many, the sum of their reserved
+        /// payments, and what the authors other than `offender` were owed.
+        fn discard_from(
+            from: BlockNumberFor<T>,
+            job: JobId,
+            offender: &T::AccountId,
+        ) -> (u32, u128, Vec<(T::AccountId, u128)>) {
+            let now = frame_system::Pallet::<T>::block_number();
+            let mut discarded = 0u32;
+            let mut released = 0u128;
+            let mut owed = Vec::new();
+            let mut block = from;
+            while block <= now {
+                if let Some(record) = Disputable::<T>::get(block).filter(|r| r.job == job) {
+                    Disputable::<T>::remove(block);
+                    discarded = discarded.saturating_add(1);
+                    released = released.saturating_add(record.payment);
+                    if &record.author != offender && record.payment > 0 {
+                        owed.push((record.author, record.payment));
+                    }
+                }
+                block = block.saturating_add(1u32.into());
+            }
+            (discarded, released, owed)
+        }
+
+        /// The weight of [`Pallet::report_fraud`] with `proof`: the replay
+        /// (priced like the trajectory verification, by its
+        /// multiply-accumulates), a scan of the dispute window, the
+        /// rollback and the slash.
+        pub fn fraud_weight(proof: &FraudProof) -> Weight {
+            let params = proof.weights.len() as u64 / 2;
+            let macs = proof
+                .batches
+                .iter()
+                .map(|batch| {
+                    3u64.saturating_mul(batch.len() as u64)
+                        .saturating_mul(params)
+                })
+                .fold(0u64, u64::saturating_add);
+            let kilo_macs = u32::try_from(macs / 1000).unwrap_or(u32::MAX);
+            let window = u64::from(T::MaxDisputeWindow::get()).saturating_add(1);
+            T::WeightInfo::submit_trajectory(kilo_macs)
+                .saturating_add(
+                    T::DbWeight::get()
+                        .reads_writes(window.saturating_add(3), window.saturating_add(2)),
+                )
+                .saturating_add(T::Jobs::on_rolled_back_weight())
+                .saturating_add(T::Penalty::slash_for_fraud_weight(
+                    T::MaxDisputeWindow::get().saturating_add(3),
+                ))
+        }
+
+        /// `H(W)` at the start of every block in its dispute window: where a
+        /// fraud proof may roll a job back to, so nodes keep these weights.
+        pub fn disputable_weights() -> Vec<(JobId, Hash)> {
+            Disputable::<T>::iter_values()
+                .map(|record| (record.job, record.start.weights))
+                .collect()
         }
 
         /// The difficulty of the next block of a job of `spec`.
@@ -482,6 +841,26 @@ pub mod pallet {
                 window,
             ));
         }
+    }
+}
+
+/// The training pallet's error for a rejected fraud proof.
+fn fraud_error<T>(e: PuzzleError) -> Error<T> {
+    match e {
+        PuzzleError::NoFraud(_) => Error::NoFraud,
+        PuzzleError::SegmentCount { .. } | PuzzleError::SegmentsMismatch => Error::BadSegments,
+        PuzzleError::SegmentIndex { .. } | PuzzleError::NothingToReplay(_) => {
+            Error::BadFraudSegment
+        }
+        PuzzleError::ProofMismatch {
+            what: "dataset", ..
+        }
+        | PuzzleError::SampleLength { .. }
+        | PuzzleError::Label { .. }
+        | PuzzleError::SampleIndex { .. }
+        | PuzzleError::BatchSize { .. }
+        | PuzzleError::BatchCount { .. } => Error::BadFraudBatches,
+        _ => Error::BadFraudStart,
     }
 }
 

@@ -4,7 +4,7 @@ use crate as pallet_upow_training;
 use frame_support::{derive_impl, parameter_types, traits::ConstU64, weights::Weight};
 use sp_runtime::BuildStorage;
 use upow_primitives::{
-    traits::{ActiveJob, AuthorAdmission, JobSchedule},
+    traits::{ActiveJob, AuthorAdmission, FraudPenalty, JobSchedule},
     AuthorId, JobId,
 };
 
@@ -47,7 +47,18 @@ parameter_types! {
     pub static Progressed: Vec<Progress> = Vec::new();
     /// Admitted author keys and their accounts.
     pub static Admitted: Vec<(AuthorId, u64)> = Vec::new();
+    /// Every `on_settled` call: (job, author, steps, payment).
+    pub static Settled: Vec<(JobId, u64, u32, u128)> = Vec::new();
+    /// Every `on_rolled_back` call: (job, steps, released).
+    pub static RolledBack: Vec<(JobId, u64, u128)> = Vec::new();
+    /// Bonds of the mock penalty, by account.
+    pub static Bonds: Vec<(u64, u128)> = Vec::new();
+    /// Every slash of the mock penalty: (offender, payouts).
+    pub static Slashes: Vec<(u64, Vec<(u64, u128)>)> = Vec::new();
 }
+
+/// Every reserved payment of the mock market: 10 per step.
+pub const PRICE: u128 = 10;
 
 /// Scripted job schedule.
 pub struct MockJobs;
@@ -58,7 +69,7 @@ impl JobSchedule<u64> for MockJobs {
     fn open() -> Vec<ActiveJob> {
         OpenJobs::get()
     }
-    fn on_progress(job: JobId, author: &u64, steps: u32, total_steps: u64, loss: u64) {
+    fn on_progress(job: JobId, author: &u64, steps: u32, total_steps: u64, loss: u64) -> u128 {
         Progressed::mutate(|p| {
             p.push(Progress {
                 job,
@@ -68,6 +79,25 @@ impl JobSchedule<u64> for MockJobs {
                 loss,
             })
         });
+        PRICE * u128::from(steps)
+    }
+    fn on_settled(job: JobId, author: &u64, steps: u32, payment: u128) {
+        Settled::mutate(|s| s.push((job, *author, steps, payment)));
+    }
+    fn on_settled_weight() -> Weight {
+        Weight::zero()
+    }
+    fn on_rolled_back(job: JobId, steps: u64, _last_loss: Option<u64>, released: u128) {
+        RolledBack::mutate(|r| r.push((job, steps, released)));
+    }
+    fn on_rolled_back_weight() -> Weight {
+        Weight::zero()
+    }
+    fn record(job: JobId) -> Option<(upow_puzzle::JobSpec, Option<u64>)> {
+        OpenJobs::get()
+            .into_iter()
+            .find(|j| j.id == job)
+            .map(|j| (j.spec, Some(POSTER)))
     }
     fn on_progress_weight() -> Weight {
         Weight::zero()
@@ -90,6 +120,29 @@ pub fn active_job(
         init_seed,
         price_per_step: 0,
         budget_left: 0,
+    }
+}
+
+/// The poster of every mock job.
+pub const POSTER: u64 = 99;
+
+/// Scripted penalty: records slashes, takes the whole scripted bond.
+pub struct MockPenalty;
+impl FraudPenalty<u64> for MockPenalty {
+    fn bond_of(who: &u64) -> u128 {
+        Bonds::get()
+            .iter()
+            .find(|(a, _)| a == who)
+            .map_or(0, |(_, b)| *b)
+    }
+    fn slash_for_fraud(offender: &u64, payouts: &[(u64, u128)]) -> u128 {
+        let bond = Self::bond_of(offender);
+        Slashes::mutate(|s| s.push((*offender, payouts.to_vec())));
+        Bonds::mutate(|b| b.retain(|(a, _)| a != offender));
+        bond
+    }
+    fn slash_for_fraud_weight(_payouts: u32) -> Weight {
+        Weight::zero()
     }
 }
 
@@ -125,9 +178,20 @@ impl pallet_upow_training::Config for Test {
     type Admission = MockAdmission;
     type TargetBlockTime = ConstU64<4000>;
     type MinDifficulty = frame_support::traits::ConstU128<1>;
+    type Penalty = MockPenalty;
+    type MaxDisputeWindow = frame_support::traits::ConstU32<DISPUTE_WINDOW>;
+    type FraudReward = FraudReward;
     type WeightInfo = ();
     #[cfg(feature = "runtime-benchmarks")]
     type BenchmarkHelper = MockAdmission;
+}
+
+/// Blocks a trajectory stays disputable in the mock.
+pub const DISPUTE_WINDOW: u32 = 5;
+
+parameter_types! {
+    /// Half of the slash (after compensation) to the reporter.
+    pub FraudReward: sp_runtime::Perbill = sp_runtime::Perbill::from_percent(50);
 }
 
 /// Storage with difficulty 1 at genesis and no jobs or authors.
@@ -135,11 +199,16 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
     OpenJobs::set(Vec::new());
     Progressed::set(Vec::new());
     Admitted::set(Vec::new());
+    Settled::set(Vec::new());
+    RolledBack::set(Vec::new());
+    Bonds::set(Vec::new());
+    Slashes::set(Vec::new());
     let mut storage = frame_system::GenesisConfig::<Test>::default()
         .build_storage()
         .unwrap();
     pallet_upow_training::GenesisConfig::<Test> {
         difficulty: 1,
+        dispute_window: None,
         _config: Default::default(),
     }
     .assimilate_storage(&mut storage)

@@ -115,6 +115,7 @@ fn valid_trajectory_is_adopted_and_reported() {
                 total_steps: state.steps,
                 weights: state.weights,
                 loss,
+                payment: crate::mock::PRICE * u128::from(mined.claim.steps),
             }
             .into(),
         );
@@ -268,6 +269,8 @@ fn trajectory_from_stale_weights_is_rejected() {
                 weights: [5; 32],
                 steps: 9,
                 last_loss: None,
+                settled_weights: [5; 32],
+                settled_steps: 9,
             },
         );
         start_block(&digest_of(&mined));
@@ -405,6 +408,8 @@ fn the_loss_curve_keeps_the_newest_points_and_reaping_drops_the_state() {
                 weights: [3; 32],
                 steps: 5,
                 last_loss: None,
+                settled_weights: [3; 32],
+                settled_steps: 5,
             },
         );
         assert_eq!(Training::trained_weights(), vec![(JOB, [3; 32])]);

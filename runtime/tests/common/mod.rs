@@ -20,6 +20,8 @@ use upow_runtime::{
 pub const INIT_SEED: [u8; 32] = [4; 32];
 /// The parent every test block is built on.
 pub const PARENT: H256 = H256([7; 32]);
+/// The dispute window of the test chain (blocks).
+pub const DISPUTE_WINDOW: u32 = 8;
 /// The genesis difficulty (of the chain, in reference steps).
 pub const DIFFICULTY: u128 = 3;
 
@@ -60,6 +62,25 @@ pub fn bob() -> sr25519::Pair {
     sr25519::Pair::from_string("//Bob", None).unwrap()
 }
 
+/// Charlie: not endowed, not admitted.
+pub fn charlie() -> sr25519::Pair {
+    sr25519::Pair::from_string("//Charlie", None).unwrap()
+}
+
+/// A signed extrinsic of `call` by `pair` with `nonce`.
+pub fn signed(pair: &sr25519::Pair, call: RuntimeCall, nonce: u32) -> UncheckedExtrinsic {
+    use codec::Encode;
+    let extension = upow_runtime::immortal_tx_extension(nonce);
+    let payload = upow_runtime::SignedPayload::new(call.clone(), extension.clone()).unwrap();
+    let signature = payload.using_encoded(|bytes| pair.sign(bytes));
+    UncheckedExtrinsic::new_signed(
+        call,
+        account(pair).into(),
+        sp_runtime::MultiSignature::Sr25519(signature),
+        extension,
+    )
+}
+
 /// The account of a key.
 pub fn account(pair: &sr25519::Pair) -> AccountId {
     AccountId::from(pair.public().0)
@@ -94,6 +115,7 @@ pub fn ext() -> sp_io::TestExternalities {
         },
         training: pallet_upow_training::GenesisConfig {
             difficulty: DIFFICULTY,
+            dispute_window: Some(DISPUTE_WINDOW),
             _config: Default::default(),
         },
         sudo: pallet_sudo::GenesisConfig {

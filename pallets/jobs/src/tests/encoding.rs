@@ -66,6 +66,7 @@ fn job_encoding_is_bounded() {
         initial_weights: [2; 32],
         price_per_step: u64::MAX,
         budget_left: u64::MAX,
+        pending: u64::MAX,
         deposit: u64::MAX,
         target_loss: Some(u64::MAX),
         status: JobStatus::Exhausted,

@@ -29,6 +29,7 @@ mod payment;
 mod posting;
 mod proptests;
 mod reaping;
+mod settlement;
 
 const LOCK: frame_support::traits::LockIdentifier = *b"testlock";
 
@@ -70,10 +71,18 @@ fn post(who: u64, total_steps: u64, price: u64, budget: u64) -> JobId {
     post_with(who, spec(total_steps), price, budget, None)
 }
 
-/// A block by `author` verifying `steps` more steps of `id` with `loss`.
+/// A block by `author` verifying `steps` more steps of `id` (the job then
+/// has `total` steps, last loss `loss`) and, at once, its settlement.
+fn settled_block(id: JobId, author: u64, steps: u32, total: u64, loss: u64) {
+    let payment = <UpowJobs as JobSchedule<u64>>::on_progress(id, &author, steps, total, loss);
+    <UpowJobs as JobSchedule<u64>>::on_settled(id, &author, steps, payment);
+}
+
+/// A block by `author` verifying `steps` more steps of `id` with `loss`,
+/// settled at once.
 fn progress_loss(id: JobId, author: u64, steps: u32, loss: u64) {
     let total = job(id).steps.saturating_add(steps.into());
-    <UpowJobs as JobSchedule<u64>>::on_progress(id, &author, steps, total, loss);
+    settled_block(id, author, steps, total, loss);
 }
 
 fn progress(id: JobId, author: u64, steps: u32) {

@@ -250,12 +250,12 @@ fn on_progress_survives_extreme_inputs() {
     new_test_ext().execute_with(|| {
         let issuance = Balances::total_issuance();
         let a = post(1, u64::MAX / 5, 5, 1_000);
-        <UpowJobs as JobSchedule<u64>>::on_progress(a, &6, u32::MAX, 7, u64::MAX);
+        settled_block(a, 6, u32::MAX, 7, u64::MAX);
         // Owed u32::MAX × 5, capped at the budget.
         assert_eq!(free(6), ENDOWMENT + 1_000);
         assert_eq!(job(a).status, JobStatus::Exhausted);
         let b = post(1, 10, 5, 1_000);
-        <UpowJobs as JobSchedule<u64>>::on_progress(b, &6, 0, u64::MAX, 0);
+        settled_block(b, 6, 0, u64::MAX, 0);
         assert_eq!(job(b).status, JobStatus::Completed);
         assert_eq!(Balances::total_issuance(), issuance);
         assert_ok!(UpowJobs::do_try_state());

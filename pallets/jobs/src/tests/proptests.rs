@@ -100,7 +100,8 @@ fn check_invariants(issuance: u64, flows: &Flows) -> Result<(), TestCaseError> {
     let mut deposit: BTreeMap<u64, u64> = BTreeMap::new();
     for (id, job) in Jobs::<Test>::iter() {
         *deposit.entry(job.poster).or_default() += job.deposit;
-        if job.is_live() {
+        *escrow.entry(job.poster).or_default() += job.pending;
+        if job.in_market() {
             *escrow.entry(job.poster).or_default() += job.budget_left;
         } else {
             prop_assert_eq!(job.budget_left, 0, "ended job {} holds escrow", id);
@@ -112,7 +113,7 @@ fn check_invariants(issuance: u64, flows: &Flows) -> Result<(), TestCaseError> {
         prop_assert_eq!(job.deposit, DEPOSIT, "job {} deposit", id);
         prop_assert_eq!(
             escrowed,
-            paid + refunded + job.budget_left,
+            paid + refunded + job.budget_left + job.pending,
             "job {} leaks",
             id
         );

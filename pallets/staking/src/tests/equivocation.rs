@@ -367,3 +367,44 @@ fn removal_lifts_suspension() {
         assert_eq!(Staking::account_of(&author_key(1)), Some(1));
     });
 }
+
+#[test]
+fn fraud_takes_the_whole_bond_pays_out_in_order_and_suspends() {
+    use upow_primitives::traits::FraudPenalty;
+    ExtBuilder::default().build_and_execute(|| {
+        admit_miner(1, 1);
+        bond(1, 10_000);
+        assert_ok!(Staking::unbond(RuntimeOrigin::signed(1), 4_000));
+        staking_events();
+        let issuance_before = issuance();
+        let (free5, free6) = (free(5), free(6));
+        assert_eq!(<Staking as FraudPenalty<AccountId>>::bond_of(&1), 10_000);
+        // 3_000 to 5, then 8_000 wanted by 6 of which 7_000 are left.
+        let slashed = <Staking as FraudPenalty<AccountId>>::slash_for_fraud(
+            &1,
+            &[(5, 3_000), (6, 8_000), (7, 1_000)],
+        );
+        assert_eq!(slashed, 10_000);
+        assert_eq!(held(1), 0);
+        assert_eq!(Ledgers::<Test>::get(1), None);
+        assert_eq!((free(5), free(6)), (free5 + 3_000, free6 + 7_000));
+        // Nothing was left for 7.
+        assert_eq!(free(7), ENDOWMENT);
+        assert_eq!(issuance(), issuance_before);
+        assert_eq!(
+            <Staking as AuthorAdmission<AccountId>>::account_of(&author_key(1)),
+            None
+        );
+        let events = staking_events();
+        assert!(events.contains(&E::SlashedForFraud {
+            who: 1,
+            amount: 10_000
+        }));
+        assert!(events.contains(&E::Suspended { who: 1 }));
+        // Nothing left to take the second time.
+        assert_eq!(
+            <Staking as FraudPenalty<AccountId>>::slash_for_fraud(&1, &[(5, 1)]),
+            0
+        );
+    });
+}

@@ -1,0 +1,95 @@
+//! Payments held for the dispute window: reserved when a block trains a
+//! job, paid when it settles, returned when a fraud proof discards it; a
+//! job that reaches its target completes only when its last payment
+//! settles, and opens again if its last steps are rolled back.
+
+use super::*;
+
+fn reserve(id: JobId, author: u64, steps: u32) -> u64 {
+    let total = job(id).steps.saturating_add(steps.into());
+    <UpowJobs as JobSchedule<u64>>::on_progress(id, &author, steps, total, 1_000) as u64
+}
+
+fn settle(id: JobId, author: u64, steps: u32, payment: u64) {
+    <UpowJobs as JobSchedule<u64>>::on_settled(id, &author, steps, payment.into());
+}
+
+#[test]
+fn payments_wait_for_settlement_and_completion_follows_settled_steps() {
+    new_test_ext().execute_with(|| {
+        let a = post(1, 10, 5, 100);
+        let first = reserve(a, 6, 4);
+        assert_eq!(first, 20);
+        // Reserved, not paid: still held from the poster.
+        assert_eq!(free(6), ENDOWMENT);
+        assert_eq!((job(a).budget_left, job(a).pending), (80, 20));
+        assert_eq!(held(1), 100);
+        assert_ok!(UpowJobs::do_try_state());
+        // The block that reaches the target stops training, but the job
+        // completes only when its payments settle.
+        let second = reserve(a, 7, 6);
+        assert_eq!(job(a).status, JobStatus::Settling);
+        assert!(!trainable(a));
+        assert_ok!(UpowJobs::do_try_state());
+        assert_noop!(
+            UpowJobs::reap_job(RuntimeOrigin::signed(1), a),
+            Error::<Test>::JobNotEnded
+        );
+        settle(a, 6, 4, first);
+        assert_eq!(free(6), ENDOWMENT + 20);
+        assert_eq!(job(a).status, JobStatus::Settling);
+        settle(a, 7, 6, second);
+        assert_eq!(free(7), ENDOWMENT + 30);
+        assert_eq!(job(a).status, JobStatus::Completed);
+        assert_eq!(held(1), 0);
+        assert_eq!(free(1), ENDOWMENT - 50 - deposits(1));
+        assert_ok!(UpowJobs::do_try_state());
+    });
+}
+
+#[test]
+fn a_rollback_returns_the_discarded_payments_and_reopens_a_settling_job() {
+    new_test_ext().execute_with(|| {
+        let a = post(1, 10, 5, 100);
+        let first = reserve(a, 6, 4);
+        let bad = reserve(a, 7, 6);
+        assert_eq!(job(a).status, JobStatus::Settling);
+        <UpowJobs as JobSchedule<u64>>::on_rolled_back(a, 4, Some(9), bad.into());
+        let info = job(a);
+        assert_eq!(info.status, JobStatus::Open);
+        assert_eq!((info.steps, info.last_loss), (4, Some(9)));
+        assert_eq!((info.budget_left, info.pending), (80, 20));
+        assert!(trainable(a));
+        assert_ok!(UpowJobs::do_try_state());
+        settle(a, 6, 4, first);
+        assert_eq!(free(6), ENDOWMENT + 20);
+        // Nobody was paid for the discarded block.
+        assert_eq!(free(7), ENDOWMENT);
+        assert_ok!(UpowJobs::do_try_state());
+    });
+}
+
+#[test]
+fn a_cancelled_job_keeps_its_pending_payments_until_they_settle_or_are_discarded() {
+    new_test_ext().execute_with(|| {
+        let a = post(1, 100, 5, 100);
+        let first = reserve(a, 6, 4);
+        let second = reserve(a, 7, 4);
+        assert_ok!(UpowJobs::cancel_job(RuntimeOrigin::signed(1), a));
+        // The refund is the budget after both reservations.
+        assert_eq!(held(1), 40);
+        assert_noop!(
+            UpowJobs::reap_job(RuntimeOrigin::signed(1), a),
+            Error::<Test>::PaymentsPending
+        );
+        settle(a, 6, 4, first);
+        assert_eq!(free(6), ENDOWMENT + 20);
+        // The second block is discarded: its payment goes back to the poster.
+        <UpowJobs as JobSchedule<u64>>::on_rolled_back(a, 4, None, second.into());
+        assert_eq!(held(1), 0);
+        assert_eq!(free(1), ENDOWMENT - 20 - deposits(1));
+        assert_eq!(job(a).status, JobStatus::Cancelled);
+        assert_ok!(UpowJobs::do_try_state());
+        assert_ok!(UpowJobs::reap_job(RuntimeOrigin::signed(1), a));
+    });
+}

@@ -1,0 +1,512 @@
+//! Model integrity through the real runtime (docs/protocol.md §4, §8 P4):
+//! a block with one planted jump that the spot checks miss is accepted,
+//! then proven wrong by a fraud proof from a replay. The author's whole
+//! bond is slashed and it is suspended, the job rolls back to the honest
+//! weights and training goes on, the author of a later block of the job is
+//! paid from the slash, and the poster pays for no discarded step. Wrong
+//! fraud proofs — against an honest block, a wrong segment, a settled
+//! block, with malformed data — are refused with their errors, and move
+//! nothing but their sender's fee.
+
+// Test code outside `#[test]` functions may unwrap too: a panic fails the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use frame_support::{
+    assert_noop, assert_ok,
+    traits::{fungible::Inspect, fungible::InspectHold},
+};
+use sp_core::{crypto::Pair as _, sr25519, H256};
+use sp_runtime::{
+    traits::{Dispatchable, Header as _},
+    Digest,
+};
+use upow_primitives::{traits::AuthorAdmission, JobId, JobStatus, PreDigest};
+use upow_puzzle::{
+    audit_trajectory, challenged_steps, mining::select_batch, open_segment, verify_trajectory,
+    Audit, FraudProof, JobProgress, TrainingStep, Trajectory, TrajectoryClaim, TrajectoryContext,
+    TrajectoryProof, Weights,
+};
+use upow_runtime::{
+    Balances, Executive, Header, Jobs, Runtime, RuntimeCall, RuntimeOrigin, Staking, System,
+    Training, UNIT,
+};
+
+/// Price per step of the poster's job.
+const PRICE: u128 = UNIT;
+/// Its budget.
+const BUDGET: u128 = 10_000 * UNIT;
+
+fn dave() -> sr25519::Pair {
+    sr25519::Pair::from_string("//Dave", None).unwrap()
+}
+
+/// A trajectory ready for a block.
+struct Mined {
+    ctx: TrajectoryContext,
+    claim: TrajectoryClaim,
+    proof: TrajectoryProof,
+    /// `W_n`.
+    last: Weights,
+}
+
+/// Mines a block of `job` on `parent` by `author` from `start` (the job's
+/// weights, after `steps` steps): grinds salts until a ticket wins at the
+/// job's difficulty and the trajectory verifies. With `jump = Some(j)`
+/// leaf `j` is replaced by planted weights (the steps after it honest
+/// steps of those), and the block is kept only if the spot checks miss it.
+fn mine(
+    author: &sr25519::Pair,
+    job: JobId,
+    parent: H256,
+    start: &Weights,
+    steps: u64,
+    jump: Option<u32>,
+) -> Mined {
+    let spec = Training::work(job).unwrap().spec;
+    let difficulty = Training::job_difficulty(job).unwrap();
+    let data = dataset();
+    let step = TrainingStep::new(&spec.model, &spec.hyper);
+    let progress = JobProgress {
+        weights: start.hash(),
+        steps,
+    };
+    for salt in 0.. {
+        let ctx = TrajectoryContext {
+            parent: parent.0,
+            author: author.public().0,
+            job,
+            salt,
+        };
+        let mut trajectory = Trajectory::start(ctx, start.hash());
+        let mut all = vec![start.clone()];
+        for i in 0..upow_puzzle::max_steps(difficulty) {
+            let seed = trajectory.next_seed();
+            let batch = select_batch(&spec, &data, &seed).unwrap();
+            let mut next = step
+                .run(all.last().unwrap(), &batch, &seed, steps + u64::from(i))
+                .unwrap()
+                .weights;
+            if jump == Some(i + 1) {
+                // The planted model: the first layer shifted.
+                let mut layers = next.layers().to_vec();
+                for w in layers[0].iter_mut() {
+                    *w = w.saturating_add(5);
+                }
+                next = Weights::from_layers(&spec.model, layers).unwrap();
+            }
+            let ticket = trajectory.push(next.hash());
+            all.push(next);
+            // At least 4 steps, so that there are segments to name.
+            if trajectory.steps() < 4 || !ticket.meets(difficulty) {
+                continue;
+            }
+            let claim = trajectory.claim(all.last().unwrap().hash()).unwrap();
+            if let Some(j) = jump {
+                if claim.steps < j + 2 || challenged_steps(&ticket, claim.steps).contains(&(j - 1))
+                {
+                    break;
+                }
+            }
+            let proof = trajectory
+                .prove(&claim, spec.hyper.batch(), &data, |i| {
+                    Ok(all[i as usize].clone())
+                })
+                .unwrap();
+            if verify_trajectory(&spec, &ctx, &progress, difficulty, &claim, &proof).is_err() {
+                break;
+            }
+            return Mined {
+                ctx,
+                claim,
+                proof,
+                last: all.pop().unwrap(),
+            };
+        }
+    }
+    unreachable!()
+}
+
+/// A chain being built block by block.
+struct Chain {
+    number: u32,
+    parent: H256,
+    /// Block rewards minted to each author so far.
+    rewards: std::collections::BTreeMap<upow_runtime::AccountId, u128>,
+}
+
+impl Chain {
+    fn new() -> Self {
+        Self {
+            number: 0,
+            parent: System::block_hash(0),
+            rewards: Default::default(),
+        }
+    }
+
+    /// Block rewards `pair` received in the blocks built so far.
+    fn rewards_of(&self, pair: &sr25519::Pair) -> u128 {
+        self.rewards.get(&account(pair)).copied().unwrap_or(0)
+    }
+
+    /// Imports the next block: `author`'s trajectory of `job` and `extrinsics`.
+    fn block(
+        &mut self,
+        author: &sr25519::Pair,
+        job: JobId,
+        mined: &Mined,
+        extrinsics: Vec<upow_runtime::UncheckedExtrinsic>,
+    ) {
+        self.number += 1;
+        let pre = PreDigest::new(author.public().0, job, mined.ctx.salt, mined.claim);
+        let digest = Digest {
+            logs: vec![pre.to_digest_item()],
+        };
+        Executive::initialize_block(&Header::new(
+            self.number,
+            Default::default(),
+            Default::default(),
+            self.parent,
+            digest,
+        ));
+        assert_ok!(Executive::apply_extrinsic(timestamp(u64::from(self.number) * 10_000)).unwrap());
+        assert_ok!(Executive::apply_extrinsic(inherent(mined.proof.clone())).unwrap());
+        for xt in extrinsics {
+            let _ = Executive::apply_extrinsic(xt).unwrap();
+        }
+        self.parent = Executive::finalize_block().hash();
+        for record in System::events() {
+            if let upow_runtime::RuntimeEvent::Rewards(pallet_upow_rewards::Event::Rewarded {
+                author,
+                author_amount,
+                ..
+            }) = record.event
+            {
+                *self.rewards.entry(author).or_default() += author_amount;
+            }
+        }
+    }
+
+    /// Mines and imports a block of the house job by `author` from
+    /// `weights` after `steps` steps; returns `W_n`.
+    fn house_block(
+        &mut self,
+        author: &sr25519::Pair,
+        weights: &Weights,
+        steps: u64,
+        extrinsics: Vec<upow_runtime::UncheckedExtrinsic>,
+    ) -> Weights {
+        let mined = mine(author, 0, self.parent, weights, steps, None);
+        self.block(author, 0, &mined, extrinsics);
+        mined.last
+    }
+}
+
+/// Admits and bonds `pair` as a miner.
+fn admit_miner(pair: &sr25519::Pair) {
+    assert_ok!(Staking::admit(
+        RuntimeOrigin::root(),
+        account(pair),
+        pallet_upow_staking::Role::Miner {
+            author: pair.public().0
+        }
+    ));
+    assert_ok!(Staking::bond(
+        RuntimeOrigin::signed(account(pair)),
+        upow_runtime::configs::MinBond::get()
+    ));
+}
+
+/// Genesis plus: Charlie and Dave endowed, Charlie admitted as a second
+/// miner, and Bob's job (the house job's model on the same data, paid).
+fn setup() -> JobId {
+    for pair in [charlie(), dave()] {
+        assert_ok!(Balances::force_set_balance(
+            RuntimeOrigin::root(),
+            account(&pair).into(),
+            1_000_000 * UNIT
+        ));
+    }
+    admit_miner(&charlie());
+    let job = pallet_upow_jobs::NextJobId::<Runtime>::get();
+    assert_ok!(RuntimeCall::Jobs(pallet_upow_jobs::Call::post_job {
+        spec: spec(),
+        price_per_step: PRICE,
+        budget: BUDGET,
+        target_loss: None,
+    })
+    .dispatch(RuntimeOrigin::signed(account(&bob()))));
+    job
+}
+
+/// The job's initial weights.
+fn initial(job: JobId) -> Weights {
+    Weights::initial(&spec().model, &Jobs::job_info(job).unwrap().init_seed)
+}
+
+fn escrow(who: &sr25519::Pair) -> u128 {
+    Balances::balance_on_hold(
+        &upow_runtime::RuntimeHoldReason::Jobs(pallet_upow_jobs::HoldReason::JobEscrow),
+        &account(who),
+    )
+}
+
+fn report(block: u32, proof: FraudProof) -> RuntimeCall {
+    RuntimeCall::Training(pallet_upow_training::Call::report_fraud { block, proof })
+}
+
+/// The audit of the disputable record of `block`.
+fn audit(block: u32, start: &Weights) -> Audit {
+    let record = pallet_upow_training::Disputable::<Runtime>::get(block).unwrap();
+    let spec = Jobs::job_info(record.job).unwrap().spec;
+    let segments = proof_segments(block);
+    audit_trajectory(
+        &spec,
+        &record.context(),
+        &JobProgress {
+            weights: record.start.weights,
+            steps: record.start.steps,
+        },
+        start,
+        &record.claim(),
+        &segments,
+        &dataset(),
+        || {},
+    )
+    .unwrap()
+}
+
+thread_local! {
+    /// The segment roots of each imported block's body, by number (what an
+    /// auditor reads from the block).
+    static BODIES: std::cell::RefCell<std::collections::BTreeMap<u32, Vec<[u8; 32]>>> =
+        Default::default();
+}
+
+fn keep_segments(block: u32, mined: &Mined) {
+    BODIES.with(|b| b.borrow_mut().insert(block, mined.proof.segments.clone()));
+}
+
+fn proof_segments(block: u32) -> Vec<[u8; 32]> {
+    BODIES.with(|b| b.borrow().get(&block).cloned().unwrap())
+}
+
+#[test]
+fn a_planted_jump_is_proven_the_author_slashed_and_the_job_rolled_back() {
+    ext().execute_with(|| {
+        let mut chain = Chain::new();
+        let (alice, charlie, dave, bob) = (alice(), charlie(), dave(), bob());
+        let house = start_weights();
+        // Block 1: a house block by Alice, then the setup.
+        System::set_block_number(0);
+        let house = chain.house_block(&alice, &house, 0, vec![]);
+        let job = setup();
+        let w0 = initial(job);
+        let bob_free = Balances::balance(&account(&bob));
+        let alice_bond = Staking::ledger(&account(&alice)).unwrap().active;
+
+        // Block 2: Alice trains Bob's job with a planted jump at leaf 3
+        // that the spot checks miss: the runtime accepts it.
+        let bad = mine(&alice, job, chain.parent, &w0, 0, Some(3));
+        chain.block(&alice, job, &bad, vec![]);
+        keep_segments(2, &bad);
+        let after_bad = Training::work(job).unwrap();
+        assert_eq!(after_bad.weights, bad.claim.final_weights);
+        assert_eq!(
+            Jobs::job_info(job).unwrap().pending,
+            PRICE * u128::from(bad.claim.steps)
+        );
+
+        // Block 3: Charlie trains on from Alice's (planted) weights.
+        let later = mine(
+            &charlie,
+            job,
+            chain.parent,
+            &bad.last,
+            after_bad.steps,
+            None,
+        );
+        chain.block(&charlie, job, &later, vec![]);
+        let charlie_owed = PRICE * u128::from(later.claim.steps);
+        let charlie_free = Balances::balance(&account(&charlie)) - chain.rewards_of(&charlie);
+        let dave_free = Balances::balance(&account(&dave));
+
+        // An auditor replays block 2 and finds the planted segment.
+        let Audit::Fraud(proof) = audit(2, &w0) else {
+            panic!("the audit missed the jump");
+        };
+        assert_eq!(proof.segment, 3);
+        // Block 4 (a house block) carries Dave's fraud proof.
+        let house = chain.house_block(
+            &charlie,
+            &house,
+            Training::work(0).unwrap().steps,
+            vec![signed(&dave, report(2, proof), 0)],
+        );
+        let events = System::events();
+        let proven = events
+            .iter()
+            .find_map(|e| match &e.event {
+                upow_runtime::RuntimeEvent::Training(
+                    pallet_upow_training::Event::FraudProven {
+                        block,
+                        discarded,
+                        slashed,
+                        steps,
+                        ..
+                    },
+                ) => Some((*block, *discarded, *slashed, *steps)),
+                _ => None,
+            })
+            .expect("FraudProven");
+        assert_eq!(proven, (2, 2, alice_bond, 0));
+
+        // The author: whole bond slashed, suspended.
+        assert!(Staking::ledger(&account(&alice)).is_none());
+        assert_eq!(Staking::account_of(&alice.public().0), None);
+        // Charlie was paid for his discarded block from the slash; Dave got
+        // half of the rest (and paid no fee), Bob the other half.
+        let rest = alice_bond - charlie_owed;
+        assert_eq!(
+            Balances::balance(&account(&charlie)) - chain.rewards_of(&charlie),
+            charlie_free + charlie_owed
+        );
+        assert_eq!(Balances::balance(&account(&dave)), dave_free + rest / 2);
+        assert_eq!(
+            Balances::balance(&account(&bob)),
+            bob_free + (rest - rest / 2)
+        );
+        // The job is back at W_0 with its whole budget; nothing pending.
+        let work = Training::work(job).unwrap();
+        assert_eq!((work.weights, work.steps), (w0.hash(), 0));
+        let info = Jobs::job_info(job).unwrap();
+        assert_eq!((info.budget_left, info.pending), (BUDGET, 0));
+        assert_eq!(escrow(&bob), BUDGET);
+        assert_eq!(info.status, JobStatus::Open);
+        assert!(pallet_upow_training::Disputable::<Runtime>::get(2).is_none());
+        assert!(pallet_upow_training::Disputable::<Runtime>::get(3).is_none());
+
+        // Training goes on: Charlie trains the job from the honest W_0, on
+        // the same weights an honest chain holds.
+        let honest = mine(&charlie, job, chain.parent, &w0, 0, None);
+        chain.block(&charlie, job, &honest, vec![]);
+        keep_segments(5, &honest);
+        assert!(
+            matches!(audit(5, &w0), Audit::Honest(w) if w.hash() == honest.claim.final_weights)
+        );
+        let paid = PRICE * u128::from(honest.claim.steps);
+        // Past the dispute window the block settles and Charlie is paid:
+        // the only payment Bob ever made.
+        let mut house = house;
+        for _ in 0..DISPUTE_WINDOW {
+            house = chain.house_block(&charlie, &house, Training::work(0).unwrap().steps, vec![]);
+        }
+        assert!(pallet_upow_training::Disputable::<Runtime>::get(5).is_none());
+        assert_eq!(
+            Balances::balance(&account(&charlie)) - chain.rewards_of(&charlie),
+            charlie_free + charlie_owed + paid
+        );
+        assert_eq!(escrow(&bob), BUDGET - paid);
+        let info = upow_runtime::apis::job_info(job).unwrap();
+        assert_eq!(info.settled_steps, u64::from(honest.claim.steps));
+        assert_eq!(info.settled_weights, honest.claim.final_weights);
+    });
+}
+
+#[test]
+fn wrong_fraud_proofs_are_refused_and_move_nothing() {
+    ext().execute_with(|| {
+        let mut chain = Chain::new();
+        let (alice, charlie, dave) = (alice(), charlie(), dave());
+        System::set_block_number(0);
+        let house = chain.house_block(&alice, &start_weights(), 0, vec![]);
+        let job = setup();
+        let w0 = initial(job);
+        // Block 2: an honest block of a trajectory long enough for several
+        // segments to be named.
+        let honest = mine(&alice, job, chain.parent, &w0, 0, None);
+        chain.block(&alice, job, &honest, vec![]);
+        keep_segments(2, &honest);
+        let record = pallet_upow_training::Disputable::<Runtime>::get(2).unwrap();
+        let spec = spec();
+        let open = |segment| {
+            open_segment(
+                &spec,
+                &record.context(),
+                &JobProgress {
+                    weights: w0.hash(),
+                    steps: 0,
+                },
+                &w0,
+                &record.claim(),
+                &honest.proof.segments,
+                &dataset(),
+                segment,
+            )
+            .unwrap()
+        };
+        let segments = honest.proof.segments.len() as u32;
+        let reject = |call: RuntimeCall, error: pallet_upow_training::Error<Runtime>| {
+            assert_noop!(call.dispatch(RuntimeOrigin::signed(account(&dave))), error);
+        };
+        use pallet_upow_training::Error as E;
+        // An honest block: every segment replays to its root.
+        for k in 1..segments {
+            reject(report(2, open(k)), E::NoFraud);
+        }
+        // Segment 0 of one leaf has nothing to replay; past the end is not a segment.
+        reject(report(2, open(0)), E::BadFraudSegment);
+        let mut wrong = open(1);
+        wrong.segment = segments;
+        reject(report(2, wrong), E::BadFraudSegment);
+        // Malformed data.
+        let mut wrong = open(1);
+        wrong.segments.pop();
+        reject(report(2, wrong), E::BadSegments);
+        let mut wrong = open(1);
+        wrong.weights.truncate(10);
+        reject(report(2, wrong), E::BadFraudStart);
+        let mut wrong = open(2);
+        wrong.weights = w0.encode();
+        reject(report(2, wrong), E::BadFraudStart);
+        let mut wrong = open(1);
+        wrong.batches[0][0].sample[3] ^= 1;
+        reject(report(2, wrong), E::BadFraudBatches);
+        let mut wrong = open(1);
+        wrong.batches.clear();
+        reject(report(2, wrong), E::BadFraudBatches);
+        // A block that is not disputable: none, or the house block 1 whose
+        // proof is not this one.
+        reject(report(99, open(1)), E::NotDisputable);
+
+        // As a real extrinsic, a wrong proof costs its sender the fee, and
+        // moves nothing else.
+        let alice_bond = Staking::ledger(&account(&alice)).unwrap().active;
+        let dave_free = Balances::balance(&account(&dave));
+        let house = chain.house_block(
+            &charlie,
+            &house,
+            Training::work(0).unwrap().steps,
+            vec![signed(&dave, report(2, open(1)), 0)],
+        );
+        assert!(Balances::balance(&account(&dave)) < dave_free);
+        assert_eq!(
+            Staking::ledger(&account(&alice)).unwrap().active,
+            alice_bond
+        );
+        assert_eq!(
+            pallet_upow_training::Disputable::<Runtime>::get(2).map(|r| r.root),
+            Some(honest.claim.root)
+        );
+
+        // Past the window the block is settled: no proof can reach it.
+        let mut house = house;
+        for _ in 0..DISPUTE_WINDOW {
+            house = chain.house_block(&charlie, &house, Training::work(0).unwrap().steps, vec![]);
+        }
+        reject(report(2, open(1)), E::NotDisputable);
+        let _ = house;
+    });
+}
