@@ -11,12 +11,17 @@
 //!   for the integer step's accuracy.
 //! * [`train`]: local training runs (no chain) and their evaluation.
 //! * [`mine`]: `upow-miner mine`, mining a chain through a node's JSON-RPC.
+//! * `audit` (feature `audit`, default): `upow-miner audit`, replaying
+//!   every disputable block and reporting the wrong ones with fraud proofs.
 //! * [`error`]: [`BackendError`], the errors of the backends and of training.
 //!
 //! Layering: depends on `upow-puzzle`, and for mining on `upow-primitives`
 //! (the RPC definition) and talks to a node over JSON-RPC; never links the
-//! node or the runtime.
+//! node. It links the runtime only to build the auditor's signed fraud
+//! report with the runtime's own call and extension types.
 
+#[cfg(feature = "audit")]
+pub mod audit;
 pub mod backend;
 pub mod baseline;
 pub mod bench;

@@ -37,6 +37,10 @@ enum Command {
     Bench(BenchArgs),
     /// Mine a upow chain through a node's JSON-RPC (docs/mining.md).
     Mine(MineArgs),
+    /// Replay every block in its dispute window and submit a fraud proof
+    /// for each wrong one (docs/operations.md, Auditors).
+    #[cfg(feature = "audit")]
+    Audit(AuditArgs),
 }
 
 /// Parses "784-128-10" into a validated model.
@@ -349,6 +353,100 @@ struct MineArgs {
     job: Option<u64>,
 }
 
+#[cfg(feature = "audit")]
+#[derive(Args, Debug)]
+struct AuditArgs {
+    /// The node's RPC endpoint (WebSocket; `http://` is turned into `ws://`).
+    #[arg(long, env = "UPOW_NODE", default_value = "ws://127.0.0.1:9944")]
+    node: String,
+    /// The reporter's key as a secret URI (`//Alice`, a mnemonic, a 0x
+    /// seed): signs the fraud reports and receives the reporter's share of
+    /// the slash. Never printed.
+    #[arg(long, env = "UPOW_AUDITOR", hide_env_values = true)]
+    key: Option<SecretUri>,
+    /// A file whose first line is the reporter's secret URI.
+    #[arg(long, conflicts_with = "key")]
+    key_file: Option<PathBuf>,
+    /// Password of the secret (overrides a `///password` in the URI).
+    #[arg(long, env = "UPOW_KEY_PASSWORD", hide_env_values = true)]
+    password: Option<SecretUri>,
+    /// Audit only this job's blocks.
+    #[arg(long)]
+    job: Option<u64>,
+    /// Share of the blocks to replay, in (0, 1] (chosen by block hash).
+    #[arg(long, default_value_t = 1.0)]
+    rate: f64,
+    /// Backend of the replay. Only `reference` (the normative integer
+    /// step) replays today.
+    #[arg(long, value_enum, default_value_t = BackendKind::Reference)]
+    backend: BackendKind,
+    /// Cache of weights and datasets (default ~/.local/share/upow-miner).
+    #[arg(long, env = "UPOW_MINER_DATA")]
+    data_dir: Option<PathBuf>,
+    /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9616).
+    #[arg(long)]
+    metrics: Option<SocketAddr>,
+    /// Seconds between rounds when no new block is disputable.
+    #[arg(long, default_value_t = 2)]
+    poll: u64,
+    /// Longest pause between reconnection attempts, seconds.
+    #[arg(long, default_value_t = 30)]
+    max_backoff: u64,
+    /// One round, then exit.
+    #[arg(long)]
+    once: bool,
+}
+
+#[cfg(feature = "audit")]
+fn run_audit(args: AuditArgs) -> anyhow::Result<()> {
+    use upow_miner::audit::{self, AuditConfig};
+    if args.backend != BackendKind::Reference {
+        bail!(
+            "--backend {}: the auditor replays with the reference step only",
+            args.backend.as_str()
+        );
+    }
+    let source = match (&args.key, &args.key_file) {
+        (Some(secret), _) => KeySource {
+            secret: secret.clone(),
+            name: "--key (or UPOW_AUDITOR)".into(),
+        },
+        (None, Some(path)) => keys::read_key_file(path)?,
+        (None, None) => bail!("the auditor needs a key to sign its reports: --key or --key-file"),
+    };
+    let password = args.password.as_ref().map(SecretUri::expose_secret);
+    let key = keys::AuthorKey::from_secret(&source, password)?;
+    let config = AuditConfig {
+        node: args.node,
+        job: args.job,
+        rate: args.rate,
+        key,
+        data_dir: args.data_dir.unwrap_or_else(mine::default_data_dir),
+        metrics: args.metrics,
+        poll: Duration::from_secs(args.poll.max(1)),
+        max_backoff: Duration::from_secs(args.max_backoff.max(1)),
+        once: args.once,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("upow-auditor")
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let result = runtime.block_on(async {
+        let shutdown = Shutdown::new();
+        shutdown.trigger_on_signals();
+        audit::run(config, shutdown).await
+    });
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    let totals = result?;
+    println!(
+        "audited {} blocks ({} steps): {} wrong, {} reported",
+        totals.blocks, totals.steps, totals.frauds, totals.reports
+    );
+    Ok(())
+}
+
 fn run_mine(args: MineArgs) -> anyhow::Result<()> {
     if let Some(threads) = args.threads {
         if threads == 0 {
@@ -459,5 +557,10 @@ fn main() -> anyhow::Result<()> {
         }
         // Sets up its own logging (log lines above the live view).
         Command::Mine(args) => run_mine(args),
+        #[cfg(feature = "audit")]
+        Command::Audit(args) => {
+            init_tracing(std::io::stderr);
+            run_audit(args)
+        }
     }
 }

@@ -8,39 +8,26 @@
 // Test code outside `#[test]` functions may unwrap too: a panic fails the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/chain.rs"]
+mod chain;
 mod common;
 
 use std::time::Duration;
 
+use chain::*;
 use codec::{Decode, Encode};
 use common::{fashion_mnist, number_or_hex, serial, unhex, Node};
 use serde_json::{json, Value};
-use sp_core::{crypto::Pair as _, sr25519, H256};
+use sp_core::{crypto::Pair as _, sr25519};
 use sp_runtime::{
     traits::{BlakeTwo256, Hash as HashT, Header as HeaderT},
     DigestItem,
 };
 use upow_primitives::{rpc::error, PowSeal, PreDigest, ENGINE_ID};
-use upow_puzzle::{
-    evaluate, idx, mining::ReferenceMiner, Batch, Dataset, JobSpec, TrajectoryClaim,
-    TrajectoryContext, TrajectoryProof, Weights,
-};
+use upow_puzzle::{evaluate, idx, Batch, Dataset, JobSpec, TrajectoryProof, Weights};
 use upow_runtime::{opaque, RuntimeCall, UncheckedExtrinsic};
 
 const MINUTE: Duration = Duration::from_secs(60);
-
-fn h256(v: &Value) -> H256 {
-    H256::from_slice(&unhex(v))
-}
-
-/// The job spec and weights of the work on `parent`.
-fn work_at(node: &Node, parent: Option<&str>) -> (Value, JobSpec, Weights) {
-    let work = node.call("upow_getWork", json!([parent]));
-    let spec = JobSpec::decode(&mut &unhex(&work["spec"])[..]).unwrap();
-    let bytes = unhex(&node.call("upow_getWeights", json!([work["weights"]])));
-    let weights = Weights::decode(&spec.model, &bytes).unwrap();
-    (work, spec, weights)
-}
 
 /// Mean held-out loss (nats) of weights on the first 1000 test samples.
 fn held_out_loss(spec: &JobSpec, weights: &Weights, test: &Dataset) -> f64 {
@@ -147,108 +134,6 @@ fn second_node_syncs_and_kill_9_loses_nothing() {
 }
 
 /// A u128 the node sends as `NumberOrHex` (a JSON number or `0x` hex).
-/// A won trajectory: its job, salt, claim and proof.
-struct Won {
-    job: u64,
-    salt: u32,
-    claim: TrajectoryClaim,
-    proof: TrajectoryProof,
-}
-
-/// Mines on `parent` as `author` with the reference step (in this process).
-fn mine(node: &Node, parent: &str, author: &sr25519::Pair, train: &Dataset) -> Won {
-    let (work, spec, weights) = work_at(node, Some(parent));
-    let job = work["job"].as_u64().unwrap();
-    let difficulty = number_or_hex(&work["difficulty"]);
-    let ctx = TrajectoryContext {
-        parent: h256(&json!(parent)).0,
-        author: author.public().0,
-        job,
-        salt: 0,
-    };
-    let mut miner = ReferenceMiner::new(
-        &spec,
-        train,
-        ctx,
-        weights,
-        work["steps"].as_u64().unwrap(),
-        64,
-    );
-    let mined = miner
-        .run(difficulty, 10_000_000)
-        .unwrap()
-        .expect("a ticket wins");
-    Won {
-        job,
-        salt: mined.context.salt,
-        claim: mined.claim,
-        proof: mined.proof,
-    }
-}
-
-/// The chain's genesis hash (what seals are bound to).
-fn genesis(node: &Node) -> [u8; 32] {
-    h256(&node.call("chain_getBlockHash", json!([0]))).0
-}
-
-/// A `upow_submitWork` request for `won`, signed by `author` (the
-/// submission signature binds the digest to `parent` and this chain).
-fn submission(node: &Node, parent: &str, author: &sr25519::Pair, won: &Won, proof: &[u8]) -> Value {
-    let claim = &won.claim;
-    let digest = PreDigest::new(author.public().0, won.job, won.salt, won.claim);
-    let signature =
-        author.sign(&digest.submission_message(&genesis(node), &h256(&json!(parent)).0));
-    json!({
-        "parent": parent,
-        "author": format!("0x{}", hex::encode(author.public().0)),
-        "job": won.job,
-        "salt": won.salt,
-        "claim": {
-            "steps": claim.steps,
-            "root": format!("0x{}", hex::encode(claim.root)),
-            "finalWeights": format!("0x{}", hex::encode(claim.final_weights)),
-        },
-        "proof": format!("0x{}", hex::encode(proof)),
-        "signature": format!("0x{}", hex::encode(signature.0)),
-    })
-}
-
-/// The external-miner flow: submitWork, check the template's header,
-/// sign, submitSeal.
-fn author_block(node: &Node, author: &sr25519::Pair, train: &Dataset) -> String {
-    let parent = node.best_hash();
-    let won = mine(node, &parent, author, train);
-    let template = node.call(
-        "upow_submitWork",
-        json!([submission(node, &parent, author, &won, &won.proof.encode())]),
-    );
-    let pre_hash = h256(&template["preHash"]);
-    // The header the node built is the one the miner would sign.
-    let bytes = hex::decode(
-        template["header"]
-            .as_str()
-            .unwrap()
-            .trim_start_matches("0x"),
-    )
-    .unwrap();
-    let header = upow_runtime::Header::decode(&mut &bytes[..]).unwrap();
-    assert_eq!(header.hash(), pre_hash);
-    assert_eq!(header.parent_hash, h256(&json!(parent)));
-    assert_eq!(
-        PreDigest::find(header.digest()).unwrap(),
-        PreDigest::new(author.public().0, won.job, won.salt, won.claim)
-    );
-    let signature = author.sign(&PowSeal::message(&genesis(node), &pre_hash.0));
-    let hash = node.call(
-        "upow_submitSeal",
-        json!([
-            template["preHash"],
-            format!("0x{}", hex::encode(signature.0))
-        ]),
-    );
-    hash.as_str().unwrap().to_string()
-}
-
 /// A block from the node, split into its pre-seal header and body.
 fn fetch_block(node: &Node, hash: &str) -> (upow_runtime::Header, Vec<opaque::UncheckedExtrinsic>) {
     let signed: sp_runtime::generic::SignedBlock<opaque::Block> =

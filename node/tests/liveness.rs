@@ -12,57 +12,21 @@
 // Test code outside `#[test]` functions may unwrap too: a panic fails the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/chain.rs"]
+mod chain;
 mod common;
 
 use std::time::Duration;
 
-use codec::{Decode, Encode};
+use chain::*;
+use codec::Decode;
 use common::{fashion_mnist, number_or_hex, serial, unhex, Node};
 use serde_json::{json, Value};
-use sp_core::{crypto::Pair as _, sr25519, H256};
-use sp_runtime::MultiSignature;
 use upow_primitives::rpc::error;
 use upow_puzzle::{idx, DatasetCommitment, Hyperparams, JobSpec, Model};
-use upow_runtime::{immortal_tx_extension, RuntimeCall, SignedPayload, UncheckedExtrinsic, UNIT};
+use upow_runtime::{RuntimeCall, UNIT};
 
 const MINUTE: Duration = Duration::from_secs(60);
-
-fn pair(uri: &str) -> sr25519::Pair {
-    sr25519::Pair::from_string(uri, None).unwrap()
-}
-
-/// Signs `call` as `signer` (immortal, nonce `nonce`) against the node's
-/// chain and submits it to its pool.
-fn submit(node: &Node, signer: &sr25519::Pair, nonce: u32, call: RuntimeCall) {
-    let genesis = H256::from_slice(&unhex(&node.call("chain_getBlockHash", json!([0]))));
-    let version = node.call("state_getRuntimeVersion", json!([]));
-    let spec_version = version["specVersion"].as_u64().unwrap() as u32;
-    let tx_version = version["transactionVersion"].as_u64().unwrap() as u32;
-    let extension = immortal_tx_extension(nonce);
-    let implicit = (
-        (),
-        spec_version,
-        tx_version,
-        genesis,
-        genesis,
-        (),
-        (),
-        (),
-        (),
-    );
-    let payload = SignedPayload::from_raw(call.clone(), extension.clone(), implicit);
-    let signature = payload.using_encoded(|bytes| signer.sign(bytes));
-    let xt = UncheckedExtrinsic::new_signed(
-        call,
-        sp_runtime::AccountId32::from(signer.public()).into(),
-        MultiSignature::Sr25519(signature),
-        extension,
-    );
-    node.call(
-        "author_submitExtrinsic",
-        json!([format!("0x{}", hex::encode(xt.encode()))]),
-    );
-}
 
 fn post_job(spec: JobSpec, price: u128, budget: u128) -> RuntimeCall {
     RuntimeCall::Jobs(pallet_upow_jobs::Call::post_job {
@@ -71,21 +35,6 @@ fn post_job(spec: JobSpec, price: u128, budget: u128) -> RuntimeCall {
         budget,
         target_loss: None,
     })
-}
-
-/// `(free, reserved)` balance of `who` at the best block.
-fn balance(node: &Node, who: &sr25519::Pair) -> (u128, u128) {
-    let key = frame_system::Account::<upow_runtime::Runtime>::hashed_key_for(
-        sp_runtime::AccountId32::from(who.public()),
-    );
-    let raw = unhex(&node.call(
-        "state_getStorage",
-        json!([format!("0x{}", hex::encode(key))]),
-    ));
-    // AccountInfo { nonce, consumers, providers, sufficients, data: { free, reserved, .. } }
-    let (_, _, _, _, free, reserved) =
-        <(u32, u32, u32, u32, u128, u128)>::decode(&mut &raw[..]).unwrap();
-    (free, reserved)
 }
 
 fn job(node: &Node, id: u64) -> Value {
@@ -210,8 +159,10 @@ fn stuck_jobs_expire_needed_weights_survive_pruning_and_safe_rpc_refuses_submiss
 
     // Blocks keep coming: the miner trains the paid job, then the house job
     // again; the stuck job expires and its escrow comes back.
+    // It stops training at its target, and completes when its last
+    // block leaves the dispute window.
     node.wait_for("the paid job to end", 6 * MINUTE, |n| {
-        status(n, paid) != "Open"
+        !["Open", "Settling"].contains(&status(n, paid).as_str())
     });
     let paid_end = node.best_number();
     let paid_job = job(&node, paid);

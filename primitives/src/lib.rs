@@ -382,6 +382,48 @@ pub struct LossPoint {
     pub loss: u64,
 }
 
+/// A block's trajectory while it is in its dispute window: what an auditor
+/// replays it from and what its fraud proof is checked against.
+#[derive(Clone, PartialEq, Eq, Encode, Decode, TypeInfo, Debug)]
+pub struct DisputedTrajectory {
+    /// The job it trained.
+    pub job: JobId,
+    /// The author's key.
+    pub author: AuthorId,
+    /// The block's parent hash.
+    pub parent: Hash,
+    /// The block's salt.
+    pub salt: u32,
+    /// The block's claim.
+    pub claim: TrajectoryClaim,
+    /// `H(W_0)`: the job's weights at the parent.
+    pub start_weights: Hash,
+    /// The job's steps at the parent.
+    pub start_steps: u64,
+    /// Payment reserved for the author.
+    pub payment: u128,
+}
+
+impl DisputedTrajectory {
+    /// The trajectory's context.
+    pub fn context(&self) -> TrajectoryContext {
+        TrajectoryContext {
+            parent: self.parent,
+            author: self.author,
+            job: self.job,
+            salt: self.salt,
+        }
+    }
+
+    /// Where the job stood at the parent.
+    pub fn progress(&self) -> upow_puzzle::JobProgress {
+        upow_puzzle::JobProgress {
+            weights: self.start_weights,
+            steps: self.start_steps,
+        }
+    }
+}
+
 sp_api::decl_runtime_apis! {
     /// What the node and miners read from the chain.
     pub trait UpowApi {
@@ -403,8 +445,13 @@ sp_api::decl_runtime_apis! {
         /// nothing, the events have them all).
         fn loss_curve(job: JobId, from: u32, count: u32) -> Vec<LossPoint>;
         /// The weights hash of every job with a record (open jobs' current
-        /// weights, ended jobs' final weights): what nodes must not prune.
+        /// weights, ended jobs' final weights) and the start weights of every
+        /// block in its dispute window: what nodes must not prune.
         fn needed_weights() -> Vec<(JobId, Hash)>;
+        /// The numbers of the blocks in their dispute window, ascending.
+        fn disputable_blocks() -> Vec<u32>;
+        /// The trajectory of block `number`, while it is disputable.
+        fn disputable(number: u32) -> Option<DisputedTrajectory>;
     }
 }
 

@@ -191,18 +191,60 @@ pub struct JobJson {
     pub dataset_root: H256,
     /// Price per verified step (a u128 balance).
     pub price_per_step: NumberOrHex,
-    /// Escrow left (a u128 balance).
+    /// Escrow left for steps not yet trained (a u128 balance).
     pub budget_left: NumberOrHex,
+    /// Payments reserved for blocks still in their dispute window, held
+    /// beside `budgetLeft` (a u128 balance).
+    pub pending_payment: NumberOrHex,
     /// Target loss, sixteenths of a bit per sample.
     pub target_loss: Option<u64>,
-    /// Open, Completed, Exhausted, Cancelled, Expired or Evicted.
+    /// Open, Settling, Completed, Exhausted, Cancelled, Expired or Evicted.
     pub status: crate::JobStatus,
-    /// Steps so far.
+    /// Steps so far, settled and pending.
     pub steps: u64,
     /// Current (or final) weights hash.
     pub weights: H256,
+    /// Steps past the dispute window: no fraud proof can roll them back.
+    pub settled_steps: u64,
+    /// Weights hash at `settledSteps`.
+    pub settled_weights: H256,
     /// Mean loss of the last verified batch, sixteenths of a bit per sample.
     pub last_loss: Option<u64>,
+}
+
+/// A block's trajectory while it is in its dispute window: everything an
+/// auditor needs to replay it (docs/rpc.md, `upow_disputable`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DisputableJson {
+    /// Block number.
+    pub number: u32,
+    /// Block hash (on the best chain).
+    pub hash: H256,
+    /// The job it trained.
+    pub job: JobId,
+    /// The author's key.
+    pub author: H256,
+    /// The block's parent hash.
+    pub parent: H256,
+    /// The block's salt.
+    pub salt: u32,
+    /// Steps claimed.
+    pub steps: u32,
+    /// Trajectory root.
+    pub root: H256,
+    /// `H(W_n)`.
+    pub final_weights: H256,
+    /// `H(W_0)`: the job's weights at the parent (`upow_getWeights`).
+    pub start_weights: H256,
+    /// The job's steps at the parent.
+    pub start_steps: u64,
+    /// Payment reserved for the author (a u128 balance).
+    pub payment: NumberOrHex,
+    /// The job's spec, SCALE-encoded (`upow_puzzle::JobSpec`).
+    pub spec: Bytes,
+    /// The segment roots the block body carries (docs/puzzle.md §13).
+    pub segments: Vec<H256>,
 }
 
 /// One point of a loss curve.
@@ -267,4 +309,14 @@ pub trait UpowApi {
     /// `count` (≤ 1024) points of a job's loss curve from index `from`.
     #[method(name = "lossCurve")]
     fn loss_curve(&self, id: JobId, from: u32, count: u32) -> RpcResult<Vec<LossPointJson>>;
+
+    /// The numbers of the blocks in their dispute window at the best block,
+    /// ascending: what auditors replay.
+    #[method(name = "disputableBlocks")]
+    fn disputable_blocks(&self) -> RpcResult<Vec<u32>>;
+
+    /// Block `number`'s trajectory while it is disputable (`null`
+    /// otherwise): its claim, context, start, spec and segment roots.
+    #[method(name = "disputable")]
+    fn disputable(&self, number: u32) -> RpcResult<Option<DisputableJson>>;
 }

@@ -255,6 +255,26 @@ impl_runtime_apis! {
         fn needed_weights() -> Vec<(JobId, upow_primitives::Hash)> {
             needed_weights()
         }
+
+        fn disputable_blocks() -> Vec<u32> {
+            let mut blocks: Vec<u32> = pallet_upow_training::Disputable::<Runtime>::iter_keys().collect();
+            blocks.sort_unstable();
+            blocks
+        }
+
+        fn disputable(number: u32) -> Option<upow_primitives::DisputedTrajectory> {
+            let record = pallet_upow_training::Disputable::<Runtime>::get(number)?;
+            Some(upow_primitives::DisputedTrajectory {
+                job: record.job,
+                author: record.author_key,
+                parent: record.parent,
+                salt: record.salt,
+                claim: record.claim(),
+                start_weights: record.start.weights,
+                start_steps: record.start.steps,
+                payment: record.payment,
+            })
+        }
     }
 
     #[cfg(feature = "runtime-benchmarks")]

@@ -19,9 +19,13 @@ use jsonrpsee::{
 };
 use sp_core::{Bytes, H256};
 use upow_primitives::{
-    rpc::{DatasetChunk, JobJson, NumberOrHex, SubmitWork, Template, UpowApiClient, WorkResponse},
+    rpc::{
+        dataset_chunk_samples, DatasetChunk, DisputableJson, JobJson, NumberOrHex, SubmitWork,
+        Template, UpowApiClient, WorkResponse,
+    },
     AuthorId, JobId,
 };
+use upow_puzzle::DatasetCommitment;
 
 use super::metrics::Metrics;
 
@@ -322,6 +326,123 @@ impl NodeClient {
                     message: format!("Rewards::CurrentEra: {e}"),
                 }),
         }
+    }
+
+    /// Downloads the samples of the dataset `commitment` names, chunk by
+    /// chunk (`upow_getDataset`), checking every chunk's shape against the
+    /// commitment (the caller checks the root); `progress` gets the samples
+    /// loaded so far after each chunk but the last. Returns the encoded
+    /// samples.
+    pub async fn download_dataset(
+        &self,
+        commitment: &DatasetCommitment,
+        mut progress: impl FnMut(u64),
+    ) -> Result<Vec<u8>, RpcError> {
+        // Grown chunk by chunk: the job's sample count is not trusted until
+        // the node's chunks confirm it.
+        let mut bytes = Vec::new();
+        let mut offset = 0u64;
+        while offset < commitment.samples {
+            let count = dataset_chunk_samples(commitment.sample_len() as u64)
+                .min(commitment.samples - offset);
+            let chunk = self.dataset(H256(commitment.root), offset, count).await?;
+            let expected = count as usize * commitment.sample_len();
+            if chunk.offset != offset
+                || chunk.samples != commitment.samples
+                || chunk.inputs != commitment.inputs
+                || chunk.data.0.len() != expected
+            {
+                return Err(RpcError::Response {
+                    method: "upow_getDataset",
+                    message: format!(
+                        "chunk at {offset}: {} bytes of {} samples × {} inputs, expected {expected} bytes of {} × {}",
+                        chunk.data.0.len(),
+                        chunk.samples,
+                        chunk.inputs,
+                        commitment.samples,
+                        commitment.inputs
+                    ),
+                });
+            }
+            bytes.extend_from_slice(&chunk.data.0);
+            offset += count;
+            if offset < commitment.samples {
+                progress(offset);
+            }
+        }
+        Ok(bytes)
+    }
+
+    /// `upow_disputableBlocks`.
+    pub async fn disputable_blocks(&self) -> Result<Vec<u32>, RpcError> {
+        self.timed("upow_disputableBlocks", self.ws.disputable_blocks())
+            .await
+    }
+
+    /// `upow_disputable`.
+    pub async fn disputable(&self, number: u32) -> Result<Option<DisputableJson>, RpcError> {
+        self.timed("upow_disputable", self.ws.disputable(number))
+            .await
+    }
+
+    /// The best block's number (`chain_getHeader`).
+    pub async fn best_number(&self) -> Result<u32, RpcError> {
+        let header: serde_json::Value = self
+            .timed(
+                "chain_getHeader",
+                self.ws.request("chain_getHeader", rpc_params![]),
+            )
+            .await?;
+        header["number"]
+            .as_str()
+            .and_then(|n| u32::from_str_radix(n.trim_start_matches("0x"), 16).ok())
+            .ok_or(RpcError::Response {
+                method: "chain_getHeader",
+                message: format!("no block number in {header}"),
+            })
+    }
+
+    /// The runtime's `(spec_version, transaction_version)`
+    /// (`state_getRuntimeVersion`): what a signed transaction commits to.
+    pub async fn runtime_version(&self) -> Result<(u32, u32), RpcError> {
+        let version: serde_json::Value = self
+            .timed(
+                "state_getRuntimeVersion",
+                self.ws.request("state_getRuntimeVersion", rpc_params![]),
+            )
+            .await?;
+        let field = |name: &str| {
+            version[name]
+                .as_u64()
+                .and_then(|v| u32::try_from(v).ok())
+                .ok_or(RpcError::Response {
+                    method: "state_getRuntimeVersion",
+                    message: format!("no {name} in {version}"),
+                })
+        };
+        Ok((field("specVersion")?, field("transactionVersion")?))
+    }
+
+    /// The next nonce of `account` (SS58), counting its transactions in the
+    /// node's pool (`system_accountNextIndex`).
+    pub async fn next_nonce(&self, account: &str) -> Result<u32, RpcError> {
+        self.timed(
+            "system_accountNextIndex",
+            self.ws
+                .request("system_accountNextIndex", rpc_params![account]),
+        )
+        .await
+    }
+
+    /// Submits a signed extrinsic to the node's pool
+    /// (`author_submitExtrinsic`); returns its hash.
+    pub async fn submit_extrinsic(&self, extrinsic: Vec<u8>) -> Result<H256, RpcError> {
+        self.timed(
+            "author_submitExtrinsic",
+            self.ws
+                .request("author_submitExtrinsic", rpc_params![Bytes(extrinsic)]),
+        )
+        .await
     }
 
     /// The chain's token symbol and decimals (`system_properties`).

@@ -19,7 +19,7 @@ use codec::{Decode, Encode};
 use sp_core::{Bytes, H256};
 use tokio::sync::mpsc;
 use upow_primitives::{
-    rpc::{dataset_chunk_samples, error, ClaimJson, SubmitWork, Template, WorkResponse},
+    rpc::{error, ClaimJson, SubmitWork, Template, WorkResponse},
     Header, JobId, PowSeal, PreDigest, ENGINE_ID,
 };
 use upow_puzzle::{weights::hash_encoded, Dataset, Hash, JobSpec, Weights};
@@ -380,40 +380,23 @@ impl Coordinator {
                 d
             }
             None => {
-                // Grown chunk by chunk: the job's sample count is not trusted
-                // until the node's chunks confirm it.
-                let mut bytes = Vec::new();
-                let mut offset = 0u64;
-                while offset < commitment.samples {
-                    let count = dataset_chunk_samples(commitment.sample_len() as u64)
-                        .min(commitment.samples - offset);
-                    let chunk = client.dataset(H256(commitment.root), offset, count).await?;
-                    let expected = count as usize * commitment.sample_len();
-                    if chunk.offset != offset
-                        || chunk.samples != commitment.samples
-                        || chunk.inputs != commitment.inputs
-                        || chunk.data.0.len() != expected
-                    {
-                        return Err(MineError::InvalidWork(format!(
-                            "dataset chunk at {offset}: {} bytes of {} samples × {} inputs, expected {expected} bytes of {} × {}",
-                            chunk.data.0.len(),
-                            chunk.samples,
-                            chunk.inputs,
-                            commitment.samples,
-                            commitment.inputs
-                        )));
-                    }
-                    bytes.extend_from_slice(&chunk.data.0);
-                    offset += count;
-                    if offset < commitment.samples {
-                        self.events.emit(Event::Dataset {
+                let events = &self.events;
+                let bytes = client
+                    .download_dataset(&commitment, |loaded| {
+                        events.emit(Event::Dataset {
                             root: root.clone(),
-                            loaded: offset,
+                            loaded,
                             total: commitment.samples,
                             from: DatasetSource::Node,
-                        });
-                    }
-                }
+                        })
+                    })
+                    .await
+                    .map_err(|e| match e {
+                        RpcError::Response { message, .. } => {
+                            MineError::InvalidWork(format!("dataset {message}"))
+                        }
+                        other => MineError::Rpc(other),
+                    })?;
                 let store = self.store.clone();
                 let dataset = tokio::task::spawn_blocking(move || {
                     let dataset = Dataset::from_encoded(commitment.inputs, bytes)?;

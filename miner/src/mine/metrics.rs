@@ -223,6 +223,12 @@ impl Metrics {
         }
     }
 
+    /// The registry (other parts of the binary register their metrics in
+    /// it, e.g. the auditor's).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
         let mut out = Vec::new();

@@ -34,6 +34,7 @@ pub fn create_full<C, P, E>(
 where
     C: ProvideRuntimeApi<Block>
         + HeaderBackend<Block>
+        + sc_client_api::BlockBackend<Block>
         + HeaderMetadata<Block, Error = BlockChainError>
         + Send
         + Sync

@@ -14,8 +14,8 @@ use sp_consensus::Environment;
 use sp_core::{Bytes, H256};
 use upow_primitives::{
     rpc::{
-        dataset_chunk_samples, error, DatasetChunk, JobJson, LossPointJson, OpenJob, SubmitWork,
-        Template, UpowApiServer, WorkResponse, MAX_DATASET_BYTES,
+        dataset_chunk_samples, error, DatasetChunk, DisputableJson, JobJson, LossPointJson,
+        OpenJob, SubmitWork, Template, UpowApiServer, WorkResponse, MAX_DATASET_BYTES,
     },
     JobId, UpowApi, Work,
 };
@@ -116,7 +116,12 @@ where
 #[async_trait]
 impl<C, E> UpowApiServer for UpowRpc<C, E>
 where
-    C: ProvideRuntimeApi<Block> + HeaderBackend<Block> + Send + Sync + 'static,
+    C: ProvideRuntimeApi<Block>
+        + HeaderBackend<Block>
+        + sc_client_api::BlockBackend<Block>
+        + Send
+        + Sync
+        + 'static,
     C::Api: UpowApi<Block>,
     E: Environment<Block> + Send + 'static,
     E::Error: std::fmt::Display,
@@ -301,10 +306,13 @@ where
             dataset_root: H256(info.spec.dataset.root),
             price_per_step: info.price_per_step.into(),
             budget_left: info.budget_left.into(),
+            pending_payment: info.pending_payment.into(),
             target_loss: info.target_loss,
             status: info.status,
             steps: info.steps,
             weights: H256(info.weights),
+            settled_steps: info.settled_steps,
+            settled_weights: H256(info.settled_weights),
             last_loss: info.last_loss,
         })
     }
@@ -330,5 +338,71 @@ where
                 loss: p.loss,
             })
             .collect())
+    }
+
+    fn disputable_blocks(&self) -> RpcResult<Vec<u32>> {
+        let best = self.client.info().best_hash;
+        self.client
+            .runtime_api()
+            .disputable_blocks(best)
+            .map_err(|e| rpc_error(error::INTERNAL, e.to_string()))
+    }
+
+    fn disputable(&self, number: u32) -> RpcResult<Option<DisputableJson>> {
+        let internal = |e: &dyn std::fmt::Display| rpc_error(error::INTERNAL, e.to_string());
+        let best = self.client.info().best_hash;
+        let api = self.client.runtime_api();
+        let Some(record) = api.disputable(best, number).map_err(|e| internal(&e))? else {
+            return Ok(None);
+        };
+        let spec = api
+            .job(best, record.job)
+            .map_err(|e| internal(&e))?
+            .ok_or_else(|| rpc_error(error::NOT_FOUND, format!("unknown job {}", record.job)))?
+            .spec;
+        let hash = self
+            .client
+            .hash(number)
+            .map_err(|e| internal(&e))?
+            .ok_or_else(|| rpc_error(error::NOT_FOUND, format!("no block {number}")))?;
+        let header = self
+            .client
+            .header(hash)
+            .map_err(|e| internal(&e))?
+            .ok_or_else(|| rpc_error(error::NOT_FOUND, format!("no header of block {number}")))?;
+        if header.parent_hash.0 != record.parent {
+            // The best chain moved between the two reads.
+            return Err(rpc_error(
+                error::STALE,
+                format!("block {number} changed under the query: retry"),
+            ));
+        }
+        let body = self
+            .client
+            .block_body(hash)
+            .map_err(|e| internal(&e))?
+            .ok_or_else(|| rpc_error(error::NOT_FOUND, format!("no body of block {number}")))?;
+        let proof = crate::import::find_proof(&body).ok_or_else(|| {
+            rpc_error(
+                error::INTERNAL,
+                format!("block {number} carries no trajectory proof"),
+            )
+        })?;
+        Ok(Some(DisputableJson {
+            number,
+            hash,
+            job: record.job,
+            author: H256(record.author),
+            parent: H256(record.parent),
+            salt: record.salt,
+            steps: record.claim.steps,
+            root: H256(record.claim.root),
+            final_weights: H256(record.claim.final_weights),
+            start_weights: H256(record.start_weights),
+            start_steps: record.start_steps,
+            payment: record.payment.into(),
+            spec: Bytes(spec.encode()),
+            segments: proof.segments.into_iter().map(H256).collect(),
+        }))
     }
 }

@@ -1,0 +1,223 @@
+//! Chain helpers of the node's end-to-end tests (they link the runtime):
+//! signed extrinsics, balances, work, and mining blocks from the test
+//! process through `upow_submitWork` / `upow_submitSeal`.
+
+// Test code outside `#[test]` functions may unwrap too: a panic fails the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code)]
+
+use codec::{Decode, Encode};
+use serde_json::{json, Value};
+use sp_core::{crypto::Pair as _, sr25519, H256};
+use sp_runtime::{traits::Header as HeaderT, MultiSignature};
+use upow_primitives::{PowSeal, PreDigest};
+use upow_puzzle::{
+    mining::ReferenceMiner, Dataset, JobSpec, TrajectoryClaim, TrajectoryContext, TrajectoryProof,
+    Weights,
+};
+use upow_runtime::{immortal_tx_extension, RuntimeCall, SignedPayload, UncheckedExtrinsic};
+
+use super::common::{number_or_hex, unhex, Node};
+
+/// The sr25519 pair of a secret URI.
+pub fn pair(uri: &str) -> sr25519::Pair {
+    sr25519::Pair::from_string(uri, None).unwrap()
+}
+
+/// Signs `call` as `signer` (immortal, nonce `nonce`) against the node's
+/// chain and submits it to its pool.
+pub fn submit(node: &Node, signer: &sr25519::Pair, nonce: u32, call: RuntimeCall) {
+    let genesis = H256::from_slice(&unhex(&node.call("chain_getBlockHash", json!([0]))));
+    let version = node.call("state_getRuntimeVersion", json!([]));
+    let spec_version = version["specVersion"].as_u64().unwrap() as u32;
+    let tx_version = version["transactionVersion"].as_u64().unwrap() as u32;
+    let extension = immortal_tx_extension(nonce);
+    let implicit = (
+        (),
+        spec_version,
+        tx_version,
+        genesis,
+        genesis,
+        (),
+        (),
+        (),
+        (),
+    );
+    let payload = SignedPayload::from_raw(call.clone(), extension.clone(), implicit);
+    let signature = payload.using_encoded(|bytes| signer.sign(bytes));
+    let xt = UncheckedExtrinsic::new_signed(
+        call,
+        sp_runtime::AccountId32::from(signer.public()).into(),
+        MultiSignature::Sr25519(signature),
+        extension,
+    );
+    node.call(
+        "author_submitExtrinsic",
+        json!([format!("0x{}", hex::encode(xt.encode()))]),
+    );
+}
+
+/// `(free, reserved)` balance of `who` at the best block.
+pub fn balance(node: &Node, who: &sr25519::Pair) -> (u128, u128) {
+    let key = frame_system::Account::<upow_runtime::Runtime>::hashed_key_for(
+        sp_runtime::AccountId32::from(who.public()),
+    );
+    let raw = unhex(&node.call(
+        "state_getStorage",
+        json!([format!("0x{}", hex::encode(key))]),
+    ));
+    // AccountInfo { nonce, consumers, providers, sufficients, data: { free, reserved, .. } }
+    let (_, _, _, _, free, reserved) =
+        <(u32, u32, u32, u32, u128, u128)>::decode(&mut &raw[..]).unwrap();
+    (free, reserved)
+}
+
+/// A `0x…` JSON hash.
+pub fn h256(v: &Value) -> H256 {
+    H256::from_slice(&unhex(v))
+}
+
+/// The job spec and weights of the work on `parent` (the node's pick).
+pub fn work_at(node: &Node, parent: Option<&str>) -> (Value, JobSpec, Weights) {
+    job_work_at(node, parent, None)
+}
+
+/// The job spec and weights of the work of `job` (`None`: the node's
+/// pick) on `parent`.
+pub fn job_work_at(
+    node: &Node,
+    parent: Option<&str>,
+    job: Option<u64>,
+) -> (Value, JobSpec, Weights) {
+    let work = node.call("upow_getWork", json!([parent, job]));
+    let spec = JobSpec::decode(&mut &unhex(&work["spec"])[..]).unwrap();
+    let bytes = unhex(&node.call("upow_getWeights", json!([work["weights"]])));
+    let weights = Weights::decode(&spec.model, &bytes).unwrap();
+    (work, spec, weights)
+}
+
+/// A won trajectory: its job, salt, claim and proof.
+pub struct Won {
+    pub job: u64,
+    pub salt: u32,
+    pub claim: TrajectoryClaim,
+    pub proof: TrajectoryProof,
+}
+
+/// Mines on `parent` as `author` with the reference step (in this process).
+pub fn mine(node: &Node, parent: &str, author: &sr25519::Pair, train: &Dataset) -> Won {
+    mine_job(node, parent, author, train, None)
+}
+
+/// Mines `job` (`None`: the node's pick) on `parent` as `author` with the
+/// reference step (in this process).
+pub fn mine_job(
+    node: &Node,
+    parent: &str,
+    author: &sr25519::Pair,
+    train: &Dataset,
+    job: Option<u64>,
+) -> Won {
+    let (work, spec, weights) = job_work_at(node, Some(parent), job);
+    let job = work["job"].as_u64().unwrap();
+    let difficulty = number_or_hex(&work["difficulty"]);
+    let ctx = TrajectoryContext {
+        parent: h256(&json!(parent)).0,
+        author: author.public().0,
+        job,
+        salt: 0,
+    };
+    let mut miner = ReferenceMiner::new(
+        &spec,
+        train,
+        ctx,
+        weights,
+        work["steps"].as_u64().unwrap(),
+        64,
+    );
+    let mined = miner
+        .run(difficulty, 10_000_000)
+        .unwrap()
+        .expect("a ticket wins");
+    Won {
+        job,
+        salt: mined.context.salt,
+        claim: mined.claim,
+        proof: mined.proof,
+    }
+}
+
+/// The chain's genesis hash (what seals are bound to).
+pub fn genesis(node: &Node) -> [u8; 32] {
+    h256(&node.call("chain_getBlockHash", json!([0]))).0
+}
+
+/// A `upow_submitWork` request for `won`, signed by `author` (the
+/// submission signature binds the digest to `parent` and this chain).
+pub fn submission(
+    node: &Node,
+    parent: &str,
+    author: &sr25519::Pair,
+    won: &Won,
+    proof: &[u8],
+) -> Value {
+    let claim = &won.claim;
+    let digest = PreDigest::new(author.public().0, won.job, won.salt, won.claim);
+    let signature =
+        author.sign(&digest.submission_message(&genesis(node), &h256(&json!(parent)).0));
+    json!({
+        "parent": parent,
+        "author": format!("0x{}", hex::encode(author.public().0)),
+        "job": won.job,
+        "salt": won.salt,
+        "claim": {
+            "steps": claim.steps,
+            "root": format!("0x{}", hex::encode(claim.root)),
+            "finalWeights": format!("0x{}", hex::encode(claim.final_weights)),
+        },
+        "proof": format!("0x{}", hex::encode(proof)),
+        "signature": format!("0x{}", hex::encode(signature.0)),
+    })
+}
+
+/// The external-miner flow: mine on the best block, submitWork, check the
+/// template's header, sign, submitSeal. Returns the block hash.
+pub fn author_block(node: &Node, author: &sr25519::Pair, train: &Dataset) -> String {
+    let parent = node.best_hash();
+    let won = mine(node, &parent, author, train);
+    seal_won(node, &parent, author, &won)
+}
+
+/// Submits `won` (mined on `parent`) as `author`: submitWork, check the
+/// template's header, sign, submitSeal. Returns the block hash.
+pub fn seal_won(node: &Node, parent: &str, author: &sr25519::Pair, won: &Won) -> String {
+    let template = node.call(
+        "upow_submitWork",
+        json!([submission(node, parent, author, won, &won.proof.encode())]),
+    );
+    let pre_hash = h256(&template["preHash"]);
+    // The header the node built is the one the miner would sign.
+    let bytes = hex::decode(
+        template["header"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("0x"),
+    )
+    .unwrap();
+    let header = upow_runtime::Header::decode(&mut &bytes[..]).unwrap();
+    assert_eq!(header.hash(), pre_hash);
+    assert_eq!(header.parent_hash, h256(&json!(parent)));
+    assert_eq!(
+        PreDigest::find(header.digest()).unwrap(),
+        PreDigest::new(author.public().0, won.job, won.salt, won.claim)
+    );
+    let signature = author.sign(&PowSeal::message(&genesis(node), &pre_hash.0));
+    let hash = node.call(
+        "upow_submitSeal",
+        json!([
+            template["preHash"],
+            format!("0x{}", hex::encode(signature.0))
+        ]),
+    );
+    hash.as_str().unwrap().to_string()
+}
