@@ -55,6 +55,10 @@ pub struct AuditConfig {
     /// Share of the blocks to replay, 0 < rate ≤ 1 (chosen by block hash,
     /// so auditors with the same rate pick the same blocks).
     pub rate: f64,
+    /// `(index, count)`: replay only the blocks of shard `index` of
+    /// `count` (by block hash), so that `count` auditors split the chain's
+    /// blocks between them. `(0, 1)`: every block.
+    pub shard: (u64, u64),
     /// Signs the fraud reports (and receives the reporter's reward).
     pub key: AuthorKey,
     /// Cache of weights and datasets (shared with `mine`).
@@ -129,6 +133,12 @@ pub async fn run(config: AuditConfig, shutdown: Shutdown) -> Result<AuditTotals,
         return Err(MineError::Config(format!(
             "the audit rate must be in (0, 1], got {}",
             config.rate
+        )));
+    }
+    if config.shard.1 == 0 || config.shard.0 >= config.shard.1 {
+        return Err(MineError::Config(format!(
+            "shard {}/{}: the index must be below the count",
+            config.shard.0, config.shard.1
         )));
     }
     let metrics = Arc::new(Metrics::new(&[])?);
@@ -218,7 +228,7 @@ impl Auditor<'_> {
                 }
                 last = Some(number);
                 if self.config.job.is_some_and(|job| job != block.job)
-                    || !sampled(&block.hash, self.config.rate)
+                    || !sampled(&block.hash, self.config.rate, self.config.shard)
                 {
                     continue;
                 }
@@ -404,17 +414,21 @@ impl Auditor<'_> {
     }
 }
 
-/// Whether a block is in the sample at `rate`: its hash's first eight
-/// bytes, as a fraction of 2^64, below the rate. Every auditor with the
-/// same rate picks the same blocks; auditors that want disjoint samples
-/// use different `--job`s or rates.
-fn sampled(hash: &H256, rate: f64) -> bool {
-    if rate >= 1.0 {
-        return true;
+/// Whether a block is in this auditor's sample: in its shard (the hash's
+/// bytes 8..16 modulo the shard count) and, at `rate`, with the hash's
+/// first eight bytes below `rate · 2^64`. Every auditor with the same
+/// settings picks the same blocks; `count` auditors with shards
+/// `0/count … count−1/count` split every block between them.
+fn sampled(hash: &H256, rate: f64, (index, count): (u64, u64)) -> bool {
+    let word = |range: core::ops::Range<usize>| {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&hash.0[range]);
+        u64::from_le_bytes(bytes)
+    };
+    if word(8..16) % count.max(1) != index {
+        return false;
     }
-    let mut head = [0u8; 8];
-    head.copy_from_slice(&hash.0[..8]);
-    (u64::from_le_bytes(head) as f64) < rate * (u64::MAX as f64)
+    rate >= 1.0 || (word(0..8) as f64) < rate * (u64::MAX as f64)
 }
 
 /// The signed, immortal `Training::report_fraud(number, proof)` extrinsic
@@ -461,12 +475,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sampling_takes_about_the_rate_and_all_at_one() {
+    fn sampling_takes_about_the_rate_and_shards_split_the_blocks() {
         let hashes: Vec<H256> = (0..4000u32)
             .map(|i| H256(sp_crypto_hashing::blake2_256(&i.to_le_bytes())))
             .collect();
-        assert!(hashes.iter().all(|h| sampled(h, 1.0)));
-        let taken = hashes.iter().filter(|h| sampled(h, 0.25)).count();
+        assert!(hashes.iter().all(|h| sampled(h, 1.0, (0, 1))));
+        let taken = hashes.iter().filter(|h| sampled(h, 0.25, (0, 1))).count();
         assert!((800..1200).contains(&taken), "{taken}");
+        // Three shards take every block exactly once.
+        for h in &hashes {
+            let shards = (0..3).filter(|&i| sampled(h, 1.0, (i, 3))).count();
+            assert_eq!(shards, 1);
+        }
     }
 }

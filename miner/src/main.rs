@@ -43,6 +43,24 @@ enum Command {
     Audit(AuditArgs),
 }
 
+/// Parses "INDEX/COUNT" (an auditor's shard).
+#[cfg(feature = "audit")]
+fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let (index, count) = s
+        .split_once('/')
+        .ok_or_else(|| format!("{s:?}: expected INDEX/COUNT, e.g. 0/3"))?;
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<u64>()
+            .map_err(|e| format!("{s:?}: {v:?} is not a number: {e}"))
+    };
+    let (index, count) = (parse(index)?, parse(count)?);
+    if count == 0 || index >= count {
+        return Err(format!("{s:?}: INDEX must be below COUNT (COUNT ≥ 1)"));
+    }
+    Ok((index, count))
+}
+
 /// Parses "784-128-10" into a validated model.
 fn parse_model(s: &str) -> Result<Model, String> {
     let dims = s
@@ -376,6 +394,10 @@ struct AuditArgs {
     /// Share of the blocks to replay, in (0, 1] (chosen by block hash).
     #[arg(long, default_value_t = 1.0)]
     rate: f64,
+    /// Replay only shard INDEX/COUNT of the blocks (by block hash): COUNT
+    /// auditors with shards 0/COUNT … COUNT-1/COUNT split every block.
+    #[arg(long, value_parser = parse_shard, default_value = "0/1")]
+    shard: (u64, u64),
     /// Backend of the replay. Only `reference` (the normative integer
     /// step) replays today.
     #[arg(long, value_enum, default_value_t = BackendKind::Reference)]
@@ -420,6 +442,7 @@ fn run_audit(args: AuditArgs) -> anyhow::Result<()> {
         node: args.node,
         job: args.job,
         rate: args.rate,
+        shard: args.shard,
         key,
         data_dir: args.data_dir.unwrap_or_else(mine::default_data_dir),
         metrics: args.metrics,

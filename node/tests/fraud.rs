@@ -78,7 +78,7 @@ fn mine_planted(
                 // The planted model: the first layer shifted.
                 let mut layers = current.layers().to_vec();
                 for w in layers[0].iter_mut() {
-                    *w = w.saturating_add(7);
+                    *w = w.saturating_add(7).min(upow_puzzle::rounding::MASTER_MAX);
                 }
                 current = Weights::from_layers(&spec.model, layers).unwrap();
             }

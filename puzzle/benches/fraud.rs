@@ -68,7 +68,7 @@ fn job_figures(name: &str, dims: &[u32], batch_log2: u32, samples: usize, steps:
             // The planted model.
             let mut layers = current.layers().to_vec();
             for w in layers[0].iter_mut() {
-                *w = w.saturating_add(7);
+                *w = w.saturating_add(7).min(upow_puzzle::rounding::MASTER_MAX);
             }
             current = Weights::from_layers(&model, layers).unwrap();
         }

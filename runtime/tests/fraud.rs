@@ -93,7 +93,7 @@ fn mine(
                 // The planted model: the first layer shifted.
                 let mut layers = next.layers().to_vec();
                 for w in layers[0].iter_mut() {
-                    *w = w.saturating_add(5);
+                    *w = w.saturating_add(5).min(upow_puzzle::rounding::MASTER_MAX);
                 }
                 next = Weights::from_layers(&spec.model, layers).unwrap();
             }

@@ -723,10 +723,11 @@ pub mod pallet {
             (discarded, released, owed)
         }
 
-        /// The weight of [`Pallet::report_fraud`] with `proof`: the replay
-        /// (priced like the trajectory verification, by its
-        /// multiply-accumulates), a scan of the dispute window, the
-        /// rollback and the slash.
+        /// The weight of [`Pallet::report_fraud`] with `proof`: the
+        /// benchmarked call for its replay's multiply-accumulates (one
+        /// block's record, rollback and slash included), plus a scan of the
+        /// whole dispute window, the rollback and a slash with a payout per
+        /// discarded block (upper bounds).
         pub fn fraud_weight(proof: &FraudProof) -> Weight {
             let params = proof.weights.len() as u64 / 2;
             let macs = proof
@@ -739,11 +740,8 @@ pub mod pallet {
                 .fold(0u64, u64::saturating_add);
             let kilo_macs = u32::try_from(macs / 1000).unwrap_or(u32::MAX);
             let window = u64::from(T::MaxDisputeWindow::get()).saturating_add(1);
-            T::WeightInfo::submit_trajectory(kilo_macs)
-                .saturating_add(
-                    T::DbWeight::get()
-                        .reads_writes(window.saturating_add(3), window.saturating_add(2)),
-                )
+            T::WeightInfo::report_fraud(kilo_macs)
+                .saturating_add(T::DbWeight::get().reads_writes(window, window))
                 .saturating_add(T::Jobs::on_rolled_back_weight())
                 .saturating_add(T::Penalty::slash_for_fraud_weight(
                     T::MaxDisputeWindow::get().saturating_add(3),

@@ -420,3 +420,83 @@ fn the_loss_curve_keeps_the_newest_points_and_reaping_drops_the_state() {
         assert!(Training::trained_weights().is_empty());
     });
 }
+
+#[test]
+fn a_block_settles_after_the_dispute_window_and_not_before() {
+    new_test_ext().execute_with(|| {
+        let mined = mine(4);
+        start_block(&digest_of(&mined));
+        assert_ok!(Training::submit_trajectory(
+            RuntimeOrigin::none(),
+            mined.proof.clone()
+        ));
+        let block = System::block_number();
+        let record = Disputable::<Test>::get(block).unwrap();
+        assert_eq!(record.claim(), mined.claim);
+        assert_eq!(record.start.steps, 0);
+        assert_eq!(record.payment, PRICE * u128::from(mined.claim.steps));
+        assert_eq!(
+            Training::disputable_weights(),
+            vec![(JOB, job().initial_weights)]
+        );
+        // Pending until the window has passed.
+        for n in block + 1..block + u64::from(DISPUTE_WINDOW) {
+            Training::on_initialize(n);
+            assert!(Settled::get().is_empty(), "settled at {n}");
+        }
+        Training::on_initialize(block + u64::from(DISPUTE_WINDOW));
+        assert_eq!(
+            Settled::get(),
+            vec![(JOB, ACCOUNT, mined.claim.steps, record.payment)]
+        );
+        assert!(Disputable::<Test>::get(block).is_none());
+        let state = Jobs::<Test>::get(JOB).unwrap();
+        assert_eq!(state.settled_steps, u64::from(mined.claim.steps));
+        assert_eq!(state.settled_weights, mined.final_weights.hash());
+    });
+}
+
+#[test]
+fn fraud_reports_against_unknown_or_honest_blocks_are_refused() {
+    new_test_ext().execute_with(|| {
+        let mined = mine(4);
+        start_block(&digest_of(&mined));
+        assert_ok!(Training::submit_trajectory(
+            RuntimeOrigin::none(),
+            mined.proof.clone()
+        ));
+        let block = System::block_number();
+        let record = Disputable::<Test>::get(block).unwrap();
+        let spec = job().spec;
+        let start = Weights::initial(&spec.model, &job().init_seed);
+        let honest = |segment| {
+            upow_puzzle::open_segment(
+                &spec,
+                &record.context(),
+                &upow_puzzle::JobProgress {
+                    weights: start.hash(),
+                    steps: 0,
+                },
+                &start,
+                &record.claim(),
+                &mined.proof.segments,
+                &dataset(),
+                segment,
+            )
+            .unwrap()
+        };
+        assert_noop!(
+            Training::report_fraud(RuntimeOrigin::signed(5), block + 1, honest(1)),
+            TrainingError::<Test>::NotDisputable
+        );
+        assert_noop!(
+            Training::report_fraud(RuntimeOrigin::signed(5), block, honest(1)),
+            TrainingError::<Test>::NoFraud
+        );
+        assert_noop!(
+            Training::report_fraud(RuntimeOrigin::none(), block, honest(1)),
+            DispatchError::BadOrigin
+        );
+        assert!(Slashes::get().is_empty());
+    });
+}
