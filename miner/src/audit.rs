@@ -52,8 +52,9 @@ pub struct AuditConfig {
     pub node: String,
     /// Only this job's blocks (`None`: every job).
     pub job: Option<JobId>,
-    /// Share of the blocks to replay, 0 < rate ≤ 1 (chosen by block hash,
-    /// so auditors with the same rate pick the same blocks).
+    /// Share of the blocks to replay, 0 < rate ≤ 1, drawn with a secret of
+    /// this process (an author cannot grind its block hash out of the
+    /// sample).
     pub rate: f64,
     /// `(index, count)`: replay only the blocks of shard `index` of
     /// `count` (by block hash), so that `count` auditors split the chain's
@@ -166,8 +167,11 @@ pub async fn run(config: AuditConfig, shutdown: Shutdown) -> Result<AuditTotals,
         job = ?config.job,
         "auditing"
     );
+    // A per-process secret for sampling (sr25519 signatures are randomized).
+    let sample_secret = sp_crypto_hashing::blake2_256(&config.key.sign(b"upow/audit/sample"));
     let mut auditor = Auditor {
         config: &config,
+        sample_secret,
         store,
         metrics: audit_metrics,
         audited: BTreeSet::new(),
@@ -202,6 +206,7 @@ pub async fn run(config: AuditConfig, shutdown: Shutdown) -> Result<AuditTotals,
 /// The audit loop's state.
 struct Auditor<'a> {
     config: &'a AuditConfig,
+    sample_secret: [u8; 32],
     store: Arc<Store>,
     metrics: AuditMetrics,
     /// Blocks done, by (number, hash): a reorg's new block is audited too.
@@ -220,19 +225,45 @@ impl Auditor<'_> {
                 if shutdown.is_triggered() {
                     return Ok(());
                 }
-                let Some(block) = client.disputable(number).await? else {
-                    continue;
+                let block = match client.disputable(number).await {
+                    Ok(Some(block)) => block,
+                    Ok(None) => continue,
+                    Err(e) if e.is_connection() => return Err(e.into()),
+                    Err(e) => {
+                        // A reorg under the query (STALE) and the like:
+                        // try again next round.
+                        tracing::debug!(target: "upow::audit", block = number, "{e}");
+                        continue;
+                    }
                 };
                 if !self.audited.insert((number, block.hash)) {
                     continue;
                 }
                 last = Some(number);
                 if self.config.job.is_some_and(|job| job != block.job)
-                    || !sampled(&block.hash, self.config.rate, self.config.shard)
+                    || !sampled(
+                        &self.sample_secret,
+                        &block.hash,
+                        self.config.rate,
+                        self.config.shard,
+                    )
                 {
                     continue;
                 }
-                self.audit(client, &block).await?;
+                match self.audit(client, &block).await {
+                    Ok(()) => {}
+                    Err(MineError::Rpc(e)) if e.is_connection() => {
+                        self.audited.remove(&(number, block.hash));
+                        return Err(e.into());
+                    }
+                    Err(e) => {
+                        // One block's trouble (its dataset not served, a
+                        // report refused) must not stop the audit of the
+                        // others: retried next round.
+                        tracing::warn!(target: "upow::audit", block = number, "{e}; retrying next round");
+                        self.audited.remove(&(number, block.hash));
+                    }
+                }
                 self.metrics.lag.set(i64::from(best.saturating_sub(number)));
             }
             if last.is_none() {
@@ -414,21 +445,27 @@ impl Auditor<'_> {
     }
 }
 
-/// Whether a block is in this auditor's sample: in its shard (the hash's
-/// bytes 8..16 modulo the shard count) and, at `rate`, with the hash's
-/// first eight bytes below `rate · 2^64`. Every auditor with the same
-/// settings picks the same blocks; `count` auditors with shards
-/// `0/count … count−1/count` split every block between them.
-fn sampled(hash: &H256, rate: f64, (index, count): (u64, u64)) -> bool {
-    let word = |range: core::ops::Range<usize>| {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(&hash.0[range]);
-        u64::from_le_bytes(bytes)
+/// Whether a block is in this auditor's sample: in its shard (the block
+/// hash's first eight bytes modulo the shard count: `count` cooperating
+/// auditors with shards `0/count … count−1/count` split every block
+/// between them) and, at `rate`, drawn with the auditor's `secret`
+/// (`H(secret ‖ hash)` below `rate · 2^64`), so that an author grinding its
+/// block hash cannot know whether this auditor will replay it.
+fn sampled(secret: &[u8; 32], hash: &H256, rate: f64, (index, count): (u64, u64)) -> bool {
+    let word = |bytes: &[u8]| {
+        let mut head = [0u8; 8];
+        head.copy_from_slice(&bytes[..8]);
+        u64::from_le_bytes(head)
     };
-    if word(8..16) % count.max(1) != index {
+    if word(&hash.0) % count.max(1) != index {
         return false;
     }
-    rate >= 1.0 || (word(0..8) as f64) < rate * (u64::MAX as f64)
+    if rate >= 1.0 {
+        return true;
+    }
+    let mut input = secret.to_vec();
+    input.extend_from_slice(&hash.0);
+    (word(&sp_crypto_hashing::blake2_256(&input)) as f64) < rate * (u64::MAX as f64)
 }
 
 /// The signed, immortal `Training::report_fraud(number, proof)` extrinsic
@@ -479,12 +516,23 @@ mod tests {
         let hashes: Vec<H256> = (0..4000u32)
             .map(|i| H256(sp_crypto_hashing::blake2_256(&i.to_le_bytes())))
             .collect();
-        assert!(hashes.iter().all(|h| sampled(h, 1.0, (0, 1))));
-        let taken = hashes.iter().filter(|h| sampled(h, 0.25, (0, 1))).count();
-        assert!((800..1200).contains(&taken), "{taken}");
+        let (a, b) = ([1u8; 32], [2u8; 32]);
+        assert!(hashes.iter().all(|h| sampled(&a, h, 1.0, (0, 1))));
+        let taken: Vec<bool> = hashes
+            .iter()
+            .map(|h| sampled(&a, h, 0.25, (0, 1)))
+            .collect();
+        let count = taken.iter().filter(|t| **t).count();
+        assert!((800..1200).contains(&count), "{count}");
+        // Another secret draws another sample.
+        let other: Vec<bool> = hashes
+            .iter()
+            .map(|h| sampled(&b, h, 0.25, (0, 1)))
+            .collect();
+        assert_ne!(taken, other);
         // Three shards take every block exactly once.
         for h in &hashes {
-            let shards = (0..3).filter(|&i| sampled(h, 1.0, (i, 3))).count();
+            let shards = (0..3).filter(|&i| sampled(&a, h, 1.0, (i, 3))).count();
             assert_eq!(shards, 1);
         }
     }

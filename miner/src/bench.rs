@@ -395,7 +395,7 @@ impl Fixture {
             .claim(next.hash())
             .ok_or(PuzzleError::EmptyTrajectory)?;
         let weights = [&self.initial, &next];
-        let proof = trajectory.prove(&claim, self.hyper.batch(), &self.dataset, |i| {
+        let proof = trajectory.prove(&claim, &job, &self.dataset, |i| {
             weights
                 .get(i as usize)
                 .map(|w| (*w).clone())

@@ -391,7 +391,8 @@ struct AuditArgs {
     /// Audit only this job's blocks.
     #[arg(long)]
     job: Option<u64>,
-    /// Share of the blocks to replay, in (0, 1] (chosen by block hash).
+    /// Share of the blocks to replay, in (0, 1] (drawn with a secret of
+    /// this process, so authors cannot grind their way out of the sample).
     #[arg(long, default_value_t = 1.0)]
     rate: f64,
     /// Replay only shard INDEX/COUNT of the blocks (by block hash): COUNT

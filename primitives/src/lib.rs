@@ -650,9 +650,17 @@ pub mod traits {
         fn on_settled_weight() -> sp_weights::Weight;
         /// A fraud proof rolled `job` back to `steps` steps (last loss
         /// `last_loss`), discarding blocks whose reserved payments sum to
-        /// `released`: the poster pays none of them (back into the budget,
-        /// or to the poster if the job has ended); a settling job opens again.
-        fn on_rolled_back(job: JobId, steps: u64, last_loss: Option<u64>, released: u128);
+        /// `released`. Pays `from_escrow` (authors of discarded honest
+        /// blocks the slash could not cover) out of those reservations, in
+        /// order; the rest goes back into the budget, or to the poster if
+        /// the job has ended. A settling job opens again.
+        fn on_rolled_back(
+            job: JobId,
+            steps: u64,
+            last_loss: Option<u64>,
+            released: u128,
+            from_escrow: &[(AccountId, u128)],
+        );
         /// Upper bound of the weight of [`JobSchedule::on_rolled_back`].
         fn on_rolled_back_weight() -> sp_weights::Weight;
         /// A job with a record (open, settling, ended or the house job):

@@ -77,7 +77,7 @@ fn job_figures(name: &str, dims: &[u32], batch_log2: u32, samples: usize, steps:
     let mining = started.elapsed() / steps;
     let claim = trajectory.claim(current.hash()).unwrap();
     let proof = trajectory
-        .prove(&claim, hyper.batch(), &data, |_| Ok(start.clone()))
+        .prove(&claim, &spec, &data, |_| Ok(start.clone()))
         .unwrap();
     let progress = JobProgress {
         weights: start.hash(),
@@ -128,16 +128,34 @@ fn job_figures(name: &str, dims: &[u32], batch_log2: u32, samples: usize, steps:
 }
 
 fn main() {
-    println!("Segment roots per block (bytes the body carries, SCALE):\n");
+    println!(
+        "Segment roots per block of 784-128-10 at batch 64 (bytes the body carries, SCALE):\n"
+    );
     println!("| steps n | segment length s | segment roots | bytes |");
     println!("|---|---|---|---|");
+    let reference = JobSpec::new(
+        Model::new(&[784, 128, 10]).unwrap(),
+        Hyperparams::new(6, 2, 1_000_000).unwrap(),
+        upow_puzzle::DatasetCommitment {
+            root: [0; 32],
+            samples: 60_000,
+            inputs: 784,
+        },
+    )
+    .unwrap();
     for n in [100u64, 1_000, 2_000, 10_000, 100_000, 1_000_000] {
         let leaves = n + 1;
-        let count = segment_count(leaves);
-        let compact = if count < 64 { 1 } else { 2 };
+        let count = segment_count(&reference, leaves);
+        let compact = if count < 64 {
+            1
+        } else if count < 1 << 14 {
+            2
+        } else {
+            4
+        };
         println!(
             "| {n} | {} | {count} | {} |",
-            1u64 << segment_log2(leaves),
+            1u64 << segment_log2(&reference, leaves),
             32 * count + compact
         );
     }

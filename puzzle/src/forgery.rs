@@ -66,7 +66,7 @@ impl Forgery {
     pub fn prove(
         &self,
         ctx: &TrajectoryContext,
-        batch: usize,
+        spec: &crate::verify::JobSpec,
         dataset: &Dataset,
         fallback: &Weights,
     ) -> Result<(TrajectoryClaim, TrajectoryProof)> {
@@ -86,14 +86,14 @@ impl Forgery {
                 index,
                 weights,
                 &self.seed(ctx, index),
-                batch,
+                spec.hyper.batch(),
                 dataset,
             )?);
         }
         let proof = TrajectoryProof {
             start: tree.proof(0)?,
             steps,
-            segments: crate::fraud::segment_roots(&self.leaves)?,
+            segments: crate::fraud::segment_roots(spec, &self.leaves)?,
         };
         Ok((claim, proof))
     }

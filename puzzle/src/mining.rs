@@ -128,7 +128,7 @@ pub fn prove(
     let claim = trajectory
         .claim(final_weights.hash())
         .ok_or(Error::EmptyTrajectory)?;
-    let proof = trajectory.prove(&claim, job.hyper.batch(), dataset, |i| {
+    let proof = trajectory.prove(&claim, job, dataset, |i| {
         snapshots.weights_at(i, job, trajectory, first_step, dataset)
     })?;
     let ticket = claim.ticket(trajectory.context())?;

@@ -254,12 +254,13 @@ impl Trajectory {
         Ok(seeds)
     }
 
-    /// Assembles the proof of the claim: `weights_at(i)` must return `W_i`
-    /// for each challenged step `i`; the batches come from `dataset`.
+    /// Assembles the proof of the claim for a job of `spec`: `weights_at(i)`
+    /// must return `W_i` for each challenged step `i`; the batches come from
+    /// `dataset`.
     pub fn prove(
         &self,
         claim: &TrajectoryClaim,
-        batch: usize,
+        spec: &crate::verify::JobSpec,
         dataset: &Dataset,
         mut weights_at: impl FnMut(u32) -> Result<Weights>,
     ) -> Result<TrajectoryProof> {
@@ -275,13 +276,18 @@ impl Trajectory {
                 });
             };
             steps.push(StepProof::open(
-                &tree, index, &weights, &seed, batch, dataset,
+                &tree,
+                index,
+                &weights,
+                &seed,
+                spec.hyper.batch(),
+                dataset,
             )?);
         }
         Ok(TrajectoryProof {
             start: tree.proof(0)?,
             steps,
-            segments: crate::fraud::segment_roots(&self.leaves)?,
+            segments: crate::fraud::segment_roots(spec, &self.leaves)?,
         })
     }
 }

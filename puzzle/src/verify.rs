@@ -138,7 +138,7 @@ pub fn verify_trajectory(
     if !ticket.meets(difficulty) {
         return Err(Error::TicketAboveTarget { difficulty });
     }
-    validate_segments(claim, &proof.segments)?;
+    validate_segments(job, claim, &proof.segments)?;
     let expected = challenged_steps(&ticket, claim.steps);
     let got: Vec<u32> = proof.steps.iter().map(|s| s.index).collect();
     if got != expected {

@@ -107,7 +107,7 @@ impl Job {
     /// The forger's claim and proof (start weights where it knows nothing).
     fn forge(&self, forgery: &Forgery) -> (TrajectoryClaim, TrajectoryProof) {
         forgery
-            .prove(&CTX, self.spec.hyper.batch(), &self.dataset, &self.start)
+            .prove(&CTX, &self.spec, &self.dataset, &self.start)
             .unwrap()
     }
 }

@@ -115,7 +115,7 @@ fn mine(job: &Job, difficulty: u128, min_steps: u32, jump: Option<(u32, &Weights
                 }
             }
             let proof = trajectory
-                .prove(&claim, job.spec.hyper.batch(), &job.dataset, |i| {
+                .prove(&claim, &job.spec, &job.dataset, |i| {
                     Ok(weights[i as usize].clone())
                 })
                 .unwrap();
@@ -200,7 +200,7 @@ fn honest_blocks_audit_clean_and_no_segment_can_be_reported() {
         for k in [0, 1, segments / 2, segments - 1] {
             let proof = open_segment(&job, &block, k);
             let result = check_fraud(&job, &block, &proof);
-            if k == 0 && segment_log2(block.claim.leaves()) == 0 {
+            if k == 0 && segment_log2(&job.spec, block.claim.leaves()) == 0 {
                 assert_eq!(result, Err(Error::NothingToReplay(0)));
             } else {
                 assert_eq!(result, Err(Error::NoFraud(k)), "segment {k}");
@@ -230,7 +230,7 @@ fn a_planted_jump_passes_the_spot_checks_and_is_proven_by_a_replay() {
         let Audit::Fraud(proof) = audit(&job, &block) else {
             panic!("the replay missed the planted jump");
         };
-        let span = SegmentSpan::of(proof.segment, block.claim.leaves()).unwrap();
+        let span = SegmentSpan::of(&job.spec, proof.segment, block.claim.leaves()).unwrap();
         assert!((span.first_leaf..span.end_leaf).contains(&u64::from(j)));
         let verdict =
             verify_fraud(&job.spec, &block.ctx, &job.progress(), &block.claim, &proof).unwrap();

@@ -82,9 +82,7 @@ fn mine(difficulty: u128) -> Fixture {
     }
     let claim = trajectory.claim(weights.last().unwrap().hash()).unwrap();
     let proof = trajectory
-        .prove(&claim, hyper.batch(), &dataset, |i| {
-            Ok(weights[i as usize].clone())
-        })
+        .prove(&claim, &job, &dataset, |i| Ok(weights[i as usize].clone()))
         .unwrap();
     Fixture {
         job,
@@ -262,7 +260,7 @@ fn faked_step_is_rejected() {
             }
             let claim = trajectory.claim(weights[n].hash())?;
             let proof = trajectory
-                .prove(&claim, f.job.hyper.batch(), &f.dataset, |i| {
+                .prove(&claim, &f.job, &f.dataset, |i| {
                     Ok(weights[i as usize].clone())
                 })
                 .ok()?;

@@ -174,8 +174,9 @@ parameter_types! {
     pub const MaxDisputeWindow: u32 = 20 * MINUTES;
     /// Share of a fraudster's slashed bond, after the authors of discarded
     /// blocks are paid, that goes to the fraud proof's reporter (the rest
-    /// to the job's poster).
-    pub const FraudReward: Perbill = Perbill::from_percent(50);
+    /// to the job's poster). Small, so that an offender reporting itself
+    /// through another account recovers little.
+    pub const FraudReward: Perbill = Perbill::from_percent(10);
 }
 
 impl pallet_upow_training::Config for Runtime {

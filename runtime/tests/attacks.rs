@@ -59,7 +59,7 @@ fn grind(mut forgery: Forgery) -> (TrajectoryClaim, TrajectoryProof) {
         forgery.leaves[last] = leaf_hash(&k.to_le_bytes());
     }
     forgery
-        .prove(&ctx, spec().hyper.batch(), &dataset(), &start_weights())
+        .prove(&ctx, &spec(), &dataset(), &start_weights())
         .unwrap()
 }
 
@@ -90,7 +90,7 @@ fn attack_1_fixed_point_forgery_is_refused() {
                 continue;
             }
             let (claim, proof) = forgery
-                .prove(&context(&alice), spec().hyper.batch(), &dataset(), &zero)
+                .prove(&context(&alice), &spec(), &dataset(), &zero)
                 .unwrap();
             start_block(&alice, 0, claim);
             let error = if proof.steps[0].index == 0 {

@@ -111,9 +111,7 @@ fn mine(
                 }
             }
             let proof = trajectory
-                .prove(&claim, spec.hyper.batch(), &data, |i| {
-                    Ok(all[i as usize].clone())
-                })
+                .prove(&claim, &spec, &data, |i| Ok(all[i as usize].clone()))
                 .unwrap();
             if verify_trajectory(&spec, &ctx, &progress, difficulty, &claim, &proof).is_err() {
                 break;
@@ -367,16 +365,17 @@ fn a_planted_jump_is_proven_the_author_slashed_and_the_job_rolled_back() {
         assert!(Staking::ledger(&account(&alice)).is_none());
         assert_eq!(Staking::account_of(&alice.public().0), None);
         // Charlie was paid for his discarded block from the slash; Dave got
-        // half of the rest (and paid no fee), Bob the other half.
+        // the reporter's share of the rest (and paid no fee), Bob the rest.
         let rest = alice_bond - charlie_owed;
+        let reward = upow_runtime::configs::FraudReward::get().mul_floor(rest);
         assert_eq!(
             Balances::balance(&account(&charlie)) - chain.rewards_of(&charlie),
             charlie_free + charlie_owed
         );
-        assert_eq!(Balances::balance(&account(&dave)), dave_free + rest / 2);
+        assert_eq!(Balances::balance(&account(&dave)), dave_free + reward);
         assert_eq!(
             Balances::balance(&account(&bob)),
-            bob_free + (rest - rest / 2)
+            bob_free + (rest - reward)
         );
         // The job is back at W_0 with its whole budget; nothing pending.
         let work = Training::work(job).unwrap();

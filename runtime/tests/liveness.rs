@@ -245,9 +245,7 @@ fn the_largest_admitted_jobs_block_still_takes_a_transfer_a_cancel_and_a_sudo_ca
                     return None;
                 }
                 let proof = trajectory
-                    .prove(&claim, spec.hyper.batch(), &data, |i| {
-                        Ok(all[i as usize].clone())
-                    })
+                    .prove(&claim, &spec, &data, |i| Ok(all[i as usize].clone()))
                     .unwrap();
                 Some((salt, claim, proof))
             })

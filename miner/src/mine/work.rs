@@ -608,7 +608,7 @@ fn prove_win(
             at.insert(i, weights);
         }
         backend.load(&final_weights)?;
-        let proof = trajectory.prove(&claim, work.spec.hyper.batch(), &work.dataset, |i| {
+        let proof = trajectory.prove(&claim, &work.spec, &work.dataset, |i| {
             at.get(&i).cloned().ok_or(upow_puzzle::Error::StepIndex {
                 index: i,
                 steps: claim.steps,

@@ -127,26 +127,7 @@ impl<T: Config> Pallet<T> {
             return;
         }
         let due = payment.min(info.pending);
-        let receivable = !due.is_zero()
-            && T::Currency::can_deposit(author, due, Provenance::Extant)
-                == DepositConsequence::Success;
-        let paid = if !receivable {
-            // The author's account cannot take it: unpaid, the escrow stays.
-            Zero::zero()
-        } else {
-            frame_support::storage::with_storage_layer(|| {
-                T::Currency::transfer_on_hold(
-                    &HoldReason::JobEscrow.into(),
-                    &info.poster,
-                    author,
-                    due,
-                    Precision::BestEffort,
-                    Restriction::Free,
-                    Fortitude::Polite,
-                )
-            })
-            .unwrap_or_default()
-        };
+        let (receivable, paid) = Self::pay_from_escrow(&info, author, due);
         info.pending = info.pending.saturating_sub(due);
         // What was not paid stays in the escrow: back into the budget of a
         // job in the market, released to the poster of an ended one.
@@ -183,37 +164,86 @@ impl<T: Config> Pallet<T> {
         Jobs::<T>::insert(job, info);
     }
 
-    /// Rolls `job` back to `steps` steps after a fraud proof: the payments
-    /// `released` (reserved for the discarded blocks) go back to the budget
-    /// of a job in the market — which opens again if it was settling — or
-    /// to the poster of an ended job.
+    /// Moves `amount` of `job`'s escrow hold to `author`, if its account can
+    /// take it. Returns whether it could, and what was moved.
+    fn pay_from_escrow(
+        job: &JobOf<T>,
+        author: &T::AccountId,
+        amount: BalanceOf<T>,
+    ) -> (bool, BalanceOf<T>) {
+        let receivable = !amount.is_zero()
+            && T::Currency::can_deposit(author, amount, Provenance::Extant)
+                == DepositConsequence::Success;
+        if !receivable {
+            // The author's account cannot take it: unpaid, the escrow stays.
+            return (false, Zero::zero());
+        }
+        let paid = frame_support::storage::with_storage_layer(|| {
+            T::Currency::transfer_on_hold(
+                &HoldReason::JobEscrow.into(),
+                &job.poster,
+                author,
+                amount,
+                Precision::BestEffort,
+                Restriction::Free,
+                Fortitude::Polite,
+            )
+        })
+        .unwrap_or_default();
+        (true, paid)
+    }
+
+    /// Rolls `job` back to `steps` steps after a fraud proof. Of the
+    /// payments `released` (reserved for the discarded blocks), `from_escrow`
+    /// are paid to their authors (what the slash could not cover); the rest
+    /// goes back to the budget of a job in the market — which opens again if
+    /// it was settling — or to the poster of an ended job.
     pub(crate) fn do_roll_back(
         job: JobId,
         steps: u64,
         last_loss: Option<u64>,
         released: BalanceOf<T>,
+        from_escrow: &[(T::AccountId, BalanceOf<T>)],
     ) {
         let Some(mut info) = Jobs::<T>::get(job) else {
             return;
         };
         info.steps = steps;
         info.last_loss = last_loss;
-        let released = released.min(info.pending);
+        let mut released = released.min(info.pending);
         info.pending = info.pending.saturating_sub(released);
-        if info.in_market() {
-            info.budget_left = info.budget_left.saturating_add(released);
-            info.last_progress = frame_system::Pallet::<T>::block_number();
-            if info.budget_left >= info.price_per_step || HouseJob::<T>::get() == Some(job) {
-                info.status = JobStatus::Open;
+        for (author, due) in from_escrow {
+            let due = (*due).min(released);
+            let (_, paid) = Self::pay_from_escrow(&info, author, due);
+            released = released.saturating_sub(paid);
+            if !paid.is_zero() {
+                Self::deposit_event(Event::JobPaid {
+                    job,
+                    author: author.clone(),
+                    steps: 0,
+                    amount: paid,
+                });
             }
-        } else {
-            Self::release_to_poster(&info, released);
         }
         Self::deposit_event(Event::JobRolledBack {
             job,
             steps,
             released,
         });
+        if !info.in_market() {
+            Self::release_to_poster(&info, released);
+        } else {
+            info.budget_left = info.budget_left.saturating_add(released);
+            info.last_progress = frame_system::Pallet::<T>::block_number();
+            if info.budget_left >= info.price_per_step || HouseJob::<T>::get() == Some(job) {
+                info.status = JobStatus::Open;
+            } else if info.pending.is_zero() {
+                // Nothing left to settle and no step to pay for: it ends
+                // now rather than wait for a settlement that will not come.
+                let refund = Self::end(job, &mut info, JobStatus::Exhausted);
+                Self::deposit_event(Event::JobExhausted { job, steps, refund });
+            }
+        }
         Jobs::<T>::insert(job, info);
     }
 

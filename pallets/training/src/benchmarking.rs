@@ -6,12 +6,12 @@ use super::*;
 use crate::pallet::{Call, Config, Disputable, DisputableBlock, JobState, Pallet, Proven};
 use alloc::vec;
 use frame_benchmarking::v2::*;
+use frame_system::pallet_prelude::BlockNumberFor;
 use frame_system::RawOrigin;
 use sp_core::H256;
 use sp_runtime::Digest;
 use upow_primitives::traits::JobSchedule;
 use upow_primitives::PreDigest;
-use frame_system::pallet_prelude::BlockNumberFor;
 use upow_puzzle::{
     mining::select_batch, Dataset, Hyperparams, JobSpec, Model, TrainingStep, Trajectory,
     TrajectoryContext, Weights,
@@ -110,9 +110,7 @@ fn setup<T: Config>(kilo_macs: u32) -> TrajectoryProof {
     let weights = all.last().expect("W_3").clone();
     let claim = trajectory.claim(weights.hash()).expect("3 steps");
     let proof = trajectory
-        .prove(&claim, spec.hyper.batch(), &dataset, |i| {
-            Ok(all[i as usize].clone())
-        })
+        .prove(&claim, &spec, &dataset, |i| Ok(all[i as usize].clone()))
         .expect("proof");
     let digest = PreDigest::new(author, job, 0, claim);
     frame_system::Pallet::<T>::initialize(
@@ -140,9 +138,7 @@ fn setup_fraud<T: Config>(kilo_macs: u32) -> (BlockNumberFor<T>, FraudProof) {
     let last = all.last().expect("W_3");
     let claim = trajectory.claim(last.hash()).expect("3 steps");
     let segments = trajectory
-        .prove(&claim, spec.hyper.batch(), &dataset, |i| {
-            Ok(all[i as usize].clone())
-        })
+        .prove(&claim, &spec, &dataset, |i| Ok(all[i as usize].clone()))
         .expect("proof")
         .segments;
     let block = frame_system::Pallet::<T>::block_number();
@@ -174,7 +170,14 @@ fn setup_fraud<T: Config>(kilo_macs: u32) -> (BlockNumberFor<T>, FraudProof) {
         steps: 0,
     };
     let audit = upow_puzzle::audit_trajectory(
-        &spec, &ctx, &progress, &start, &claim, &segments, &dataset, || {},
+        &spec,
+        &ctx,
+        &progress,
+        &start,
+        &claim,
+        &segments,
+        &dataset,
+        || {},
     )
     .expect("replay");
     let upow_puzzle::Audit::Fraud(proof) = audit else {

@@ -130,7 +130,9 @@ pub mod pallet {
         type MaxDisputeWindow: Get<u32>;
         /// Share of a fraudster's slashed bond — after the authors of the
         /// discarded blocks are paid — that goes to the reporter (the rest
-        /// to the job's poster, or the treasury for the house job).
+        /// to the job's poster, or the treasury for the house job). Small:
+        /// an offender that reports itself through another account gets it
+        /// back.
         #[pallet::constant]
         type FraudReward: Get<sp_runtime::Perbill>;
         /// Weights of this pallet's calls.
@@ -267,9 +269,10 @@ pub mod pallet {
     impl<T: Config> BuildGenesisConfig for GenesisConfig<T> {
         fn build(&self) {
             Difficulty::<T>::put(self.difficulty.max(T::MinDifficulty::get()).max(1));
-            if let Some(window) = self.dispute_window {
-                DisputeWindow::<T>::put(window.clamp(1, T::MaxDisputeWindow::get().max(1)));
-            }
+            // Always stored: settlement reads it every block, and a later
+            // change of `MaxDisputeWindow` must not move it.
+            let max = T::MaxDisputeWindow::get().max(1);
+            DisputeWindow::<T>::put(self.dispute_window.unwrap_or(max).clamp(1, max));
         }
     }
 
@@ -593,21 +596,32 @@ pub mod pallet {
                     ..disputed.start.clone()
                 });
             });
+            // The authors of the discarded later blocks did real work: the
+            // slash pays them first; what it cannot cover (a small or
+            // already slashed bond) their reserved payments still pay.
+            let bond = T::Penalty::bond_of(&disputed.author);
+            let (from_slash, from_escrow) = split_compensation(bond, compensation);
             T::Jobs::on_rolled_back(
                 job,
                 disputed.start.steps,
                 disputed.start.last_loss,
                 released,
+                &from_escrow,
             );
-
-            let owed = compensation
+            let owed = from_slash
                 .iter()
                 .fold(0u128, |sum, (_, due)| sum.saturating_add(*due));
-            let rest = T::Penalty::bond_of(&disputed.author).saturating_sub(owed);
-            let reward = T::FraudReward::get().mul_floor(rest);
-            let mut payouts = compensation;
+            let rest = bond.saturating_sub(owed);
+            // The offender reporting itself earns nothing; the poster's
+            // share of its own job's fraud goes to the treasury.
+            let reward = if reporter == disputed.author {
+                0
+            } else {
+                T::FraudReward::get().mul_floor(rest)
+            };
+            let mut payouts = from_slash;
             payouts.push((reporter.clone(), reward));
-            if let Some(poster) = poster {
+            if let Some(poster) = poster.filter(|p| p != &disputed.author) {
                 payouts.push((poster, rest.saturating_sub(reward)));
             }
             let slashed = T::Penalty::slash_for_fraud(&disputed.author, &payouts);
@@ -840,6 +854,45 @@ pub mod pallet {
             ));
         }
     }
+}
+
+/// Splits what the authors of discarded blocks are owed between the slash
+/// (`bond`, in order, as far as it goes) and their reserved payments (the
+/// rest).
+#[allow(clippy::type_complexity)]
+fn split_compensation<AccountId: Clone>(
+    bond: u128,
+    owed: Vec<(AccountId, u128)>,
+) -> (Vec<(AccountId, u128)>, Vec<(AccountId, u128)>) {
+    let mut left = bond;
+    let mut from_slash = Vec::new();
+    let mut from_escrow = Vec::new();
+    for (author, due) in owed {
+        let covered = due.min(left);
+        left = left.saturating_sub(covered);
+        if covered > 0 {
+            from_slash.push((author.clone(), covered));
+        }
+        if due > covered {
+            from_escrow.push((author, due.saturating_sub(covered)));
+        }
+    }
+    (from_slash, from_escrow)
+}
+
+#[cfg(test)]
+#[test]
+fn compensation_comes_from_the_slash_first_then_from_the_reservations() {
+    let owed = alloc::vec![(1u64, 30u128), (2, 50), (3, 20)];
+    let (slash, escrow) = split_compensation(60, owed.clone());
+    assert_eq!(slash, alloc::vec![(1, 30), (2, 30)]);
+    assert_eq!(escrow, alloc::vec![(2, 20), (3, 20)]);
+    let (slash, escrow) = split_compensation(0, owed.clone());
+    assert!(slash.is_empty());
+    assert_eq!(escrow, owed);
+    let (slash, escrow) = split_compensation(1000, owed.clone());
+    assert_eq!(slash, owed);
+    assert!(escrow.is_empty());
 }
 
 /// The training pallet's error for a rejected fraud proof.

@@ -87,7 +87,13 @@ impl JobSchedule<u64> for MockJobs {
     fn on_settled_weight() -> Weight {
         Weight::zero()
     }
-    fn on_rolled_back(job: JobId, steps: u64, _last_loss: Option<u64>, released: u128) {
+    fn on_rolled_back(
+        job: JobId,
+        steps: u64,
+        _last_loss: Option<u64>,
+        released: u128,
+        _from_escrow: &[(u64, u128)],
+    ) {
         RolledBack::mutate(|r| r.push((job, steps, released)));
     }
     fn on_rolled_back_weight() -> Weight {

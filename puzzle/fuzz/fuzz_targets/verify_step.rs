@@ -115,7 +115,7 @@ fn mine(
     let final_hash = weights.last().expect("W_n").hash();
     let claim = trajectory.claim(final_hash).expect("at least one step");
     let proof = trajectory
-        .prove(&claim, job.hyper.batch(), dataset, |i| {
+        .prove(&claim, job, dataset, |i| {
             Ok(weights[i as usize].clone())
         })
         .expect("an honest proof");

@@ -54,7 +54,7 @@ fn a_rollback_returns_the_discarded_payments_and_reopens_a_settling_job() {
         let first = reserve(a, 6, 4);
         let bad = reserve(a, 7, 6);
         assert_eq!(job(a).status, JobStatus::Settling);
-        <UpowJobs as JobSchedule<u64>>::on_rolled_back(a, 4, Some(9), bad.into());
+        <UpowJobs as JobSchedule<u64>>::on_rolled_back(a, 4, Some(9), bad.into(), &[]);
         let info = job(a);
         assert_eq!(info.status, JobStatus::Open);
         assert_eq!((info.steps, info.last_loss), (4, Some(9)));
@@ -85,11 +85,35 @@ fn a_cancelled_job_keeps_its_pending_payments_until_they_settle_or_are_discarded
         settle(a, 6, 4, first);
         assert_eq!(free(6), ENDOWMENT + 20);
         // The second block is discarded: its payment goes back to the poster.
-        <UpowJobs as JobSchedule<u64>>::on_rolled_back(a, 4, None, second.into());
+        <UpowJobs as JobSchedule<u64>>::on_rolled_back(a, 4, None, second.into(), &[]);
         assert_eq!(held(1), 0);
         assert_eq!(free(1), ENDOWMENT - 20 - deposits(1));
         assert_eq!(job(a).status, JobStatus::Cancelled);
         assert_ok!(UpowJobs::do_try_state());
         assert_ok!(UpowJobs::reap_job(RuntimeOrigin::signed(1), a));
+    });
+}
+
+#[test]
+fn a_rollback_pays_what_the_slash_could_not_cover_from_the_discarded_reservations() {
+    new_test_ext().execute_with(|| {
+        let a = post(1, 100, 5, 100);
+        let bad = reserve(a, 6, 4);
+        let later = reserve(a, 7, 4);
+        assert_eq!((bad, later), (20, 20));
+        // The slash covered 5 of the later author's 20.
+        <UpowJobs as JobSchedule<u64>>::on_rolled_back(
+            a,
+            0,
+            None,
+            (bad + later).into(),
+            &[(7, 15)],
+        );
+        assert_eq!(free(7), ENDOWMENT + 15);
+        assert_eq!(free(6), ENDOWMENT);
+        let info = job(a);
+        assert_eq!((info.budget_left, info.pending, info.steps), (85, 0, 0));
+        assert_eq!(held(1), 85);
+        assert_ok!(UpowJobs::do_try_state());
     });
 }
