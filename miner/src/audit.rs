@@ -151,13 +151,7 @@ pub async fn run(config: AuditConfig, shutdown: Shutdown) -> Result<AuditTotals,
     })?;
     let store = Arc::new(Store::open(&config.data_dir.join("cache"))?);
     if let Some(addr) = config.metrics {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| MineError::Io {
-                what: format!("binding the metrics endpoint {addr}"),
-                source,
-            })?;
-        tokio::spawn(metrics::serve(listener, metrics.clone(), shutdown.clone()));
+        metrics::spawn_server(addr, metrics.clone(), shutdown.clone()).await?;
     }
     tracing::info!(
         target: "upow::audit",
@@ -479,30 +473,21 @@ pub fn fraud_report(
     tx_version: u32,
     genesis: H256,
 ) -> Vec<u8> {
-    use upow_runtime::{RuntimeCall, SignedPayload, UncheckedExtrinsic};
-    let call = RuntimeCall::Training(pallet_upow_training::Call::report_fraud {
+    let call = upow_runtime::RuntimeCall::Training(pallet_upow_training::Call::report_fraud {
         block: number,
         proof,
     });
-    let extension = upow_runtime::immortal_tx_extension(nonce);
-    let implicit = (
-        (),
-        spec_version,
-        tx_version,
-        genesis,
-        genesis,
-        (),
-        (),
-        (),
-        (),
-    );
-    let payload = SignedPayload::from_raw(call.clone(), extension.clone(), implicit);
-    let signature = payload.using_encoded(|bytes| key.sign(bytes));
-    UncheckedExtrinsic::new_signed(
+    upow_runtime::immortal_signed_extrinsic(
         call,
-        sp_runtime::AccountId32::from(key.public()).into(),
-        sp_runtime::MultiSignature::Sr25519(sp_core::sr25519::Signature::from_raw(signature)),
-        extension,
+        sp_runtime::AccountId32::from(key.public()),
+        nonce,
+        (spec_version, tx_version),
+        genesis,
+        |payload| {
+            sp_runtime::MultiSignature::Sr25519(sp_core::sr25519::Signature::from_raw(
+                key.sign(payload),
+            ))
+        },
     )
     .encode()
 }

@@ -451,19 +451,7 @@ fn run_audit(args: AuditArgs) -> anyhow::Result<()> {
         max_backoff: Duration::from_secs(args.max_backoff.max(1)),
         once: args.once,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("upow-auditor")
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let result = runtime.block_on(async {
-        let shutdown = Shutdown::new();
-        shutdown.trigger_on_signals();
-        audit::run(config, shutdown).await
-    });
-    runtime.shutdown_timeout(Duration::from_secs(1));
-    let totals = result?;
+    let totals = run_async("upow-auditor", |shutdown| audit::run(config, shutdown))?;
     println!(
         "audited {} blocks ({} steps): {} wrong, {} reported",
         totals.blocks, totals.steps, totals.frauds, totals.reports
@@ -535,20 +523,29 @@ fn run_mine(args: MineArgs) -> anyhow::Result<()> {
         max_backoff: Duration::from_secs(args.max_backoff.max(1)),
         job: args.job,
     };
+    run_async("upow-miner-rpc", |shutdown| mine::run(config, shutdown))?;
+    Ok(())
+}
+
+/// Runs `task` on a two-thread async runtime (threads named `name`) with a
+/// shutdown signal that Ctrl-C and SIGTERM trigger.
+fn run_async<T, F>(name: &str, task: impl FnOnce(Shutdown) -> F) -> anyhow::Result<T>
+where
+    F: std::future::Future<Output = Result<T, mine::MineError>>,
+{
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        .thread_name("upow-miner-rpc")
+        .thread_name(name)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let shutdown = Shutdown::new();
     let result = runtime.block_on(async {
-        let shutdown = Shutdown::new();
         shutdown.trigger_on_signals();
-        mine::run(config, shutdown).await
+        task(shutdown.clone()).await
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
-    result?;
-    Ok(())
+    Ok(result?)
 }
 
 fn init_tracing<W>(writer: W)

@@ -248,7 +248,11 @@ pub fn verify_fraud(
         });
     }
     let weights = Weights::decode(&job.model, &proof.weights)?;
-    let mut replay = Replay::at(job, ctx, progress, &proof.segments, span, &weights)?;
+    let mut prefix = Frontier::new();
+    for root in &proof.segments[..proof.segment as usize] {
+        prefix.push_node(span.log2, *root);
+    }
+    let mut replay = Replay::at(job, ctx, progress, prefix, span, &weights)?;
     if span.first_leaf > 0 {
         let previous = proof.segments[proof.segment as usize - 1];
         let size = 1u64 << span.log2;
@@ -374,10 +378,13 @@ fn replay_segments(
     let leaves = claim.leaves();
     let mut weights = start.clone();
     let mut previous_leaves: Vec<Hash> = Vec::new();
+    // The committed roots of the segments replayed so far (equal to the
+    // replay's own, or the replay would have stopped).
+    let mut prefix = Frontier::new();
     for index in 0..segment_count(job, leaves) as u32 {
         let span = SegmentSpan::of(job, index, leaves)?;
         let input = weights.clone();
-        let mut replay = Replay::at(job, ctx, progress, segments, span, &input)?;
+        let mut replay = Replay::at(job, ctx, progress, prefix.clone(), span, &input)?;
         let mut seeds = Vec::with_capacity(span.steps() as usize);
         for _ in 0..span.steps() {
             let seed = replay.seed();
@@ -409,6 +416,7 @@ fn replay_segments(
                 batches,
             }));
         }
+        prefix.push_node(span.log2, segments[index as usize]);
         weights = replay.weights;
         previous_leaves = replay.leaves;
     }
@@ -432,15 +440,17 @@ struct Replay<'a> {
 impl<'a> Replay<'a> {
     /// Positions the replay at the first step of `span` with `weights` as
     /// that step's input (for segment 0 they must be the chain's weights).
+    /// `prefix` holds the committed roots of the segments before `span`,
+    /// pushed as nodes of height `span.log2` (empty for segment 0).
     fn at(
         job: &'a JobSpec,
         ctx: &'a TrajectoryContext,
         progress: &JobProgress,
-        segments: &[Hash],
+        prefix: Frontier,
         span: SegmentSpan,
         weights: &Weights,
     ) -> Result<Self> {
-        let mut frontier = Frontier::new();
+        let mut frontier = prefix;
         let mut leaves = Vec::with_capacity(1usize << span.log2);
         let root = if span.first_leaf == 0 {
             let hash = weights.hash();
@@ -454,12 +464,7 @@ impl<'a> Replay<'a> {
             leaves.push(leaf);
             frontier.push(leaf)
         } else {
-            let before = (span.first_leaf >> span.log2) as usize;
-            segments[..before]
-                .iter()
-                .map(|s| frontier.push_node(span.log2, *s))
-                .last()
-                .ok_or(Error::NothingToReplay(0))?
+            frontier.root().ok_or(Error::NothingToReplay(0))?
         };
         Ok(Self {
             job,

@@ -160,6 +160,36 @@ pub fn immortal_tx_extension(nonce: Nonce) -> TxExtension {
     )
 }
 
+/// `call` as an immortal signed extrinsic of `signer` with `nonce`, for the
+/// chain whose genesis hash is `genesis` at `spec_version` and
+/// `transaction_version` (read over RPC by clients outside the runtime):
+/// `sign` signs the payload. What `upow-miner audit` and the node's tests
+/// submit.
+pub fn immortal_signed_extrinsic(
+    call: RuntimeCall,
+    signer: AccountId,
+    nonce: Nonce,
+    (spec_version, transaction_version): (u32, u32),
+    genesis: Hash,
+    sign: impl FnOnce(&[u8]) -> Signature,
+) -> UncheckedExtrinsic {
+    let extension = immortal_tx_extension(nonce);
+    let implicit = (
+        (),
+        spec_version,
+        transaction_version,
+        genesis,
+        genesis,
+        (),
+        (),
+        (),
+        (),
+    );
+    let payload = SignedPayload::from_raw(call.clone(), extension.clone(), implicit);
+    let signature = codec::Encode::using_encoded(&payload, sign);
+    UncheckedExtrinsic::new_signed(call, signer.into(), signature, extension)
+}
+
 /// Extrinsic type.
 pub type UncheckedExtrinsic =
     generic::UncheckedExtrinsic<Address, RuntimeCall, Signature, TxExtension>;

@@ -186,6 +186,8 @@ fn oversized_jobs_are_refused_and_the_largest_admitted_fits_a_block() {
             let spec = largest_admissible(batch_log2, 60_000);
             let proof = upow_puzzle::max_proof_len(&spec);
             assert!(proof <= MAX_PROOF_LENGTH, "{proof}");
+            // A fraud proof of one of its steps fits too (docs/puzzle.md §13).
+            assert!(upow_puzzle::fraud::fraud_proof_fits(&spec));
             eprintln!(
                 "largest admitted at batch {}: {:?}, {} parameters, proof ≤ {proof} bytes, {} kilo-MACs per block",
                 spec.hyper.batch(),

@@ -239,6 +239,21 @@ impl Metrics {
     }
 }
 
+/// Binds `addr` and serves the metrics there until shutdown (in a task).
+pub async fn spawn_server(
+    addr: std::net::SocketAddr,
+    metrics: Arc<Metrics>,
+    shutdown: Shutdown,
+) -> Result<tokio::task::JoinHandle<()>, super::MineError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| super::MineError::Io {
+            what: format!("binding the metrics endpoint {addr}"),
+            source,
+        })?;
+    Ok(tokio::spawn(serve(listener, metrics, shutdown)))
+}
+
 /// Serves `GET /metrics` (and `/`) on `listener` until shutdown.
 pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, shutdown: Shutdown) {
     loop {

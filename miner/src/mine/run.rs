@@ -98,19 +98,7 @@ pub async fn run(config: MineConfig, shutdown: Shutdown) -> Result<Totals, MineE
     let store = Arc::new(store::Store::open(&config.data_dir.join("cache"))?);
 
     let metrics_server = match config.metrics {
-        Some(addr) => {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|source| MineError::Io {
-                    what: format!("binding the metrics endpoint {addr}"),
-                    source,
-                })?;
-            Some(tokio::spawn(metrics::serve(
-                listener,
-                metrics.clone(),
-                shutdown.clone(),
-            )))
-        }
+        Some(addr) => Some(metrics::spawn_server(addr, metrics.clone(), shutdown.clone()).await?),
         None => None,
     };
 

@@ -15,7 +15,7 @@ use upow_puzzle::{
     mining::ReferenceMiner, Dataset, JobSpec, TrajectoryClaim, TrajectoryContext, TrajectoryProof,
     Weights,
 };
-use upow_runtime::{immortal_tx_extension, RuntimeCall, SignedPayload, UncheckedExtrinsic};
+use upow_runtime::RuntimeCall;
 
 use super::common::{number_or_hex, unhex, Node};
 
@@ -31,25 +31,13 @@ pub fn submit(node: &Node, signer: &sr25519::Pair, nonce: u32, call: RuntimeCall
     let version = node.call("state_getRuntimeVersion", json!([]));
     let spec_version = version["specVersion"].as_u64().unwrap() as u32;
     let tx_version = version["transactionVersion"].as_u64().unwrap() as u32;
-    let extension = immortal_tx_extension(nonce);
-    let implicit = (
-        (),
-        spec_version,
-        tx_version,
-        genesis,
-        genesis,
-        (),
-        (),
-        (),
-        (),
-    );
-    let payload = SignedPayload::from_raw(call.clone(), extension.clone(), implicit);
-    let signature = payload.using_encoded(|bytes| signer.sign(bytes));
-    let xt = UncheckedExtrinsic::new_signed(
+    let xt = upow_runtime::immortal_signed_extrinsic(
         call,
-        sp_runtime::AccountId32::from(signer.public()).into(),
-        MultiSignature::Sr25519(signature),
-        extension,
+        sp_runtime::AccountId32::from(signer.public()),
+        nonce,
+        (spec_version, tx_version),
+        genesis,
+        |payload| MultiSignature::Sr25519(signer.sign(payload)),
     );
     node.call(
         "author_submitExtrinsic",

@@ -203,11 +203,11 @@ mod benchmarks {
     }
 
     /// A valid fraud proof of one replayed step of `k` kilo-MACs (up to
-    /// the largest admitted job's step, about 250 000): verification,
+    /// the largest admitted job's step, about 249 000): verification,
     /// rollback and slash. `Pallet::fraud_weight` adds the scan of the
     /// dispute window and the payouts.
     #[benchmark]
-    fn report_fraud(k: Linear<1_000, 300_000>) {
+    fn report_fraud(k: Linear<1_000, 250_000>) {
         let (block, proof) = setup_fraud::<T>(k);
         let reporter: T::AccountId = account("reporter", 0, 0);
         #[extrinsic_call]

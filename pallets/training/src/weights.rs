@@ -2,10 +2,10 @@
 //! (benchmark CLI 64.0.0) on 2026-12-02.
 //!
 //! Host `vm` (CPU `AMD EPYC`), wasm execution
-//! `Compiled`, no genesis state (each benchmark sets up its own), 20 steps,
-//! 10 repeats. Regenerate with `scripts/generate-weights`.
+//! `Compiled`, no genesis state (each benchmark sets up its own), 12 steps,
+//! 5 repeats. Regenerate with `scripts/generate-weights`.
 //!
-//! Command: `/root/.cache/upow/target/release/upow-node benchmark pallet --runtime /root/.cache/upow/target/release/wbuild/upow-runtime/upow_runtime.compact.compressed.wasm --genesis-builder none --pallet pallet_upow_training --extrinsic * --steps 20 --repeat 10 --wasm-execution compiled --template scripts/weight-template.hbs --output pallets/training/src/weights.rs`
+//! Command: `/root/.cache/upow/target/release/upow-node benchmark pallet --runtime /root/.cache/upow/target/release/wbuild/upow-runtime/upow_runtime.compact.compressed.wasm --genesis-builder none --pallet pallet_upow_training --extrinsic * --steps 12 --repeat 5 --wasm-execution compiled --template scripts/weight-template.hbs --output pallets/training/src/weights.rs`
 
 #![cfg_attr(rustfmt, rustfmt_skip)]
 #![allow(unused_parens, unused_imports, missing_docs, dead_code)]
@@ -26,7 +26,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
     /// Storage: `Training::Proven` (r:1 w:1)
     /// Proof: `Training::Proven` (`max_values`: Some(1), `max_size`: Some(1), added: 496, mode: `MaxEncodedLen`)
     /// Storage: `Jobs::Jobs` (r:1 w:1)
-    /// Proof: `Jobs::Jobs` (`max_values`: None, `max_size`: Some(275), added: 2750, mode: `MaxEncodedLen`)
+    /// Proof: `Jobs::Jobs` (`max_values`: None, `max_size`: Some(291), added: 2766, mode: `MaxEncodedLen`)
     /// Storage: `Jobs::HouseJob` (r:1 w:0)
     /// Proof: `Jobs::HouseJob` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
     /// Storage: `Staking::AuthorOwner` (r:1 w:0)
@@ -36,50 +36,67 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
     /// Storage: `Staking::Ledgers` (r:1 w:0)
     /// Proof: `Staking::Ledgers` (`max_values`: None, `max_size`: Some(385), added: 2860, mode: `MaxEncodedLen`)
     /// Storage: `Training::Jobs` (r:1 w:1)
-    /// Proof: `Training::Jobs` (`max_values`: None, `max_size`: Some(73), added: 2548, mode: `MaxEncodedLen`)
+    /// Proof: `Training::Jobs` (`max_values`: None, `max_size`: Some(113), added: 2588, mode: `MaxEncodedLen`)
     /// Storage: `System::ParentHash` (r:1 w:0)
     /// Proof: `System::ParentHash` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
     /// Storage: `Training::Difficulty` (r:1 w:0)
     /// Proof: `Training::Difficulty` (`max_values`: Some(1), `max_size`: Some(16), added: 511, mode: `MaxEncodedLen`)
     /// Storage: `Training::LossPoints` (r:1 w:1)
     /// Proof: `Training::LossPoints` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
-    /// Storage: `System::Account` (r:2 w:2)
-    /// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
-    /// Storage: `Balances::Holds` (r:1 w:1)
-    /// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(103), added: 2578, mode: `MaxEncodedLen`)
+    /// Storage: `Training::Disputable` (r:0 w:1)
+    /// Proof: `Training::Disputable` (`max_values`: None, `max_size`: Some(293), added: 2768, mode: `MaxEncodedLen`)
     /// Storage: `Training::LossCurve` (r:0 w:1)
     /// Proof: `Training::LossCurve` (`max_values`: None, `max_size`: Some(56), added: 2531, mode: `MaxEncodedLen`)
     /// Component `k`: `1000..=800000`.
     fn submit_trajectory(k: u32, ) -> Weight {
-        // Fastest run: 4_266_017_000 ps; proof size measured
-        // `975`, estimated `6196`.
-        Weight::from_parts(16_175_811_586, 6196)
-            .saturating_add(Weight::from_parts(457_051, 0).saturating_mul(k.into()))
-            .saturating_add(T::DbWeight::get().reads(13_u64))
-            .saturating_add(T::DbWeight::get().writes(8_u64))
+        // Fastest run: 3_934_032_000 ps; proof size measured
+        // `673`, estimated `3850`.
+        Weight::from_parts(1_030_303_949, 3850)
+            .saturating_add(Weight::from_parts(429_633, 0).saturating_mul(k.into()))
+            .saturating_add(T::DbWeight::get().reads(10_u64))
+            .saturating_add(T::DbWeight::get().writes(6_u64))
     }
+    /// Storage: `Training::Disputable` (r:2 w:1)
+    /// Proof: `Training::Disputable` (`max_values`: None, `max_size`: Some(293), added: 2768, mode: `MaxEncodedLen`)
+    /// Storage: `Jobs::Jobs` (r:1 w:1)
+    /// Proof: `Jobs::Jobs` (`max_values`: None, `max_size`: Some(291), added: 2766, mode: `MaxEncodedLen`)
+    /// Storage: `Jobs::HouseJob` (r:1 w:0)
+    /// Proof: `Jobs::HouseJob` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+    /// Storage: `Training::Jobs` (r:1 w:1)
+    /// Proof: `Training::Jobs` (`max_values`: None, `max_size`: Some(113), added: 2588, mode: `MaxEncodedLen`)
+    /// Storage: `Staking::Ledgers` (r:1 w:1)
+    /// Proof: `Staking::Ledgers` (`max_values`: None, `max_size`: Some(385), added: 2860, mode: `MaxEncodedLen`)
+    /// Storage: `Balances::Holds` (r:1 w:1)
+    /// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(103), added: 2578, mode: `MaxEncodedLen`)
+    /// Storage: `System::Account` (r:3 w:3)
+    /// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+    /// Storage: `Staking::Candidates` (r:1 w:1)
+    /// Proof: `Staking::Candidates` (`max_values`: None, `max_size`: Some(115), added: 2590, mode: `MaxEncodedLen`)
+    /// Storage: `Staking::ActiveValidatorSet` (r:1 w:0)
+    /// Proof: `Staking::ActiveValidatorSet` (`max_values`: Some(1), `max_size`: Some(2049), added: 2544, mode: `MaxEncodedLen`)
+    /// Component `k`: `1000..=250000`.
     fn report_fraud(k: u32, ) -> Weight {
-        // Fastest run: 4_266_017_000 ps; proof size measured
-        // `975`, estimated `6196`.
-        Weight::from_parts(16_175_811_586, 6196)
-            .saturating_add(Weight::from_parts(457_051, 0).saturating_mul(k.into()))
-            .saturating_add(T::DbWeight::get().reads(13_u64))
-            .saturating_add(T::DbWeight::get().writes(8_u64))
+        // Fastest run: 2_173_443_000 ps; proof size measured
+        // `1177`, estimated `8799`.
+        Weight::from_parts(9_047_828_424, 8799)
+            .saturating_add(Weight::from_parts(494_270, 0).saturating_mul(k.into()))
+            .saturating_add(T::DbWeight::get().reads(12_u64))
+            .saturating_add(T::DbWeight::get().writes(9_u64))
     }
 }
 
 /// The same weights with RocksDB costs, for tests and mocks.
 impl WeightInfo for () {
     fn submit_trajectory(k: u32, ) -> Weight {
-        Weight::from_parts(16_175_811_586, 6196)
-            .saturating_add(Weight::from_parts(457_051, 0).saturating_mul(k.into()))
-            .saturating_add(RocksDbWeight::get().reads(13_u64))
-            .saturating_add(RocksDbWeight::get().writes(8_u64))
+        Weight::from_parts(1_030_303_949, 3850)
+            .saturating_add(Weight::from_parts(429_633, 0).saturating_mul(k.into()))
+            .saturating_add(RocksDbWeight::get().reads(10_u64))
+            .saturating_add(RocksDbWeight::get().writes(6_u64))
     }
     fn report_fraud(k: u32, ) -> Weight {
-        Weight::from_parts(16_175_811_586, 6196)
-            .saturating_add(Weight::from_parts(457_051, 0).saturating_mul(k.into()))
-            .saturating_add(RocksDbWeight::get().reads(13_u64))
-            .saturating_add(RocksDbWeight::get().writes(8_u64))
+        Weight::from_parts(9_047_828_424, 8799)
+            .saturating_add(Weight::from_parts(494_270, 0).saturating_mul(k.into()))
+            .saturating_add(RocksDbWeight::get().reads(12_u64))
+            .saturating_add(RocksDbWeight::get().writes(9_u64))
     }
 }
