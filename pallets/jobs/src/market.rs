@@ -163,7 +163,14 @@ impl<T: Config> Pallet<T> {
         let evict = if (open.len() as u32) < T::MaxOpen::get() {
             None
         } else {
-            let cheapest = *open.last().ok_or(Error::<T>::MarketFull)?;
+            // The cheapest job still training: a settling job keeps its
+            // place until its last block settles (or a rollback reopens it).
+            let cheapest = open
+                .iter()
+                .rev()
+                .copied()
+                .find(|j| Jobs::<T>::get(j).is_some_and(|job| job.is_live()))
+                .ok_or(Error::<T>::MarketFull)?;
             ensure!(
                 price_of(&cheapest).is_some_and(|p| p < price_per_step),
                 Error::<T>::MarketFull

@@ -117,3 +117,22 @@ fn a_rollback_pays_what_the_slash_could_not_cover_from_the_discarded_reservation
         assert_ok!(UpowJobs::do_try_state());
     });
 }
+
+#[test]
+fn a_settling_job_is_never_evicted() {
+    new_test_ext().execute_with(|| {
+        let cheap: Vec<JobId> = (0..MAX_OPEN)
+            .map(|_| post(2, 1, MIN_PRICE, MIN_PRICE))
+            .collect();
+        // The cheapest (the newest of equal prices) reaches its target.
+        let settling = *cheap.last().unwrap();
+        reserve(settling, 6, 1);
+        assert_eq!(job(settling).status, JobStatus::Settling);
+        let better = post(3, 10, MIN_PRICE + 1, 100);
+        assert_eq!(job(settling).status, JobStatus::Settling);
+        let evicted = cheap[cheap.len() - 2];
+        assert_eq!(job(evicted).status, JobStatus::Evicted);
+        assert!(Open::<Test>::get().contains(&better));
+        assert_ok!(UpowJobs::do_try_state());
+    });
+}
