@@ -182,7 +182,10 @@ fn stuck_jobs_expire_needed_weights_survive_pruning_and_safe_rpc_refuses_submiss
     });
     let dead_job = job(&node, dead);
     assert_eq!(dead_job["status"], json!("Expired"), "{dead_job}");
-    assert_eq!(dead_job["steps"], json!(0));
+    // Passed over: at most a lucky trajectory of a few clean steps won a
+    // block of it before the miner gave up on it (a win needs no minimum
+    // length; seen once in CI: 2 steps).
+    assert!(dead_job["steps"].as_u64().unwrap() <= 64, "{dead_job}");
     node.wait_for("the reshaped job to expire", MINUTE, |n| {
         status(n, reshaped) != "Open"
     });
