@@ -42,7 +42,7 @@ use crate::{
     mining::select_batch,
     pow::{Seed, TrajectoryContext},
     step::{batch_indices, Batch, TrainingStep},
-    trajectory::TrajectoryClaim,
+    trajectory::{batch_openings_len, TrajectoryClaim},
     verify::{JobProgress, JobSpec},
     weights::{hash_encoded, Weights},
 };
@@ -62,14 +62,14 @@ pub const MAX_FRAUD_PROOF_BYTES: u64 = 3 << 20;
 /// `submit_trajectory` weights, docs/protocol.md §4).
 pub const MAX_FRAUD_PROOF_MACS: u64 = 800_000_000;
 
-/// Bytes of one replayed step in a fraud proof of `spec`: its batch, each
-/// sample with its dataset proof (compact prefixes counted as 5 bytes).
-pub fn fraud_step_len(spec: &JobSpec) -> u64 {
-    const COMPACT: u64 = 5;
-    let samples = spec.dataset.samples.max(1);
-    let siblings = u64::from(64 - (samples - 1).leading_zeros());
-    let sample = COMPACT + 1 + u64::from(spec.dataset.inputs) + COMPACT + 32 * siblings;
-    COMPACT + spec.hyper.batch() as u64 * sample
+/// Whether a fraud proof replaying `steps` steps of `spec` fits
+/// [`MAX_FRAUD_PROOF_BYTES`] (the start weights and one batch with dataset
+/// proofs per step) and [`MAX_FRAUD_PROOF_MACS`].
+fn replay_fits(spec: &JobSpec, steps: u64) -> bool {
+    let params = spec.model.params() as u64;
+    let step_macs = 3 * spec.hyper.batch() as u64 * params;
+    2 * params + steps * batch_openings_len(spec) <= MAX_FRAUD_PROOF_BYTES
+        && steps * step_macs <= MAX_FRAUD_PROOF_MACS
 }
 
 /// The longest segments (`2^a` steps) whose fraud proof fits
@@ -77,22 +77,15 @@ pub fn fraud_step_len(spec: &JobSpec) -> u64 {
 /// `0` (one step) when even one step does not (job admission rejects such
 /// jobs, docs/protocol.md §4).
 pub fn max_segment_log2(spec: &JobSpec) -> u32 {
-    let weights = 2 * spec.model.params() as u64;
-    let step_macs = 3 * spec.hyper.batch() as u64 * spec.model.params() as u64;
-    let fits = |log2: u32| {
-        let steps = 1u64 << log2;
-        weights + steps * fraud_step_len(spec) <= MAX_FRAUD_PROOF_BYTES
-            && steps * step_macs <= MAX_FRAUD_PROOF_MACS
-    };
-    (0..31).take_while(|&a| fits(a + 1)).count() as u32
+    (0..31)
+        .take_while(|&a| replay_fits(spec, 1u64 << (a + 1)))
+        .count() as u32
 }
 
 /// Whether one replayed step of `spec` fits a fraud proof (what job
 /// admission requires).
 pub fn fraud_proof_fits(spec: &JobSpec) -> bool {
-    let weights = 2 * spec.model.params() as u64;
-    let step_macs = 3 * spec.hyper.batch() as u64 * spec.model.params() as u64;
-    weights + fraud_step_len(spec) <= MAX_FRAUD_PROOF_BYTES && step_macs <= MAX_FRAUD_PROOF_MACS
+    replay_fits(spec, 1)
 }
 
 /// `a`, the level of the segment roots of a trajectory of `spec` with
@@ -581,7 +574,7 @@ mod tests {
             assert!(fraud_proof_fits(&spec));
             let steps = 1u64 << segment_log2(&spec, huge);
             let weights = 2 * spec.model.params() as u64;
-            assert!(weights + steps * fraud_step_len(&spec) <= MAX_FRAUD_PROOF_BYTES);
+            assert!(weights + steps * batch_openings_len(&spec) <= MAX_FRAUD_PROOF_BYTES);
             assert!(
                 steps * 3 * spec.hyper.batch() as u64 * spec.model.params() as u64
                     <= MAX_FRAUD_PROOF_MACS

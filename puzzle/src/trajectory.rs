@@ -83,21 +83,25 @@ pub fn challenged_steps(ticket: &Ticket, steps: u32) -> Vec<u32> {
 /// leaf 0, and at most [`crate::fraud::MAX_SEGMENTS`] segment roots. Every compact length prefix is counted as 5 bytes. What job
 /// admission compares with the block's length budget.
 pub fn max_proof_len(spec: &crate::verify::JobSpec) -> u64 {
-    const COMPACT: u64 = 5;
     const TRAJECTORY_SIBLINGS: u64 = 32;
-    let samples = spec.dataset.samples.max(1);
-    let dataset_siblings = u64::from(64 - (samples - 1).leading_zeros());
     let merkle = |siblings: u64| COMPACT + 32 * siblings;
-    let sample = COMPACT + 1 + u64::from(spec.dataset.inputs) + merkle(dataset_siblings);
     let weights = 2 * spec.model.params() as u64;
-    let step = 4
-        + COMPACT
-        + weights
-        + 2 * merkle(TRAJECTORY_SIBLINGS)
-        + COMPACT
-        + spec.hyper.batch() as u64 * sample;
+    let step = 4 + COMPACT + weights + 2 * merkle(TRAJECTORY_SIBLINGS) + batch_openings_len(spec);
     let segments = COMPACT + 32 * crate::fraud::MAX_SEGMENTS;
     merkle(TRAJECTORY_SIBLINGS) + COMPACT + (u64::from(CHALLENGES) + 1) * step + segments
+}
+
+/// A compact length prefix, counted at its largest useful size.
+const COMPACT: u64 = 5;
+
+/// An upper bound of the SCALE-encoded length of one step's batch of `spec`
+/// with its dataset proofs (`Vec<SampleOpening>`): what every proven step
+/// of a block and every replayed step of a fraud proof carries.
+pub fn batch_openings_len(spec: &crate::verify::JobSpec) -> u64 {
+    let samples = spec.dataset.samples.max(1);
+    let dataset_siblings = u64::from(64 - (samples - 1).leading_zeros());
+    let sample = COMPACT + 1 + u64::from(spec.dataset.inputs) + COMPACT + 32 * dataset_siblings;
+    COMPACT + spec.hyper.batch() as u64 * sample
 }
 
 /// The opening of one challenged step `i`.
