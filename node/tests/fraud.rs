@@ -195,7 +195,7 @@ fn an_auditor_proves_a_planted_jump_and_the_chain_rolls_it_back() {
         &dave,
         0,
         RuntimeCall::Jobs(pallet_upow_jobs::Call::post_job {
-            spec,
+            spec: spec.into(),
             price_per_step: PRICE,
             budget: BUDGET,
             target_loss: None,

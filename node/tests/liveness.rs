@@ -30,7 +30,7 @@ const MINUTE: Duration = Duration::from_secs(60);
 
 fn post_job(spec: JobSpec, price: u128, budget: u128) -> RuntimeCall {
     RuntimeCall::Jobs(pallet_upow_jobs::Call::post_job {
-        spec,
+        spec: spec.into(),
         price_per_step: price,
         budget,
         target_loss: None,

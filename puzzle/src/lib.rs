@@ -60,6 +60,7 @@ pub use trajectory::{
 };
 pub use verify::{
     execute_step, replay_final_step, validate_claim_bounds, verify_step, verify_trajectory,
-    JobProgress, JobSpec, VerifiedStep, VerifiedTrajectory,
+    JobProgress, JobSpec, UncheckedHyperparams, UncheckedJobSpec, UncheckedModel, VerifiedStep,
+    VerifiedTrajectory,
 };
 pub use weights::Weights;

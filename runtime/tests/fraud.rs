@@ -230,7 +230,7 @@ fn setup() -> JobId {
     admit_miner(&charlie());
     let job = pallet_upow_jobs::NextJobId::<Runtime>::get();
     assert_ok!(RuntimeCall::Jobs(pallet_upow_jobs::Call::post_job {
-        spec: spec(),
+        spec: spec().into(),
         price_per_step: PRICE,
         budget: BUDGET,
         target_loss: None,

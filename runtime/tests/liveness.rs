@@ -32,7 +32,7 @@ use upow_runtime::{
 
 fn post_job(spec: JobSpec, price: u128, budget: u128) -> RuntimeCall {
     RuntimeCall::Jobs(pallet_upow_jobs::Call::post_job {
-        spec,
+        spec: spec.into(),
         price_per_step: price,
         budget,
         target_loss: None,

@@ -102,7 +102,13 @@ mod benchmarks {
         let spec = spec(p / 1_034)?;
 
         #[extrinsic_call]
-        _(RawOrigin::Signed(who.clone()), spec, price, budget, Some(0));
+        _(
+            RawOrigin::Signed(who.clone()),
+            spec.into(),
+            price,
+            budget,
+            Some(0),
+        );
 
         assert_last_event::<T>(Event::JobPosted {
             job: id,

@@ -1,6 +1,6 @@
 //! # Jobs pallet
 //!
-//! upow's job market. Anyone may post a training job (a [`JobSpec`]: model,
+//! upow's job market. Anyone may post a training job (a [`JobSpec`](upow_puzzle::JobSpec): model,
 //! hyper-parameters, dataset) with a price per verified step and a budget; the
 //! budget is escrowed from the poster, and every block that trains the job
 //! pays its author `price × steps` out of that escrow. The training pallet
@@ -145,7 +145,7 @@ use upow_primitives::{
     traits::{JobLimits, OnJobReaped},
     JobId, JobStatus,
 };
-use upow_puzzle::JobSpec;
+use upow_puzzle::UncheckedJobSpec;
 
 #[frame_support::pallet]
 pub mod pallet {
@@ -403,12 +403,28 @@ pub mod pallet {
         JobNotLive,
         /// The house job has no escrow: it cannot be cancelled, topped up or reaped.
         HouseJob,
-        /// The dataset's input width differs from the model's.
+        /// `spec.dataset.inputs` differs from the model's input width (`spec.model.dims[0]`).
         DatasetMismatch,
-        /// The dataset has no samples.
+        /// `spec.dataset.samples` is 0.
         EmptyDataset,
-        /// The batch is below the minimum of a job (16).
+        /// `spec.hyper.batch_log2` is below 4: a job's batch is at least 16.
         BatchTooSmall,
+        /// `spec.hyper.batch_log2` is above 10: a batch is at most 1024.
+        BatchTooLarge,
+        /// `spec.model.dims` has fewer than 2 or more than 5 entries (1 to 4 layers).
+        ModelLayers,
+        /// `spec.model.dims` has a dimension of 0 or above 1024.
+        ModelWidth,
+        /// The last of `spec.model.dims` (the classes) is below 2.
+        ModelClasses,
+        /// `spec.model.dims` has more than 2^20 parameters (Σ d_l · d_{l+1}).
+        ModelTooLarge,
+        /// `spec.hyper.lr_shift` is above 16.
+        LrShiftTooLarge,
+        /// `spec.hyper.total_steps` is 0.
+        ZeroSteps,
+        /// The spec is outside the puzzle's limits in a way no other error names.
+        InvalidSpec,
         /// The price per step is zero or below `MinPricePerStep`.
         PriceTooLow,
         /// The budget cannot pay one step (it is below the price per step).
@@ -464,9 +480,14 @@ pub mod pallet {
         /// Posts a training job, escrows `budget` and holds the storage
         /// deposit from the caller, and opens it for mining.
         ///
-        /// The spec's model and hyper-parameters were checked when the call
-        /// decoded; here the dataset must fit the model (same input width, at
-        /// least one sample), the batch must be at least 16, one block of the
+        /// `spec` is `{ model: { dims }, hyper: { batch_log2, lr_shift,
+        /// total_steps }, dataset: { root, samples, inputs } }`; any such value
+        /// decodes, and the call refuses one outside the puzzle's limits with
+        /// the error that names the field (`ModelLayers`, `ModelWidth`,
+        /// `ModelClasses`, `ModelTooLarge`, `BatchTooSmall`, `BatchTooLarge`,
+        /// `LrShiftTooLarge`, `ZeroSteps`, `DatasetMismatch`,
+        /// `EmptyDataset`). The dataset must fit the model (same input width,
+        /// at least one sample), the batch must be 16 to 1024, one block of the
         /// job must fit the chain's per-block budgets, `price_per_step` must
         /// be at least `MinPricePerStep`, `budget` at least `price_per_step`,
         /// and `price_per_step × total_steps` must not overflow. The job
@@ -477,15 +498,16 @@ pub mod pallet {
         ///
         /// Emits [`Event::JobPosted`] (and [`Event::JobEvicted`]).
         #[pallet::call_index(0)]
-        #[pallet::weight(T::WeightInfo::post_job(spec.model.params() as u32))]
+        #[pallet::weight(T::WeightInfo::post_job(spec.model.params_bound() as u32))]
         pub fn post_job(
             origin: OriginFor<T>,
-            spec: JobSpec,
+            spec: UncheckedJobSpec,
             #[pallet::compact] price_per_step: BalanceOf<T>,
             #[pallet::compact] budget: BalanceOf<T>,
             target_loss: Option<u64>,
         ) -> DispatchResult {
             let who = ensure_signed(origin)?;
+            let spec = Self::check_spec(spec)?;
             Self::do_post(&who, spec, price_per_step, budget, target_loss)?;
             Ok(())
         }

@@ -21,7 +21,9 @@ use upow_primitives::{
     traits::{ActiveJob, JobLimitError, JobLimits, JobSchedule, OnJobReaped},
     Hash, JobId, JobStatus,
 };
-use upow_puzzle::{JobSpec, Weights};
+use upow_puzzle::{
+    model::MIN_JOB_BATCH_LOG2, Error as PuzzleError, JobSpec, UncheckedJobSpec, Weights,
+};
 
 /// Domain tag of [`Pallet::init_seed`].
 pub const INIT_SEED_TAG: &[u8] = b"upow/job-init";
@@ -59,6 +61,29 @@ impl<T: Config> Pallet<T> {
         poster.encode_to(&mut data);
         parent.encode_to(&mut data);
         sp_io::hashing::blake2_256(&data)
+    }
+
+    /// The puzzle's limits on a spec as a call carries it, each refusal
+    /// the error that names its field (`spec.model.dims`,
+    /// `spec.hyper.batch_log2`, `spec.hyper.lr_shift`,
+    /// `spec.hyper.total_steps`, `spec.dataset`).
+    pub fn check_spec(spec: UncheckedJobSpec) -> Result<JobSpec, Error<T>> {
+        JobSpec::try_from(spec).map_err(|e| match e {
+            PuzzleError::LayerCount { .. } => Error::<T>::ModelLayers,
+            PuzzleError::Width { .. } => Error::<T>::ModelWidth,
+            PuzzleError::Classes(_) => Error::<T>::ModelClasses,
+            PuzzleError::Params { .. } => Error::<T>::ModelTooLarge,
+            PuzzleError::Batch { log2, .. } if log2 < MIN_JOB_BATCH_LOG2 => {
+                Error::<T>::BatchTooSmall
+            }
+            PuzzleError::Batch { .. } => Error::<T>::BatchTooLarge,
+            PuzzleError::LrShift { .. } => Error::<T>::LrShiftTooLarge,
+            PuzzleError::ZeroSteps => Error::<T>::ZeroSteps,
+            PuzzleError::DatasetShape { .. } => Error::<T>::DatasetMismatch,
+            PuzzleError::LeafIndex { .. } => Error::<T>::EmptyDataset,
+            // No other refusal exists in `JobSpec::try_from` today.
+            _ => Error::<T>::InvalidSpec,
+        })
     }
 
     /// Checks a spec against the admission rules that do not depend on

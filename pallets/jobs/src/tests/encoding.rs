@@ -22,27 +22,83 @@ fn encoded_post_job(dims: &[u32], batch_log2: u8, inputs: u32) -> Vec<u8> {
 }
 
 #[test]
-fn oversize_models_fail_to_decode() {
+fn specs_outside_the_limits_decode_and_fail_with_the_field_named() {
     let call = RuntimeCall::UpowJobs(crate::Call::post_job {
-        spec: spec(10),
+        spec: spec(10).into(),
         price_per_step: 5,
         budget: 100,
         target_loss: None,
     });
-    // The hand-written encoding is the call's.
+    // The hand-written encoding (`JobSpec`'s) is the call's.
     assert_eq!(encoded_post_job(&[4, 8, 3], 4, 4), call.encode());
     let decoded = RuntimeCall::decode(&mut &call.encode()[..]).expect("a valid call decodes");
     assert_eq!(decoded, call);
-    // A 2000-wide layer.
-    assert!(RuntimeCall::decode(&mut &encoded_post_job(&[2000, 10], 2, 2000)[..]).is_err());
-    assert!(RuntimeCall::decode(&mut &encoded_post_job(&[4, 2000, 10], 2, 4)[..]).is_err());
-    // Too many parameters, too many layers, one class, a batch of 2^11.
-    assert!(RuntimeCall::decode(&mut &encoded_post_job(&[1024, 1024, 10], 2, 1024)[..]).is_err());
-    assert!(RuntimeCall::decode(&mut &encoded_post_job(&[4, 4, 4, 4, 4, 4], 2, 4)[..]).is_err());
-    assert!(RuntimeCall::decode(&mut &encoded_post_job(&[4, 1], 2, 4)[..]).is_err());
-    assert!(RuntimeCall::decode(&mut &encoded_post_job(&[4, 8, 3], 11, 4)[..]).is_err());
-    // The limits themselves decode.
-    assert!(RuntimeCall::decode(&mut &encoded_post_job(&[1024, 1000, 10], 10, 1024)[..]).is_ok());
+    let refused = [
+        (
+            encoded_post_job(&[2000, 10], 4, 2000),
+            Error::<Test>::ModelWidth,
+        ),
+        (encoded_post_job(&[4, 2000, 10], 4, 4), Error::ModelWidth),
+        (encoded_post_job(&[4, 0, 10], 4, 4), Error::ModelWidth),
+        (
+            encoded_post_job(&[1024, 1024, 10], 4, 1024),
+            Error::ModelTooLarge,
+        ),
+        (
+            encoded_post_job(&[4, 4, 4, 4, 4, 4], 4, 4),
+            Error::ModelLayers,
+        ),
+        (encoded_post_job(&[4], 4, 4), Error::ModelLayers),
+        (encoded_post_job(&[4, 1], 4, 4), Error::ModelClasses),
+        (encoded_post_job(&[4, 8, 3], 11, 4), Error::BatchTooLarge),
+        (encoded_post_job(&[4, 8, 3], 255, 4), Error::BatchTooLarge),
+        (encoded_post_job(&[4, 8, 3], 3, 4), Error::BatchTooSmall),
+        (encoded_post_job(&[4, 8, 3], 4, 5), Error::DatasetMismatch),
+    ];
+    new_test_ext().execute_with(|| {
+        let next_id = NextJobId::<Test>::get();
+        for (bytes, error) in refused {
+            // Any such spec decodes: the refusal is the call's, with its name.
+            let call = RuntimeCall::decode(&mut &bytes[..]).expect("decodes");
+            let before = Balances::free_balance(1);
+            assert_eq!(
+                call.dispatch(RuntimeOrigin::signed(1)).map_err(|e| e.error),
+                Err(error.into()),
+            );
+            assert_eq!(Balances::free_balance(1), before);
+        }
+        // The limits themselves pass the spec's checks (this one is then
+        // refused by the mock's per-block proof budget).
+        let edge = RuntimeCall::decode(&mut &encoded_post_job(&[1024, 1000, 10], 10, 1024)[..])
+            .expect("decodes");
+        assert_eq!(
+            edge.dispatch(RuntimeOrigin::signed(1)).map_err(|e| e.error),
+            Err(Error::<Test>::ProofTooLarge.into()),
+        );
+        assert_eq!(NextJobId::<Test>::get(), next_id);
+    });
+}
+
+#[test]
+fn the_other_spec_fields_are_named_too() {
+    use upow_puzzle::{UncheckedHyperparams, UncheckedJobSpec};
+    new_test_ext().execute_with(|| {
+        let with_hyper = |lr_shift, total_steps| -> UncheckedJobSpec {
+            let mut s = UncheckedJobSpec::from(spec(10));
+            s.hyper = UncheckedHyperparams {
+                lr_shift,
+                total_steps,
+                ..s.hyper
+            };
+            s
+        };
+        let post = |s| UpowJobs::post_job(RuntimeOrigin::signed(1), s, 5, 100, None);
+        assert_noop!(post(with_hyper(17, 10)), Error::<Test>::LrShiftTooLarge);
+        assert_noop!(post(with_hyper(2, 0)), Error::<Test>::ZeroSteps);
+        let mut empty = UncheckedJobSpec::from(spec(10));
+        empty.dataset.samples = 0;
+        assert_noop!(post(empty), Error::<Test>::EmptyDataset);
+    });
 }
 
 #[test]
@@ -115,7 +171,7 @@ fn job_info_maps_to_the_runtime_api_type() {
 fn calls_have_their_weights() {
     use crate::WeightInfo;
     let post = RuntimeCall::UpowJobs(crate::Call::post_job {
-        spec: spec(10),
+        spec: spec(10).into(),
         price_per_step: 5,
         budget: 100,
         target_loss: None,

@@ -36,7 +36,13 @@ fn a_full_market_of_cheap_jobs_yields_to_a_better_price() {
         let before = free(2);
         // A job paying no more is refused…
         assert_noop!(
-            UpowJobs::post_job(RuntimeOrigin::signed(3), spec(10), MIN_PRICE, 100, None),
+            UpowJobs::post_job(
+                RuntimeOrigin::signed(3),
+                spec(10).into(),
+                MIN_PRICE,
+                100,
+                None
+            ),
             Error::<Test>::MarketFull
         );
         // … a better one takes the place of the cheapest (the newest of

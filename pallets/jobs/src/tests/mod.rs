@@ -59,7 +59,7 @@ fn post_with(who: u64, spec: JobSpec, price: u64, budget: u64, target_loss: Opti
     let id = NextJobId::<Test>::get();
     assert_ok!(UpowJobs::post_job(
         RuntimeOrigin::signed(who),
-        spec,
+        spec.into(),
         price,
         budget,
         target_loss

@@ -95,7 +95,7 @@ fn post_job_rejects_bad_jobs() {
             },
         };
         assert_noop!(
-            UpowJobs::post_job(signed.clone(), wrong_width, 5, 100, None),
+            UpowJobs::post_job(signed.clone(), wrong_width.into(), 5, 100, None),
             Error::<Test>::DatasetMismatch
         );
         // No samples.
@@ -109,7 +109,7 @@ fn post_job_rejects_bad_jobs() {
             },
         };
         assert_noop!(
-            UpowJobs::post_job(signed.clone(), empty, 5, 100, None),
+            UpowJobs::post_job(signed.clone(), empty.into(), 5, 100, None),
             Error::<Test>::EmptyDataset
         );
         // A batch below 16.
@@ -119,7 +119,7 @@ fn post_job_rejects_bad_jobs() {
             dataset: spec(10).dataset,
         };
         assert_noop!(
-            UpowJobs::post_job(signed.clone(), small_batch, 5, 100, None),
+            UpowJobs::post_job(signed.clone(), small_batch.into(), 5, 100, None),
             Error::<Test>::BatchTooSmall
         );
         // Too heavy to verify, or too large to carry, in one block.
@@ -129,70 +129,70 @@ fn post_job_rejects_bad_jobs() {
         };
         MaxParams::set(heavy.model.params() - 1);
         assert_noop!(
-            UpowJobs::post_job(signed.clone(), heavy.clone(), 5, 100, None),
+            UpowJobs::post_job(signed.clone(), heavy.clone().into(), 5, 100, None),
             Error::<Test>::VerificationTooHeavy
         );
         MaxParams::set(heavy.model.params());
         assert_ok!(UpowJobs::do_post(&1, heavy, 5, 100, None).map(|_| ()));
         MaxBatch::set(8);
         assert_noop!(
-            UpowJobs::post_job(signed.clone(), spec(10), 5, 100, None),
+            UpowJobs::post_job(signed.clone(), spec(10).into(), 5, 100, None),
             Error::<Test>::ProofTooLarge
         );
         MaxBatch::set(256);
         // Price zero or below the minimum.
         assert_noop!(
-            UpowJobs::post_job(signed.clone(), spec(10), 0, 100, None),
+            UpowJobs::post_job(signed.clone(), spec(10).into(), 0, 100, None),
             Error::<Test>::PriceTooLow
         );
         assert_noop!(
-            UpowJobs::post_job(signed.clone(), spec(10), MIN_PRICE - 1, 100, None),
+            UpowJobs::post_job(signed.clone(), spec(10).into(), MIN_PRICE - 1, 100, None),
             Error::<Test>::PriceTooLow
         );
         // Budget zero or below one step.
         assert_noop!(
-            UpowJobs::post_job(signed.clone(), spec(10), 5, 0, None),
+            UpowJobs::post_job(signed.clone(), spec(10).into(), 5, 0, None),
             Error::<Test>::BudgetTooLow
         );
         assert_noop!(
-            UpowJobs::post_job(signed.clone(), spec(10), 5, 4, None),
+            UpowJobs::post_job(signed.clone(), spec(10).into(), 5, 4, None),
             Error::<Test>::BudgetTooLow
         );
         // price × total steps overflows.
         assert_noop!(
-            UpowJobs::post_job(signed.clone(), spec(3), u64::MAX / 2, u64::MAX, None),
+            UpowJobs::post_job(signed.clone(), spec(3).into(), u64::MAX / 2, u64::MAX, None),
             Error::<Test>::CostOverflow
         );
         assert_noop!(
-            UpowJobs::post_job(signed.clone(), spec(u64::MAX), 2, 100, None),
+            UpowJobs::post_job(signed.clone(), spec(u64::MAX).into(), 2, 100, None),
             Error::<Test>::CostOverflow
         );
         // More than the caller has (budget and deposit), or has unfrozen.
         assert_noop!(
-            UpowJobs::post_job(signed.clone(), spec(10), 5, ENDOWMENT + 1, None),
+            UpowJobs::post_job(signed.clone(), spec(10).into(), 5, ENDOWMENT + 1, None),
             Error::<Test>::InsufficientBalance
         );
         let all = free(1) - ED;
         assert_noop!(
-            UpowJobs::post_job(signed.clone(), spec(10), 5, all - DEPOSIT + 1, None),
+            UpowJobs::post_job(signed.clone(), spec(10).into(), 5, all - DEPOSIT + 1, None),
             Error::<Test>::InsufficientBalance
         );
         assert_noop!(
-            UpowJobs::post_job(RuntimeOrigin::signed(77), spec(10), 5, 100, None),
+            UpowJobs::post_job(RuntimeOrigin::signed(77), spec(10).into(), 5, 100, None),
             Error::<Test>::InsufficientBalance
         );
         Balances::set_lock(LOCK, &1, ENDOWMENT - 50, WithdrawReasons::all());
         assert_noop!(
-            UpowJobs::post_job(signed.clone(), spec(10), 5, 100, None),
+            UpowJobs::post_job(signed.clone(), spec(10).into(), 5, 100, None),
             Error::<Test>::InsufficientBalance
         );
         // Not signed.
         assert_noop!(
-            UpowJobs::post_job(RuntimeOrigin::none(), spec(10), 5, 100, None),
+            UpowJobs::post_job(RuntimeOrigin::none(), spec(10).into(), 5, 100, None),
             DispatchError::BadOrigin
         );
         assert_noop!(
-            UpowJobs::post_job(RuntimeOrigin::root(), spec(10), 5, 100, None),
+            UpowJobs::post_job(RuntimeOrigin::root(), spec(10).into(), 5, 100, None),
             DispatchError::BadOrigin
         );
     });
@@ -204,7 +204,7 @@ fn errors_leave_no_trace_in_dispatch() {
         // Through dispatch, as in a block: a failing call changes nothing.
         let before = sp_io::storage::root(sp_runtime::StateVersion::V1);
         let call = RuntimeCall::UpowJobs(crate::Call::post_job {
-            spec: spec(10),
+            spec: spec(10).into(),
             price_per_step: 5,
             budget: ENDOWMENT * 2,
             target_loss: None,

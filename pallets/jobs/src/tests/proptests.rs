@@ -171,7 +171,7 @@ fn apply(op: &Op) -> Result<(), TestCaseError> {
             budget,
             target_loss,
         } => RuntimeCall::UpowJobs(crate::Call::post_job {
-            spec: spec(steps),
+            spec: spec(steps).into(),
             price_per_step: price,
             budget,
             target_loss,
