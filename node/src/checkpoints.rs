@@ -5,6 +5,9 @@
 //!   adopted (derived by replaying the block's final step) and every job's
 //!   initial weights. Every value is checked against its hash on write.
 //! * `datasets`: `root → samples` in chunks, for miners to download.
+//! * `uploads`: datasets being uploaded (`upow_putDataset`), resumable
+//!   across disconnects and restarts; a finished upload is stored in
+//!   `datasets` only if its samples hash to the root it was announced with.
 //! * `blocks`: `block hash → (number, job, H(W))`, the index that makes
 //!   pruning fork-aware: weights of blocks below the pruning horizon (old
 //!   finalized blocks; very deep unfinalized ones when finality stalls, so
@@ -28,6 +31,11 @@ use upow_puzzle::{weights::hash_encoded, Dataset, DatasetCommitment};
 const CF_WEIGHTS: &str = "weights";
 const CF_DATASETS: &str = "datasets";
 const CF_BLOCKS: &str = "blocks";
+const CF_UPLOADS: &str = "uploads";
+/// Most bytes of one dataset upload (samples × (1 + inputs)): 1 GiB.
+pub const MAX_UPLOAD_BYTES: u64 = 1 << 30;
+/// Most unfinished uploads a node keeps at once.
+pub const MAX_OPEN_UPLOADS: usize = 4;
 /// Samples per stored dataset chunk.
 const DATASET_CHUNK: u64 = 4096;
 
@@ -46,6 +54,34 @@ pub enum StoreError {
     /// A dataset failed to rebuild or did not match its root.
     #[error("dataset: {0}")]
     Dataset(String),
+    /// An upload request that cannot be accepted (shape, offset, length).
+    #[error("dataset upload: {0}")]
+    Upload(String),
+    /// An upload above [`MAX_UPLOAD_BYTES`], or too many unfinished ones.
+    #[error("dataset upload: {0}")]
+    UploadTooLarge(String),
+    /// A finished upload whose samples do not hash to its announced root;
+    /// it was discarded.
+    #[error("dataset upload: the {samples} uploaded samples hash to 0x{got}, not to the announced root 0x{root}: upload discarded")]
+    UploadMismatch {
+        /// The announced root.
+        root: String,
+        /// What the samples hash to.
+        got: String,
+        /// Samples received.
+        samples: u64,
+    },
+}
+
+/// Where an upload stands: its announced shape and the samples received.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct UploadState {
+    /// Samples announced.
+    pub samples: u64,
+    /// Input bytes per sample announced.
+    pub inputs: u32,
+    /// Samples received so far (the next `offset`).
+    pub received: u64,
 }
 
 /// What the store remembers of an imported block.
@@ -76,6 +112,8 @@ pub struct CheckpointStore {
     /// the block record that keeps them ([`CheckpointStore::lock_writes`]),
     /// so a pass never deletes weights whose record is being written.
     writes: Mutex<()>,
+    /// Serialises uploads (one request at a time changes an upload).
+    uploads: Mutex<()>,
 }
 
 impl CheckpointStore {
@@ -84,7 +122,7 @@ impl CheckpointStore {
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
-        let cfs = [CF_WEIGHTS, CF_DATASETS, CF_BLOCKS]
+        let cfs = [CF_WEIGHTS, CF_DATASETS, CF_BLOCKS, CF_UPLOADS]
             .into_iter()
             .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
         let db = DB::open_cf_descriptors(&options, path, cfs)?;
@@ -92,6 +130,7 @@ impl CheckpointStore {
             db,
             datasets: Mutex::new(HashMap::new()),
             writes: Mutex::new(()),
+            uploads: Mutex::new(()),
         })
     }
 
@@ -184,6 +223,160 @@ impl CheckpointStore {
         Ok(Some(dataset))
     }
 
+    /// Whether a dataset with this root is stored.
+    pub fn has_dataset(&self, root: &Hash) -> Result<bool, StoreError> {
+        if self.datasets.lock().contains_key(root) {
+            return Ok(true);
+        }
+        Ok(self
+            .db
+            .get_pinned_cf(self.cf(CF_DATASETS)?, dataset_key(root, None))?
+            .is_some())
+    }
+
+    /// The unfinished upload of `root`, if any.
+    pub fn upload(&self, root: &Hash) -> Result<Option<UploadState>, StoreError> {
+        self.db
+            .get_cf(self.cf(CF_UPLOADS)?, upload_key(root, None))?
+            .map(|v| {
+                UploadState::decode(&mut &v[..])
+                    .map_err(|e| StoreError::Corrupt(format!("upload record: {e}")))
+            })
+            .transpose()
+    }
+
+    /// Adds `data` (whole samples, `1 + inputs` bytes each) at sample
+    /// `offset` to the upload of a dataset announced as (`root`, `samples`,
+    /// `inputs`). Uploads are resumable: `offset` must be the samples
+    /// received so far ([`CheckpointStore::upload`]). When the last sample
+    /// arrives, the dataset is rebuilt and stored if it hashes to `root`,
+    /// else discarded ([`StoreError::UploadMismatch`]). Returns the state
+    /// after the call (`received == samples` once stored).
+    pub fn put_upload(
+        &self,
+        root: &Hash,
+        samples: u64,
+        inputs: u32,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<UploadState, StoreError> {
+        let _writes = self.uploads.lock();
+        if self.has_dataset(root)? {
+            return Ok(UploadState {
+                samples,
+                inputs,
+                received: samples,
+            });
+        }
+        if samples == 0 || !(1..=upow_puzzle::model::MAX_WIDTH).contains(&inputs) {
+            return Err(StoreError::Upload(format!(
+                "a dataset has at least 1 sample of 1 to {} inputs (announced {samples} of {inputs})",
+                upow_puzzle::model::MAX_WIDTH
+            )));
+        }
+        let len = 1 + inputs as u64;
+        let total = samples.saturating_mul(len);
+        if total > MAX_UPLOAD_BYTES {
+            return Err(StoreError::UploadTooLarge(format!(
+                "{samples} samples of {len} bytes is {total} bytes, above the limit of {MAX_UPLOAD_BYTES}"
+            )));
+        }
+        let cf = self.cf(CF_UPLOADS)?;
+        let state = match self.upload(root)? {
+            Some(state) if (state.samples, state.inputs) != (samples, inputs) => {
+                return Err(StoreError::Upload(format!(
+                    "an upload of 0x{} as {} samples of {} inputs is in progress, not {samples} of {inputs}",
+                    hex::encode(root),
+                    state.samples,
+                    state.inputs
+                )))
+            }
+            Some(state) => state,
+            None => {
+                let open = self
+                    .db
+                    .iterator_cf(cf, IteratorMode::Start)
+                    .filter_map(Result::ok)
+                    .filter(|(key, _)| key.len() == 33)
+                    .count();
+                if open >= MAX_OPEN_UPLOADS {
+                    return Err(StoreError::UploadTooLarge(format!(
+                        "{open} unfinished uploads: finish one first"
+                    )));
+                }
+                UploadState {
+                    samples,
+                    inputs,
+                    received: 0,
+                }
+            }
+        };
+        if offset != state.received {
+            return Err(StoreError::Upload(format!(
+                "offset {offset}: the node has {} samples of this upload, resume at {}",
+                state.received, state.received
+            )));
+        }
+        let count = data.len() as u64 / len;
+        if data.is_empty() || data.len() as u64 % len != 0 || offset.saturating_add(count) > samples
+        {
+            return Err(StoreError::Upload(format!(
+                "{} bytes at sample {offset} are not whole samples of {len} bytes within the {samples} announced",
+                data.len()
+            )));
+        }
+        let state = UploadState {
+            received: offset + count,
+            ..state
+        };
+        let mut batch = rocksdb::WriteBatch::default();
+        batch.put_cf(cf, upload_key(root, Some(offset)), data);
+        batch.put_cf(cf, upload_key(root, None), state.encode());
+        self.db.write(batch)?;
+        if state.received == samples {
+            self.finish_upload(root, state)?;
+        }
+        Ok(state)
+    }
+
+    /// Rebuilds a complete upload, stores it if it hashes to `root`, and
+    /// removes the upload either way.
+    fn finish_upload(&self, root: &Hash, state: UploadState) -> Result<(), StoreError> {
+        let cf = self.cf(CF_UPLOADS)?;
+        let len = 1 + state.inputs as usize;
+        let mut bytes = Vec::with_capacity(state.samples as usize * len);
+        let prefix = upload_key(root, Some(0));
+        let prefix = &prefix[..33];
+        for item in self.db.prefix_iterator_cf(cf, prefix) {
+            let (key, value) = item?;
+            if !key.starts_with(prefix) {
+                break;
+            }
+            bytes.extend_from_slice(&value);
+        }
+        let mut clear = rocksdb::WriteBatch::default();
+        clear.delete_range_cf(cf, upload_key(root, None), upload_key(root, Some(u64::MAX)));
+        clear.delete_cf(cf, upload_key(root, Some(u64::MAX)));
+        match Dataset::from_encoded(state.inputs, bytes) {
+            Ok(dataset) if dataset.commitment().root == *root => {
+                self.import_dataset(dataset)?;
+                self.db.write(clear)?;
+                Ok(())
+            }
+            built => {
+                self.db.write(clear)?;
+                Err(StoreError::UploadMismatch {
+                    root: hex::encode(root),
+                    got: match built {
+                        Ok(dataset) => hex::encode(dataset.commitment().root),
+                        Err(e) => format!("(nothing: {e})"),
+                    },
+                    samples: state.samples,
+                })
+            }
+        }
+    }
+
     /// Records the weights a block adopted.
     pub fn record_block(&self, block: H256, record: BlockRecord) -> Result<(), StoreError> {
         self.db
@@ -263,6 +456,20 @@ impl CheckpointStore {
     }
 }
 
+/// `root ‖ 0` for an upload's state, `root ‖ 1 ‖ u64be(offset)` for the
+/// samples that arrived at `offset` (in offset order under the prefix).
+fn upload_key(root: &Hash, offset: Option<u64>) -> Vec<u8> {
+    let mut key = root.to_vec();
+    match offset {
+        None => key.push(0),
+        Some(offset) => {
+            key.push(1);
+            key.extend_from_slice(&offset.to_be_bytes());
+        }
+    }
+    key
+}
+
 fn dataset_key(root: &Hash, chunk: Option<u32>) -> Vec<u8> {
     let mut key = root.to_vec();
     match chunk {
@@ -279,6 +486,70 @@ fn dataset_key(root: &Hash, chunk: Option<u32>) -> Vec<u8> {
 mod tests {
     use super::*;
     use upow_puzzle::{Model, Weights};
+
+    fn tiny_dataset(seed: u8) -> Dataset {
+        let labels: Vec<u8> = (0..40u8).map(|i| i % 3).collect();
+        let pixels: Vec<u8> = (0..40 * 5).map(|i| (i as u8).wrapping_mul(seed)).collect();
+        Dataset::new(5, &labels, &pixels).unwrap()
+    }
+
+    #[test]
+    fn an_upload_resumes_and_is_stored_only_under_its_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let dataset = tiny_dataset(7);
+        let c = dataset.commitment();
+        let bytes = dataset.encoded().to_vec();
+        let len = 6;
+        {
+            let store = CheckpointStore::open(dir.path()).unwrap();
+            let state = store
+                .put_upload(&c.root, 40, 5, 0, &bytes[..10 * len])
+                .unwrap();
+            assert_eq!(state.received, 10);
+            // Not whole samples, a gap, a repeat, a different shape: refused.
+            assert!(store.put_upload(&c.root, 40, 5, 10, &bytes[..7]).is_err());
+            assert!(store.put_upload(&c.root, 40, 5, 12, &bytes[..len]).is_err());
+            assert!(store.put_upload(&c.root, 40, 5, 0, &bytes[..len]).is_err());
+            assert!(store.put_upload(&c.root, 41, 5, 10, &bytes[..len]).is_err());
+            // One sample past the announced end.
+            let too_many = [&bytes[10 * len..], &bytes[..len]].concat();
+            assert!(store.put_upload(&c.root, 40, 5, 10, &too_many).is_err());
+        }
+        // Resumes after a restart, where it stopped.
+        let store = CheckpointStore::open(dir.path()).unwrap();
+        assert_eq!(store.upload(&c.root).unwrap().map(|s| s.received), Some(10));
+        let state = store
+            .put_upload(&c.root, 40, 5, 10, &bytes[10 * len..])
+            .unwrap();
+        assert_eq!(state.received, 40);
+        assert_eq!(store.upload(&c.root).unwrap(), None);
+        assert_eq!(
+            store.dataset(&c.root).unwrap().unwrap().encoded(),
+            &bytes[..]
+        );
+
+        // Samples that do not hash to the announced root: discarded.
+        let other = tiny_dataset(9);
+        let wrong = [3u8; 32];
+        let err = store
+            .put_upload(&wrong, 40, 5, 0, other.encoded())
+            .unwrap_err();
+        assert!(matches!(err, StoreError::UploadMismatch { .. }), "{err}");
+        assert!(!store.has_dataset(&wrong).unwrap());
+        assert_eq!(store.upload(&wrong).unwrap(), None);
+        // Limits: too large, too many open.
+        assert!(matches!(
+            store.put_upload(&wrong, 1 << 30, 784, 0, &[0; 785]),
+            Err(StoreError::UploadTooLarge(_))
+        ));
+        for i in 0..MAX_OPEN_UPLOADS as u8 {
+            store.put_upload(&[i; 32], 40, 5, 0, &bytes[..len]).unwrap();
+        }
+        assert!(matches!(
+            store.put_upload(&[99; 32], 40, 5, 0, &bytes[..len]),
+            Err(StoreError::UploadTooLarge(_))
+        ));
+    }
 
     fn weights(seed: u8) -> (Hash, Vec<u8>) {
         let w = Weights::initial(&Model::new(&[4, 3, 2]).unwrap(), &[seed; 32]);

@@ -86,6 +86,23 @@ pub struct WorkResponse {
     pub budget_left: NumberOrHex,
 }
 
+/// Where a dataset upload stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DatasetUpload {
+    /// The dataset's root.
+    pub root: H256,
+    /// Samples announced (or stored).
+    pub samples: u64,
+    /// Input bytes per sample.
+    pub inputs: u32,
+    /// Samples the node has: the next upload `offset`.
+    pub received: u64,
+    /// Whether the node stores the dataset (verified against its root) and
+    /// serves it with `upow_getDataset`.
+    pub stored: bool,
+}
+
 /// A job open at a block: what a miner chooses by.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -286,6 +303,27 @@ pub trait UpowApi {
     /// [`MAX_DATASET_BYTES`] of them).
     #[method(name = "getDataset")]
     fn get_dataset(&self, root: H256, offset: u64, count: u64) -> RpcResult<DatasetChunk>;
+
+    /// Adds whole samples at sample `offset` to the upload of a dataset
+    /// announced as (`root`, `samples`, `inputs`); resumable (`offset` must
+    /// be the samples the node has, [`UpowApiServer::dataset_upload`]).
+    /// The last chunk makes the node rebuild the dataset and store it only
+    /// if it hashes to `root`. At most [`MAX_DATASET_BYTES`] per call.
+    #[method(name = "putDataset", with_extensions)]
+    fn put_dataset(
+        &self,
+        root: H256,
+        samples: u64,
+        inputs: u32,
+        offset: u64,
+        data: Bytes,
+    ) -> RpcResult<DatasetUpload>;
+
+    /// Where the upload of `root` stands: `stored` if the node holds the
+    /// dataset, the samples received if an upload is unfinished, `null`
+    /// if the node knows nothing of it.
+    #[method(name = "datasetUpload")]
+    fn dataset_upload(&self, root: H256) -> RpcResult<Option<DatasetUpload>>;
 
     /// Builds a block around a won trajectory; returns the hash to sign.
     #[method(name = "submitWork", with_extensions)]

@@ -20,8 +20,8 @@ use jsonrpsee::{
 use sp_core::{Bytes, H256};
 use upow_primitives::{
     rpc::{
-        dataset_chunk_samples, DatasetChunk, DisputableJson, JobJson, NumberOrHex, SubmitWork,
-        Template, UpowApiClient, WorkResponse,
+        dataset_chunk_samples, DatasetChunk, DatasetUpload, DisputableJson, JobJson, LossPointJson,
+        NumberOrHex, SubmitWork, Template, UpowApiClient, WorkResponse,
     },
     AuthorId, JobId,
 };
@@ -286,6 +286,44 @@ impl NodeClient {
     /// `upow_job`.
     pub async fn job(&self, id: JobId) -> Result<JobJson, RpcError> {
         self.timed("upow_job", self.ws.job(id)).await
+    }
+
+    /// `upow_putDataset`: adds whole samples at `offset` to an upload.
+    pub async fn put_dataset(
+        &self,
+        commitment: &DatasetCommitment,
+        offset: u64,
+        data: Vec<u8>,
+    ) -> Result<DatasetUpload, RpcError> {
+        self.timed(
+            "upow_putDataset",
+            self.ws.put_dataset(
+                H256(commitment.root),
+                commitment.samples,
+                commitment.inputs,
+                offset,
+                Bytes(data),
+            ),
+        )
+        .await
+    }
+
+    /// `upow_datasetUpload`: where the upload of `root` stands on the node.
+    pub async fn dataset_upload(&self, root: H256) -> Result<Option<DatasetUpload>, RpcError> {
+        self.timed("upow_datasetUpload", self.ws.dataset_upload(root))
+            .await
+    }
+
+    /// `upow_lossCurve`: one point per block that trained the job, from
+    /// the `from`-th, at most `count` (≤ 1024).
+    pub async fn loss_curve(
+        &self,
+        id: JobId,
+        from: u32,
+        count: u32,
+    ) -> Result<Vec<LossPointJson>, RpcError> {
+        self.timed("upow_lossCurve", self.ws.loss_curve(id, from, count))
+            .await
     }
 
     /// Whether `author` may author blocks, through the runtime API

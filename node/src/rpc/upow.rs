@@ -14,8 +14,9 @@ use sp_consensus::Environment;
 use sp_core::{Bytes, H256};
 use upow_primitives::{
     rpc::{
-        dataset_chunk_samples, error, DatasetChunk, DisputableJson, JobJson, LossPointJson,
-        OpenJob, SubmitWork, Template, UpowApiServer, WorkResponse, MAX_DATASET_BYTES,
+        dataset_chunk_samples, error, DatasetChunk, DatasetUpload, DisputableJson, JobJson,
+        LossPointJson, OpenJob, SubmitWork, Template, UpowApiServer, WorkResponse,
+        MAX_DATASET_BYTES,
     },
     JobId, UpowApi, Work,
 };
@@ -24,6 +25,7 @@ use upow_runtime::opaque::Block;
 
 use crate::{
     authorship::{AuthorError, BlockAuthor, Win},
+    checkpoints::StoreError,
     work::{WorkError, WorkSource},
 };
 
@@ -187,6 +189,76 @@ where
             .map_err(|e| rpc_error(error::INTERNAL, e.to_string()))?
             .map(Bytes)
             .ok_or_else(|| rpc_error(error::NOT_FOUND, format!("unknown weights {hash}")))
+    }
+
+    fn put_dataset(
+        &self,
+        ext: &Extensions,
+        root: H256,
+        samples: u64,
+        inputs: u32,
+        offset: u64,
+        data: Bytes,
+    ) -> RpcResult<DatasetUpload> {
+        ensure_unsafe_allowed(ext, "upow_putDataset")?;
+        if data.0.len() as u64 > MAX_DATASET_BYTES + 1024 {
+            return Err(rpc_error(
+                error::TOO_LARGE,
+                format!(
+                    "{} bytes in one call: at most {MAX_DATASET_BYTES} bytes of whole samples",
+                    data.0.len()
+                ),
+            ));
+        }
+        let state = self
+            .work
+            .store()
+            .put_upload(&root.0, samples, inputs, offset, &data.0)
+            .map_err(|e| {
+                let code = match e {
+                    StoreError::Upload(_) => error::INVALID_INPUT,
+                    StoreError::UploadTooLarge(_) => error::TOO_LARGE,
+                    StoreError::UploadMismatch { .. } => error::REJECTED,
+                    _ => error::INTERNAL,
+                };
+                rpc_error(code, e.to_string())
+            })?;
+        let stored = state.received == state.samples;
+        if stored {
+            log::info!(target: "upow", "📚 dataset 0x{} ({samples} samples of {inputs} inputs) uploaded and stored", hex::encode(root.0));
+        }
+        Ok(DatasetUpload {
+            root,
+            samples: state.samples,
+            inputs: state.inputs,
+            received: state.received,
+            stored,
+        })
+    }
+
+    fn dataset_upload(&self, root: H256) -> RpcResult<Option<DatasetUpload>> {
+        let store = self.work.store();
+        let internal = |e: StoreError| rpc_error(error::INTERNAL, e.to_string());
+        if let Some(dataset) = store.dataset(&root.0).map_err(internal)? {
+            let c = dataset.commitment();
+            return Ok(Some(DatasetUpload {
+                root,
+                samples: c.samples,
+                inputs: c.inputs,
+                received: c.samples,
+                stored: true,
+            }));
+        }
+        Ok(store
+            .upload(&root.0)
+            .map_err(internal)?
+            .map(|state| DatasetUpload {
+                root,
+                samples: state.samples,
+                inputs: state.inputs,
+                received: state.received,
+                stored: false,
+            }))
     }
 
     fn get_dataset(&self, root: H256, offset: u64, count: u64) -> RpcResult<DatasetChunk> {

@@ -1,0 +1,574 @@
+//! `upow-cli`: the builder's command line (docs/jobs.md).
+
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use upow_cli::{
+    chain::{node_client, BuilderKey, Chain},
+    dataset::{self as datasets, Split},
+    jobfile::{format_balance, parse_hash, JobFile},
+    model::{from_safetensors, to_safetensors, Provenance},
+};
+use upow_miner::mine::client::NodeClient;
+use upow_miner::mine::keys::{read_key_file, read_keystore, AuthorKey, KeySource, SecretUri};
+use upow_primitives::rpc::dataset_chunk_samples;
+use upow_primitives::{JobId, JobInfo, JobStatus};
+use upow_puzzle::{evaluate, Batch, Dataset, DatasetCommitment, Model, Weights};
+
+/// upow's builder CLI: post training jobs, watch them, download and evaluate the models.
+#[derive(Parser, Debug)]
+#[command(name = "upow-cli", version)]
+struct Cli {
+    /// The node's WebSocket RPC endpoint.
+    #[arg(
+        long,
+        global = true,
+        env = "UPOW_NODE",
+        default_value = "ws://127.0.0.1:9944"
+    )]
+    node: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Training jobs.
+    #[command(subcommand)]
+    Job(JobCommand),
+    /// Datasets.
+    #[command(subcommand)]
+    Dataset(DatasetCommand),
+}
+
+/// The signing key: a secret URI, a key file or a keystore (like `upow-miner`).
+#[derive(Args, Debug)]
+struct KeyArgs {
+    /// Secret URI of the builder's sr25519 key (`//Alice`, a mnemonic, a 0x seed).
+    #[arg(long, env = "UPOW_KEY", hide_env_values = true)]
+    key: Option<SecretUri>,
+    /// A file whose first line is the secret URI (or a keystore file).
+    #[arg(long, conflicts_with = "key")]
+    key_file: Option<PathBuf>,
+    /// A Substrate keystore directory: its first `upow` key.
+    #[arg(long, conflicts_with_all = ["key", "key_file"])]
+    keystore_path: Option<PathBuf>,
+}
+
+impl KeyArgs {
+    fn load(&self) -> Result<BuilderKey> {
+        let source = if let Some(secret) = &self.key {
+            KeySource {
+                secret: secret.clone(),
+                name: "--key".into(),
+            }
+        } else if let Some(path) = &self.key_file {
+            read_key_file(path)?
+        } else if let Some(dir) = &self.keystore_path {
+            read_keystore(dir)?
+                .into_iter()
+                .next()
+                .with_context(|| format!("no upow keys in the keystore {}", dir.display()))?
+        } else {
+            bail!("no signing key: pass --key <secret URI> (or set UPOW_KEY), --key-file or --keystore-path");
+        };
+        Ok(BuilderKey::new(AuthorKey::from_secret(&source, None)?))
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum JobCommand {
+    /// Post a job from a job file (docs/jobs.md), escrowing its budget.
+    Post {
+        /// The job file (TOML).
+        file: PathBuf,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+    /// A job's state, steps, escrow, payments and loss.
+    Status {
+        /// The job.
+        id: JobId,
+    },
+    /// Follow a job live: steps toward its target, loss per block, ETA.
+    Watch {
+        /// The job.
+        id: JobId,
+    },
+    /// Cancel one of your jobs: its unspent budget comes back.
+    Cancel {
+        /// The job.
+        id: JobId,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+    /// Download a job's weights as safetensors.
+    Weights {
+        /// The job.
+        id: JobId,
+        /// The block number (default: the best block).
+        #[arg(long)]
+        at: Option<u32>,
+        /// Where to write the model.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Accuracy and loss of a model on a test set (docs/puzzle.md §10).
+    Eval {
+        /// A job id (its weights at the best block, or --at) or a model file.
+        model: String,
+        /// The test set: an IDX directory (its t10k split) or a CSV file.
+        #[arg(long)]
+        test: PathBuf,
+        /// The block number, for a job id.
+        #[arg(long)]
+        at: Option<u32>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DatasetCommand {
+    /// The commitment (root, samples, inputs) a job names for a dataset.
+    Commit {
+        /// An IDX directory (its training split) or a CSV file (label, inputs…).
+        path: PathBuf,
+    },
+    /// Upload a dataset to a node (resumable): the node stores it only if
+    /// its samples hash to the root, and serves it to miners.
+    Publish {
+        /// An IDX directory (its training split) or a CSV file (label, inputs…).
+        path: PathBuf,
+    },
+    /// Copy a dataset from another node to this one (`--node`), checked
+    /// against its root on the way.
+    Copy {
+        /// The dataset's root.
+        root: String,
+        /// The node that has it.
+        #[arg(long)]
+        from: String,
+    },
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    if let Err(e) = run(cli).await {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Dataset(command) => dataset(&cli.node, command).await,
+        Command::Job(command) => job(&cli.node, command).await,
+    }
+}
+
+async fn dataset(url: &str, command: DatasetCommand) -> Result<()> {
+    match command {
+        DatasetCommand::Commit { path } => {
+            let dataset = datasets::load(&path, Split::Train)?;
+            print_commitment(&dataset);
+            Ok(())
+        }
+        DatasetCommand::Publish { path } => {
+            let dataset = datasets::load(&path, Split::Train)?;
+            print_commitment(&dataset);
+            let node = node_client(url).await?;
+            upload(&node, &dataset).await
+        }
+        DatasetCommand::Copy { root, from } => {
+            let root = parse_hash(&root).map_err(|m| anyhow::anyhow!("root: {m}"))?;
+            let source = node_client(&from).await?;
+            let status = source
+                .dataset_upload(root.into())
+                .await
+                .with_context(|| format!("asking {from} for the dataset"))?;
+            let Some(status) = status.filter(|s| s.stored) else {
+                bail!("{from} does not store the dataset 0x{}", hex::encode(root));
+            };
+            let commitment = DatasetCommitment {
+                root,
+                samples: status.samples,
+                inputs: status.inputs,
+            };
+            let bar = samples_bar(commitment.samples, "download");
+            let bytes = source
+                .download_dataset(&commitment, |loaded| bar.set_position(loaded))
+                .await
+                .with_context(|| format!("downloading from {from}"))?;
+            bar.finish_and_clear();
+            let dataset = Dataset::from_encoded(commitment.inputs, bytes)?;
+            if dataset.commitment() != commitment {
+                bail!(
+                    "{from} sent samples that do not hash to 0x{}",
+                    hex::encode(root)
+                );
+            }
+            let node = node_client(url).await?;
+            upload(&node, &dataset).await
+        }
+    }
+}
+
+fn print_commitment(dataset: &Dataset) {
+    let c = dataset.commitment();
+    println!("root    0x{}", hex::encode(c.root));
+    println!("samples {}", c.samples);
+    println!("inputs  {}", c.inputs);
+    if let Some(label) = datasets::max_label(dataset) {
+        println!(
+            "labels  0 ..= {label} (a model needs at least {} classes)",
+            label as u32 + 1
+        );
+    }
+}
+
+fn samples_bar(total: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix} [{bar:40}] {pos}/{len} samples ({per_sec}, ETA {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(what.to_string());
+    bar
+}
+
+/// Uploads `dataset` to a node from where the node's upload stands.
+async fn upload(node: &NodeClient, dataset: &Dataset) -> Result<()> {
+    let c = dataset.commitment();
+    let len = c.sample_len();
+    let mut offset = match node.dataset_upload(c.root.into()).await? {
+        Some(status) if status.stored => {
+            println!("the node already stores this dataset");
+            return Ok(());
+        }
+        Some(status) if (status.samples, status.inputs) == (c.samples, c.inputs) => {
+            println!("resuming the upload at sample {}", status.received);
+            status.received
+        }
+        _ => 0,
+    };
+    let bar = samples_bar(c.samples, "upload");
+    bar.set_position(offset);
+    let per_call = dataset_chunk_samples(len as u64);
+    let bytes = dataset.encoded();
+    let mut last = None;
+    while offset < c.samples {
+        let end = offset.saturating_add(per_call).min(c.samples);
+        let chunk = bytes[offset as usize * len..end as usize * len].to_vec();
+        let status = node
+            .put_dataset(&c, offset, chunk)
+            .await
+            .with_context(|| format!("uploading samples {offset}..{end}"))?;
+        offset = status.received;
+        bar.set_position(offset);
+        last = Some(status);
+    }
+    bar.finish_and_clear();
+    match last {
+        Some(status) if status.stored => {
+            println!(
+                "stored: 0x{} ({} samples, {} bytes)",
+                hex::encode(c.root),
+                c.samples,
+                bytes.len()
+            );
+            Ok(())
+        }
+        _ => bail!("the node did not confirm the dataset as stored"),
+    }
+}
+
+async fn connect(url: &str) -> Result<Chain> {
+    Ok(Chain::connect(url).await?)
+}
+
+async fn job(url: &str, command: JobCommand) -> Result<()> {
+    match command {
+        JobCommand::Post { file, key } => {
+            let job = JobFile::read(&file)?;
+            let key = key.load()?;
+            let chain = connect(url).await?;
+            let deposit = chain.job_deposit().await?;
+            let free = chain.free_balance(&key.account()).await?;
+            let needed = job.budget.saturating_add(deposit);
+            if free < needed {
+                bail!(
+                    "{}: budget {} + deposit {} = {} is above the free balance of {} ({})",
+                    file.display(),
+                    format_balance(job.budget),
+                    format_balance(deposit),
+                    format_balance(needed),
+                    key.ss58(),
+                    format_balance(free)
+                );
+            }
+            let (id, included) = chain
+                .post_job(
+                    &key,
+                    job.spec,
+                    job.price_per_step,
+                    job.budget,
+                    job.target_loss,
+                )
+                .await?;
+            println!(
+                "job {id} posted in finalized block {:?} (fee {})",
+                included.block,
+                format_balance(included.fee)
+            );
+            println!(
+                "escrowed {} (+ deposit {}), {} per step",
+                format_balance(job.budget),
+                format_balance(deposit),
+                format_balance(job.price_per_step)
+            );
+            Ok(())
+        }
+        JobCommand::Status { id } => {
+            let chain = connect(url).await?;
+            let info = chain.job(id, None).await?;
+            print_status(id, &info);
+            Ok(())
+        }
+        JobCommand::Watch { id } => watch(&connect(url).await?, id).await,
+        JobCommand::Cancel { id, key } => {
+            let key = key.load()?;
+            let chain = connect(url).await?;
+            // Refused here, before anything is signed (no fee is spent).
+            let info = chain.job(id, None).await?;
+            if info.poster != key.account().0 {
+                bail!(
+                    "job {id} was posted by 0x{}, not by {} (0x{}): only its poster may cancel it",
+                    hex::encode(info.poster),
+                    key.ss58(),
+                    hex::encode(key.account().0)
+                );
+            }
+            if !matches!(info.status, JobStatus::Open | JobStatus::Settling) {
+                bail!("job {id} has already ended ({})", status_name(info.status));
+            }
+            let (refund, included) = chain.cancel_job(&key, id).await?;
+            println!(
+                "job {id} cancelled in finalized block {:?} (fee {}): {} refunded (the budget \
+                 left after any block that trained it earlier in the same block; reserved \
+                 payments of unsettled blocks stay held until they settle)",
+                included.block,
+                format_balance(included.fee),
+                format_balance(refund)
+            );
+            Ok(())
+        }
+        JobCommand::Weights { id, at, out } => {
+            let chain = connect(url).await?;
+            let (info, weights) = chain.job_weights(id, at).await?;
+            let block = match at {
+                Some(n) => n,
+                None => chain
+                    .node()
+                    .best_number()
+                    .await
+                    .context("reading the best block")?,
+            };
+            let hash = chain
+                .client()
+                .at_block(block as u64)
+                .await
+                .context("reading the block's hash")?
+                .block_hash();
+            let provenance = Provenance {
+                job: id,
+                block,
+                block_hash: format!("{hash:?}"),
+                spec_version: chain.spec_version().await?,
+                batch: info.spec.hyper.batch(),
+                steps: info.steps,
+            };
+            let bytes = to_safetensors(&info.spec.model, &weights, &provenance)?;
+            std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+            println!(
+                "job {id} at block {block}: {} steps, weights 0x{} ({} bytes) → {}",
+                info.steps,
+                hex::encode(info.weights),
+                bytes.len(),
+                out.display()
+            );
+            Ok(())
+        }
+        JobCommand::Eval { model, test, at } => {
+            let (model, weights, chunk) = match model.parse::<JobId>() {
+                Ok(id) => {
+                    let chain = connect(url).await?;
+                    let (info, weights) = chain.job_weights(id, at).await?;
+                    let chunk = info.spec.hyper.batch();
+                    (info.spec.model, weights, chunk)
+                }
+                Err(_) => {
+                    let path = Path::new(&model);
+                    let bytes = std::fs::read(path)
+                        .with_context(|| format!("reading the model file {}", path.display()))?;
+                    let file = from_safetensors(&bytes)
+                        .with_context(|| format!("loading {}", path.display()))?;
+                    (file.model, file.weights, file.provenance.batch)
+                }
+            };
+            let eval = evaluate_on(&model, &weights, chunk, &test)?;
+            println!(
+                "accuracy {:.2}% ({} of {}), loss {:.4} nats",
+                100.0 * eval.accuracy(),
+                eval.correct,
+                eval.total,
+                eval.mean_loss_nats()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Evaluates on a test set: an IDX directory's t10k split.
+fn evaluate_on(
+    model: &Model,
+    weights: &Weights,
+    chunk: usize,
+    test: &Path,
+) -> Result<upow_puzzle::Evaluation> {
+    let set = datasets::load(test, Split::Test)
+        .with_context(|| format!("reading the test set {}", test.display()))?;
+    let batch = Batch::from_encoded((0..set.len()).filter_map(|i| set.sample(i)), model)
+        .with_context(|| format!("the test set in {} does not fit the model", test.display()))?;
+    Ok(evaluate(model, weights, &batch, chunk))
+}
+
+fn status_name(status: JobStatus) -> &'static str {
+    match status {
+        JobStatus::Open => "Open",
+        JobStatus::Settling => "Settling",
+        JobStatus::Completed => "Completed",
+        JobStatus::Exhausted => "Exhausted",
+        JobStatus::Cancelled => "Cancelled",
+        JobStatus::Expired => "Expired",
+        JobStatus::Evicted => "Evicted",
+    }
+}
+
+fn nats(loss: u64) -> f64 {
+    loss as f64 / 16.0 * std::f64::consts::LN_2
+}
+
+fn print_status(id: JobId, info: &JobInfo) {
+    let spec = &info.spec;
+    let dims = spec
+        .model
+        .dims()
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join("-");
+    println!("job {id}: {}", status_name(info.status));
+    println!("  poster     0x{}", hex::encode(info.poster));
+    println!(
+        "  model      {dims}, batch {}, lr 2^-{}, {} planned steps",
+        spec.hyper.batch(),
+        spec.hyper.lr_shift(),
+        spec.hyper.total_steps()
+    );
+    println!(
+        "  dataset    0x{} ({} samples of {} inputs)",
+        hex::encode(spec.dataset.root),
+        spec.dataset.samples,
+        spec.dataset.inputs
+    );
+    println!(
+        "  steps      {} of {} (settled {})",
+        info.steps, info.target_steps, info.settled_steps
+    );
+    println!(
+        "  escrow     {} left, {} pending (reserved for blocks in their dispute window), deposit {}",
+        format_balance(info.budget_left),
+        format_balance(info.pending_payment),
+        format_balance(info.deposit)
+    );
+    println!(
+        "  price      {} per step; paid to miners for settled steps: {}",
+        format_balance(info.price_per_step),
+        format_balance(
+            info.price_per_step
+                .saturating_mul(info.settled_steps as u128)
+        )
+    );
+    match info.last_loss {
+        Some(loss) => println!(
+            "  loss       {loss} (sixteenths of a bit) = {:.4} nats",
+            nats(loss)
+        ),
+        None => println!("  loss       none yet"),
+    }
+    if let Some(target) = info.target_loss {
+        println!("  target     loss ≤ {target} = {:.4} nats", nats(target));
+    }
+    println!("  weights    0x{}", hex::encode(info.weights));
+}
+
+async fn watch(chain: &Chain, id: JobId) -> Result<()> {
+    let info = chain.job(id, None).await?;
+    let bar = ProgressBar::new(info.target_steps);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} job {prefix} [{bar:40}] {pos}/{len} steps ({per_sec}, ETA {eta}) {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(id.to_string());
+    bar.set_position(info.steps);
+    let mut seen = 0u32;
+    loop {
+        let points = chain
+            .node()
+            .loss_curve(id, seen, 1024)
+            .await
+            .context("reading the loss curve")?;
+        for point in &points {
+            bar.println(format!(
+                "block {:>6}: {:>8} steps, loss {:>4} = {:.4} nats",
+                point.block,
+                point.steps,
+                point.loss,
+                nats(point.loss)
+            ));
+        }
+        seen = seen.saturating_add(points.len() as u32);
+        let info = chain.job(id, None).await?;
+        bar.set_position(info.steps.min(info.target_steps));
+        bar.set_message(format!(
+            "{} · escrow {}",
+            status_name(info.status),
+            format_balance(info.budget_left)
+        ));
+        if !matches!(info.status, JobStatus::Open | JobStatus::Settling) {
+            bar.finish();
+            println!("job {id} ended: {}", status_name(info.status));
+            return Ok(());
+        }
+        bar.tick();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
