@@ -121,6 +121,15 @@ pub struct Included {
     pub events: subxt::extrinsics::ExtrinsicEvents<UpowConfig>,
 }
 
+/// The block a read was made at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct At {
+    /// Its number.
+    pub number: u32,
+    /// Its hash.
+    pub hash: subxt::utils::H256,
+}
+
 /// A connection to a node: subxt for the runtime, the node client for `upow_*`.
 pub struct Chain {
     url: String,
@@ -171,8 +180,14 @@ impl Chain {
         Ok(spec)
     }
 
-    /// A job as the runtime API reports it at `at` (default: the best block).
+    /// A job as the runtime API reports it at block `at` (default: the
+    /// finalized block: what no reorg takes back).
     pub async fn job(&self, id: JobId, at: Option<u32>) -> Result<JobInfo, ChainError> {
+        Ok(self.job_at(id, at).await?.0)
+    }
+
+    /// [`Chain::job`] with the block it was read at.
+    pub async fn job_at(&self, id: JobId, at: Option<u32>) -> Result<(JobInfo, At), ChainError> {
         let what = format!("job {id}");
         let block = match at {
             Some(number) => self.client.at_block(number as u64).await,
@@ -184,7 +199,13 @@ impl Chain {
             .call(runtime::runtime_apis().upow_api().job(id))
             .await
             .map_err(|e| read_error(what)(e.to_string()))?;
-        info.map(|Static(info)| info)
+        let number = u32::try_from(block.block_number())
+            .map_err(|_| read_error("the block number")("above u32".into()))?;
+        let at = At {
+            number,
+            hash: block.block_hash(),
+        };
+        info.map(|Static(info)| (info, at))
             .ok_or(ChainError::UnknownJob(id))
     }
 
@@ -198,7 +219,7 @@ impl Chain {
             .map_err(|e| read_error(what.clone())(e.to_string()))?;
         let info = block
             .storage()
-            .fetch(runtime::storage().system().account(), (account.clone(),))
+            .fetch(runtime::storage().system().account(), (*account,))
             .await
             .map_err(|e| read_error(what.clone())(e.to_string()))?
             .decode()
@@ -225,8 +246,8 @@ impl Chain {
         &self,
         id: JobId,
         at: Option<u32>,
-    ) -> Result<(JobInfo, Weights), ChainError> {
-        let info = self.job(id, at).await?;
+    ) -> Result<(JobInfo, At, Weights), ChainError> {
+        let (info, block) = self.job_at(id, at).await?;
         let bytes = self
             .node
             .weights(info.weights.into())
@@ -243,7 +264,7 @@ impl Chain {
         }
         let weights = Weights::decode(&info.spec.model, &bytes.0)
             .map_err(|e| read_error("the weights")(e.to_string()))?;
-        Ok((info, weights))
+        Ok((info, block, weights))
     }
 
     /// Posts a job (`Jobs::post_job`) and waits for finality; returns its id.

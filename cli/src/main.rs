@@ -90,7 +90,7 @@ enum JobCommand {
         #[command(flatten)]
         key: KeyArgs,
     },
-    /// A job's state, steps, escrow, payments and loss.
+    /// A job's state, steps, escrow, payments and loss (at the finalized block).
     Status {
         /// The job.
         id: JobId,
@@ -111,7 +111,7 @@ enum JobCommand {
     Weights {
         /// The job.
         id: JobId,
-        /// The block number (default: the best block).
+        /// The block number (default: the finalized block).
         #[arg(long)]
         at: Option<u32>,
         /// Where to write the model.
@@ -345,8 +345,8 @@ async fn job(url: &str, command: JobCommand) -> Result<()> {
         }
         JobCommand::Status { id } => {
             let chain = connect(url).await?;
-            let info = chain.job(id, None).await?;
-            print_status(id, &info);
+            let (info, at) = chain.job_at(id, None).await?;
+            print_status(id, &info, at.number);
             Ok(())
         }
         JobCommand::Watch { id } => watch(&connect(url).await?, id).await,
@@ -379,25 +379,11 @@ async fn job(url: &str, command: JobCommand) -> Result<()> {
         }
         JobCommand::Weights { id, at, out } => {
             let chain = connect(url).await?;
-            let (info, weights) = chain.job_weights(id, at).await?;
-            let block = match at {
-                Some(n) => n,
-                None => chain
-                    .node()
-                    .best_number()
-                    .await
-                    .context("reading the best block")?,
-            };
-            let hash = chain
-                .client()
-                .at_block(block as u64)
-                .await
-                .context("reading the block's hash")?
-                .block_hash();
+            let (info, block, weights) = chain.job_weights(id, at).await?;
             let provenance = Provenance {
                 job: id,
-                block,
-                block_hash: format!("{hash:?}"),
+                block: block.number,
+                block_hash: format!("{:?}", block.hash),
                 spec_version: chain.spec_version().await?,
                 batch: info.spec.hyper.batch(),
                 steps: info.steps,
@@ -405,7 +391,8 @@ async fn job(url: &str, command: JobCommand) -> Result<()> {
             let bytes = to_safetensors(&info.spec.model, &weights, &provenance)?;
             std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
             println!(
-                "job {id} at block {block}: {} steps, weights 0x{} ({} bytes) → {}",
+                "job {id} at block {}: {} steps, weights 0x{} ({} bytes) → {}",
+                block.number,
                 info.steps,
                 hex::encode(info.weights),
                 bytes.len(),
@@ -417,7 +404,7 @@ async fn job(url: &str, command: JobCommand) -> Result<()> {
             let (model, weights, chunk) = match model.parse::<JobId>() {
                 Ok(id) => {
                     let chain = connect(url).await?;
-                    let (info, weights) = chain.job_weights(id, at).await?;
+                    let (info, _, weights) = chain.job_weights(id, at).await?;
                     let chunk = info.spec.hyper.batch();
                     (info.spec.model, weights, chunk)
                 }
@@ -473,7 +460,7 @@ fn nats(loss: u64) -> f64 {
     loss as f64 / 16.0 * std::f64::consts::LN_2
 }
 
-fn print_status(id: JobId, info: &JobInfo) {
+fn print_status(id: JobId, info: &JobInfo, block: u32) {
     let spec = &info.spec;
     let dims = spec
         .model
@@ -482,7 +469,10 @@ fn print_status(id: JobId, info: &JobInfo) {
         .map(u32::to_string)
         .collect::<Vec<_>>()
         .join("-");
-    println!("job {id}: {}", status_name(info.status));
+    println!(
+        "job {id}: {} (at finalized block {block})",
+        status_name(info.status)
+    );
     println!("  poster     0x{}", hex::encode(info.poster));
     println!(
         "  model      {dims}, batch {}, lr 2^-{}, {} planned steps",
@@ -507,12 +497,8 @@ fn print_status(id: JobId, info: &JobInfo) {
         format_balance(info.deposit)
     );
     println!(
-        "  price      {} per step; paid to miners for settled steps: {}",
-        format_balance(info.price_per_step),
-        format_balance(
-            info.price_per_step
-                .saturating_mul(info.settled_steps as u128)
-        )
+        "  price      {} per step (blocks past their dispute window are paid: JobPaid events)",
+        format_balance(info.price_per_step)
     );
     match info.last_loss {
         Some(loss) => println!(
@@ -525,6 +511,15 @@ fn print_status(id: JobId, info: &JobInfo) {
         println!("  target     loss ≤ {target} = {:.4} nats", nats(target));
     }
     println!("  weights    0x{}", hex::encode(info.weights));
+}
+
+/// A line above the progress bar, or on stdout when the bar is hidden (not a terminal).
+fn say(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        println!("{line}");
+    } else {
+        bar.println(line);
+    }
 }
 
 async fn watch(chain: &Chain, id: JobId) -> Result<()> {
@@ -547,13 +542,17 @@ async fn watch(chain: &Chain, id: JobId) -> Result<()> {
             .await
             .context("reading the loss curve")?;
         for point in &points {
-            bar.println(format!(
-                "block {:>6}: {:>8} steps, loss {:>4} = {:.4} nats",
-                point.block,
-                point.steps,
-                point.loss,
-                nats(point.loss)
-            ));
+            // Shown above the bar on a terminal, as plain lines otherwise.
+            say(
+                &bar,
+                format!(
+                    "block {:>6}: {:>8} steps, loss {:>4} = {:.4} nats",
+                    point.block,
+                    point.steps,
+                    point.loss,
+                    nats(point.loss)
+                ),
+            );
         }
         seen = seen.saturating_add(points.len() as u32);
         let info = chain.job(id, None).await?;
@@ -565,7 +564,12 @@ async fn watch(chain: &Chain, id: JobId) -> Result<()> {
         ));
         if !matches!(info.status, JobStatus::Open | JobStatus::Settling) {
             bar.finish();
-            println!("job {id} ended: {}", status_name(info.status));
+            println!(
+                "job {id} ended: {} at {} steps in {seen} blocks, {} of escrow left",
+                status_name(info.status),
+                info.steps,
+                format_balance(info.budget_left)
+            );
             return Ok(());
         }
         bar.tick();

@@ -11,10 +11,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../../node/tests/common/chain.rs"]
-#[allow(dead_code)]
 mod chain;
 #[path = "../../node/tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use std::{
@@ -82,6 +80,23 @@ fn fee(text: &str) -> u128 {
     parse_balance(&text[at..end]).unwrap()
 }
 
+fn alice_url(node: &Node) -> String {
+    format!("ws://127.0.0.1:{}", node.rpc)
+}
+
+/// A binary built beside this test's (`upow-miner`): `<target>/release/<name>`.
+fn sibling_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let release = exe.parent().and_then(Path::parent).unwrap();
+    let path = release.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: build the workspace first",
+        path.display()
+    );
+    path
+}
+
 /// Writes the first `n` Fashion-MNIST training samples, in reverse order,
 /// as CSV (a dataset that is not the genesis one: another root).
 fn write_csv(dir: &Path, train: &Dataset, n: usize) -> PathBuf {
@@ -101,6 +116,36 @@ fn write_job(dir: &Path, name: &str, body: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, body).unwrap();
     path
+}
+
+/// The accuracy `clients/python/eval_model.py` prints for a model file
+/// (`88.43%`), with the venv scripts/setup makes (`$UPOW_PYTHON` overrides).
+fn python_accuracy(model: &Path, test: &Path) -> String {
+    let python = std::env::var_os("UPOW_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").expect("HOME");
+            PathBuf::from(home).join(".cache/upow/venv/bin/python")
+        });
+    assert!(
+        python.is_file(),
+        "{} is missing: run scripts/setup (numpy and safetensors in a venv) or set UPOW_PYTHON",
+        python.display()
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../clients/python/eval_model.py");
+    let out = Command::new(&python)
+        .arg(script)
+        .arg(model)
+        .arg(test)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "eval_model.py failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    word_after(&stdout, "accuracy").to_string()
 }
 
 fn job_status(node: &Node, id: u64) -> serde_json::Value {
@@ -131,7 +176,6 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
     assert_eq!(served["samples"], 4096);
 
     // --- bad input: each refused with its reason; the node keeps running.
-    let alice = chain::pair("//Alice");
     let bob = chain::pair("//Bob");
     let charlie = chain::pair("//Charlie");
     let job = |budget: &str, model: &str| {
@@ -209,10 +253,7 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
     let posted_second = post(&second);
     let second_id: u64 = word_after(&posted_second, "job").parse().unwrap();
     let status = cli_ok(&node, &["job", "status", &first_id.to_string()]);
-    assert!(
-        status.contains(&format!("job {first_id}: ")),
-        "{status}"
-    );
+    assert!(status.contains(&format!("job {first_id}: ")), "{status}");
     assert!(status.contains(&root[2..]), "{status}");
 
     // --- the miner trains the first job; its model downloads and evaluates.
@@ -244,6 +285,13 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
     assert!(from_file.starts_with("accuracy "), "{from_file}");
     let loaded = upow_cli::model::from_safetensors(&std::fs::read(&model).unwrap()).unwrap();
     assert_eq!(loaded.provenance.job, first_id);
+    // Other tools read it: numpy + safetensors reproduce the accuracy.
+    let python = python_accuracy(&model, &fm);
+    assert_eq!(
+        python,
+        word_after(&from_file, "accuracy"),
+        "clients/python/eval_model.py agrees with `job eval`"
+    );
     // A corrupted file is refused.
     let mut bytes = std::fs::read(&model).unwrap();
     let last = bytes.len() - 1;
@@ -301,7 +349,70 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
         budget - refund >= pending,
         "reserved payments are the spent budget"
     );
-    let _ = alice;
+
+    // --- datasets spread by RPC pull: a second node gets the dataset with
+    // `dataset copy` (checked against its root) ...
+    let second_node = Node::start(
+        "bob",
+        &dir.path().join("bob"),
+        &["--bootnodes", &node.multiaddr()],
+    );
+    assert!(second_node
+        .call("upow_datasetUpload", json!([root]))
+        .is_null());
+    let copied = cli_ok(
+        &second_node,
+        &["dataset", "copy", &root, "--from", &alice_url(&node)],
+    );
+    assert!(copied.contains("stored: "), "{copied}");
+    assert_eq!(
+        second_node.call("upow_datasetUpload", json!([root]))["stored"],
+        true
+    );
+    // ... and a miner whose node lacks a dataset fetches it from another
+    // node (`--dataset-source`), checked against the job's root.
+    let third = Node::start(
+        "charlie",
+        &dir.path().join("charlie"),
+        &["--bootnodes", &node.multiaddr()],
+    );
+    third.wait_for("sync", Duration::from_secs(120), |n| {
+        n.best_number() >= node.best_number().saturating_sub(1)
+    });
+    let third_job = write_job(dir.path(), "third.toml", &job("30 UPOW", "[784, 24, 10]"));
+    let posted_third = post(&third_job);
+    let third_id = word_after(&posted_third, "job").to_string();
+    let miner_dir = dir.path().join("miner");
+    let mut miner = Command::new(sibling_binary("upow-miner"))
+        .args(["mine", "--json", "--data-dir"])
+        .arg(miner_dir.join("data"))
+        .args([
+            "--node",
+            &format!("ws://127.0.0.1:{}", third.rpc),
+            "--author",
+            "//Alice",
+        ])
+        .args(["--backend", "cpu", "--threads", "1", "--job", &third_id])
+        .args(["--dataset-source", &alice_url(&node)])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("miner.log")).unwrap())
+        .spawn()
+        .expect("upow-miner starts");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let log = dir.path().join("miner.log");
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("dataset downloaded from another node")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the miner did not fetch the dataset from --dataset-source:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    miner.kill().unwrap();
+    miner.wait().unwrap();
     assert!(node.log_tail().lines().all(|l| !l.contains("panicked")));
 }
 
@@ -339,8 +450,11 @@ fn builder_trains_fashion_mnist_to_88_percent() {
         watched.contains(&format!("job {id} ended: Completed")),
         "{watched}"
     );
-    let ended = job_status(&node, id);
-    let blocks = ended["steps"].as_u64().unwrap();
+    assert!(
+        watched.contains(" nats"),
+        "one loss line per block: {watched}"
+    );
+    let steps = job_status(&node, id)["steps"].as_u64().unwrap();
     let model = dir.path().join("model.safetensors");
     cli_ok(
         &node,
@@ -369,7 +483,7 @@ fn builder_trains_fashion_mnist_to_88_percent() {
     let curve = node.call("upow_lossCurve", json!([id, 0, 1024]));
     println!(
         "10 epochs: {} steps in {} blocks (#{posted_at}..#{}), {:.0} s, accuracy {accuracy:.2}%",
-        blocks,
+        steps,
         curve.as_array().unwrap().len(),
         node.best_number(),
         started.elapsed().as_secs_f64()

@@ -36,6 +36,16 @@ export const upow = {
     params: [hash('root'), { name: 'offset', type: 'u64' }, { name: 'count', type: 'u64' }],
     type: 'Json',
   },
+  putDataset: {
+    description: 'Uploads whole samples of a dataset at `offset` (resumable; stored only if they hash to `root`)',
+    params: [hash('root'), { name: 'samples', type: 'u64' }, { name: 'inputs', type: 'u32' }, { name: 'offset', type: 'u64' }, { name: 'data', type: 'Bytes' }],
+    type: 'Json',
+  },
+  datasetUpload: {
+    description: 'Where the upload of `root` stands, or null',
+    params: [hash('root')],
+    type: 'Json',
+  },
   job: {
     description: 'A job: spec, status, steps, escrow, weights',
     params: [{ name: 'id', type: 'u64' }],

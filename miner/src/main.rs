@@ -369,6 +369,11 @@ struct MineArgs {
     /// `upow_openJobs`).
     #[arg(long)]
     job: Option<u64>,
+    /// Another node to download datasets from when `--node` does not serve
+    /// a job's dataset (repeatable; every dataset is checked against its
+    /// root). With `--job`, a job whose data only other nodes hold can be mined.
+    #[arg(long = "dataset-source", value_name = "WS_URL")]
+    dataset_sources: Vec<String>,
 }
 
 #[cfg(feature = "audit")]
@@ -522,6 +527,7 @@ fn run_mine(args: MineArgs) -> anyhow::Result<()> {
         snapshot_memory: args.snapshot_memory.max(1) << 20,
         max_backoff: Duration::from_secs(args.max_backoff.max(1)),
         job: args.job,
+        dataset_sources: args.dataset_sources,
     };
     run_async("upow-miner-rpc", |shutdown| mine::run(config, shutdown))?;
     Ok(())

@@ -318,7 +318,9 @@ impl CheckpointStore {
             )));
         }
         let count = data.len() as u64 / len;
-        if data.is_empty() || data.len() as u64 % len != 0 || offset.saturating_add(count) > samples
+        if data.is_empty()
+            || !(data.len() as u64).is_multiple_of(len)
+            || offset.saturating_add(count) > samples
         {
             return Err(StoreError::Upload(format!(
                 "{} bytes at sample {offset} are not whole samples of {len} bytes within the {samples} announced",

@@ -22,7 +22,7 @@ use upow_primitives::{
     rpc::{error, ClaimJson, SubmitWork, Template, WorkResponse},
     Header, JobId, PowSeal, PreDigest, ENGINE_ID,
 };
-use upow_puzzle::{weights::hash_encoded, Dataset, Hash, JobSpec, Weights};
+use upow_puzzle::{weights::hash_encoded, Dataset, DatasetCommitment, Hash, JobSpec, Weights};
 
 use super::{
     client::{rpc_u128, Backoff, NodeClient, RpcError, Token},
@@ -64,6 +64,8 @@ pub struct Coordinator {
     pub max_backoff: Duration,
     /// The one job to mine (`None`: the node's pick).
     pub job: Option<JobId>,
+    /// Other nodes to download datasets from (`--dataset-source`).
+    pub dataset_sources: Vec<String>,
 }
 
 /// How a session with the node ended.
@@ -380,23 +382,7 @@ impl Coordinator {
                 d
             }
             None => {
-                let events = &self.events;
-                let bytes = client
-                    .download_dataset(&commitment, |loaded| {
-                        events.emit(Event::Dataset {
-                            root: root.clone(),
-                            loaded,
-                            total: commitment.samples,
-                            from: DatasetSource::Node,
-                        })
-                    })
-                    .await
-                    .map_err(|e| match e {
-                        RpcError::Response { message, .. } => {
-                            MineError::InvalidWork(format!("dataset {message}"))
-                        }
-                        other => MineError::Rpc(other),
-                    })?;
+                let bytes = self.download_dataset(client, &commitment, &root).await?;
                 let store = self.store.clone();
                 let dataset = tokio::task::spawn_blocking(move || {
                     let dataset = Dataset::from_encoded(commitment.inputs, bytes)?;
@@ -424,6 +410,54 @@ impl Coordinator {
         state.datasets.clear();
         state.datasets.insert(commitment.root, dataset.clone());
         Ok(dataset)
+    }
+
+    /// A dataset's samples from the node, or — when it does not serve the
+    /// dataset — from the first `--dataset-source` that does. The caller
+    /// checks them against the commitment.
+    async fn download_dataset(
+        &self,
+        client: &NodeClient,
+        commitment: &DatasetCommitment,
+        root: &str,
+    ) -> Result<Vec<u8>, MineError> {
+        let events = &self.events;
+        let progress = |loaded| {
+            events.emit(Event::Dataset {
+                root: root.to_string(),
+                loaded,
+                total: commitment.samples,
+                from: DatasetSource::Node,
+            })
+        };
+        let as_mine_error = |e: RpcError| match e {
+            RpcError::Response { message, .. } => {
+                MineError::InvalidWork(format!("dataset {message}"))
+            }
+            other => MineError::Rpc(other),
+        };
+        let first = client.download_dataset(commitment, progress).await;
+        let not_served =
+            matches!(&first, Err(e) if e.code() == Some(upow_primitives::rpc::error::NOT_FOUND));
+        if !not_served || self.dataset_sources.is_empty() {
+            return first.map_err(as_mine_error);
+        }
+        for source in &self.dataset_sources {
+            let attempt = async {
+                let other = NodeClient::connect(source, self.metrics.clone()).await?;
+                other.download_dataset(commitment, progress).await
+            };
+            match attempt.await {
+                Ok(bytes) => {
+                    tracing::info!(target: "upow::mine", root, source = source.as_str(), "dataset downloaded from another node");
+                    return Ok(bytes);
+                }
+                Err(e) => {
+                    tracing::warn!(target: "upow::mine", root, source = source.as_str(), error = %e, "dataset source failed");
+                }
+            }
+        }
+        first.map_err(as_mine_error)
     }
 
     /// Weights by hash: memory, store, or the node (verified, stored).

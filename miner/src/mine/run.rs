@@ -53,6 +53,8 @@ pub struct MineConfig {
     pub max_backoff: Duration,
     /// The one job to mine (`None`: the node's pick).
     pub job: Option<JobId>,
+    /// Other nodes to download a dataset from when `node` does not serve it.
+    pub dataset_sources: Vec<String>,
 }
 
 impl MineConfig {
@@ -176,6 +178,7 @@ pub async fn run(config: MineConfig, shutdown: Shutdown) -> Result<Totals, MineE
         found: found_rx,
         max_backoff: config.max_backoff,
         job: config.job,
+        dataset_sources: config.dataset_sources.clone(),
     }
     .run()
     .await;
