@@ -209,8 +209,10 @@ impl Chain {
             .ok_or(ChainError::UnknownJob(id))
     }
 
-    /// The free balance of `account` at the current block.
-    pub async fn free_balance(&self, account: &AccountId32) -> Result<u128, ChainError> {
+    /// What `account` can put on hold at the finalized block, as the jobs
+    /// pallet counts it: the free balance less the larger of its frozen
+    /// part and the existential deposit (fees come on top).
+    pub async fn spendable_balance(&self, account: &AccountId32) -> Result<u128, ChainError> {
         let what = format!("the balance of {account}");
         let block = self
             .client
@@ -223,8 +225,28 @@ impl Chain {
             .await
             .map_err(|e| read_error(what.clone())(e.to_string()))?
             .decode()
+            .map_err(|e| read_error(what.clone())(e.to_string()))?;
+        let existential = block
+            .constants()
+            .entry(runtime::constants().balances().existential_deposit())
             .map_err(|e| read_error(what)(e.to_string()))?;
-        Ok(info.data.free)
+        Ok(info
+            .data
+            .free
+            .saturating_sub(info.data.frozen.max(existential)))
+    }
+
+    /// The chain's lowest price per step.
+    pub async fn min_price_per_step(&self) -> Result<u128, ChainError> {
+        let block = self
+            .client
+            .at_current_block()
+            .await
+            .map_err(|e| read_error("the minimum price")(e.to_string()))?;
+        block
+            .constants()
+            .entry(runtime::constants().jobs().min_price_per_step())
+            .map_err(|e| read_error("the minimum price")(e.to_string()))
     }
 
     /// The job deposit the chain holds from a poster until the job is reaped.

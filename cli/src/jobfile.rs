@@ -260,11 +260,17 @@ pub fn parse_balance(text: &str) -> Result<u128, String> {
     let text = text.trim();
     let bad = || format!("{text:?} is not an amount (plancks, or \"<n> UPOW\")");
     match text.strip_suffix("UPOW") {
-        None => text.parse::<u128>().map_err(|_| bad()),
+        None if text.bytes().all(|b| b.is_ascii_digit()) => text.parse::<u128>().map_err(|_| bad()),
+        None => Err(bad()),
         Some(number) => {
             let number = number.trim();
             let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-            if fraction.len() > 12 || whole.is_empty() && fraction.is_empty() {
+            let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+            if fraction.len() > 12
+                || whole.is_empty() && fraction.is_empty()
+                || !digits(whole)
+                || !digits(fraction)
+            {
                 return Err(bad());
             }
             let whole: u128 = if whole.is_empty() {
@@ -399,6 +405,18 @@ inputs = 4
         assert!(parse_balance("1.0000000000001 UPOW").is_err());
         assert!(parse_balance("UPOW").is_err());
         assert!(parse_balance("-1").is_err());
+        assert!(parse_balance("+1").is_err());
+        assert!(parse_balance("1.+5 UPOW").is_err());
+        assert!(parse_balance("+1.5 UPOW").is_err());
+        for plancks in [
+            0u128,
+            1,
+            999_999_999_999,
+            1_000_000_000_000,
+            123_456_789_012_345_678,
+        ] {
+            assert_eq!(parse_balance(&format_balance(plancks)), Ok(plancks));
+        }
         assert_eq!(format_balance(1_500_000_000_000), "1.5 UPOW");
         assert_eq!(format_balance(7 * PLANCKS_PER_UPOW), "7 UPOW");
         assert_eq!(format_balance(1), "0.000000000001 UPOW");

@@ -278,7 +278,14 @@ async fn upload(node: &NodeClient, dataset: &Dataset) -> Result<()> {
             .put_dataset(&c, offset, chunk)
             .await
             .with_context(|| format!("uploading samples {offset}..{end}"))?;
-        offset = status.received;
+        if status.received != end {
+            bail!(
+                "the node has {} samples of the upload after samples {offset}..{end}: run the \
+                 command again to resume",
+                status.received
+            );
+        }
+        offset = end;
         bar.set_position(offset);
         last = Some(status);
     }
@@ -308,17 +315,27 @@ async fn job(url: &str, command: JobCommand) -> Result<()> {
             let key = key.load()?;
             let chain = connect(url).await?;
             let deposit = chain.job_deposit().await?;
-            let free = chain.free_balance(&key.account()).await?;
-            let needed = job.budget.saturating_add(deposit);
-            if free < needed {
+            let min_price = chain.min_price_per_step().await?;
+            if job.price_per_step < min_price {
                 bail!(
-                    "{}: budget {} + deposit {} = {} is above the free balance of {} ({})",
+                    "{}: `price_per_step`: {} is below the chain's minimum of {}",
+                    file.display(),
+                    format_balance(job.price_per_step),
+                    format_balance(min_price)
+                );
+            }
+            let spendable = chain.spendable_balance(&key.account()).await?;
+            let needed = job.budget.saturating_add(deposit);
+            if spendable < needed {
+                bail!(
+                    "{}: budget {} + deposit {} = {} is above the free balance of {} that can be \
+                     held ({}; fees come on top)",
                     file.display(),
                     format_balance(job.budget),
                     format_balance(deposit),
                     format_balance(needed),
                     key.ss58(),
-                    format_balance(free)
+                    format_balance(spendable)
                 );
             }
             let (id, included) = chain

@@ -18,7 +18,11 @@
 use std::collections::HashMap;
 
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
-use upow_puzzle::{rounding::MASTER_BITS, Model, Weights};
+use upow_puzzle::{
+    model::{MAX_BATCH_LOG2, MIN_JOB_BATCH_LOG2},
+    rounding::MASTER_BITS,
+    Model, Weights,
+};
 
 /// The `format` of the metadata header.
 pub const FORMAT: &str = "upow-mlp/v1";
@@ -132,6 +136,14 @@ pub fn to_safetensors(
     safetensors::serialize(views, Some(metadata)).map_err(|e| ModelFileError::Format(e.to_string()))
 }
 
+/// `batch` if it is a job's batch: a power of two from
+/// 2^[`MIN_JOB_BATCH_LOG2`] to 2^[`MAX_BATCH_LOG2`] (evaluation runs in
+/// chunks of it).
+fn job_batch(batch: u64) -> Option<usize> {
+    let allowed = (1u64 << MIN_JOB_BATCH_LOG2)..=(1u64 << MAX_BATCH_LOG2);
+    (batch.is_power_of_two() && allowed.contains(&batch)).then_some(batch as usize)
+}
+
 /// Loads a model file written by [`to_safetensors`]: the model from
 /// `dims`, the weights from the master tensors, checked against
 /// `weights_hash` and against the compute tensors.
@@ -218,7 +230,9 @@ pub fn from_safetensors(bytes: &[u8]) -> Result<ModelFile, ModelFileError> {
         block_hash: field("block_hash")?,
         spec_version: u32::try_from(number("spec_version")?)
             .map_err(|_| format("`spec_version` overflows".into()))?,
-        batch: usize::try_from(number("batch")?).map_err(|_| format("`batch` overflows".into()))?,
+        batch: job_batch(number("batch")?).ok_or_else(|| {
+            format("`batch` is not a job's batch (a power of two, 16..=1024)".into())
+        })?,
         steps: number("steps")?,
     };
     Ok(ModelFile {
@@ -279,5 +293,83 @@ mod tests {
             from_safetensors(b"not a model"),
             Err(ModelFileError::Format(_))
         ));
+    }
+
+    /// Rewrites a file with `edit` applied to its tensors and metadata.
+    fn rewrite(
+        bytes: &[u8],
+        edit: impl Fn(&str, &mut Vec<u8>),
+        edit_meta: impl Fn(&mut HashMap<String, String>),
+    ) -> Vec<u8> {
+        let tensors = SafeTensors::deserialize(bytes).unwrap();
+        let (_, header) = SafeTensors::read_metadata(bytes).unwrap();
+        let mut meta = header.metadata().clone().unwrap();
+        edit_meta(&mut meta);
+        let owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = tensors
+            .tensors()
+            .into_iter()
+            .map(|(name, view)| {
+                let mut data = view.data().to_vec();
+                edit(&name, &mut data);
+                (name, view.dtype(), view.shape().to_vec(), data)
+            })
+            .collect();
+        let views: Vec<(&str, TensorView<'_>)> = owned
+            .iter()
+            .map(|(n, d, s, b)| (n.as_str(), TensorView::new(*d, s.clone(), b).unwrap()))
+            .collect();
+        safetensors::serialize(views, Some(meta)).unwrap()
+    }
+
+    #[test]
+    fn consistent_tampering_is_caught_by_the_hash_and_bad_headers_by_their_checks() {
+        let model = Model::new(&[12, 8, 3]).unwrap();
+        let weights = Weights::initial(&model, &[9; 32]);
+        let bytes = to_safetensors(&model, &weights, &provenance()).unwrap();
+        // A master moved by 256 with its compute weight moved to match:
+        // internally consistent, but not the chain's weights.
+        let master = weights.layer(0)[0];
+        let moved = if master < 0 {
+            master + 256
+        } else {
+            master - 256
+        };
+        let tampered = rewrite(
+            &bytes,
+            |name, data| match name {
+                "layer0.master" => data[..2].copy_from_slice(&moved.to_le_bytes()),
+                "layer0.weight" => {
+                    data[0] = upow_puzzle::rounding::compute_weight(moved as i64) as i8 as u8
+                }
+                _ => {}
+            },
+            |_| {},
+        );
+        assert!(matches!(
+            from_safetensors(&tampered),
+            Err(ModelFileError::Hash { .. })
+        ));
+        let exponent = rewrite(
+            &bytes,
+            |name, data| {
+                if name == "layer1.exponent" {
+                    data.copy_from_slice(&0i32.to_le_bytes());
+                }
+            },
+            |_| {},
+        );
+        assert!(from_safetensors(&exponent).is_err());
+        for batch in ["0", "24", "8", "2048", "1152921504606846976"] {
+            let bad = rewrite(
+                &bytes,
+                |_, _| {},
+                |m| {
+                    m.insert("batch".into(), batch.into());
+                },
+            );
+            assert!(from_safetensors(&bad).is_err(), "batch {batch}");
+        }
+        let unchanged = rewrite(&bytes, |_, _| {}, |_| {});
+        assert!(from_safetensors(&unchanged).is_ok());
     }
 }

@@ -307,7 +307,7 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
             "--test",
             fm.to_str().unwrap(),
         ],
-        "corrupt.safetensors",
+        "not a upow model file",
     );
 
     // --- a cancel by someone else is refused before anything is signed.

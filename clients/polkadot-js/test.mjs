@@ -85,7 +85,10 @@ async function main() {
   // --- the house job over the upow RPC: its dataset for our spec.
   const house = (await api.rpc.upow.job(0)).toJSON();
   assert.equal(house.id, 0);
-  const dataset = { root: house.datasetRoot, samples: 60_000, inputs: house.model[0] };
+  const open = (await api.rpc.upow.openJobs()).toJSON();
+  const houseOpen = open.find((j) => j.job === 0);
+  assert.ok(houseOpen, 'the house job is open');
+  const dataset = { root: house.datasetRoot, samples: houseOpen.datasetSamples, inputs: house.model[0] };
   const spec = (dims) => ({ model: { dims }, hyper: { batchLog2: 6, lrShift: 2, totalSteps: 100_000 }, dataset });
 
   const price = api.consts.jobs.minPricePerStep.toBigInt() * 10n;

@@ -32,8 +32,11 @@ const CF_WEIGHTS: &str = "weights";
 const CF_DATASETS: &str = "datasets";
 const CF_BLOCKS: &str = "blocks";
 const CF_UPLOADS: &str = "uploads";
-/// Most bytes of one dataset upload (samples × (1 + inputs)): 1 GiB.
+/// Most bytes one dataset upload may need to rebuild: its samples and its
+/// Merkle tree, `samples · (1 + inputs + UPLOAD_TREE_BYTES_PER_SAMPLE)`: 1 GiB.
 pub const MAX_UPLOAD_BYTES: u64 = 1 << 30;
+/// Bytes of Merkle tree per sample a rebuild holds (two 32-byte hashes).
+pub const UPLOAD_TREE_BYTES_PER_SAMPLE: u64 = 64;
 /// Most unfinished uploads a node keeps at once.
 pub const MAX_OPEN_UPLOADS: usize = 4;
 /// Samples per stored dataset chunk.
@@ -167,6 +170,16 @@ impl CheckpointStore {
 
     /// Stores a dataset (chunked) and keeps it in memory; returns its commitment.
     pub fn import_dataset(&self, dataset: Dataset) -> Result<DatasetCommitment, StoreError> {
+        let commitment = self.write_dataset(&dataset)?;
+        self.datasets
+            .lock()
+            .insert(commitment.root, Arc::new(dataset));
+        Ok(commitment)
+    }
+
+    /// Stores a dataset (chunked) without keeping it in memory (it is
+    /// loaded on first use).
+    fn write_dataset(&self, dataset: &Dataset) -> Result<DatasetCommitment, StoreError> {
         let commitment = dataset.commitment();
         let cf = self.cf(CF_DATASETS)?;
         let len = dataset.sample_len();
@@ -184,9 +197,6 @@ impl CheckpointStore {
             (commitment.inputs, commitment.samples).encode(),
         );
         self.db.write(batch)?;
-        self.datasets
-            .lock()
-            .insert(commitment.root, Arc::new(dataset));
         Ok(commitment)
     }
 
@@ -224,6 +234,7 @@ impl CheckpointStore {
     }
 
     /// Whether a dataset with this root is stored.
+    #[cfg(test)]
     pub fn has_dataset(&self, root: &Hash) -> Result<bool, StoreError> {
         if self.datasets.lock().contains_key(root) {
             return Ok(true);
@@ -245,13 +256,32 @@ impl CheckpointStore {
             .transpose()
     }
 
+    /// The shape `(inputs, samples)` of a stored dataset, without loading it.
+    pub fn dataset_shape(&self, root: &Hash) -> Result<Option<(u32, u64)>, StoreError> {
+        self.db
+            .get_cf(self.cf(CF_DATASETS)?, dataset_key(root, None))?
+            .map(|meta| {
+                <(u32, u64)>::decode(&mut &meta[..])
+                    .map_err(|e| StoreError::Corrupt(format!("dataset metadata: {e}")))
+            })
+            .transpose()
+    }
+
     /// Adds `data` (whole samples, `1 + inputs` bytes each) at sample
     /// `offset` to the upload of a dataset announced as (`root`, `samples`,
     /// `inputs`). Uploads are resumable: `offset` must be the samples
-    /// received so far ([`CheckpointStore::upload`]). When the last sample
-    /// arrives, the dataset is rebuilt and stored if it hashes to `root`,
-    /// else discarded ([`StoreError::UploadMismatch`]). Returns the state
-    /// after the call (`received == samples` once stored).
+    /// received so far ([`CheckpointStore::upload`]); `offset` 0 (re)starts
+    /// an upload, discarding what an earlier one of the root left. When the
+    /// last sample arrives, the dataset is rebuilt and stored if it hashes
+    /// to `root`, else discarded ([`StoreError::UploadMismatch`]). Returns
+    /// the state after the call (`received == samples` once stored).
+    ///
+    /// Bounded: `samples · (1 + inputs + 64)` — the samples and the Merkle
+    /// tree a rebuild holds in memory — at most [`MAX_UPLOAD_BYTES`], and
+    /// at most [`MAX_OPEN_UPLOADS`] unfinished uploads. An upload whose
+    /// rebuild was interrupted (a crash after its last chunk) is finished by
+    /// the next call for its root; one whose root got stored another way is
+    /// dropped.
     pub fn put_upload(
         &self,
         root: &Hash,
@@ -260,13 +290,21 @@ impl CheckpointStore {
         offset: u64,
         data: &[u8],
     ) -> Result<UploadState, StoreError> {
-        let _writes = self.uploads.lock();
-        if self.has_dataset(root)? {
+        let _uploads = self.uploads.lock();
+        let cf = self.cf(CF_UPLOADS)?;
+        if let Some((inputs, samples)) = self.dataset_shape(root)? {
+            self.clear_upload(root)?;
             return Ok(UploadState {
                 samples,
                 inputs,
                 received: samples,
             });
+        }
+        if let Some(state) = self.upload(root)? {
+            if state.received == state.samples {
+                self.finish_upload(root, state)?;
+                return Ok(state);
+            }
         }
         if samples == 0 || !(1..=upow_puzzle::model::MAX_WIDTH).contains(&inputs) {
             return Err(StoreError::Upload(format!(
@@ -275,33 +313,28 @@ impl CheckpointStore {
             )));
         }
         let len = 1 + inputs as u64;
-        let total = samples.saturating_mul(len);
-        if total > MAX_UPLOAD_BYTES {
+        let footprint = samples.saturating_mul(len + UPLOAD_TREE_BYTES_PER_SAMPLE);
+        if footprint > MAX_UPLOAD_BYTES {
             return Err(StoreError::UploadTooLarge(format!(
-                "{samples} samples of {len} bytes is {total} bytes, above the limit of {MAX_UPLOAD_BYTES}"
+                "{samples} samples of {len} bytes need {footprint} bytes with their Merkle tree, above the limit of {MAX_UPLOAD_BYTES}"
             )));
         }
-        let cf = self.cf(CF_UPLOADS)?;
         let state = match self.upload(root)? {
-            Some(state) if (state.samples, state.inputs) != (samples, inputs) => {
+            Some(state) if offset > 0 && (state.samples, state.inputs) != (samples, inputs) => {
                 return Err(StoreError::Upload(format!(
-                    "an upload of 0x{} as {} samples of {} inputs is in progress, not {samples} of {inputs}",
+                    "an upload of 0x{} as {} samples of {} inputs is in progress, not {samples} of {inputs} (offset 0 restarts it)",
                     hex::encode(root),
                     state.samples,
                     state.inputs
                 )))
             }
-            Some(state) => state,
-            None => {
-                let open = self
-                    .db
-                    .iterator_cf(cf, IteratorMode::Start)
-                    .filter_map(Result::ok)
-                    .filter(|(key, _)| key.len() == 33)
-                    .count();
-                if open >= MAX_OPEN_UPLOADS {
+            Some(state) if offset > 0 => state,
+            existing => {
+                if existing.is_some() {
+                    self.clear_upload(root)?;
+                } else if self.open_uploads()? >= MAX_OPEN_UPLOADS {
                     return Err(StoreError::UploadTooLarge(format!(
-                        "{open} unfinished uploads: finish one first"
+                        "{MAX_OPEN_UPLOADS} unfinished uploads: finish one first"
                     )));
                 }
                 UploadState {
@@ -313,7 +346,7 @@ impl CheckpointStore {
         };
         if offset != state.received {
             return Err(StoreError::Upload(format!(
-                "offset {offset}: the node has {} samples of this upload, resume at {}",
+                "offset {offset}: the node has {} samples of this upload, resume at {} (or 0 to restart)",
                 state.received, state.received
             )));
         }
@@ -341,6 +374,29 @@ impl CheckpointStore {
         Ok(state)
     }
 
+    /// Unfinished uploads (their state records; keys only).
+    fn open_uploads(&self) -> Result<usize, StoreError> {
+        let mut iter = self.db.raw_iterator_cf(self.cf(CF_UPLOADS)?);
+        iter.seek_to_first();
+        let mut open = 0;
+        while let Some(key) = iter.key() {
+            open += usize::from(key.len() == 33);
+            iter.next();
+        }
+        iter.status()?;
+        Ok(open)
+    }
+
+    /// Removes an upload's state and chunks.
+    fn clear_upload(&self, root: &Hash) -> Result<(), StoreError> {
+        let cf = self.cf(CF_UPLOADS)?;
+        let mut clear = rocksdb::WriteBatch::default();
+        clear.delete_range_cf(cf, upload_key(root, None), upload_key(root, Some(u64::MAX)));
+        clear.delete_cf(cf, upload_key(root, Some(u64::MAX)));
+        self.db.write(clear)?;
+        Ok(())
+    }
+
     /// Rebuilds a complete upload, stores it if it hashes to `root`, and
     /// removes the upload either way.
     fn finish_upload(&self, root: &Hash, state: UploadState) -> Result<(), StoreError> {
@@ -349,24 +405,31 @@ impl CheckpointStore {
         let mut bytes = Vec::with_capacity(state.samples as usize * len);
         let prefix = upload_key(root, Some(0));
         let prefix = &prefix[..33];
-        for item in self.db.prefix_iterator_cf(cf, prefix) {
-            let (key, value) = item?;
+        let mut iter = self.db.raw_iterator_cf(cf);
+        iter.seek(prefix);
+        while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
             if !key.starts_with(prefix) {
                 break;
             }
-            bytes.extend_from_slice(&value);
+            bytes.extend_from_slice(value);
+            iter.next();
         }
-        let mut clear = rocksdb::WriteBatch::default();
-        clear.delete_range_cf(cf, upload_key(root, None), upload_key(root, Some(u64::MAX)));
-        clear.delete_cf(cf, upload_key(root, Some(u64::MAX)));
+        iter.status()?;
         match Dataset::from_encoded(state.inputs, bytes) {
             Ok(dataset) if dataset.commitment().root == *root => {
-                self.import_dataset(dataset)?;
-                self.db.write(clear)?;
+                self.write_dataset(&dataset)?;
+                self.clear_upload(root)?;
+                log::info!(
+                    target: "upow",
+                    "📚 dataset {} ({} samples of {} inputs) uploaded and stored",
+                    hex::encode(root),
+                    state.samples,
+                    state.inputs
+                );
                 Ok(())
             }
             built => {
-                self.db.write(clear)?;
+                self.clear_upload(root)?;
                 Err(StoreError::UploadMismatch {
                     root: hex::encode(root),
                     got: match built {
@@ -511,7 +574,7 @@ mod tests {
             // Not whole samples, a gap, a repeat, a different shape: refused.
             assert!(store.put_upload(&c.root, 40, 5, 10, &bytes[..7]).is_err());
             assert!(store.put_upload(&c.root, 40, 5, 12, &bytes[..len]).is_err());
-            assert!(store.put_upload(&c.root, 40, 5, 0, &bytes[..len]).is_err());
+            assert!(store.put_upload(&c.root, 40, 5, 5, &bytes[..len]).is_err());
             assert!(store.put_upload(&c.root, 41, 5, 10, &bytes[..len]).is_err());
             // One sample past the announced end.
             let too_many = [&bytes[10 * len..], &bytes[..len]].concat();
@@ -539,9 +602,14 @@ mod tests {
         assert!(matches!(err, StoreError::UploadMismatch { .. }), "{err}");
         assert!(!store.has_dataset(&wrong).unwrap());
         assert_eq!(store.upload(&wrong).unwrap(), None);
-        // Limits: too large, too many open.
+        // Limits: too large (the tree counts: 2^24 one-input samples need
+        // 2^24 · 66 bytes to rebuild), too many open.
         assert!(matches!(
             store.put_upload(&wrong, 1 << 30, 784, 0, &[0; 785]),
+            Err(StoreError::UploadTooLarge(_))
+        ));
+        assert!(matches!(
+            store.put_upload(&wrong, 1 << 24, 1, 0, &[0; 2]),
             Err(StoreError::UploadTooLarge(_))
         ));
         for i in 0..MAX_OPEN_UPLOADS as u8 {
@@ -551,6 +619,58 @@ mod tests {
             store.put_upload(&[99; 32], 40, 5, 0, &bytes[..len]),
             Err(StoreError::UploadTooLarge(_))
         ));
+        // Offset 0 restarts an upload (another shape too), taking no new slot.
+        let state = store
+            .put_upload(&[0; 32], 20, 5, 0, &bytes[..2 * len])
+            .unwrap();
+        assert_eq!((state.samples, state.received), (20, 2));
+        assert_eq!(store.open_uploads().unwrap(), MAX_OPEN_UPLOADS);
+    }
+
+    #[test]
+    fn an_upload_whose_rebuild_was_interrupted_is_finished_and_a_stored_root_frees_its_slot() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CheckpointStore::open(dir.path()).unwrap();
+        let dataset = tiny_dataset(5);
+        let c = dataset.commitment();
+        // As if the node died after writing the last chunk, before the rebuild.
+        let cf = store.cf(CF_UPLOADS).unwrap();
+        store
+            .db
+            .put_cf(cf, upload_key(&c.root, Some(0)), dataset.encoded())
+            .unwrap();
+        let done = UploadState {
+            samples: 40,
+            inputs: 5,
+            received: 40,
+        };
+        store
+            .db
+            .put_cf(cf, upload_key(&c.root, None), done.encode())
+            .unwrap();
+        assert_eq!(store.open_uploads().unwrap(), 1);
+        // The next call for the root finishes it.
+        assert_eq!(
+            store.put_upload(&c.root, 40, 5, 40, &[]).unwrap().received,
+            40
+        );
+        assert!(store.has_dataset(&c.root).unwrap());
+        assert_eq!(store.open_uploads().unwrap(), 0);
+
+        // An upload open when its root is stored another way (--dataset-dir).
+        let other = tiny_dataset(6);
+        let o = other.commitment();
+        store
+            .put_upload(&o.root, 40, 5, 0, &other.encoded()[..6])
+            .unwrap();
+        assert_eq!(store.open_uploads().unwrap(), 1);
+        store.import_dataset(tiny_dataset(6)).unwrap();
+        let state = store
+            .put_upload(&o.root, 40, 5, 1, &other.encoded()[6..12])
+            .unwrap();
+        assert_eq!(state.received, 40);
+        assert_eq!(store.upload(&o.root).unwrap(), None);
+        assert_eq!(store.open_uploads().unwrap(), 0);
     }
 
     fn weights(seed: u8) -> (Hash, Vec<u8>) {

@@ -310,7 +310,7 @@ pub trait UpowApi {
     /// The last chunk makes the node rebuild the dataset and store it only
     /// if it hashes to `root`. At most [`MAX_DATASET_BYTES`] per call.
     #[method(name = "putDataset", with_extensions)]
-    fn put_dataset(
+    async fn put_dataset(
         &self,
         root: H256,
         samples: u64,

@@ -413,8 +413,8 @@ impl Coordinator {
     }
 
     /// A dataset's samples from the node, or — when it does not serve the
-    /// dataset — from the first `--dataset-source` that does. The caller
-    /// checks them against the commitment.
+    /// dataset — from the first `--dataset-source` whose samples match the
+    /// commitment. The caller checks the node's against the commitment.
     async fn download_dataset(
         &self,
         client: &NodeClient,
@@ -447,15 +447,28 @@ impl Coordinator {
                 let other = NodeClient::connect(source, self.metrics.clone()).await?;
                 other.download_dataset(commitment, progress).await
             };
-            match attempt.await {
-                Ok(bytes) => {
-                    tracing::info!(target: "upow::mine", root, source = source.as_str(), "dataset downloaded from another node");
-                    return Ok(bytes);
-                }
+            let bytes = match attempt.await {
+                Ok(bytes) => bytes,
                 Err(e) => {
                     tracing::warn!(target: "upow::mine", root, source = source.as_str(), error = %e, "dataset source failed");
+                    continue;
                 }
+            };
+            // Checked here, so a source that sends other samples is
+            // passed over for the next one.
+            let expected = *commitment;
+            let (bytes, matches) = tokio::task::spawn_blocking(move || {
+                let matches = Dataset::from_encoded(expected.inputs, bytes.clone())
+                    .is_ok_and(|d| d.commitment() == expected);
+                (bytes, matches)
+            })
+            .await
+            .map_err(|e| MineError::Task(e.to_string()))?;
+            if matches {
+                tracing::info!(target: "upow::mine", root, source = source.as_str(), "dataset downloaded from another node");
+                return Ok(bytes);
             }
+            tracing::warn!(target: "upow::mine", root, source = source.as_str(), "dataset source sent samples that do not match the job's commitment");
         }
         first.map_err(as_mine_error)
     }

@@ -191,7 +191,7 @@ where
             .ok_or_else(|| rpc_error(error::NOT_FOUND, format!("unknown weights {hash}")))
     }
 
-    fn put_dataset(
+    async fn put_dataset(
         &self,
         ext: &Extensions,
         root: H256,
@@ -201,7 +201,7 @@ where
         data: Bytes,
     ) -> RpcResult<DatasetUpload> {
         ensure_unsafe_allowed(ext, "upow_putDataset")?;
-        if data.0.len() as u64 > MAX_DATASET_BYTES + 1024 {
+        if data.0.len() as u64 > MAX_DATASET_BYTES {
             return Err(rpc_error(
                 error::TOO_LARGE,
                 format!(
@@ -210,42 +210,41 @@ where
                 ),
             ));
         }
-        let state = self
-            .work
-            .store()
-            .put_upload(&root.0, samples, inputs, offset, &data.0)
-            .map_err(|e| {
-                let code = match e {
-                    StoreError::Upload(_) => error::INVALID_INPUT,
-                    StoreError::UploadTooLarge(_) => error::TOO_LARGE,
-                    StoreError::UploadMismatch { .. } => error::REJECTED,
-                    _ => error::INTERNAL,
-                };
-                rpc_error(code, e.to_string())
-            })?;
-        let stored = state.received == state.samples;
-        if stored {
-            log::info!(target: "upow", "📚 dataset 0x{} ({samples} samples of {inputs} inputs) uploaded and stored", hex::encode(root.0));
-        }
+        // The last chunk rebuilds the dataset (seconds for a large one):
+        // off the RPC workers.
+        let store = self.work.store().clone();
+        let state = tokio::task::spawn_blocking(move || {
+            store.put_upload(&root.0, samples, inputs, offset, &data.0)
+        })
+        .await
+        .map_err(|e| rpc_error(error::INTERNAL, e.to_string()))?
+        .map_err(|e| {
+            let code = match e {
+                StoreError::Upload(_) => error::INVALID_INPUT,
+                StoreError::UploadTooLarge(_) => error::TOO_LARGE,
+                StoreError::UploadMismatch { .. } => error::REJECTED,
+                _ => error::INTERNAL,
+            };
+            rpc_error(code, e.to_string())
+        })?;
         Ok(DatasetUpload {
             root,
             samples: state.samples,
             inputs: state.inputs,
             received: state.received,
-            stored,
+            stored: state.received == state.samples,
         })
     }
 
     fn dataset_upload(&self, root: H256) -> RpcResult<Option<DatasetUpload>> {
         let store = self.work.store();
         let internal = |e: StoreError| rpc_error(error::INTERNAL, e.to_string());
-        if let Some(dataset) = store.dataset(&root.0).map_err(internal)? {
-            let c = dataset.commitment();
+        if let Some((inputs, samples)) = store.dataset_shape(&root.0).map_err(internal)? {
             return Ok(Some(DatasetUpload {
                 root,
-                samples: c.samples,
-                inputs: c.inputs,
-                received: c.samples,
+                samples,
+                inputs,
+                received: samples,
                 stored: true,
             }));
         }
@@ -257,6 +256,8 @@ where
                 samples: state.samples,
                 inputs: state.inputs,
                 received: state.received,
+                // A finished upload is stored or removed at once; one whose
+                // rebuild was interrupted is finished by the next put.
                 stored: false,
             }))
     }
