@@ -85,14 +85,14 @@ async function main() {
   // --- the house job over the upow RPC: its dataset for our spec.
   const house = (await api.rpc.upow.job(0)).toJSON();
   assert.equal(house.id, 0);
-  const open = (await api.rpc.upow.openJobs()).toJSON();
+  const open = (await api.rpc.upow.openJobs()).map((job) => job.toJSON());
   const houseOpen = open.find((j) => j.job === 0);
   assert.ok(houseOpen, 'the house job is open');
   const dataset = { root: house.datasetRoot, samples: houseOpen.datasetSamples, inputs: house.model[0] };
   const spec = (dims) => ({ model: { dims }, hyper: { batchLog2: 6, lrShift: 2, totalSteps: 100_000 }, dataset });
 
   const price = api.consts.jobs.minPricePerStep.toBigInt() * 10n;
-  const budget = price * 1_000n;
+  const budget = price * 1_000_000n;
   const deposit = api.consts.jobs.jobDeposit.toBigInt();
 
   // --- a spec outside the limits: a module error that names the field.

@@ -8,7 +8,8 @@
 //
 // The methods and their JSON shapes are documented in docs/rpc.md; they are
 // defined once in the node (primitives/src/rpc.rs). Objects come back as
-// `Json` (call `.toJSON()`); 128-bit numbers inside them are 0x-hex strings.
+// `Json` (call `.toJSON()`), lists as `Vec<Json>`; 128-bit numbers inside
+// them are 0x-hex strings.
 // No custom types are needed for anything else: calls, events, errors,
 // storage and the runtime API `api.call.upowApi.*` come from the metadata.
 
@@ -24,7 +25,7 @@ export const upow = {
   openJobs: {
     description: 'Every job open at `parent` (default: best), best price first',
     params: [hash('parent', true)],
-    type: 'Json',
+    type: 'Vec<Json>',
   },
   getWeights: {
     description: 'Weights by hash, in the puzzle\'s canonical encoding',
@@ -54,7 +55,7 @@ export const upow = {
   lossCurve: {
     description: 'One point per block that trained the job: { block, steps, loss }',
     params: [{ name: 'id', type: 'u64' }, { name: 'from', type: 'u32' }, { name: 'count', type: 'u32' }],
-    type: 'Json',
+    type: 'Vec<Json>',
   },
   disputableBlocks: {
     description: 'Numbers of the blocks still in their dispute window',
