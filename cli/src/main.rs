@@ -479,13 +479,7 @@ fn nats(loss: u64) -> f64 {
 
 fn print_status(id: JobId, info: &JobInfo, block: u32) {
     let spec = &info.spec;
-    let dims = spec
-        .model
-        .dims()
-        .iter()
-        .map(u32::to_string)
-        .collect::<Vec<_>>()
-        .join("-");
+    let dims = &spec.model;
     println!(
         "job {id}: {} (at finalized block {block})",
         status_name(info.status)

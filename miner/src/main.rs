@@ -145,13 +145,7 @@ fn run_train(args: TrainArgs) -> anyhow::Result<()> {
         backend: args.backend,
         device: args.device,
     };
-    let model_name = args
-        .model
-        .dims()
-        .iter()
-        .map(u32::to_string)
-        .collect::<Vec<_>>()
-        .join("-");
+    let model_name = args.model.to_string();
     let bar = if args.json {
         ProgressBar::hidden()
     } else {

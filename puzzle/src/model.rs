@@ -212,6 +212,20 @@ impl Hyperparams {
     }
 }
 
+/// `784-128-10`: the dimensions joined by dashes (the CLI's and the
+/// miner's name for a model).
+impl core::fmt::Display for Model {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for (i, d) in self.dims.iter().enumerate() {
+            if i > 0 {
+                f.write_str("-")?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(feature = "scale")]
 mod scale {
     use super::*;
@@ -297,6 +311,7 @@ mod tests {
             [-9, -9, -7]
         );
         assert_eq!(m.params(), 784 * 128 + 1280);
+        assert_eq!(m.to_string(), "784-128-10");
     }
 
     #[test]
