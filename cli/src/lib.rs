@@ -15,6 +15,7 @@ pub mod chain;
 pub mod dataset;
 pub mod jobfile;
 pub mod model;
+pub mod plot;
 
 /// The typed interface of the upow runtime, generated from its metadata.
 /// The job spec and job types are the puzzle's and primitives' own

@@ -118,6 +118,17 @@ enum JobCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// The job's loss curve as an image (.png or .svg).
+    Plot {
+        /// The job.
+        id: JobId,
+        /// Where to write it: `.png` or `.svg`.
+        #[arg(long)]
+        out: PathBuf,
+        /// A TrueType font for the chart's text (default: DejaVu Sans).
+        #[arg(long)]
+        font: Option<PathBuf>,
+    },
     /// Accuracy and loss of a model on a test set (docs/puzzle.md §10).
     Eval {
         /// A job id (its weights at the best block, or --at) or a model file.
@@ -415,6 +426,35 @@ async fn job(url: &str, command: JobCommand) -> Result<()> {
                 bytes.len(),
                 out.display()
             );
+            Ok(())
+        }
+        JobCommand::Plot { id, out, font } => {
+            let chain = connect(url).await?;
+            // The curve is kept per block; read it 1024 points at a time.
+            let mut points = Vec::new();
+            loop {
+                let from = u32::try_from(points.len()).context("too many loss points")?;
+                let page = chain
+                    .node()
+                    .loss_curve(id, from, 1024)
+                    .await
+                    .with_context(|| format!("reading job {id}'s loss curve"))?;
+                let last = page.len() < 1024;
+                points.extend(page.into_iter().map(|p| (p.steps, nats(p.loss))));
+                if last {
+                    break;
+                }
+            }
+            if points.is_empty() {
+                bail!("job {id} has no loss points yet: no block has trained it");
+            }
+            upow_cli::plot::plot(
+                &points,
+                &format!("job {id}: loss per block"),
+                &out,
+                font.as_deref(),
+            )?;
+            println!("job {id}: {} points → {}", points.len(), out.display());
             Ok(())
         }
         JobCommand::Eval { model, test, at } => {

@@ -285,6 +285,37 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
     assert!(from_file.starts_with("accuracy "), "{from_file}");
     let loaded = upow_cli::model::from_safetensors(&std::fs::read(&model).unwrap()).unwrap();
     assert_eq!(loaded.provenance.job, first_id);
+    // The loss curve as an image.
+    let png = dir.path().join("loss.png");
+    let plotted = cli_ok(
+        &node,
+        &[
+            "job",
+            "plot",
+            &first_id.to_string(),
+            "--out",
+            png.to_str().unwrap(),
+        ],
+    );
+    assert!(plotted.contains("points → "), "{plotted}");
+    assert_eq!(&std::fs::read(&png).unwrap()[..8], b"\x89PNG\r\n\x1a\n");
+    let svg = dir.path().join("loss.svg");
+    cli_ok(
+        &node,
+        &[
+            "job",
+            "plot",
+            &first_id.to_string(),
+            "--out",
+            svg.to_str().unwrap(),
+        ],
+    );
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
+    cli_refused(
+        &node,
+        &["job", "plot", "999", "--out", png.to_str().unwrap()],
+        "job 999",
+    );
     // Other tools read it: numpy + safetensors reproduce the accuracy.
     let python = python_accuracy(&model, &fm);
     assert_eq!(
@@ -379,9 +410,19 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
     third.wait_for("sync", Duration::from_secs(120), |n| {
         n.best_number() >= node.best_number().saturating_sub(1)
     });
+    drop(second_node);
     let third_job = write_job(dir.path(), "third.toml", &job("30 UPOW", "[784, 24, 10]"));
     let posted_third = post(&third_job);
     let third_id = word_after(&posted_third, "job").to_string();
+    let third_number: u64 = third_id.parse().unwrap();
+    third.wait_for(
+        "the third job on the miner's node",
+        Duration::from_secs(180),
+        |n| {
+            n.rpc_call("upow_job", json!([third_number]))
+                .is_ok_and(|j| j["status"] == "Open")
+        },
+    );
     let miner_dir = dir.path().join("miner");
     let mut miner = Command::new(sibling_binary("upow-miner"))
         .args(["mine", "--json", "--data-dir"])
@@ -394,11 +435,12 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
         ])
         .args(["--backend", "cpu", "--threads", "1", "--job", &third_id])
         .args(["--dataset-source", &alice_url(&node)])
+        .env("RUST_LOG", "info")
         .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(dir.path().join("miner.log")).unwrap())
         .spawn()
         .expect("upow-miner starts");
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_secs(300);
     let log = dir.path().join("miner.log");
     while !std::fs::read_to_string(&log)
         .unwrap_or_default()
@@ -406,11 +448,16 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
     {
         assert!(
             Instant::now() < deadline,
-            "the miner did not fetch the dataset from --dataset-source:\n{}",
-            std::fs::read_to_string(&log).unwrap_or_default()
+            "the miner did not fetch the dataset from --dataset-source:\n{}\nits node:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default(),
+            third.log_tail()
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+    println!(
+        "miner log:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
     miner.kill().unwrap();
     miner.wait().unwrap();
     assert!(node.log_tail().lines().all(|l| !l.contains("panicked")));
