@@ -411,7 +411,13 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
         n.best_number() >= node.best_number().saturating_sub(1)
     });
     drop(second_node);
-    let third_job = write_job(dir.path(), "third.toml", &job("30 UPOW", "[784, 24, 10]"));
+    // Large enough to stay open while the miner starts (Alice's node trains
+    // it too, thousands of steps a block).
+    let third_job = write_job(
+        dir.path(),
+        "third.toml",
+        &job("5000 UPOW", "[784, 24, 10]").replace("steps = 100000\n", "steps = 100000000\n"),
+    );
     let posted_third = post(&third_job);
     let third_id = word_after(&posted_third, "job").to_string();
     let third_number: u64 = third_id.parse().unwrap();
