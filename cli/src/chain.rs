@@ -262,7 +262,7 @@ impl Chain {
             .map_err(|e| read_error("the job deposit")(e.to_string()))
     }
 
-    /// The weights of a job at `at` (default: the best block), fetched by
+    /// The weights of a job at `at` (default: the finalized block), fetched by
     /// hash and checked against the chain's record.
     pub async fn job_weights(
         &self,
