@@ -12,7 +12,7 @@ use frame_support::{
 use frame_system::RawOrigin;
 use sp_runtime::traits::Saturating;
 use upow_primitives::traits::JobSchedule;
-use upow_puzzle::{DatasetCommitment, Hyperparams, Model};
+use upow_puzzle::{DatasetCommitment, Hyperparams, JobSpec, Model};
 
 /// Planned steps of the benchmark jobs: one block of this many steps completes one.
 const STEPS: u64 = 4;
