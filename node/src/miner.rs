@@ -3,7 +3,11 @@
 //! so a dev chain runs without the separate `upow-miner`.
 
 use std::{
-    sync::Arc,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    thread::JoinHandle,
     time::{Duration, Instant},
 };
 
@@ -41,8 +45,32 @@ struct Found {
     final_weights: upow_puzzle::Weights,
 }
 
+/// The mining thread, stopped and joined when dropped.
+///
+/// The thread holds the client and the checkpoint store; whoever drops the
+/// last handle closes their RocksDB databases. Left running at shutdown, it
+/// did so while the process was already exiting and tearing down RocksDB's
+/// statics: `pthread lock: Invalid argument`, SIGABRT (exit 134). Joined
+/// here, the thread is gone before the task manager finishes shutting down.
+struct MinerThread {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Drop for MinerThread {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(handle) = self.handle.take() {
+            if handle.join().is_err() {
+                log::error!(target: LOG_TARGET, "the mining thread panicked");
+            }
+        }
+    }
+}
+
 /// Starts the miner thread and returns the task that authors its blocks
-/// (to spawn). The thread stops when that task is dropped (node shutdown).
+/// (to spawn). Dropping that task (node shutdown) stops the thread and
+/// waits for it (at most one chunk of steps).
 pub fn start<C, E, S>(
     client: Arc<C>,
     work: WorkSource<C>,
@@ -61,13 +89,24 @@ where
     let (tx, mut rx) = mpsc::unbounded_channel::<Found>();
     let thread_client = client.clone();
     let store = work.store().clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread_stop = stop.clone();
     let spawned = std::thread::Builder::new()
         .name("upow-miner".into())
-        .spawn(move || mine(thread_client, work, sync, author_key, tx));
-    if let Err(e) = spawned {
-        log::error!(target: LOG_TARGET, "cannot start the mining thread: {e}");
-    }
+        .spawn(move || mine(thread_client, work, sync, author_key, tx, &thread_stop));
+    let thread = MinerThread {
+        stop,
+        handle: match spawned {
+            Ok(handle) => Some(handle),
+            Err(e) => {
+                log::error!(target: LOG_TARGET, "cannot start the mining thread: {e}");
+                None
+            }
+        },
+    };
     async move {
+        // Owned by the task: dropped (stopped and joined) with it.
+        let _thread = thread;
         while let Some(found) = rx.recv().await {
             // The miner knows W_n already: store it now, so the next
             // trajectory can start as soon as the block is imported.
@@ -105,6 +144,7 @@ fn mine<C, S>(
     sync: Arc<S>,
     author: AuthorId,
     found: mpsc::UnboundedSender<Found>,
+    stop: &AtomicBool,
 ) where
     C: ProvideRuntimeApi<Block> + HeaderBackend<Block>,
     C::Api: UpowApi<Block>,
@@ -113,7 +153,8 @@ fn mine<C, S>(
     let mut last_report = Instant::now();
     let mut steps_since_report = 0u64;
     let mut last_problem = String::new();
-    while !found.is_closed() {
+    let stopped = || stop.load(Ordering::Acquire) || found.is_closed();
+    while !stopped() {
         if sync.is_major_syncing() {
             std::thread::sleep(Duration::from_millis(500));
             continue;
@@ -195,7 +236,7 @@ fn mine<C, S>(
                     if sent.is_err() {
                         return;
                     }
-                    wait_for_new_best(client.as_ref(), parent, &found);
+                    wait_for_new_best(client.as_ref(), parent, &stopped);
                     break;
                 }
                 // A job whose steps often come out degenerate cannot make a
@@ -211,7 +252,7 @@ fn mine<C, S>(
                     break;
                 }
             }
-            if found.is_closed() || client.info().best_hash != parent {
+            if stopped() || client.info().best_hash != parent {
                 break;
             }
         }
@@ -220,13 +261,13 @@ fn mine<C, S>(
 
 /// After a win, waits (briefly) for the block to become the best one, so
 /// the miner does not compete with its own block.
-fn wait_for_new_best<C: HeaderBackend<Block>, T>(
+fn wait_for_new_best<C: HeaderBackend<Block>>(
     client: &C,
     parent: H256,
-    channel: &mpsc::UnboundedSender<T>,
+    stopped: &impl Fn() -> bool,
 ) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while client.info().best_hash == parent && Instant::now() < deadline && !channel.is_closed() {
+    while client.info().best_hash == parent && Instant::now() < deadline && !stopped() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -85,10 +85,16 @@ pub fn node_binary() -> PathBuf {
 }
 
 impl Node {
-    /// Starts a node on `--chain dev` with `extra` arguments; waits for RPC.
+    /// Starts a node on `--chain dev` (unless `extra` names a `--chain`)
+    /// with `extra` arguments; waits for RPC.
     pub fn start(name: &str, base: &Path, extra: &[&str]) -> Node {
-        let rpc = free_port();
-        let p2p = free_port();
+        Node::start_on_ports(name, base, extra, free_port(), free_port())
+    }
+
+    /// [`Node::start`] on the given RPC and p2p ports (known to the other
+    /// nodes beforehand, as their bootnodes). A `--node-key` in `extra`
+    /// replaces the node's own fixed key.
+    pub fn start_on_ports(name: &str, base: &Path, extra: &[&str], rpc: u16, p2p: u16) -> Node {
         let mut node = Node {
             child: None,
             name: name.into(),
@@ -111,22 +117,28 @@ impl Node {
             .append(true)
             .open(&self.log)
             .unwrap();
+        let named = |flag: &str| self.args.iter().any(|a| a == flag);
         let child = Command::new(node_binary())
-            .args(["--chain", "dev", "--base-path"])
+            .args(if named("--chain") {
+                &[][..]
+            } else {
+                &["--chain", "dev"][..]
+            })
+            .arg("--base-path")
             .arg(&self.base)
-            .args([
-                "--rpc-port",
-                &self.rpc.to_string(),
-                "--node-key",
-                &self.node_key,
-            ])
+            .args(["--rpc-port", &self.rpc.to_string()])
+            .args(if named("--node-key") {
+                vec![]
+            } else {
+                vec!["--node-key", &self.node_key]
+            })
             .args([
                 "--no-telemetry",
                 "--no-mdns",
                 "--rpc-max-request-size",
                 "32",
             ])
-            .args(if self.args.iter().any(|a| a == "--prometheus-port") {
+            .args(if named("--prometheus-port") {
                 &[][..]
             } else {
                 &["--no-prometheus"][..]
@@ -185,6 +197,32 @@ impl Node {
         }
     }
 
+    /// Sends `signal` (`INT`, `TERM`, …) and waits up to `timeout` for the
+    /// exit: its status, or `None` if the node was still running (then killed).
+    pub fn stop_with(
+        &mut self,
+        signal: &str,
+        timeout: Duration,
+    ) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{signal} failed");
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(status) = child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        None
+    }
+
     /// `kill -9`.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -224,6 +262,18 @@ impl Node {
 
     /// Posts a raw body; the JSON-RPC result or error.
     pub fn raw_http(&self, body: &str) -> Result<Value, RpcError> {
+        let value = self.raw_http_json(body)?;
+        if let Some(err) = value.get("error") {
+            return Err(RpcError {
+                code: err["code"].as_i64().unwrap_or(0),
+                message: err["message"].as_str().unwrap_or_default().to_string(),
+            });
+        }
+        Ok(value["result"].clone())
+    }
+
+    /// Posts a raw body; the whole JSON response (a batch's array, too).
+    pub fn raw_http_json(&self, body: &str) -> Result<Value, RpcError> {
         let io = |e: std::io::Error| RpcError {
             code: -1,
             message: e.to_string(),
@@ -255,17 +305,15 @@ impl Node {
                 message: format!("HTTP {status}: {payload}"),
             });
         }
-        let value: Value = serde_json::from_str(payload.trim()).map_err(|e| RpcError {
+        serde_json::from_str(payload.trim()).map_err(|e| RpcError {
             code: -2,
             message: format!("{e}: {payload}"),
-        })?;
-        if let Some(err) = value.get("error") {
-            return Err(RpcError {
-                code: err["code"].as_i64().unwrap_or(0),
-                message: err["message"].as_str().unwrap_or_default().to_string(),
-            });
-        }
-        Ok(value["result"].clone())
+        })
+    }
+
+    /// The node's process id (while it runs).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// A successful call's result (panics with the node's log otherwise).
