@@ -17,6 +17,7 @@ mod command;
 mod import;
 mod metrics;
 mod miner;
+mod network_access;
 mod pow;
 mod rpc;
 mod service;

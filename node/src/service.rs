@@ -9,8 +9,8 @@
 
 use std::{collections::HashSet, path::PathBuf, sync::Arc, time::Duration};
 
-use futures::{FutureExt, StreamExt};
-use sc_client_api::{Backend, BlockBackend, BlockchainEvents};
+use futures::StreamExt;
+use sc_client_api::{BlockBackend, BlockchainEvents};
 use sc_consensus_grandpa::SharedVoterState;
 use sc_service::{error::Error as ServiceError, Configuration, TaskManager, WarpSyncConfig};
 use sc_telemetry::{Telemetry, TelemetryWorker};
@@ -316,7 +316,7 @@ async fn prune_checkpoints(client: Arc<FullClient>, work: WorkSource<FullClient>
 pub fn new_full<
     N: sc_network::NetworkBackend<Block, <Block as sp_runtime::traits::Block>::Hash>,
 >(
-    config: Configuration,
+    mut config: Configuration,
     params: UpowParams,
 ) -> Result<TaskManager, ServiceError> {
     let sc_service::PartialComponents {
@@ -339,6 +339,11 @@ pub fn new_full<
         }
     }
 
+    // A permissioned chain connects to nobody until the network-access task
+    // has set the peers the chain authorizes.
+    let peers_set = &mut config.network.default_peers_set;
+    peers_set.non_reserved_mode =
+        crate::network_access::initial_mode(client.as_ref(), peers_set.non_reserved_mode.clone());
     let mut net_config = sc_network::config::FullNetworkConfiguration::<
         Block,
         <Block as sp_runtime::traits::Block>::Hash,
@@ -381,28 +386,17 @@ pub fn new_full<
             metrics,
         })?;
 
+    // The runtime's only offchain worker is pallet_node_authorization's,
+    // whose work the network-access task does (from genesis on, with the
+    // rule of `NetworkAccessApi`): no offchain workers run.
     if config.offchain_worker.enabled {
-        let offchain_workers =
-            sc_offchain::OffchainWorkers::new(sc_offchain::OffchainWorkerOptions {
-                runtime_api_provider: client.clone(),
-                is_validator: config.role.is_authority(),
-                keystore: Some(keystore_container.keystore()),
-                offchain_db: backend.offchain_storage(),
-                transaction_pool: Some(OffchainTransactionPoolFactory::new(
-                    transaction_pool.clone(),
-                )),
-                network_provider: Arc::new(network.clone()),
-                enable_http_requests: true,
-                custom_extensions: |_| vec![],
-            })?;
-        task_manager.spawn_handle().spawn(
-            "offchain-workers-runner",
-            "offchain-worker",
-            offchain_workers
-                .run(client.clone(), task_manager.spawn_handle())
-                .boxed(),
-        );
+        log::debug!(target: "upow", "offchain workers are not run (the network-access task keeps the peers)");
     }
+    task_manager.spawn_handle().spawn(
+        "upow-network-access",
+        Some("upow"),
+        crate::network_access::keep_network_access(client.clone(), network.clone()),
+    );
 
     let role = config.role;
     let name = config.network.node_name.clone();

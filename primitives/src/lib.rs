@@ -8,7 +8,9 @@
 //! * [`PowSeal`]: the author's signature over the pre-seal header hash;
 //! * [`INHERENT_IDENTIFIER`]: the inherent carrying the trajectory proof;
 //! * [`Work`], [`JobInfo`]: what a miner trains and what a dApp queries;
-//! * [`UpowApi`]: difficulty, admission, work and jobs at a block.
+//! * [`UpowApi`]: difficulty, admission, work and jobs at a block;
+//! * [`NetworkAccessApi`]: which peers a node may connect to (the
+//!   permissioned network, kept by the node from chain state).
 //!
 //! Layering: depends on `upow-puzzle` (for the wire types of the puzzle) and
 //! on Substrate primitives; the runtime, node and miner depend on this crate.
@@ -452,6 +454,30 @@ sp_api::decl_runtime_apis! {
         fn disputable_blocks() -> Vec<u32>;
         /// The trajectory of block `number`, while it is disputable.
         fn disputable(number: u32) -> Option<DisputedTrajectory>;
+    }
+}
+
+/// Who a node of the permissioned network may connect to
+/// ([`NetworkAccessApi::peer_access`]).
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo)]
+pub struct PeerAccess {
+    /// Whether the node itself is a well-known node (the others list it,
+    /// so they accept it).
+    pub well_known: bool,
+    /// The peers it may connect to and accept: every well-known node but
+    /// itself, and the additional connections its owner allowed.
+    pub peers: Vec<sp_core::OpaquePeerId>,
+}
+
+sp_api::decl_runtime_apis! {
+    /// The permissioned network: who a node may connect to, read by every
+    /// node at start and at each new best block (docs/reliability.md
+    /// §Permissioned network).
+    pub trait NetworkAccessApi {
+        /// The access of the node `local` (its libp2p peer id bytes);
+        /// `None` when the chain lists no well-known nodes: an open network
+        /// (the dev chain).
+        fn peer_access(local: sp_core::OpaquePeerId) -> Option<PeerAccess>;
     }
 }
 

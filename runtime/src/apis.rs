@@ -7,7 +7,7 @@ use frame_support::{
 };
 use pallet_grandpa::AuthorityId as GrandpaId;
 use sp_api::impl_runtime_apis;
-use sp_core::{crypto::KeyTypeId, OpaqueMetadata};
+use sp_core::{crypto::KeyTypeId, OpaqueMetadata, OpaquePeerId};
 use sp_runtime::{
     traits::{Block as BlockT, NumberFor},
     transaction_validity::{TransactionSource, TransactionValidity},
@@ -15,7 +15,7 @@ use sp_runtime::{
 };
 use sp_version::RuntimeVersion;
 use upow_primitives::{
-    traits::AuthorAdmission, AuthorId, Difficulty, JobId, JobInfo, LossPoint, Work,
+    traits::AuthorAdmission, AuthorId, Difficulty, JobId, JobInfo, LossPoint, PeerAccess, Work,
 };
 
 use super::{
@@ -56,6 +56,32 @@ fn needed_weights() -> Vec<(JobId, upow_primitives::Hash)> {
         })
         .chain(Training::disputable_weights())
         .collect()
+}
+
+/// The rule of the permissioned network (`NetworkAccessApi`): a node may
+/// connect to every well-known node but itself, and to the additional
+/// connections its owner allowed; a node that is not well-known is refused
+/// by the well-known nodes (they do not list it), so it may try them but
+/// gets no peers until governance adds it. No well-known nodes: open.
+///
+/// Unlike `pallet_node_authorization`'s offchain worker, a node that is not
+/// (yet) well-known still lists the well-known nodes, so a node added on
+/// chain while it waits connects without a restart; the node runs no
+/// offchain workers (its network-access task applies this rule instead,
+/// from the first block on).
+pub fn peer_access(local: &OpaquePeerId) -> Option<PeerAccess> {
+    let well_known = pallet_node_authorization::WellKnownNodes::<Runtime>::get();
+    if well_known.is_empty() {
+        return None;
+    }
+    let mut peers = pallet_node_authorization::AdditionalConnections::<Runtime>::get(local);
+    let is_well_known = well_known.contains(local);
+    peers.extend(well_known);
+    peers.remove(local);
+    Some(PeerAccess {
+        well_known: is_well_known,
+        peers: peers.into_iter().collect(),
+    })
 }
 
 impl_runtime_apis! {
@@ -220,6 +246,12 @@ impl_runtime_apis! {
         }
         fn query_length_to_fee(length: u32) -> Balance {
             TransactionPayment::length_to_fee(length)
+        }
+    }
+
+    impl upow_primitives::NetworkAccessApi<Block> for Runtime {
+        fn peer_access(local: OpaquePeerId) -> Option<PeerAccess> {
+            peer_access(&local)
         }
     }
 

@@ -119,6 +119,21 @@ impl pallet_sudo::Config for Runtime {
     type WeightInfo = pallet_sudo::weights::SubstrateWeight<Runtime>;
 }
 
+impl pallet_node_authorization::Config for Runtime {
+    type RuntimeEvent = RuntimeEvent;
+    /// Validators, miners' nodes and RPC nodes together.
+    type MaxWellKnownNodes = ConstU32<128>;
+    /// A libp2p peer id is 38 bytes (ed25519 key); room for other key types.
+    type MaxPeerIdLength = ConstU32<128>;
+    type AddOrigin = EnsureRoot<AccountId>;
+    type RemoveOrigin = EnsureRoot<AccountId>;
+    type SwapOrigin = EnsureRoot<AccountId>;
+    type ResetOrigin = EnsureRoot<AccountId>;
+    /// The pallet ships no benchmarks: its fixed weights (50 ms of compute
+    /// per call, over-estimates of a few storage reads and writes).
+    type WeightInfo = ();
+}
+
 parameter_types! {
     /// Most validators: GRANDPA's authority set, the staking pallet's
     /// admitted validators and the validators the rewards pallet pays are

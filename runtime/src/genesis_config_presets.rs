@@ -1,11 +1,14 @@
 //! The runtime's genesis presets, served by its `GenesisBuilder` API:
 //!
-//! | preset | chain spec | miners and validators | endowed | difficulty | job expiry | dispute window |
-//! |---|---|---|---|---|---|---|
-//! | [`DEV_RUNTIME_PRESET`] (`development`) | `dev` | Alice | Alice … Ferdie | 500 | 20 blocks | 10 blocks |
-//! | [`LOCAL_TESTNET_RUNTIME_PRESET`] (`local_testnet`) | `local` | Alice, Bob, Charlie | Alice … Ferdie | 500 | 10 min | 20 min |
-//! | [`TESTNET_TEMPLATE_PRESET`] (`testnet_template`) | `testnet` | Alice, Bob | Alice, Bob | 5 000 | 10 min | 20 min |
+//! | preset | chain spec | miners and validators | well-known nodes | endowed | difficulty | job expiry | dispute window |
+//! |---|---|---|---|---|---|---|---|
+//! | [`DEV_RUNTIME_PRESET`] (`development`) | `dev` | Alice | none (open network) | Alice … Ferdie | 500 | 20 blocks | 10 blocks |
+//! | [`LOCAL_TESTNET_RUNTIME_PRESET`] (`local_testnet`) | `local` | Alice, Bob, Charlie | dev nodes 1–4 | Alice … Ferdie | 500 | 10 min | 20 min |
+//! | [`TESTNET_TEMPLATE_PRESET`] (`testnet_template`) | `testnet` | Alice, Bob | dev nodes 1–2 | Alice, Bob | 5 000 | 10 min | 20 min |
 //!
+//! Dev node `i` runs with the ed25519 node key `0x00…0i` (`--node-key`,
+//! [`DEV_NODE_PUBLIC_KEYS`]), owned by the `i`-th dev account; only
+//! well-known nodes connect to each other (`NetworkAccessApi`).
 //! Alice is the sudo key of each. Every preset holds the house job — always
 //! open for mining, whatever paid jobs there are: an MLP 784-128-10 on
 //! Fashion-MNIST's 60 000 training samples, committed to by
@@ -14,7 +17,7 @@
 use alloc::{vec, vec::Vec};
 use frame_support::build_struct_json_patch;
 use serde_json::Value;
-use sp_core::H256;
+use sp_core::{OpaquePeerId, H256};
 use sp_genesis_builder::PresetId;
 use sp_keyring::{Ed25519Keyring, Sr25519Keyring};
 use upow_puzzle::{hash::hash_parts, DatasetCommitment, Hyperparams, JobSpec, Model};
@@ -22,13 +25,41 @@ use upow_puzzle::{hash::hash_parts, DatasetCommitment, Hyperparams, JobSpec, Mod
 pub use sp_genesis_builder::{DEV_RUNTIME_PRESET, LOCAL_TESTNET_RUNTIME_PRESET};
 
 use crate::{
-    AccountId, Balance, BalancesConfig, GrandpaConfig, JobsConfig, RuntimeGenesisConfig,
-    StakingConfig, SudoConfig, TrainingConfig, UNIT,
+    AccountId, Balance, BalancesConfig, GrandpaConfig, JobsConfig, NodeAuthorizationConfig,
+    RuntimeGenesisConfig, StakingConfig, SudoConfig, TrainingConfig, UNIT,
 };
 
 /// The preset of the `testnet` chain spec: a template for a live network,
 /// whose well-known dev keys must be replaced before launch.
 pub const TESTNET_TEMPLATE_PRESET: &str = "testnet_template";
+
+/// The ed25519 public keys of the dev node keys `0x00…01` … `0x00…04`
+/// (`upow-node key inspect-node-key`: 12D3KooWEyop…, 12D3KooWHdiA…,
+/// 12D3KooWSCuf…, 12D3KooWSsCh…; checked by a test of the node).
+pub const DEV_NODE_PUBLIC_KEYS: [[u8; 32]; 4] = [
+    hex32("4cb5abf6ad79fbf5abbccafcc269d85cd2651ed4b885b5869f241aedf0a5ba29"),
+    hex32("7422b9887598068e32c4448a949adb290d0f4e35b9e01b0ee5f1a1e600fe2674"),
+    hex32("f381626e41e7027ea431bfe3009e94bdd25a746beec468948d6c3c7c5dc9a54b"),
+    hex32("fd50b8e3b144ea244fbf7737f550bc8dd0c2650bbc1aada833ca17ff8dbf329b"),
+];
+
+/// The libp2p peer id of an ed25519 node key, as the chain stores it: the
+/// identity multihash (`0x00`, length 36) of the protobuf-encoded key
+/// (`0x08 0x01`: ed25519, `0x12 0x20`: 32 bytes).
+pub fn ed25519_peer_id(public: &[u8; 32]) -> OpaquePeerId {
+    let mut bytes = vec![0x00, 0x24, 0x08, 0x01, 0x12, 0x20];
+    bytes.extend_from_slice(public);
+    OpaquePeerId(bytes)
+}
+
+/// The well-known nodes of a preset: dev node `i` owned by `owners[i]`.
+fn dev_nodes(owners: &[Sr25519Keyring]) -> Vec<(OpaquePeerId, AccountId)> {
+    owners
+        .iter()
+        .zip(DEV_NODE_PUBLIC_KEYS.iter())
+        .map(|(owner, key)| (ed25519_peer_id(key), owner.to_account_id()))
+        .collect()
+}
 
 /// Fashion-MNIST's training set (Debian `dataset-fashion-mnist`), as the
 /// puzzle commits to it (`upow-puzzle`'s dataset tree; checked by a test of
@@ -84,11 +115,14 @@ const GENESIS_BOND: Balance = 1_000 * UNIT;
 const ENDOWMENT: Balance = 1_000_000 * UNIT;
 
 /// Genesis of a chain where `miners` author blocks and `validators`
-/// finalize; `endowed` hold [`ENDOWMENT`] each and `root` is the sudo key
-/// and the house job's nominal poster.
+/// finalize; `endowed` hold [`ENDOWMENT`] each, `root` is the sudo key
+/// and the house job's nominal poster, and `nodes` are the well-known
+/// nodes (none: an open network).
+#[allow(clippy::too_many_arguments)]
 fn upow_genesis(
     miners: &[Sr25519Keyring],
     validators: &[(Sr25519Keyring, Ed25519Keyring)],
+    nodes: Vec<(OpaquePeerId, AccountId)>,
     endowed: &[Sr25519Keyring],
     root: Sr25519Keyring,
     initial_difficulty: u128,
@@ -109,6 +143,7 @@ fn upow_genesis(
                 .collect::<Vec<_>>(),
         },
         sudo: SudoConfig { key: Some(root) },
+        node_authorization: NodeAuthorizationConfig { nodes },
         grandpa: GrandpaConfig {
             authorities: validators
                 .iter()
@@ -164,6 +199,7 @@ pub fn development_config_genesis() -> Value {
     upow_genesis(
         &[Sr25519Keyring::Alice],
         &[(Sr25519Keyring::Alice, Ed25519Keyring::Alice)],
+        Vec::new(),
         &DEV_ACCOUNTS,
         Sr25519Keyring::Alice,
         500,
@@ -172,7 +208,8 @@ pub fn development_config_genesis() -> Value {
     )
 }
 
-/// `local_testnet`: Alice, Bob and Charlie mine and validate.
+/// `local_testnet`: Alice, Bob and Charlie mine and validate; dev nodes
+/// 1–4 (Alice's … Dave's) form the permissioned network.
 pub fn local_testnet_genesis() -> Value {
     upow_genesis(
         &[
@@ -185,6 +222,7 @@ pub fn local_testnet_genesis() -> Value {
             (Sr25519Keyring::Bob, Ed25519Keyring::Bob),
             (Sr25519Keyring::Charlie, Ed25519Keyring::Charlie),
         ],
+        dev_nodes(&DEV_ACCOUNTS[..4]),
         &DEV_ACCOUNTS,
         Sr25519Keyring::Alice,
         500,
@@ -194,7 +232,8 @@ pub fn local_testnet_genesis() -> Value {
 }
 
 /// `testnet_template`: Alice and Bob mine and validate; the starting
-/// difficulty of a live network. Its dev keys are placeholders.
+/// difficulty of a live network; dev nodes 1–2 are its well-known nodes.
+/// Its dev keys (accounts and node keys) are placeholders.
 pub fn testnet_template_genesis() -> Value {
     upow_genesis(
         &[Sr25519Keyring::Alice, Sr25519Keyring::Bob],
@@ -202,6 +241,7 @@ pub fn testnet_template_genesis() -> Value {
             (Sr25519Keyring::Alice, Ed25519Keyring::Alice),
             (Sr25519Keyring::Bob, Ed25519Keyring::Bob),
         ],
+        dev_nodes(&DEV_ACCOUNTS[..2]),
         &[Sr25519Keyring::Alice, Sr25519Keyring::Bob],
         Sr25519Keyring::Alice,
         5_000,

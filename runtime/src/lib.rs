@@ -11,6 +11,7 @@
 //! | 3 | `pallet_transaction_payment` | fees |
 //! | 4 | `pallet_sudo` | governance origin (for now) |
 //! | 5 | `pallet_grandpa` | finality by the permissioned validator set |
+//! | 6 | `pallet_node_authorization` | the nodes of the permissioned network |
 //! | 10 | `pallet_upow_training` | trajectory verification, weights hashes, difficulty |
 //! | 11 | `pallet_upow_jobs` | job escrow and scheduling |
 //! | 12 | `pallet_upow_staking` | admission, bonds, slashing |
@@ -83,7 +84,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
     spec_name: alloc::borrow::Cow::Borrowed("upow"),
     impl_name: alloc::borrow::Cow::Borrowed("upow-runtime"),
     authoring_version: 1,
-    spec_version: 100,
+    spec_version: 101,
     impl_version: 1,
     apis: apis::RUNTIME_API_VERSIONS,
     transaction_version: 1,
@@ -251,6 +252,11 @@ mod runtime {
     /// GRANDPA finality.
     #[runtime::pallet_index(5)]
     pub type Grandpa = pallet_grandpa;
+
+    /// The well-known nodes of the permissioned network (the node connects
+    /// only to them, `NetworkAccessApi`).
+    #[runtime::pallet_index(6)]
+    pub type NodeAuthorization = pallet_node_authorization;
 
     /// Trajectory verification and difficulty.
     #[runtime::pallet_index(10)]

@@ -1,0 +1,180 @@
+//! The permissioned network on a local network of three validators (two of
+//! them mining) from the `local` chain spec: only the nodes the chain lists
+//! connect; governance (sudo) adds a node, which then syncs, and removes
+//! it, which disconnects it; and a validator killed with `kill -9` (or
+//! down for many finality rounds) comes back without a finalized block
+//! lost or reverted, every node on the same finalized head.
+
+#[path = "common/chain.rs"]
+mod chain;
+mod common;
+#[path = "common/localnet.rs"]
+mod localnet;
+
+use std::time::{Duration, Instant};
+
+use chain::{pair, submit};
+use common::{serial, Node};
+use localnet::{peers, Localnet, DEV_NAMES};
+use sp_core::{crypto::Pair as _, OpaquePeerId};
+use upow_runtime::RuntimeCall;
+
+/// Sudo (Alice, the `local` chain's root) signs `call` on `node`.
+fn sudo(node: &Node, nonce: u32, call: RuntimeCall) {
+    let sudo = RuntimeCall::Sudo(pallet_sudo::Call::sudo {
+        call: Box::new(call),
+    });
+    submit(node, &pair("//Alice"), nonce, sudo);
+}
+
+/// The chain's bytes of a base58 peer id.
+fn opaque(peer_id: &str) -> OpaquePeerId {
+    let id: sc_network::PeerId = peer_id.parse().expect("a base58 peer id");
+    OpaquePeerId(id.to_bytes())
+}
+
+/// Polls `cond` every 250 ms until it holds or `timeout` passes.
+fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn only_listed_nodes_connect_and_governance_adds_and_removes_nodes() {
+    let _serial = serial();
+    // Alice's node logs each refusal of its peerset.
+    let net = Localnet::start(3, 2, |i| {
+        if i == 1 {
+            vec![
+                "--log".into(),
+                "info,upow=debug,sub-libp2p::peerset=trace".into(),
+            ]
+        } else {
+            vec![]
+        }
+    });
+    net.wait_finalized(2, Duration::from_secs(240));
+    for node in &net.nodes {
+        assert_eq!(
+            peers(node),
+            2,
+            "{}: not connected to both others",
+            node.name
+        );
+    }
+
+    // A node the chain does not list: refused by every member.
+    let eve = net.start_outsider("eve", &[]);
+    let eve_id = eve.peer_id();
+    std::thread::sleep(Duration::from_secs(15));
+    assert_eq!(
+        peers(&eve),
+        0,
+        "an unlisted node got peers\n{}",
+        eve.log_tail()
+    );
+    assert_eq!(eve.best_number(), 0, "an unlisted node synced");
+    assert!(
+        net.nodes[0].log_contains(&format!("rejecting non-reserved peer PeerId(\"{eve_id}\")"))
+            || net.nodes[0].log_contains(&format!("rejecting non-reserved peer {eve_id}")),
+        "Alice's node did not log refusing {eve_id}\n{}",
+        net.nodes[0].log_tail()
+    );
+    assert!(eve.log_contains("this node is not a well-known node"));
+
+    // Governance lists it: it connects and syncs to the finalized head.
+    sudo(
+        &net.nodes[0],
+        0,
+        RuntimeCall::NodeAuthorization(pallet_node_authorization::Call::add_well_known_node {
+            node: opaque(&eve_id),
+            owner: sp_runtime::MultiAddress::Id(pair("//Eve").public().into()),
+        }),
+    );
+    wait_until("Eve's node syncing", Duration::from_secs(180), || {
+        peers(&eve) >= 1 && eve.best_number() >= net.nodes[0].finalized_number()
+    });
+    let listed_at = eve.best_number();
+
+    // Governance removes it: every member drops it, it stops syncing.
+    sudo(
+        &net.nodes[0],
+        1,
+        RuntimeCall::NodeAuthorization(pallet_node_authorization::Call::remove_well_known_node {
+            node: opaque(&eve_id),
+        }),
+    );
+    wait_until("Eve's node disconnected", Duration::from_secs(120), || {
+        peers(&eve) == 0
+    });
+    let removed_at = eve.best_number();
+    assert!(removed_at >= listed_at);
+    for node in &net.nodes {
+        assert!(node.log_contains(&format!("{eve_id} is no longer authorized on chain")));
+    }
+    // The network goes on without it: it finalizes past every block any
+    // member had when Eve's node was dropped.
+    let target = net.nodes.iter().map(Node::best_number).max().unwrap() + 3;
+    net.wait_finalized(target, Duration::from_secs(300));
+    assert_eq!(peers(&eve), 0, "a removed node reconnected");
+    assert!(
+        eve.best_number() < target,
+        "a removed node kept syncing (#{} ≥ #{target})",
+        eve.best_number()
+    );
+    for node in &net.nodes {
+        assert_eq!(peers(node), 2, "{}: lost a member", node.name);
+    }
+}
+
+#[test]
+fn a_killed_validator_and_a_validator_down_for_many_rounds_come_back_and_nothing_final_is_lost() {
+    let _serial = serial();
+    let mut net = Localnet::start(3, 2, |_| vec![]);
+    let before = net.min_finalized().max(2);
+    let finalized_before = net.wait_finalized(before, Duration::from_secs(240));
+
+    // kill -9 of Bob's node, a validator that mines.
+    net.nodes[1].kill9();
+    // GRANDPA needs all three: finality stops, mining does not.
+    let best = net.nodes[0].best_number();
+    wait_until("Alice mining alone", Duration::from_secs(120), || {
+        net.nodes[0].best_number() >= best + 3
+    });
+    // Down for many rounds (gossip every 333 ms: 20 s are ~60 rounds).
+    std::thread::sleep(Duration::from_secs(20));
+    let stalled = net.nodes[0].finalized_number();
+    net.nodes[1].restart(None);
+    // Back: finality resumes past the stall, every node agrees.
+    let resumed = net.wait_finalized(stalled + 3, Duration::from_secs(300));
+    assert_eq!(
+        net.nodes[1].block_hash(before),
+        finalized_before,
+        "Bob's node lost or reverted a finalized block"
+    );
+    for node in &net.nodes {
+        assert_eq!(node.block_hash(before), finalized_before, "{}", node.name);
+        assert_eq!(node.block_hash(stalled + 3), resumed, "{}", node.name);
+    }
+
+    // kill -9 of Charlie's node, a validator that does not mine.
+    let before = net.min_finalized();
+    let finalized_before = net.nodes[0].block_hash(before);
+    net.nodes[2].kill9();
+    std::thread::sleep(Duration::from_secs(5));
+    net.nodes[2].restart(None);
+    net.wait_finalized(before + 3, Duration::from_secs(300));
+    for (node, name) in net.nodes.iter().zip(DEV_NAMES) {
+        assert_eq!(node.block_hash(before), finalized_before, "{name}");
+    }
+    // Blocks keep coming, on every node.
+    let best = net.nodes[0].best_number();
+    wait_until(
+        "blocks after the restarts",
+        Duration::from_secs(120),
+        || net.nodes.iter().all(|n| n.best_number() >= best + 2),
+    );
+}
