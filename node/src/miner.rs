@@ -48,10 +48,12 @@ struct Found {
 /// The mining thread, stopped and joined when dropped.
 ///
 /// The thread holds the client and the checkpoint store; whoever drops the
-/// last handle closes their RocksDB databases. Left running at shutdown, it
-/// did so while the process was already exiting and tearing down RocksDB's
-/// statics: `pthread lock: Invalid argument`, SIGABRT (exit 134). Joined
-/// here, the thread is gone before the task manager finishes shutting down.
+/// last handle closes their RocksDB databases. Left running at shutdown (it
+/// was never joined), it could do so while the process was already exiting
+/// and tearing down RocksDB's statics — the suspected cause of the reported
+/// `pthread lock: Invalid argument` SIGABRTs (docs/reliability.md §Clean
+/// shutdown). Joined here, the thread is gone before the task manager
+/// finishes shutting down.
 struct MinerThread {
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
@@ -70,7 +72,8 @@ impl Drop for MinerThread {
 
 /// Starts the miner thread and returns the task that authors its blocks
 /// (to spawn). Dropping that task (node shutdown) stops the thread and
-/// waits for it (at most one chunk of steps).
+/// waits for it: it stops between two chunks of steps, or after the
+/// weights or dataset load in progress.
 pub fn start<C, E, S>(
     client: Arc<C>,
     work: WorkSource<C>,
@@ -156,7 +159,7 @@ fn mine<C, S>(
     let stopped = || stop.load(Ordering::Acquire) || found.is_closed();
     while !stopped() {
         if sync.is_major_syncing() {
-            std::thread::sleep(Duration::from_millis(500));
+            nap(Duration::from_millis(500), &stopped);
             continue;
         }
         let parent = client.info().best_hash;
@@ -179,11 +182,12 @@ fn mine<C, S>(
                     log::warn!(target: LOG_TARGET, "not mining: {problem}");
                 }
                 last_problem = problem;
-                std::thread::sleep(if transient {
+                let pause = if transient {
                     Duration::from_millis(50)
                 } else {
                     Duration::from_secs(1)
-                });
+                };
+                nap(pause, &stopped);
                 continue;
             }
         };
@@ -248,7 +252,7 @@ fn mine<C, S>(
                 Ok(None) => {}
                 Err(e) => {
                     log::error!(target: LOG_TARGET, "mining step failed: {e}");
-                    std::thread::sleep(Duration::from_secs(1));
+                    nap(Duration::from_secs(1), &stopped);
                     break;
                 }
             }
@@ -256,6 +260,18 @@ fn mine<C, S>(
                 break;
             }
         }
+    }
+}
+
+/// Sleeps `duration`, or less once `stopped` says so (checked every 50 ms).
+fn nap(duration: Duration, stopped: &impl Fn() -> bool) {
+    let end = Instant::now() + duration;
+    while !stopped() {
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
     }
 }
 

@@ -1,14 +1,16 @@
 //! The permissioned network, kept from chain state.
 //!
 //! The chain lists its well-known nodes (`pallet_node_authorization`,
-//! changed by governance). At start and at every new best block the node
-//! asks the runtime which peers it may connect to
-//! ([`NetworkAccessApi::peer_access`]) and makes exactly those its reserved
-//! peers in reserved-only mode: a node the chain does not list is refused
-//! (the peerset logs each refusal at `sub-libp2p::peerset=trace`), and a node
-//! removed on chain is disconnected as soon as its removal is in the best
-//! chain. Gossip (GRANDPA, transactions) follows the sync protocol's peers,
-//! so a refused node can neither sync nor gossip.
+//! changed by governance). At start, at every new best block and at every
+//! finalized block the node asks the runtime which peers it may connect to
+//! ([`NetworkAccessApi::peer_access`], at the best and the finalized block:
+//! [`combine`]) and makes exactly those its reserved peers in reserved-only
+//! mode: a node the chain does not list is refused (the peerset logs each
+//! refusal at `sub-libp2p::peerset=trace`), and a node removed on chain is
+//! disconnected as soon as its removal is in the best chain. Gossip
+//! (GRANDPA, transactions) follows the sync protocol's peers, so a refused
+//! stock node can neither sync nor gossip. (Request-response protocols —
+//! block and state requests — are not gated: docs/reliability.md.)
 //!
 //! A chain without well-known nodes (the dev chain) is an open network: the
 //! node's own `--reserved-only`/`--reserved-nodes` settings apply unchanged.
@@ -119,28 +121,72 @@ where
     }
 }
 
-/// Applies the chain's network access at the best block now and at every
-/// new best block (the task of a full node; ends with the import stream).
+/// The access both blocks allow: a peer must be authorized at the best
+/// block *and* at the finalized one, so a removal applies as soon as it is
+/// in the best chain and cannot be undone by a PoW fork that leaves it out,
+/// while an addition applies once it is final. An open network at one of
+/// them defers to the other.
+pub fn combine(best: Access, finalized: Access) -> Access {
+    match (best, finalized) {
+        (Access::Open, other) | (other, Access::Open) => other,
+        (
+            Access::Permissioned {
+                well_known: best_known,
+                peers: best_peers,
+            },
+            Access::Permissioned {
+                well_known: final_known,
+                peers: final_peers,
+            },
+        ) => Access::Permissioned {
+            well_known: best_known && final_known,
+            peers: best_peers.intersection(&final_peers).copied().collect(),
+        },
+    }
+}
+
+/// Applies the chain's network access ([`combine`] of the best and the
+/// finalized block's) now, at every new best block and at every newly
+/// finalized block (the task of a full node; ends with the notification
+/// streams).
 pub async fn keep_network_access<C>(client: Arc<C>, network: Arc<dyn NetworkService>)
 where
     C: ProvideRuntimeApi<Block> + HeaderBackend<Block> + BlockchainEvents<Block>,
     C::Api: NetworkAccessApi<Block>,
 {
     let local = network.local_peer_id();
-    let mut imports = client.import_notification_stream();
+    let mut imports = client.import_notification_stream().fuse();
+    let mut finality = client.finality_notification_stream().fuse();
     let mut applied = None;
-    let update = |at: H256, applied: &mut Option<Access>| match access_at(&*client, at, &local) {
-        Ok(access) if applied.as_ref() != Some(&access) => {
-            apply(network.as_ref(), applied.as_ref(), &access);
-            *applied = Some(access);
+    let update = |applied: &mut Option<Access>| {
+        let info = client.info();
+        let access = access_at(&*client, info.best_hash, &local).and_then(|best| {
+            Ok(combine(
+                best,
+                access_at(&*client, info.finalized_hash, &local)?,
+            ))
+        });
+        match access {
+            Ok(access) if applied.as_ref() != Some(&access) => {
+                apply(network.as_ref(), applied.as_ref(), &access);
+                *applied = Some(access);
+            }
+            Ok(_) => {}
+            Err(e) => log::warn!(target: LOG_TARGET, "{e}: network access unchanged"),
         }
-        Ok(_) => {}
-        Err(e) => log::warn!(target: LOG_TARGET, "{e}: network access unchanged"),
     };
-    update(client.info().best_hash, &mut applied);
-    while let Some(imported) = imports.next().await {
-        if imported.is_new_best {
-            update(imported.hash, &mut applied);
+    update(&mut applied);
+    loop {
+        futures::select! {
+            imported = imports.next() => match imported {
+                Some(imported) if imported.is_new_best => update(&mut applied),
+                Some(_) => {}
+                None => break,
+            },
+            finalized = finality.next() => match finalized {
+                Some(_) => update(&mut applied),
+                None => break,
+            },
         }
     }
 }
@@ -186,6 +232,48 @@ fn apply(network: &dyn NetworkService, before: Option<&Access>, access: &Access)
 
 #[cfg(test)]
 mod tests {
+    use super::{combine, Access};
+    use sc_network::PeerId;
+    use std::collections::HashSet;
+
+    fn permissioned(well_known: bool, peers: &[PeerId]) -> Access {
+        Access::Permissioned {
+            well_known,
+            peers: peers.iter().copied().collect::<HashSet<_>>(),
+        }
+    }
+
+    /// A removal in the best chain applies at once; an addition only once
+    /// final; an open side defers to the other.
+    #[test]
+    fn a_peer_must_be_authorized_at_the_best_and_the_finalized_block() {
+        let (a, b, c) = (PeerId::random(), PeerId::random(), PeerId::random());
+        // c removed in the best chain, not yet final: gone.
+        assert_eq!(
+            combine(permissioned(true, &[a, b]), permissioned(true, &[a, b, c])),
+            permissioned(true, &[a, b])
+        );
+        // c added in the best chain, not yet final: not yet.
+        assert_eq!(
+            combine(permissioned(true, &[a, b, c]), permissioned(true, &[a, b])),
+            permissioned(true, &[a, b])
+        );
+        // This node listed only in the best chain: not yet well-known.
+        assert_eq!(
+            combine(permissioned(true, &[a]), permissioned(false, &[a])),
+            permissioned(false, &[a])
+        );
+        assert_eq!(
+            combine(Access::Open, permissioned(true, &[a])),
+            permissioned(true, &[a])
+        );
+        assert_eq!(
+            combine(permissioned(true, &[b]), Access::Open),
+            permissioned(true, &[b])
+        );
+        assert_eq!(combine(Access::Open, Access::Open), Access::Open);
+    }
+
     use sc_network::config::{NodeKeyConfig, Secret};
 
     /// The dev node keys `0x00…0i` of the presets have the public keys the

@@ -2,7 +2,7 @@
 
 use frame_support::{
     derive_impl, parameter_types,
-    traits::{ConstU128, ConstU32, ConstU64, ConstU8, VariantCountOf},
+    traits::{ConstU128, ConstU32, ConstU64, ConstU8, Contains, VariantCountOf},
     weights::{
         constants::{RocksDbWeight, WEIGHT_REF_TIME_PER_SECOND},
         IdentityFee, Weight,
@@ -57,8 +57,25 @@ parameter_types! {
     pub const SS58Prefix: u8 = 42;
 }
 
+/// The calls no signed origin may make. `NodeAuthorization::claim_node`
+/// would let any account own a node id that is not (yet) well-known, and the
+/// connections it then adds survive that id's listing by governance: the
+/// well-known node would accept the claimer's nodes. Owners are set by root
+/// only (docs/reliability.md §Permissioned network). Root is not filtered.
+pub struct BaseCallFilter;
+
+impl Contains<RuntimeCall> for BaseCallFilter {
+    fn contains(call: &RuntimeCall) -> bool {
+        !matches!(
+            call,
+            RuntimeCall::NodeAuthorization(pallet_node_authorization::Call::claim_node { .. })
+        )
+    }
+}
+
 #[derive_impl(frame_system::config_preludes::SolochainDefaultConfig)]
 impl frame_system::Config for Runtime {
+    type BaseCallFilter = BaseCallFilter;
     type Block = Block;
     type BlockWeights = RuntimeBlockWeights;
     type BlockLength = RuntimeBlockLength;
@@ -121,7 +138,8 @@ impl pallet_sudo::Config for Runtime {
 
 impl pallet_node_authorization::Config for Runtime {
     type RuntimeEvent = RuntimeEvent;
-    /// Validators, miners' nodes and RPC nodes together.
+    /// Validators, miners' nodes and RPC nodes together: up to 127 (the
+    /// pallet admits fewer than this bound).
     type MaxWellKnownNodes = ConstU32<128>;
     /// A libp2p peer id is 38 bytes (ed25519 key); room for other key types.
     type MaxPeerIdLength = ConstU32<128>;

@@ -65,6 +65,27 @@ fn mine(
     steps: u64,
     jump: Option<u32>,
 ) -> Mined {
+    try_mine(author, job, parent, start, steps, jump).unwrap_or_else(|| {
+        panic!(
+            "no block of job {job} in {MAX_SALTS} salts (its weights train into degenerate steps)"
+        )
+    })
+}
+
+/// Salts [`try_mine`] grinds before giving up.
+const MAX_SALTS: u32 = 256;
+
+/// [`mine`], or `None` after [`MAX_SALTS`] salts without a block (a job
+/// whose initial weights, drawn from the chain's hashes, train into
+/// degenerate steps has none).
+fn try_mine(
+    author: &sr25519::Pair,
+    job: JobId,
+    parent: H256,
+    start: &Weights,
+    steps: u64,
+    jump: Option<u32>,
+) -> Option<Mined> {
     let spec = Training::work(job).unwrap().spec;
     let difficulty = Training::job_difficulty(job).unwrap();
     let data = dataset();
@@ -73,7 +94,7 @@ fn mine(
         weights: start.hash(),
         steps,
     };
-    for salt in 0.. {
+    for salt in 0..MAX_SALTS {
         let ctx = TrajectoryContext {
             parent: parent.0,
             author: author.public().0,
@@ -116,15 +137,15 @@ fn mine(
             if verify_trajectory(&spec, &ctx, &progress, difficulty, &claim, &proof).is_err() {
                 break;
             }
-            return Mined {
+            return Some(Mined {
                 ctx,
                 claim,
                 proof,
                 last: all.pop().unwrap(),
-            };
+            });
         }
     }
-    unreachable!()
+    None
 }
 
 /// A chain being built block by block.
@@ -218,8 +239,11 @@ fn admit_miner(pair: &sr25519::Pair) {
 }
 
 /// Genesis plus: Charlie and Dave endowed, Charlie admitted as a second
-/// miner, and Bob's job (the house job's model on the same data, paid).
-fn setup() -> JobId {
+/// miner, and Bob's job (the house job's model on the same data, paid) —
+/// one that can be mined on `parent`: its initial weights come from the
+/// chain's hashes, and a draw that trains into degenerate steps (a dead
+/// layer on this small dataset) is cancelled and posted again.
+fn setup(parent: H256) -> JobId {
     for pair in [charlie(), dave()] {
         assert_ok!(Balances::force_set_balance(
             RuntimeOrigin::root(),
@@ -228,15 +252,24 @@ fn setup() -> JobId {
         ));
     }
     admit_miner(&charlie());
-    let job = pallet_upow_jobs::NextJobId::<Runtime>::get();
-    assert_ok!(RuntimeCall::Jobs(pallet_upow_jobs::Call::post_job {
-        spec: spec().into(),
-        price_per_step: PRICE,
-        budget: BUDGET,
-        target_loss: None,
-    })
-    .dispatch(RuntimeOrigin::signed(account(&bob()))));
-    job
+    for _ in 0..8 {
+        let job = pallet_upow_jobs::NextJobId::<Runtime>::get();
+        assert_ok!(RuntimeCall::Jobs(pallet_upow_jobs::Call::post_job {
+            spec: spec().into(),
+            price_per_step: PRICE,
+            budget: BUDGET,
+            target_loss: None,
+        })
+        .dispatch(RuntimeOrigin::signed(account(&bob()))));
+        if try_mine(&alice(), job, parent, &initial(job), 0, None).is_some() {
+            return job;
+        }
+        assert_ok!(Jobs::cancel_job(
+            RuntimeOrigin::signed(account(&bob())),
+            job
+        ));
+    }
+    panic!("8 draws of initial weights in a row train into degenerate steps")
 }
 
 /// The job's initial weights.
@@ -300,7 +333,7 @@ fn a_planted_jump_is_proven_the_author_slashed_and_the_job_rolled_back() {
         // Block 1: a house block by Alice, then the setup.
         System::set_block_number(0);
         let house = chain.house_block(&alice, &house, 0, vec![]);
-        let job = setup();
+        let job = setup(chain.parent);
         let w0 = initial(job);
         let bob_free = Balances::balance(&account(&bob));
         let alice_bond = Staking::ledger(&account(&alice)).unwrap().active;
@@ -421,7 +454,7 @@ fn wrong_fraud_proofs_are_refused_and_move_nothing() {
         let (alice, charlie, dave) = (alice(), charlie(), dave());
         System::set_block_number(0);
         let house = chain.house_block(&alice, &start_weights(), 0, vec![]);
-        let job = setup();
+        let job = setup(chain.parent);
         let w0 = initial(job);
         // Block 2: an honest block of a trajectory long enough for several
         // segments to be named.
@@ -484,10 +517,19 @@ fn wrong_fraud_proofs_are_refused_and_move_nothing() {
         // moves nothing else.
         let alice_bond = Staking::ledger(&account(&alice)).unwrap().active;
         let dave_free = Balances::balance(&account(&dave));
-        let house = chain.house_block(
+        // The following blocks train the paid job on from block 2 (the
+        // house job's weights on this 48-sample set can reach a dead first
+        // layer, where no block can be mined).
+        let paid_block = |chain: &mut Chain, author: &sr25519::Pair, start: &Weights, xts| {
+            let steps = Training::work(job).unwrap().steps;
+            let mined = mine(author, job, chain.parent, start, steps, None);
+            chain.block(author, job, &mined, xts);
+            mined.last
+        };
+        let mut paid = paid_block(
+            &mut chain,
             &charlie,
-            &house,
-            Training::work(0).unwrap().steps,
+            &honest.last,
             vec![signed(&dave, report(2, open(1)), 0)],
         );
         assert!(Balances::balance(&account(&dave)) < dave_free);
@@ -501,11 +543,10 @@ fn wrong_fraud_proofs_are_refused_and_move_nothing() {
         );
 
         // Past the window the block is settled: no proof can reach it.
-        let mut house = house;
         for _ in 0..DISPUTE_WINDOW {
-            house = chain.house_block(&charlie, &house, Training::work(0).unwrap().steps, vec![]);
+            paid = paid_block(&mut chain, &charlie, &paid, vec![]);
         }
         reject(report(2, open(1)), E::NotDisputable);
-        let _ = house;
+        let _ = (house, paid);
     });
 }

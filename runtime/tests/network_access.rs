@@ -11,9 +11,11 @@ use std::collections::BTreeSet;
 use common::{account, alice, bob, ext};
 use frame_support::{assert_noop, assert_ok};
 use sp_core::OpaquePeerId;
+use sp_runtime::traits::Dispatchable;
 use sp_runtime::DispatchError;
 use upow_runtime::{
-    apis::peer_access, genesis_config_presets::ed25519_peer_id, NodeAuthorization, RuntimeOrigin,
+    apis::peer_access, genesis_config_presets::ed25519_peer_id, NodeAuthorization, Runtime,
+    RuntimeCall, RuntimeOrigin,
 };
 
 /// The peer id of the ed25519 key `[i; 32]`.
@@ -66,7 +68,7 @@ fn governance_lists_nodes_and_each_node_may_connect_to_exactly_the_others() {
                 peer(1),
                 vec![peer(9)],
             ),
-            pallet_node_authorization::Error::<upow_runtime::Runtime>::NotOwner
+            pallet_node_authorization::Error::<Runtime>::NotOwner
         );
         assert_ok!(NodeAuthorization::add_connections(
             RuntimeOrigin::signed(account(&alice())),
@@ -96,6 +98,39 @@ fn governance_lists_nodes_and_each_node_may_connect_to_exactly_the_others() {
             vec![]
         ));
         assert_eq!(peer_access(&peer(1)), None);
+    });
+}
+
+/// The attack: claim a node id before governance lists it, add one's own
+/// node as its connection, and be accepted once it is listed. `claim_node`
+/// is refused to signed origins, so the connection cannot be added.
+#[test]
+fn nobody_but_root_makes_an_owner_so_a_pre_listing_claim_gains_nothing() {
+    ext().execute_with(|| {
+        upow_runtime::System::set_block_number(1);
+        let as_bob = || RuntimeOrigin::signed(account(&bob()));
+        let claim = RuntimeCall::NodeAuthorization(pallet_node_authorization::Call::claim_node {
+            node: peer(1),
+        });
+        assert_eq!(
+            claim.dispatch(as_bob()).map_err(|e| e.error),
+            Err(frame_system::Error::<Runtime>::CallFiltered.into())
+        );
+        let connect =
+            RuntimeCall::NodeAuthorization(pallet_node_authorization::Call::add_connections {
+                node: peer(1),
+                connections: vec![peer(66)],
+            });
+        assert!(connect.dispatch(as_bob()).is_err());
+        for (i, owner) in [(1, alice()), (2, alice())] {
+            assert_ok!(NodeAuthorization::add_well_known_node(
+                RuntimeOrigin::root(),
+                peer(i),
+                account(&owner).into(),
+            ));
+        }
+        assert_eq!(access(1), (true, set(&[2])), "the claimer's node got in");
+        assert_eq!(access(66), (false, set(&[1, 2])));
     });
 }
 
