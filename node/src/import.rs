@@ -6,15 +6,14 @@
 
 use std::{sync::Arc, time::Instant};
 
-use codec::{Decode, Encode};
+use codec::Encode;
 use sc_consensus::{BlockCheckParams, BlockImport, BlockImportParams, ImportResult};
 use sp_api::ProvideRuntimeApi;
 use sp_consensus::Error as ConsensusError;
 use sp_core::H256;
 use sp_runtime::traits::{Block as BlockT, Header as HeaderT};
 use upow_primitives::{PreDigest, UpowApi};
-use upow_puzzle::TrajectoryProof;
-use upow_runtime::{opaque::Block, RuntimeCall, UncheckedExtrinsic};
+use upow_runtime::opaque::Block;
 
 use crate::{
     checkpoints::BlockRecord,
@@ -70,20 +69,6 @@ pub enum DeriveError {
     Replay(upow_puzzle::Error),
 }
 
-/// The trajectory proof in a block body.
-pub fn find_proof(body: &[<Block as BlockT>::Extrinsic]) -> Option<TrajectoryProof> {
-    body.iter().find_map(|opaque| {
-        let bytes = codec::Encode::encode(opaque);
-        let xt = UncheckedExtrinsic::decode(&mut &bytes[..]).ok()?;
-        match xt.function {
-            RuntimeCall::Training(pallet_upow_training::Call::submit_trajectory { proof }) => {
-                Some(proof)
-            }
-            _ => None,
-        }
-    })
-}
-
 impl<I, C> CheckpointImport<I, C>
 where
     C: ProvideRuntimeApi<Block>,
@@ -105,7 +90,7 @@ where
         let claimed = digest.claim().final_weights;
         let _writes = store.lock_writes();
         if !store.has_weights(&claimed).map_err(WorkError::from)? {
-            let proof = find_proof(body).ok_or(DeriveError::NoProof)?;
+            let proof = upow_runtime::trajectory_proof(body).ok_or(DeriveError::NoProof)?;
             let weights = self
                 .work
                 .replay(&digest.context(parent.0), &work, digest.claim(), &proof)

@@ -12,7 +12,10 @@ use sp_blockchain::HeaderBackend;
 use sp_consensus_pow::Seal;
 use sp_core::H256;
 use sp_runtime::{generic::BlockId, traits::Block as BlockT};
-use upow_primitives::{Difficulty, JobId, PowSeal, PreDigest, UpowApi};
+use upow_primitives::{
+    seal::{check_signature, check_ticket, split_seal, SealError},
+    Difficulty, JobId, UpowApi,
+};
 use upow_runtime::opaque::Block;
 
 use crate::metrics::{observe, NodeMetrics};
@@ -58,66 +61,6 @@ impl<C> UpowAlgorithm<C> {
             metrics,
         }
     }
-}
-
-/// Why a seal is rejected, before any runtime call is made.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum SealError {
-    /// The header carries no valid upow pre-runtime digest.
-    #[error("bad pre-runtime digest: {0}")]
-    Digest(String),
-    /// The seal bytes do not decode.
-    #[error("malformed seal")]
-    MalformedSeal,
-    /// The seal is not the author's signature of the pre-seal hash on this chain.
-    #[error("seal signature is not by author {0}")]
-    BadSignature(String),
-    /// The claimed job is not open at the parent.
-    #[error("job {0} is not open")]
-    JobNotOpen(JobId),
-    /// The claim is outside its bounds (no steps, more than 4 · D).
-    #[error("claim rejected: {0}")]
-    Claim(upow_puzzle::Error),
-    /// The ticket does not meet the difficulty.
-    #[error("ticket does not meet difficulty {0}")]
-    TicketAboveTarget(Difficulty),
-}
-
-/// The first half of the seal rule (then [`check_ticket`]; both cheap, run
-/// before the body is looked at), which needs no chain state: the
-/// digest and the seal decode, and the seal is the digest's author's
-/// signature of `PowSeal::message(genesis, pre_hash)`.
-pub fn check_signature(
-    genesis: H256,
-    pre_hash: &H256,
-    pre_digest: Option<&[u8]>,
-    seal: &[u8],
-) -> Result<PreDigest, SealError> {
-    let digest = PreDigest::decode_all(pre_digest.unwrap_or_default())
-        .map_err(|e| SealError::Digest(e.to_string()))?;
-    let seal = PowSeal::decode_all(seal).map_err(|_| SealError::MalformedSeal)?;
-    if !seal.verify(&genesis.0, &pre_hash.0, digest.author()) {
-        return Err(SealError::BadSignature(hex::encode(digest.author())));
-    }
-    Ok(digest)
-}
-
-/// The second half: the claim is within the bounds of the job's
-/// `difficulty` and its ticket meets it.
-pub fn check_ticket(
-    parent: H256,
-    digest: &PreDigest,
-    difficulty: Difficulty,
-) -> Result<(), SealError> {
-    upow_puzzle::validate_claim_bounds(difficulty, digest.claim()).map_err(SealError::Claim)?;
-    let ticket = digest
-        .claim()
-        .ticket(&digest.context(parent.0))
-        .map_err(SealError::Claim)?;
-    if !ticket.meets(difficulty) {
-        return Err(SealError::TicketAboveTarget(difficulty));
-    }
-    Ok(())
 }
 
 impl<C> UpowAlgorithm<C>
@@ -220,7 +163,7 @@ where
         let genesis = self.client.info().genesis_hash;
         // The signature first: a forged seal costs one signature check, no
         // runtime call.
-        let digest = match check_signature(genesis, pre_hash, pre_digest, seal) {
+        let digest = match check_signature(&genesis.0, &pre_hash.0, pre_digest, seal) {
             Ok(d) => d,
             Err(e) => {
                 log::warn!(target: LOG_TARGET, "rejecting block on {parent}: {e}");
@@ -232,7 +175,7 @@ where
             log::warn!(target: LOG_TARGET, "rejecting block on {parent}: {}", SealError::JobNotOpen(job));
             return Ok(false);
         };
-        if let Err(e) = check_ticket(parent, &digest, difficulty) {
+        if let Err(e) = check_ticket(&parent.0, &digest, difficulty) {
             log::warn!(target: LOG_TARGET, "rejecting block on {parent}: {e}");
             return Ok(false);
         }
@@ -272,36 +215,16 @@ where
         if let Some(body) = body {
             validate_body_length(hash, body).map_err(|e| e.to_string())?;
         }
-        let mut unsealed = header.clone();
-        let seal = match unsealed.digest_mut().pop() {
-            Some(sp_runtime::DigestItem::Seal(id, seal)) if id == upow_primitives::ENGINE_ID => {
-                seal
-            }
-            _ => return Err(PrecheckError::Unsealed(hash).to_string()),
-        };
-        // As the block import reads it: the one `pow_` pre-runtime item.
-        let mut ours = unsealed
-            .digest()
-            .logs()
-            .iter()
-            .filter_map(|item| match item {
-                sp_runtime::DigestItem::PreRuntime(id, bytes)
-                    if *id == upow_primitives::ENGINE_ID =>
-                {
-                    Some(bytes.as_slice())
-                }
-                _ => None,
-            });
-        let pre_digest = ours.next();
-        if ours.next().is_some() {
-            return Err(format!(
-                "block {hash}: {}",
-                upow_primitives::DigestError::Multiple
-            ));
-        }
+        let parts = split_seal(header).map_err(|e| format!("block {hash}: {e}"))?;
+        let unsealed = parts.unsealed;
         let parent = *unsealed.parent_hash();
         let sealed = self
-            .check(&BlockId::Hash(parent), &unsealed.hash(), pre_digest, &seal)
+            .check(
+                &BlockId::Hash(parent),
+                &unsealed.hash(),
+                parts.pre_digest.as_deref(),
+                &parts.seal,
+            )
             .map_err(|e| e.to_string())?;
         if !sealed {
             return Err(PrecheckError::InvalidSeal(hash).to_string());
@@ -346,9 +269,6 @@ pub enum PrecheckError {
         /// The runtime's block length.
         max: usize,
     },
-    /// The last digest item is not a upow seal.
-    #[error("block {0} is not sealed")]
-    Unsealed(H256),
     /// The seal rule failed (the reason is logged by the algorithm).
     #[error("block {0}: invalid seal")]
     InvalidSeal(H256),
@@ -381,102 +301,5 @@ where
         self.algorithm
             .precheck(&block.header, block.body.as_deref())?;
         self.inner.verify(block).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use codec::Encode;
-    use sp_core::{sr25519, Pair};
-    use upow_primitives::TrajectoryClaim;
-
-    const GENESIS: H256 = H256::repeat_byte(0x6e);
-
-    fn digest(author: [u8; 32], steps: u32) -> PreDigest {
-        PreDigest::new(
-            author,
-            0,
-            0,
-            TrajectoryClaim {
-                steps,
-                root: [1; 32],
-                final_weights: [2; 32],
-            },
-        )
-    }
-
-    fn sealed(pair: &sr25519::Pair, genesis: H256, pre_hash: &H256) -> Vec<u8> {
-        PowSeal::V2 {
-            signature: pair.sign(&PowSeal::message(&genesis.0, &pre_hash.0)).0,
-        }
-        .encode()
-    }
-
-    #[test]
-    fn valid_seal_passes_and_tampering_fails() {
-        let pair = sr25519::Pair::from_string("//Alice", None).unwrap();
-        let d = digest(pair.public().0, 3).encode();
-        let pre_hash = H256::repeat_byte(3);
-        let parent = H256::repeat_byte(4);
-        let seal = sealed(&pair, GENESIS, &pre_hash);
-        let check = |pre: &H256, d: Option<&[u8]>, seal: &[u8], difficulty| {
-            check_signature(GENESIS, pre, d, seal)
-                .and_then(|digest| check_ticket(parent, &digest, difficulty).map(|()| digest))
-        };
-        assert!(check(&pre_hash, Some(&d), &seal, 1).is_ok());
-        // Another message.
-        assert!(matches!(
-            check(&H256::repeat_byte(5), Some(&d), &seal, 1),
-            Err(SealError::BadSignature(_))
-        ));
-        // Another signer.
-        let bob = sr25519::Pair::from_string("//Bob", None).unwrap();
-        assert!(matches!(
-            check(&pre_hash, Some(&d), &sealed(&bob, GENESIS, &pre_hash), 1),
-            Err(SealError::BadSignature(_))
-        ));
-        // Signed for another chain.
-        assert!(matches!(
-            check(
-                &pre_hash,
-                Some(&d),
-                &sealed(&pair, H256::zero(), &pre_hash),
-                1
-            ),
-            Err(SealError::BadSignature(_))
-        ));
-        // Malformed inputs.
-        assert_eq!(
-            check(&pre_hash, Some(&d), &[1, 2], 1),
-            Err(SealError::MalformedSeal)
-        );
-        assert!(matches!(
-            check(&pre_hash, None, &seal, 1),
-            Err(SealError::Digest(_))
-        ));
-        assert!(matches!(
-            check(&pre_hash, Some(&[9, 9]), &seal, 1),
-            Err(SealError::Digest(_))
-        ));
-        // More steps than 4 · D: refused before the ticket is looked at.
-        let long = digest(pair.public().0, 5).encode();
-        assert!(matches!(
-            check(
-                &pre_hash,
-                Some(&long),
-                &sealed(&pair, GENESIS, &pre_hash),
-                1
-            ),
-            Err(SealError::Claim(upow_puzzle::Error::TooManySteps {
-                steps: 5,
-                max: 4
-            }))
-        ));
-        // Ticket far above target.
-        assert_eq!(
-            check(&pre_hash, Some(&d), &seal, u128::MAX),
-            Err(SealError::TicketAboveTarget(u128::MAX))
-        );
     }
 }

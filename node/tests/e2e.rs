@@ -169,22 +169,6 @@ fn with_proof(
         .collect()
 }
 
-fn proof_of(body: &[opaque::UncheckedExtrinsic]) -> TrajectoryProof {
-    body.iter()
-        .find_map(|opaque| {
-            match UncheckedExtrinsic::decode(&mut &opaque.encode()[..])
-                .ok()?
-                .function
-            {
-                RuntimeCall::Training(pallet_upow_training::Call::submit_trajectory { proof }) => {
-                    Some(proof)
-                }
-                _ => None,
-            }
-        })
-        .unwrap()
-}
-
 /// Seals `header` + `body` as `signer` on the chain of `genesis`
 /// (extrinsics root recomputed).
 fn seal(
@@ -245,7 +229,7 @@ fn bad_blocks_and_bad_submissions_are_rejected_and_the_node_keeps_running() {
     // Tampered copies of block #2 (forks on #1), re-sealed by Alice.
     let g = genesis(&node);
     let (header, body) = fetch_block(&node, &second);
-    let proof = proof_of(&body);
+    let proof = upow_runtime::trajectory_proof(&body).expect("block 2 carries a proof");
     let digest = PreDigest::find(header.digest()).unwrap();
     let reject = |what: &str, block: Vec<u8>| {
         let err = submit_block(&node, &block).expect_err(what);

@@ -6,6 +6,7 @@
 //! * [`PreDigest`]: the author's claim in each block header (who mined, which
 //!   job, the trajectory claim), versioned;
 //! * [`PowSeal`]: the author's signature over the pre-seal header hash;
+//!   [`seal`]: the stateless seal rule over a sealed header's bytes;
 //! * [`INHERENT_IDENTIFIER`]: the inherent carrying the trajectory proof;
 //! * [`Work`], [`JobInfo`]: what a miner trains and what a dApp queries;
 //! * [`UpowApi`]: difficulty, admission, work and jobs at a block;
@@ -20,6 +21,7 @@ extern crate alloc;
 
 #[cfg(feature = "rpc")]
 pub mod rpc;
+pub mod seal;
 
 use alloc::vec::Vec;
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};

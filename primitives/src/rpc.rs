@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sp_core::{Bytes, H256};
 pub use sp_rpc::number::NumberOrHex;
 
-use crate::JobId;
+use crate::{Hash, JobId, PreDigest, TrajectoryClaim, TrajectoryProof};
 
 /// Error codes of the `upow_*` methods (beyond JSON-RPC's own).
 pub mod error {
@@ -176,6 +176,72 @@ pub struct SubmitWork {
     /// `PreDigest::submission_message(genesis, parent)`: the node checks it
     /// before it verifies anything.
     pub signature: Bytes,
+}
+
+/// Why a mining payload (`upow_submitWork`, `upow_submitSeal`) is
+/// malformed: answered with [`error::INVALID_INPUT`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    /// A signature is not 64 bytes.
+    #[error("a signature is 64 bytes, got {0}")]
+    SignatureLength(usize),
+    /// The proof is not one whole SCALE-encoded `TrajectoryProof`.
+    #[error("proof does not decode: {0}")]
+    Proof(alloc::string::String),
+}
+
+/// A `upow_submitWork` payload, decoded: the parent, the pre-runtime
+/// digest the block will carry, the proof for its body and the author's
+/// submission signature (not checked yet: [`Submission::verify_signature`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Submission {
+    /// The parent the trajectory was mined on.
+    pub parent: Hash,
+    /// The block's pre-runtime digest: author, job, salt, claim.
+    pub digest: PreDigest,
+    /// The trajectory proof.
+    pub proof: TrajectoryProof,
+    /// The author's signature of `PreDigest::submission_message`.
+    pub signature: [u8; 64],
+}
+
+impl Submission {
+    /// The submission rule ([`PreDigest::verify_submission`]) on this
+    /// chain.
+    pub fn verify_signature(&self, genesis: &Hash) -> bool {
+        self.digest
+            .verify_submission(genesis, &self.parent, &self.signature)
+    }
+}
+
+impl SubmitWork {
+    /// Decodes the payload's binary fields: a 64-byte signature and a proof
+    /// that is one whole SCALE-encoded `TrajectoryProof` (no trailing
+    /// bytes). The node calls it before anything else; the fuzz target
+    /// `rpc_payloads` (puzzle/fuzz) runs it on arbitrary JSON.
+    pub fn decode(&self) -> Result<Submission, PayloadError> {
+        let signature = signature_bytes(&self.signature)?;
+        let proof = codec::DecodeAll::decode_all(&mut &self.proof.0[..])
+            .map_err(|e: codec::Error| PayloadError::Proof(alloc::format!("{e}")))?;
+        let claim = TrajectoryClaim {
+            steps: self.claim.steps,
+            root: self.claim.root.0,
+            final_weights: self.claim.final_weights.0,
+        };
+        Ok(Submission {
+            parent: self.parent.0,
+            digest: PreDigest::new(self.author.0, self.job, self.salt, claim),
+            proof,
+            signature,
+        })
+    }
+}
+
+/// A signature's bytes (`upow_submitWork`, `upow_submitSeal`): exactly 64.
+pub fn signature_bytes(bytes: &[u8]) -> Result<[u8; 64], PayloadError> {
+    bytes
+        .try_into()
+        .map_err(|_| PayloadError::SignatureLength(bytes.len()))
 }
 
 /// The block template built for a submission: what the author signs, and
@@ -357,4 +423,91 @@ pub trait UpowApi {
     /// otherwise): its claim, context, start, spec and segment roots.
     #[method(name = "disputable")]
     fn disputable(&self, number: u32) -> RpcResult<Option<DisputableJson>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use codec::Encode;
+    use sp_core::{sr25519, Pair};
+
+    fn proof() -> TrajectoryProof {
+        TrajectoryProof {
+            start: crate::MerkleProof {
+                siblings: alloc::vec![[3; 32]],
+            },
+            steps: alloc::vec![],
+            segments: alloc::vec![[4; 32]],
+        }
+    }
+
+    fn payload(proof: Vec<u8>, signature: Vec<u8>) -> SubmitWork {
+        SubmitWork {
+            parent: H256::repeat_byte(1),
+            author: H256::repeat_byte(2),
+            job: 5,
+            salt: 6,
+            claim: ClaimJson {
+                steps: 7,
+                root: H256::repeat_byte(8),
+                final_weights: H256::repeat_byte(9),
+            },
+            proof: Bytes(proof),
+            signature: Bytes(signature),
+        }
+    }
+
+    #[test]
+    fn a_submission_decodes_only_whole_proofs_and_64_byte_signatures() {
+        let work = payload(proof().encode(), alloc::vec![0xaa; 64]);
+        let submission = work.decode().unwrap();
+        assert_eq!(submission.parent, [1; 32]);
+        assert_eq!(
+            submission.digest,
+            PreDigest::new(
+                [2; 32],
+                5,
+                6,
+                TrajectoryClaim {
+                    steps: 7,
+                    root: [8; 32],
+                    final_weights: [9; 32],
+                }
+            )
+        );
+        assert_eq!(submission.proof, proof());
+        assert_eq!(submission.signature, [0xaa; 64]);
+
+        for len in [0, 63, 65] {
+            assert_eq!(
+                payload(proof().encode(), alloc::vec![0; len]).decode(),
+                Err(PayloadError::SignatureLength(len))
+            );
+        }
+        let mut trailing = proof().encode();
+        trailing.push(0);
+        for bad in [trailing, alloc::vec![], alloc::vec![0xff; 3]] {
+            let e = payload(bad, alloc::vec![0; 64]).decode().unwrap_err();
+            assert!(matches!(e, PayloadError::Proof(_)), "{e}");
+            assert!(e.to_string().starts_with("proof does not decode"));
+        }
+    }
+
+    #[test]
+    fn a_decoded_submission_checks_its_signature_on_one_chain_and_parent() {
+        let alice = sr25519::Pair::from_string("//Alice", None).unwrap();
+        let mut work = payload(proof().encode(), alloc::vec![0; 64]);
+        work.author = H256(alice.public().0);
+        let genesis = [0x6e; 32];
+        let unsigned = work.decode().unwrap();
+        let message = unsigned
+            .digest
+            .submission_message(&genesis, &unsigned.parent);
+        work.signature = Bytes(alice.sign(&message).0.to_vec());
+        let signed = work.decode().unwrap();
+        assert!(signed.verify_signature(&genesis));
+        assert!(!signed.verify_signature(&[0; 32]));
+        work.parent = H256::repeat_byte(3);
+        assert!(!work.decode().unwrap().verify_signature(&genesis));
+    }
 }

@@ -198,6 +198,31 @@ pub type UncheckedExtrinsic =
 /// The payload signed by a transaction's sender.
 pub type SignedPayload = generic::SignedPayload<RuntimeCall, TxExtension>;
 
+/// The trajectory proof a block carries: the first extrinsic of `body` that
+/// decodes, as the runtime's executive decodes it (the whole encoding, at
+/// most [`frame_support::MAX_EXTRINSIC_DEPTH`] nested calls), to the
+/// training pallet's inherent `submit_trajectory`. The node reads a block's
+/// proof with it (to replay the final step, and for `upow_disputableBlock`);
+/// the fuzz target `inherent` (puzzle/fuzz) runs it on arbitrary bodies.
+pub fn trajectory_proof(
+    body: &[opaque::UncheckedExtrinsic],
+) -> Option<upow_puzzle::TrajectoryProof> {
+    body.iter().find_map(|opaque| {
+        let bytes = codec::Encode::encode(opaque);
+        let xt = <UncheckedExtrinsic as codec::DecodeLimit>::decode_all_with_depth_limit(
+            frame_support::MAX_EXTRINSIC_DEPTH,
+            &mut &bytes[..],
+        )
+        .ok()?;
+        match xt.function {
+            RuntimeCall::Training(pallet_upow_training::Call::submit_trajectory { proof }) => {
+                Some(proof)
+            }
+            _ => None,
+        }
+    })
+}
+
 /// Runtime migrations (none yet).
 type Migrations = ();
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use codec::{Decode, Encode};
+use codec::{DecodeAll, Encode};
 use jsonrpsee::{
     core::{async_trait, RpcResult},
     types::ErrorObjectOwned,
@@ -14,13 +14,12 @@ use sp_consensus::Environment;
 use sp_core::{Bytes, H256};
 use upow_primitives::{
     rpc::{
-        dataset_chunk_samples, error, DatasetChunk, DatasetUpload, DisputableJson, JobJson,
-        LossPointJson, OpenJob, SubmitWork, Template, UpowApiServer, WorkResponse,
-        MAX_DATASET_BYTES,
+        dataset_chunk_samples, error, signature_bytes, DatasetChunk, DatasetUpload, DisputableJson,
+        JobJson, LossPointJson, OpenJob, Submission, SubmitWork, Template, UpowApiServer,
+        WorkResponse, MAX_DATASET_BYTES,
     },
     JobId, UpowApi, Work,
 };
-use upow_puzzle::{TrajectoryClaim, TrajectoryProof};
 use upow_runtime::opaque::Block;
 
 use crate::{
@@ -296,14 +295,11 @@ where
 
     async fn submit_work(&self, ext: &Extensions, work: SubmitWork) -> RpcResult<Template> {
         ensure_unsafe_allowed(ext, "upow_submitWork")?;
-        let signature: [u8; 64] = work.signature.0.as_slice().try_into().map_err(|_| {
-            rpc_error(
-                error::INVALID_INPUT,
-                format!("a signature is 64 bytes, got {}", work.signature.0.len()),
-            )
-        })?;
+        let submission = work
+            .decode()
+            .map_err(|e| rpc_error(error::INVALID_INPUT, e.to_string()))?;
         let best = self.client.info().best_hash;
-        if work.parent != best {
+        if submission.parent != best.0 {
             return Err(rpc_error(
                 error::STALE,
                 format!(
@@ -312,22 +308,21 @@ where
                 ),
             ));
         }
-        let proof = TrajectoryProof::decode(&mut &work.proof.0[..])
-            .map_err(|e| rpc_error(error::INVALID_INPUT, format!("proof does not decode: {e}")))?;
-        let claim = TrajectoryClaim {
-            steps: work.claim.steps,
-            root: work.claim.root.0,
-            final_weights: work.claim.final_weights.0,
-        };
+        let Submission {
+            parent,
+            digest,
+            proof,
+            signature,
+        } = submission;
         let prepared = self
             .author
             .prepare_submitted(
                 Win {
-                    parent: work.parent,
-                    author: work.author.0,
-                    job: work.job,
-                    salt: work.salt,
-                    claim,
+                    parent: H256(parent),
+                    author: *digest.author(),
+                    job: digest.job(),
+                    salt: digest.salt(),
+                    claim: *digest.claim(),
                     proof,
                 },
                 signature,
@@ -346,18 +341,14 @@ where
         signature: Bytes,
     ) -> RpcResult<H256> {
         ensure_unsafe_allowed(ext, "upow_submitSeal")?;
-        let signature: [u8; 64] = signature.0.as_slice().try_into().map_err(|_| {
-            rpc_error(
-                error::INVALID_INPUT,
-                format!("a signature is 64 bytes, got {}", signature.0.len()),
-            )
-        })?;
+        let signature = signature_bytes(&signature)
+            .map_err(|e| rpc_error(error::INVALID_INPUT, e.to_string()))?;
         Ok(self.author.seal(pre_hash, signature).await?)
     }
 
     async fn submit_block(&self, ext: &Extensions, block: Bytes) -> RpcResult<H256> {
         ensure_unsafe_allowed(ext, "upow_submitBlock")?;
-        let block = Block::decode(&mut &block.0[..])
+        let block = Block::decode_all(&mut &block.0[..])
             .map_err(|e| rpc_error(error::INVALID_INPUT, format!("block does not decode: {e}")))?;
         Ok(self.author.submit_block(block).await?)
     }
@@ -455,7 +446,7 @@ where
             .block_body(hash)
             .map_err(|e| internal(&e))?
             .ok_or_else(|| rpc_error(error::NOT_FOUND, format!("no body of block {number}")))?;
-        let proof = crate::import::find_proof(&body).ok_or_else(|| {
+        let proof = upow_runtime::trajectory_proof(&body).ok_or_else(|| {
             rpc_error(
                 error::INTERNAL,
                 format!("block {number} carries no trajectory proof"),
