@@ -30,136 +30,20 @@ use arbitrary::Arbitrary;
 use codec::{Decode, Encode};
 use libfuzzer_sys::fuzz_target;
 use upow_puzzle::{
-    batch_indices, max_steps, rounding::MASTER_MAX, validate_step, verify_step, verify_trajectory,
-    Batch, Dataset, Hyperparams, JobProgress, JobSpec, MerkleProof, Model, StepProof, TrainingStep,
-    Trajectory, TrajectoryClaim, TrajectoryContext, TrajectoryProof, Weights, STEP_BOUND,
+    rounding::MASTER_MAX, Dataset, MerkleProof, StepProof, TrajectoryClaim, TrajectoryContext,
+    TrajectoryProof, Weights,
 };
+use upow_puzzle_fuzz::{check, mine, Fixture, Honest};
 
-/// Difficulty of the fixture's trajectory (so that it has several steps).
-const DIFFICULTY: u128 = 4;
-/// Steps the job had before the fixture's trajectory.
-const FIRST_STEP: u64 = 40;
-
-/// An honest trajectory and everything needed to verify it.
-#[derive(Clone)]
-struct Honest {
-    ctx: TrajectoryContext,
-    progress: JobProgress,
-    difficulty: u128,
-    /// `W_0 … W_n`.
-    weights: Vec<Weights>,
-    claim: TrajectoryClaim,
-    proof: TrajectoryProof,
-    /// Whether a step of the trajectory breaks the degeneracy rule.
-    degenerate: bool,
-}
-
-struct Fixture {
-    job: JobSpec,
-    dataset: Dataset,
-    honest: Honest,
-}
-
-fn dataset(inputs: u32, samples: usize, classes: u8) -> Dataset {
-    let labels: Vec<u8> = (0..samples)
-        .map(|i| (i * 7 % classes as usize) as u8)
-        .collect();
-    let pixels: Vec<u8> = (0..samples * inputs as usize)
-        .map(|i| ((i * 31 + i / 7) % 256) as u8)
-        .collect();
-    Dataset::new(inputs, &labels, &pixels).expect("a valid dataset")
-}
-
-/// Mines from `start` until a ticket wins at `difficulty` (raised if need
-/// be so that `min_steps` fits the step bound) with at least `min_steps`
-/// steps, restarting with the next salt at the bound, and proves it.
-fn mine(
-    job: &JobSpec,
-    dataset: &Dataset,
-    ctx: TrajectoryContext,
-    start: Weights,
-    first_step: u64,
-    difficulty: u128,
-    min_steps: u32,
-) -> Honest {
-    let difficulty = difficulty.max(u128::from(min_steps.div_ceil(STEP_BOUND)));
-    let step = TrainingStep::new(&job.model, &job.hyper);
-    let mut trajectory = Trajectory::start(ctx, start.hash());
-    let mut weights = vec![start.clone()];
-    let mut degenerate = false;
-    loop {
-        if trajectory.steps() >= max_steps(difficulty) {
-            let salt = trajectory.context().salt + 1;
-            trajectory = Trajectory::start(TrajectoryContext { salt, ..ctx }, start.hash());
-            weights.truncate(1);
-            degenerate = false;
-        }
-        let current = weights.last().expect("W_0 at least");
-        let seed = trajectory.next_seed();
-        let indices = batch_indices(&seed, job.hyper.batch(), dataset.len() as u64);
-        let samples = indices
-            .iter()
-            .map(|&i| dataset.sample(i as usize).expect("in range"));
-        let batch = Batch::from_encoded(samples, &job.model).expect("a valid batch");
-        let i = trajectory.steps() as u64;
-        let outcome = step
-            .run(current, &batch, &seed, first_step + i)
-            .expect("a step");
-        degenerate |= validate_step(&job.model, &outcome.stats).is_err();
-        let ticket = trajectory.push(outcome.weights.hash());
-        weights.push(outcome.weights);
-        if trajectory.steps() >= min_steps && ticket.meets(difficulty) {
-            break;
-        }
-    }
-    let final_hash = weights.last().expect("W_n").hash();
-    let claim = trajectory.claim(final_hash).expect("at least one step");
-    let proof = trajectory
-        .prove(&claim, job, dataset, |i| {
-            Ok(weights[i as usize].clone())
-        })
-        .expect("an honest proof");
-    let progress = JobProgress {
-        weights: weights[0].hash(),
-        steps: first_step,
-    };
-    Honest {
-        ctx: *trajectory.context(),
-        progress,
-        difficulty,
-        weights,
-        claim,
-        proof,
-        degenerate,
-    }
-}
-
+/// The job, its dataset and the honest trajectory every input is checked
+/// against.
 static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
-    let model = Model::new(&[12, 6, 3]).expect("model");
-    let hyper = Hyperparams::new(4, 2, 1000).expect("hyper-parameters");
-    let dataset = dataset(12, 50, 3);
-    let job = JobSpec::new(model.clone(), hyper, dataset.commitment()).expect("job");
-    let ctx = TrajectoryContext {
+    Fixture::new(TrajectoryContext {
         parent: [7; 32],
         author: [8; 32],
         job: 3,
         salt: 0,
-    };
-    let start = Weights::initial(&model, &[1; 32]);
-    let honest = mine(&job, &dataset, ctx, start, FIRST_STEP, DIFFICULTY, 3);
-    let fixture = Fixture {
-        job,
-        dataset,
-        honest,
-    };
-    check(
-        &fixture,
-        &fixture.honest,
-        &fixture.honest.claim,
-        &fixture.honest.proof,
-        true,
-    );
-    fixture
+    })
 });
 
 /// Which Merkle proof an edit touches.
@@ -393,76 +277,6 @@ fn apply(dataset: &Dataset, claim: &mut TrajectoryClaim, proof: &mut TrajectoryP
         Edit::ClaimSteps { steps } => claim.steps = steps,
         Edit::ClaimRootByte { byte, value } => claim.root[byte as usize % 32] = value,
         Edit::ClaimFinalByte { byte, value } => claim.final_weights[byte as usize % 32] = value,
-    }
-}
-
-/// With `UPOW_FUZZ_STATS` set, every verification's outcome goes to stderr
-/// (replay a corpus with `-runs=0` to see which checks it reaches).
-static STATS: LazyLock<bool> = LazyLock::new(|| std::env::var_os("UPOW_FUZZ_STATS").is_some());
-
-/// The outcome's name: `ok` or the error variant.
-fn outcome<T>(result: &Result<T, upow_puzzle::Error>) -> String {
-    match result {
-        Ok(_) => "ok".into(),
-        Err(e) => format!("{e:?}")
-            .split([' ', '(', '{'])
-            .next()
-            .unwrap_or_default()
-            .to_string(),
-    }
-}
-
-/// Verifies `(claim, proof)` against the job, as a whole and step by step,
-/// and checks soundness against the honest trajectory. `must_verify`: the
-/// input is honest, so it has to verify.
-fn check(
-    fixture: &Fixture,
-    honest: &Honest,
-    claim: &TrajectoryClaim,
-    proof: &TrajectoryProof,
-    must_verify: bool,
-) {
-    let job = &fixture.job;
-    let result = verify_trajectory(
-        job,
-        &honest.ctx,
-        &honest.progress,
-        honest.difficulty,
-        claim,
-        proof,
-    );
-    if *STATS {
-        eprintln!("upow-stats trajectory {}", outcome(&result));
-    }
-    if must_verify {
-        assert!(result.is_ok(), "an honest trajectory failed: {result:?}");
-    }
-    if let Ok(verified) = &result {
-        assert_eq!(claim, &honest.claim, "a tampered claim verified");
-        assert_eq!(proof, &honest.proof, "a tampered proof verified");
-        assert_eq!(
-            verified.final_weights,
-            honest.weights[claim.steps as usize].hash()
-        );
-    }
-    for step in &proof.steps {
-        let result = verify_step(job, &honest.ctx, claim, honest.progress.steps, step);
-        if *STATS {
-            eprintln!("upow-stats step {}", outcome(&result));
-        }
-        if let (Ok(verified), true) = (&result, claim == &honest.claim) {
-            let i = step.index as usize;
-            assert_eq!(
-                step.weights,
-                honest.weights[i].encode(),
-                "step {i} verified other weights"
-            );
-            assert_eq!(
-                verified.after,
-                honest.weights[i + 1].hash(),
-                "step {i} led elsewhere"
-            );
-        }
     }
 }
 
