@@ -43,6 +43,12 @@ pub struct UpowParams {
     /// pruned, except every job's current weights).
     #[arg(long, default_value_t = 256, value_name = "BLOCKS")]
     pub keep_weights: u32,
+
+    /// Free space (MiB) the base path's filesystem must keep: the node does
+    /// not start with less, and stops (exit status 1) when it falls below,
+    /// before its databases fail a write.
+    #[arg(long, default_value_t = 512, value_name = "MIB")]
+    pub min_free_space: u64,
 }
 
 impl UpowParams {

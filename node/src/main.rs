@@ -14,6 +14,7 @@ mod authorship;
 mod checkpoints;
 mod cli;
 mod command;
+mod disk;
 mod import;
 mod metrics;
 mod miner;

@@ -392,6 +392,16 @@ pub fn new_full<
     if config.offchain_worker.enabled {
         log::debug!(target: "upow", "offchain workers are not run (the network-access task keeps the peers)");
     }
+    // The free-space guard: refuse to start, or stop, before the databases
+    // on the base path run out of space.
+    let base_path = config.base_path.path().to_path_buf();
+    let min_free = params.min_free_space.saturating_mul(1 << 20);
+    crate::disk::check(&base_path, min_free).map_err(|e| ServiceError::Other(e.to_string()))?;
+    task_manager.spawn_essential_handle().spawn(
+        "upow-disk-space",
+        Some("upow"),
+        crate::disk::guard(base_path, min_free),
+    );
     task_manager.spawn_handle().spawn(
         "upow-network-access",
         Some("upow"),
