@@ -2,7 +2,8 @@
 //! not mine, and the built miner mining it over JSON-RPC with the candle
 //! CPU backend as `//Alice` (the dev chain's only admitted author). Checks
 //! blocks, training progress, payment, metrics, a node restart under the
-//! running miner, and a clean Ctrl-C.
+//! running miner, a `kill -9` of the miner and its restart, and a clean
+//! Ctrl-C.
 //!
 //! Needs the release node binary (`cargo build --release -p upow-node`;
 //! scripts/test builds it) and the installed Fashion-MNIST (the node's house
@@ -96,7 +97,7 @@ fn last_speed(miner: &Miner) -> Option<f64> {
 }
 
 #[test]
-fn the_miner_mines_a_dev_chain_and_survives_a_node_restart() {
+fn the_miner_mines_a_dev_chain_and_survives_a_node_restart_and_its_own_kill_9() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     // Alice validates but does not mine: the external miner does.
@@ -117,23 +118,21 @@ fn the_miner_mines_a_dev_chain_and_survives_a_node_restart() {
     let metrics_port = free_port();
     let node_url = format!("ws://127.0.0.1:{}", node.rpc);
     let metrics_addr = format!("127.0.0.1:{metrics_port}");
-    let mut miner = Miner::start(
-        &dir.path().join("miner"),
-        &[
-            "--node",
-            &node_url,
-            "--author",
-            "//Alice",
-            "--backend",
-            "cpu",
-            "--threads",
-            "1",
-            "--metrics",
-            &metrics_addr,
-            "--max-backoff",
-            "2",
-        ],
-    );
+    let miner_args = [
+        "--node",
+        &node_url,
+        "--author",
+        "//Alice",
+        "--backend",
+        "cpu",
+        "--threads",
+        "1",
+        "--metrics",
+        &metrics_addr,
+        "--max-backoff",
+        "2",
+    ];
+    let mut miner = Miner::start(&dir.path().join("miner"), &miner_args);
 
     // Ten blocks, all by the miner's key.
     let started = Instant::now();
@@ -229,6 +228,21 @@ fn the_miner_mines_a_dev_chain_and_survives_a_node_restart() {
         "mining resumed: 2 blocks {:.0} s after the node restarted",
         restarted.elapsed().as_secs_f64()
     );
+
+    // kill -9 of the miner, started again on its data directory: it mines on.
+    miner.kill9();
+    let killed = node.best_number();
+    let mut miner = Miner::start(&dir.path().join("miner"), &miner_args);
+    wait_for(
+        "2 blocks after the miner's kill -9",
+        Duration::from_secs(600),
+        &node,
+        &mut miner,
+        |n, _| n.best_number() >= killed + 2,
+    );
+    for n in killed + 1..=node.best_number() {
+        assert_eq!(author_of(&node, n), alice, "block #{n} is not the miner's");
+    }
 
     // Ctrl-C stops it cleanly and promptly.
     let (status, took) = miner

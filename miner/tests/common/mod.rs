@@ -50,6 +50,14 @@ impl Miner {
         }
     }
 
+    /// `kill -9`: no chance to clean up.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
     /// Whether the process is still alive.
     pub fn alive(&mut self) -> bool {
         match self.child.as_mut() {

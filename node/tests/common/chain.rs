@@ -24,21 +24,32 @@ pub fn pair(uri: &str) -> sr25519::Pair {
     sr25519::Pair::from_string(uri, None).unwrap()
 }
 
-/// Signs `call` as `signer` (immortal, nonce `nonce`) against the node's
-/// chain and submits it to its pool.
-pub fn submit(node: &Node, signer: &sr25519::Pair, nonce: u32, call: RuntimeCall) {
+/// `call` signed as `signer` (immortal, nonce `nonce`) for the node's
+/// chain: its genesis and runtime version.
+pub fn signed(
+    node: &Node,
+    signer: &sr25519::Pair,
+    nonce: u32,
+    call: RuntimeCall,
+) -> upow_runtime::UncheckedExtrinsic {
     let genesis = H256::from_slice(&unhex(&node.call("chain_getBlockHash", json!([0]))));
     let version = node.call("state_getRuntimeVersion", json!([]));
     let spec_version = version["specVersion"].as_u64().unwrap() as u32;
     let tx_version = version["transactionVersion"].as_u64().unwrap() as u32;
-    let xt = upow_runtime::immortal_signed_extrinsic(
+    upow_runtime::immortal_signed_extrinsic(
         call,
         sp_runtime::AccountId32::from(signer.public()),
         nonce,
         (spec_version, tx_version),
         genesis,
         |payload| MultiSignature::Sr25519(signer.sign(payload)),
-    );
+    )
+}
+
+/// Signs `call` as `signer` (immortal, nonce `nonce`) against the node's
+/// chain and submits it to its pool.
+pub fn submit(node: &Node, signer: &sr25519::Pair, nonce: u32, call: RuntimeCall) {
+    let xt = signed(node, signer, nonce, call);
     node.call(
         "author_submitExtrinsic",
         json!([format!("0x{}", hex::encode(xt.encode()))]),

@@ -44,6 +44,8 @@ pub struct Localnet {
     pub nodes: Vec<Node>,
     /// Each member's p2p port.
     p2p: Vec<u16>,
+    /// Each member's network namespace and address (`None`: loopback).
+    hosts: Vec<Option<(String, String)>>,
     dir: tempfile::TempDir,
 }
 
@@ -51,12 +53,24 @@ impl Localnet {
     /// Starts dev nodes `1..=members`; the first `miners` of them mine
     /// with the built-in miner. `extra(i)` adds arguments to node `i`.
     pub fn start(members: usize, miners: usize, extra: impl Fn(usize) -> Vec<String>) -> Localnet {
+        Localnet::start_on_hosts(vec![None; members], miners, extra)
+    }
+
+    /// [`Localnet::start`] with member `i` in the network namespace and on
+    /// the address `hosts[i - 1]` (`None`: on loopback).
+    pub fn start_on_hosts(
+        hosts: Vec<Option<(String, String)>>,
+        miners: usize,
+        extra: impl Fn(usize) -> Vec<String>,
+    ) -> Localnet {
+        let members = hosts.len();
         assert!((1..=4).contains(&members) && miners <= members);
         let dir = tempfile::tempdir().unwrap();
         let p2p: Vec<u16> = (0..members).map(|_| free_port()).collect();
         let mut net = Localnet {
             nodes: Vec::new(),
             p2p,
+            hosts,
             dir,
         };
         for i in 1..=members {
@@ -66,10 +80,14 @@ impl Localnet {
             }
             args.extend(extra(i));
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let node = Node::start_on_ports(
+            let host = net.hosts[i - 1]
+                .as_ref()
+                .map(|(netns, ip)| (netns.as_str(), ip.as_str()));
+            let node = Node::start_on_host(
                 DEV_NAMES[i - 1],
                 &net.base(DEV_NAMES[i - 1]),
                 &args,
+                host,
                 free_port(),
                 net.p2p[i - 1],
             );
@@ -87,8 +105,12 @@ impl Localnet {
     pub fn bootnodes(&self) -> Vec<String> {
         self.p2p
             .iter()
+            .zip(&self.hosts)
             .zip(DEV_PEER_IDS)
-            .map(|(port, id)| format!("/ip4/127.0.0.1/tcp/{port}/p2p/{id}"))
+            .map(|((port, host), id)| {
+                let ip = host.as_ref().map_or("127.0.0.1", |(_, ip)| ip.as_str());
+                format!("/ip4/{ip}/tcp/{port}/p2p/{id}")
+            })
             .collect()
     }
 

@@ -47,6 +47,10 @@ pub struct Node {
     pub p2p: u16,
     pub base: PathBuf,
     pub args: Vec<String>,
+    /// The address it listens on and answers RPC at.
+    pub ip: String,
+    /// The network namespace it runs in (`None`: the test's own).
+    pub netns: Option<String>,
     node_key: String,
     log: PathBuf,
 }
@@ -95,6 +99,21 @@ impl Node {
     /// nodes beforehand, as their bootnodes). A `--node-key` in `extra`
     /// replaces the node's own fixed key.
     pub fn start_on_ports(name: &str, base: &Path, extra: &[&str], rpc: u16, p2p: u16) -> Node {
+        Node::start_on_host(name, base, extra, None, rpc, p2p)
+    }
+
+    /// [`Node::start_on_ports`] in the network namespace `netns`, on its
+    /// address `ip` (RPC open to the LAN, unsafe methods allowed, any Host
+    /// and Origin: the test process reaches it through the namespace's
+    /// bridge).
+    pub fn start_on_host(
+        name: &str,
+        base: &Path,
+        extra: &[&str],
+        host: Option<(&str, &str)>,
+        rpc: u16,
+        p2p: u16,
+    ) -> Node {
         let mut node = Node {
             child: None,
             name: name.into(),
@@ -102,6 +121,8 @@ impl Node {
             p2p,
             base: base.to_path_buf(),
             args: extra.iter().map(|s| s.to_string()).collect(),
+            ip: host.map_or("127.0.0.1", |(_, ip)| ip).to_string(),
+            netns: host.map(|(netns, _)| netns.to_string()),
             // A fixed network key per node (stable across restarts).
             node_key: format!("{:064x}", (rpc as u128) << 16 | p2p as u128),
             log: base.join(format!("{name}.log")),
@@ -118,7 +139,22 @@ impl Node {
             .open(&self.log)
             .unwrap();
         let named = |flag: &str| self.args.iter().any(|a| a == flag);
-        let child = Command::new(node_binary())
+        let mut command = match &self.netns {
+            Some(netns) => {
+                let mut c = Command::new("ip");
+                // Reached from the bridge: no Host header filter.
+                c.args(["netns", "exec", netns]).arg(node_binary()).args([
+                    "--rpc-external",
+                    "--rpc-methods",
+                    "unsafe",
+                    "--rpc-cors",
+                    "all",
+                ]);
+                c
+            }
+            None => Command::new(node_binary()),
+        };
+        let child = command
             .args(if named("--chain") {
                 &[][..]
             } else {
@@ -143,7 +179,10 @@ impl Node {
             } else {
                 &["--no-prometheus"][..]
             })
-            .args(["--listen-addr", &format!("/ip4/127.0.0.1/tcp/{}", self.p2p)])
+            .args([
+                "--listen-addr",
+                &format!("/ip4/{}/tcp/{}", self.ip, self.p2p),
+            ])
             .args(["--log", "info,upow=debug,pow=debug"])
             .args(&self.args)
             .stdout(Stdio::null())
@@ -223,6 +262,21 @@ impl Node {
         None
     }
 
+    /// Waits up to `timeout` for the node to exit on its own: its status,
+    /// or `None` if it still runs.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            let child = self.child.as_mut()?;
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+
     /// `kill -9`.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -278,12 +332,13 @@ impl Node {
             code: -1,
             message: e.to_string(),
         };
-        let mut stream = TcpStream::connect(("127.0.0.1", self.rpc)).map_err(io)?;
+        let mut stream = TcpStream::connect((self.ip.as_str(), self.rpc)).map_err(io)?;
         stream
             .set_read_timeout(Some(Duration::from_secs(120)))
             .map_err(io)?;
         let request = format!(
-            "POST / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: {}:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            self.ip,
             self.rpc,
             body.len()
         );
@@ -376,7 +431,7 @@ impl Node {
     }
 
     pub fn multiaddr(&self) -> String {
-        format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", self.p2p, self.peer_id())
+        format!("/ip4/{}/tcp/{}/p2p/{}", self.ip, self.p2p, self.peer_id())
     }
 }
 
