@@ -96,4 +96,9 @@ pub enum Subcommand {
 
     /// Database meta columns information.
     ChainInfo(sc_cli::ChainInfoCmd),
+
+    /// Try a runtime upgrade against a running node's state before
+    /// submitting it: migrations, their checks and every pallet's
+    /// invariants (what try-runtime's `on-runtime-upgrade` does).
+    TryUpgrade(crate::try_upgrade::TryUpgradeCmd),
 }

@@ -144,6 +144,12 @@ pub fn run() -> sc_cli::Result<()> {
                 _ => Err("only `benchmark pallet` is supported".into()),
             })
         }
+        Some(Subcommand::TryUpgrade(cmd)) => {
+            sc_cli::LoggerBuilder::new("").init()?;
+            cmd.run()
+                .map(|_| ())
+                .map_err(|e| sc_cli::Error::Application(Box::new(e)))
+        }
         Some(Subcommand::ChainInfo(cmd)) => {
             let runner = cli.create_runner(cmd)?;
             runner.sync_run(|config| cmd.run::<Block>(&config))

@@ -22,8 +22,13 @@ mod network_access;
 mod pow;
 mod rpc;
 mod service;
+mod try_upgrade;
 mod work;
 
-fn main() -> sc_cli::Result<()> {
-    command::run()
+fn main() {
+    // The error's message, not its `Debug` form (exit status 1).
+    if let Err(e) = command::run() {
+        eprintln!("Error: {e}");
+        std::process::exit(1);
+    }
 }

@@ -79,12 +79,30 @@ impl_opaque_keys! {
 }
 
 /// The runtime's version.
+#[cfg(not(feature = "next-spec-version"))]
 #[sp_version::runtime_version]
 pub const VERSION: RuntimeVersion = RuntimeVersion {
     spec_name: alloc::borrow::Cow::Borrowed("upow"),
     impl_name: alloc::borrow::Cow::Borrowed("upow-runtime"),
     authoring_version: 1,
     spec_version: 101,
+    impl_version: 1,
+    apis: apis::RUNTIME_API_VERSIONS,
+    transaction_version: 1,
+    system_version: 1,
+};
+
+/// The runtime's version, one spec version ahead: a build that a chain of
+/// the plain build accepts through `set_code` (the upgrade test builds it
+/// with the `next-spec-version` feature; `runtime_version` takes literals
+/// only, hence the copy).
+#[cfg(feature = "next-spec-version")]
+#[sp_version::runtime_version]
+pub const VERSION: RuntimeVersion = RuntimeVersion {
+    spec_name: alloc::borrow::Cow::Borrowed("upow"),
+    impl_name: alloc::borrow::Cow::Borrowed("upow-runtime"),
+    authoring_version: 1,
+    spec_version: 102,
     impl_version: 1,
     apis: apis::RUNTIME_API_VERSIONS,
     transaction_version: 1,

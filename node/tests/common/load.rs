@@ -69,19 +69,20 @@ pub fn nonce(node: &Node, who: &sr25519::Pair) -> u32 {
     u32::decode(&mut &raw[..]).unwrap()
 }
 
-/// A small job over the chain's house dataset (Fashion-MNIST's training
-/// split): 784-16-10, batch 16, 1 000 steps.
-fn small_job(dataset: upow_puzzle::DatasetCommitment) -> RuntimeCall {
+/// A post of a small job over the chain's house dataset (Fashion-MNIST's
+/// training split): 784-16-10, batch 16, `steps` steps at 0.01 UNIT a step,
+/// `budget` in escrow.
+pub fn small_job(dataset: upow_puzzle::DatasetCommitment, steps: u64, budget: u128) -> RuntimeCall {
     let spec = JobSpec::new(
         Model::new(&[784, 16, 10]).unwrap(),
-        Hyperparams::new(4, 2, 1_000).unwrap(),
+        Hyperparams::new(4, 2, steps).unwrap(),
         dataset,
     )
     .unwrap();
     RuntimeCall::Jobs(pallet_upow_jobs::Call::post_job {
         spec: spec.into(),
         price_per_step: UNIT / 100,
-        budget: 20 * UNIT,
+        budget,
         target_loss: None,
     })
 }
@@ -122,7 +123,7 @@ pub fn flood(
     for i in 0..total {
         let (sender, call) = if posts_left > 0 && i % post_every == 0 {
             posts_left -= 1;
-            (ferdie, small_job(dataset))
+            (ferdie, small_job(dataset, 1_000, 20 * UNIT))
         } else {
             let sender = i % senders.len();
             let call = RuntimeCall::Balances(pallet_balances::Call::transfer_keep_alive {

@@ -194,3 +194,12 @@ pub fn peers(node: &Node) -> u64 {
         .as_u64()
         .unwrap()
 }
+
+/// Sudo (Alice, the `local` chain's root) signs `call` on `node` with
+/// nonce `nonce`.
+pub fn sudo(node: &Node, nonce: u32, call: upow_runtime::RuntimeCall) {
+    let sudo = upow_runtime::RuntimeCall::Sudo(pallet_sudo::Call::sudo {
+        call: Box::new(call),
+    });
+    super::chain::submit(node, &super::chain::pair("//Alice"), nonce, sudo);
+}
