@@ -22,7 +22,7 @@ use jsonrpsee::{
 };
 use sc_executor::{RuntimeVersionOf, WasmExecutor};
 use sp_core::{
-    storage::Storage,
+    storage::{well_known_keys, Storage},
     traits::{CallContext, RuntimeCode, WrappedRuntimeCode},
     H256,
 };
@@ -56,7 +56,8 @@ pub struct TryUpgradeCmd {
     #[arg(long, value_name = "PATH")]
     pub runtime: PathBuf,
 
-    /// Block whose state to upgrade (default: the node's best block).
+    /// Block whose state to upgrade (default: the node's finalized head,
+    /// which no proof-of-work fork can take away during the read).
     #[arg(long, value_name = "HASH")]
     pub at: Option<H256>,
 }
@@ -93,6 +94,22 @@ pub enum TryUpgradeError {
         /// What came back.
         reply: String,
     },
+    /// The state read does not hash to the block's state root.
+    #[error("the state read from the node hashes to {read:?}, not to block {at:?}'s state root {expected:?}")]
+    StateRoot {
+        /// The block.
+        at: H256,
+        /// Its header's state root.
+        expected: H256,
+        /// The root of what was read.
+        read: H256,
+    },
+    /// The chain holds child tries, which this tool does not read.
+    #[error("the state holds child tries ({0} keys under :child_storage:), which try-upgrade does not read")]
+    ChildTries(usize),
+    /// The state has no `:code`.
+    #[error("block {0:?} has no :code in its state")]
+    NoCode(H256),
     /// The candidate's version could not be read.
     #[error("the candidate's runtime version: {0}")]
     Version(String),
@@ -112,8 +129,14 @@ pub enum TryUpgradeError {
         /// The candidate's.
         candidate: u32,
     },
-    /// The candidate has no `TryRuntime` API, or trapped.
-    #[error("TryRuntime_on_runtime_upgrade: {0} (is the candidate built with the runtime's `try-runtime` feature?)")]
+    /// The candidate has no `TryRuntime` API.
+    #[error(
+        "the candidate has no TryRuntime API: build it with the runtime's `try-runtime` feature"
+    )]
+    NoTryRuntimeApi,
+    /// The call trapped (a panic in a migration or a check) or its result
+    /// could not be read.
+    #[error("TryRuntime_on_runtime_upgrade: {0}")]
     Call(String),
     /// A migration, a post-upgrade check or a `try_state` invariant failed.
     #[error("the upgrade's checks failed: a migration, a pre/post-upgrade hook or a try_state invariant (the runtime's error is logged above)")]
@@ -166,8 +189,8 @@ impl TryUpgradeCmd {
             .enable_all()
             .build()
             .map_err(TryUpgradeError::AsyncRuntime)?;
-        let (at, from, pairs) = tokio.block_on(self.fetch())?;
-        let report = try_upgrade(at, from, pairs, &code)?;
+        let live = tokio.block_on(self.fetch())?;
+        let report = try_upgrade(live, &code)?;
         log::info!(
             "✅ {} v{} → {} v{} at {:?}: migrations weigh {:?} of a block's {:?}; every check passed, \
              and a second run changes nothing ({} keys, {} value bytes)",
@@ -185,9 +208,7 @@ impl TryUpgradeCmd {
     }
 
     /// The block, its runtime version and its whole top-level state.
-    async fn fetch(
-        &self,
-    ) -> Result<(H256, RuntimeVersion, BTreeMap<Vec<u8>, Vec<u8>>), TryUpgradeError> {
+    async fn fetch(&self) -> Result<LiveState, TryUpgradeError> {
         let rpc_error = |method| {
             let uri = self.uri.clone();
             move |source| TryUpgradeError::Rpc {
@@ -204,10 +225,14 @@ impl TryUpgradeCmd {
         let at = match self.at {
             Some(at) => at,
             None => client
-                .request("chain_getBlockHash", rpc_params![])
+                .request("chain_getFinalizedHead", rpc_params![])
                 .await
-                .map_err(rpc_error("chain_getBlockHash"))?,
+                .map_err(rpc_error("chain_getFinalizedHead"))?,
         };
+        let header: upow_runtime::Header = client
+            .request("chain_getHeader", rpc_params![at])
+            .await
+            .map_err(rpc_error("chain_getHeader"))?;
         let from: RuntimeVersion = client
             .request("state_getRuntimeVersion", rpc_params![at])
             .await
@@ -249,18 +274,35 @@ impl TryUpgradeCmd {
             }
             start = Some(last);
         }
-        Ok((at, from, pairs))
+        Ok(LiveState {
+            at,
+            state_root: header.state_root,
+            version: from,
+            pairs,
+        })
     }
 }
 
-/// The try itself, on the state `pairs` of block `at` whose runtime is
-/// `from`, with the candidate `code`.
-pub fn try_upgrade(
-    at: H256,
-    from: RuntimeVersion,
-    pairs: BTreeMap<Vec<u8>, Vec<u8>>,
-    code: &[u8],
-) -> Result<UpgradeReport, TryUpgradeError> {
+/// A block's whole state, as read from a node.
+pub struct LiveState {
+    /// The block.
+    pub at: H256,
+    /// Its header's state root.
+    pub state_root: H256,
+    /// Its runtime's version.
+    pub version: RuntimeVersion,
+    /// Its top-level storage.
+    pub pairs: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+/// The try itself, on the live state with the candidate `code`.
+pub fn try_upgrade(live: LiveState, code: &[u8]) -> Result<UpgradeReport, TryUpgradeError> {
+    let LiveState {
+        at,
+        state_root,
+        version: from,
+        pairs,
+    } = live;
     let keys = pairs.len();
     let value_bytes = pairs.values().map(Vec::len).sum();
     let executor = WasmExecutor::<sp_io::SubstrateHostFunctions>::builder()
@@ -280,16 +322,43 @@ pub fn try_upgrade(
             .map_err(|e| TryUpgradeError::Version(e.to_string()))?
     };
     validate_version(&from, &to)?;
+    let try_runtime_api = sp_crypto_hashing::blake2_64(b"TryRuntime");
+    if !to.apis.iter().any(|(id, _)| *id == try_runtime_api) {
+        return Err(TryUpgradeError::NoTryRuntimeApi);
+    }
 
+    let children = pairs
+        .keys()
+        .filter(|key| key.starts_with(well_known_keys::CHILD_STORAGE_KEY_PREFIX))
+        .count();
+    if children > 0 {
+        return Err(TryUpgradeError::ChildTries(children));
+    }
+    // The state as read must be the block's: nothing missed or altered.
+    let running = pairs
+        .get(well_known_keys::CODE)
+        .cloned()
+        .ok_or(TryUpgradeError::NoCode(at))?;
+    let state_version = from.state_version();
     let mut ext = TestExternalities::<BlakeTwo256>::new_with_code_and_state(
-        code,
+        &running,
         Storage {
             top: pairs,
             children_default: Default::default(),
         },
-        StateVersion::V1,
+        state_version,
     );
-    let (weight, max_block) = run_upgrade(&executor, &mut ext)?;
+    let read = *ext.backend.root();
+    if read != state_root {
+        return Err(TryUpgradeError::StateRoot {
+            at,
+            expected: state_root,
+            read,
+        });
+    }
+    ext.insert(well_known_keys::CODE.to_vec(), code.to_vec());
+
+    let (weight, max_block) = run_upgrade(&executor, &mut ext, state_version)?;
     if weight == Weight::MAX {
         return Err(TryUpgradeError::ChecksFailed);
     }
@@ -297,7 +366,7 @@ pub fn try_upgrade(
         return Err(TryUpgradeError::Overweight { weight, max_block });
     }
     let first = *ext.backend.root();
-    run_upgrade(&executor, &mut ext)?;
+    run_upgrade(&executor, &mut ext, state_version)?;
     let second = *ext.backend.root();
     if first != second {
         return Err(TryUpgradeError::NotIdempotent { first, second });
@@ -336,10 +405,20 @@ pub fn validate_version(
 
 /// Calls `TryRuntime_on_runtime_upgrade` (every check) on `ext`'s state
 /// with `ext`'s `:code`, and commits its changes: `(weight, max_block)`.
+/// The events of a previous run are cleared first, as a block's
+/// initialization does, so that a second run's events are not taken for
+/// a change of state.
 fn run_upgrade(
     executor: &WasmExecutor<sp_io::SubstrateHostFunctions>,
     ext: &mut TestExternalities<BlakeTwo256>,
+    state_version: StateVersion,
 ) -> Result<(Weight, Weight), TryUpgradeError> {
+    let system = sp_io::hashing::twox_128(b"System");
+    let cleared = [b"Events".as_slice(), b"EventCount"]
+        .into_iter()
+        .map(|item| ([system, sp_io::hashing::twox_128(item)].concat(), None))
+        .collect();
+    ext.backend.insert(vec![(None, cleared)], state_version);
     let mut overlay = OverlayedChanges::default();
     let output = {
         let code = BackendRuntimeCode::new(&ext.backend, TryPendingCode::No);
@@ -355,7 +434,7 @@ fn run_upgrade(
             &ALL_CHECKS,
             &mut extensions,
             &runtime_code,
-            CallContext::Offchain,
+            CallContext::Onchain { import: false },
         );
         let output = call.execute();
         drop(call);
@@ -364,7 +443,7 @@ fn run_upgrade(
     let weights = <(Weight, Weight)>::decode(&mut &output[..])
         .map_err(|e| TryUpgradeError::Call(format!("its output: {e}")))?;
     let changes = overlay
-        .drain_storage_changes(&ext.backend, StateVersion::V1)
+        .drain_storage_changes(&ext.backend, state_version)
         .map_err(|e| TryUpgradeError::Call(format!("its changes: {e}")))?;
     ext.backend
         .apply_transaction(changes.transaction_storage_root, changes.transaction);
