@@ -11,10 +11,10 @@ mod common;
 #[path = "common/localnet.rs"]
 mod localnet;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chain::pair;
-use common::{serial, Node};
+use common::{serial, wait_until, Node};
 use localnet::{peers, sudo, Localnet, DEV_NAMES};
 use sp_core::{crypto::Pair as _, OpaquePeerId};
 use upow_runtime::RuntimeCall;
@@ -23,15 +23,6 @@ use upow_runtime::RuntimeCall;
 fn opaque(peer_id: &str) -> OpaquePeerId {
     let id: sc_network::PeerId = peer_id.parse().expect("a base58 peer id");
     OpaquePeerId(id.to_bytes())
-}
-
-/// Polls `cond` every 250 ms until it holds or `timeout` passes.
-fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
 }
 
 #[test]

@@ -20,21 +20,12 @@ mod localnet;
 #[path = "common/netns.rs"]
 mod netns;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{serial, Node};
+use common::{serial, wait_until, Node};
 use localnet::Localnet;
 use netns::Lan;
 use serde_json::json;
-
-/// Polls `cond` every 250 ms until it holds or `timeout` passes.
-fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
 
 /// Whether `hash` is the canonical block at its height on `node`.
 fn canonical(node: &Node, hash: &str) -> bool {

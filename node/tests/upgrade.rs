@@ -22,26 +22,14 @@ mod load;
 #[path = "common/localnet.rs"]
 mod localnet;
 
-use std::{
-    path::Path,
-    process::Command,
-    time::{Duration, Instant},
-};
+use std::{path::Path, process::Command, time::Duration};
 
 use chain::{pair, submit};
-use common::{node_binary, number, number_or_hex, unhex, Node};
+use common::{node_binary, number, number_or_hex, unhex, wait_until, Node};
 use localnet::{sudo, Localnet};
 use serde_json::{json, Value};
+use sp_core::storage::well_known_keys;
 use upow_runtime::{RuntimeCall, UNIT};
-
-/// Polls `cond` every 250 ms until it holds or `timeout` passes.
-fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
 
 /// The spec version of the runtime at `at` (best block: `None`).
 fn spec_version(node: &Node, at: Option<&str>) -> u64 {
@@ -123,9 +111,10 @@ fn a_runtime_upgrade_by_sudo_set_code_keeps_the_chain_mining_and_finalizing() {
     // candidate passes every check against the live state.
     let dir = tempfile::tempdir().unwrap();
     let running = dir.path().join("running.wasm");
+    let code_key = format!("0x{}", hex::encode(well_known_keys::CODE));
     std::fs::write(
         &running,
-        unhex(&alice.call("state_getStorage", json!(["0x3a636f6465"]))),
+        unhex(&alice.call("state_getStorage", json!([code_key]))),
     )
     .unwrap();
     let (ok, out) = try_upgrade(alice, &running);

@@ -55,6 +55,15 @@ pub struct Node {
     log: PathBuf,
 }
 
+/// Polls `cond` every 250 ms until it holds or `timeout` passes.
+pub fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 /// The `upow-node` binary: cargo's own when this harness runs in the node's
 /// tests, else (the miner's tests) `$UPOW_NODE_BIN`, the target directory of
 /// the running test, `$CARGO_TARGET_DIR/release` or `~/.cache/upow/target/release`.
