@@ -25,11 +25,11 @@ pub mod plot;
     runtime_metadata_path = "metadata.scale",
     derive_for_all_types = "Clone",
     substitute_type(
-        path = "upow_puzzle::verify::UncheckedJobSpec",
+        path = "upow_puzzle::job::UncheckedJobSpec",
         with = "::subxt::utils::Static<::upow_puzzle::UncheckedJobSpec>"
     ),
     substitute_type(
-        path = "upow_primitives::JobInfo",
+        path = "upow_primitives::job::JobInfo",
         with = "::subxt::utils::Static<::upow_primitives::JobInfo>"
     )
 )]

@@ -14,8 +14,14 @@
 //! rate. Progress is logged per block and exported as Prometheus metrics
 //! (`upow_auditor_*`).
 //!
-//! The transaction is built with the runtime's own types (`upow-runtime`),
-//! so its call and extensions are checked when the miner is compiled.
+//! The transaction is built with subxt from the runtime metadata the node
+//! serves (audit/report.rs): the miner links no runtime or pallet, and a
+//! runtime upgrade that moves the call or changes the extensions is
+//! followed without rebuilding the auditor.
+
+pub mod report;
+
+pub use report::{fraud_report, ChainInfo, ReportError};
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -28,7 +34,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use codec::{Decode, Encode};
+use codec::Decode;
 use prometheus::{IntCounter, IntGauge, Registry};
 use sp_core::H256;
 use upow_primitives::{rpc::DisputableJson, JobId};
@@ -365,17 +371,16 @@ impl Auditor<'_> {
         proof: FraudProof,
     ) -> Result<H256, MineError> {
         let genesis = client.genesis_hash().await?;
-        let (spec_version, tx_version) = client.runtime_version().await?;
+        let (spec_version, transaction_version) = client.runtime_version().await?;
+        let metadata = client.metadata().await?;
         let nonce = client.next_nonce(&self.config.key.ss58()).await?;
-        let extrinsic = fraud_report(
-            &self.config.key,
-            number,
-            proof,
-            nonce,
-            spec_version,
-            tx_version,
+        let chain = ChainInfo {
             genesis,
-        );
+            spec_version,
+            transaction_version,
+            metadata,
+        };
+        let extrinsic = fraud_report(&self.config.key, number, &proof, nonce, &chain)?;
         Ok(client.submit_extrinsic(extrinsic).await?)
     }
 
@@ -460,36 +465,6 @@ fn sampled(secret: &[u8; 32], hash: &H256, rate: f64, (index, count): (u64, u64)
     let mut input = secret.to_vec();
     input.extend_from_slice(&hash.0);
     (word(&sp_crypto_hashing::blake2_256(&input)) as f64) < rate * (u64::MAX as f64)
-}
-
-/// The signed, immortal `Training::report_fraud(number, proof)` extrinsic
-/// of `key` with `nonce`, for the chain `genesis` at the given versions.
-pub fn fraud_report(
-    key: &AuthorKey,
-    number: u32,
-    proof: FraudProof,
-    nonce: u32,
-    spec_version: u32,
-    tx_version: u32,
-    genesis: H256,
-) -> Vec<u8> {
-    let call = upow_runtime::RuntimeCall::Training(pallet_upow_training::Call::report_fraud {
-        block: number,
-        proof,
-    });
-    upow_runtime::immortal_signed_extrinsic(
-        call,
-        sp_runtime::AccountId32::from(key.public()),
-        nonce,
-        (spec_version, tx_version),
-        genesis,
-        |payload| {
-            sp_runtime::MultiSignature::Sr25519(sp_core::sr25519::Signature::from_raw(
-                key.sign(payload),
-            ))
-        },
-    )
-    .encode()
 }
 
 #[cfg(test)]

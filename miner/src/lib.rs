@@ -17,8 +17,9 @@
 //!
 //! Layering: depends on `upow-puzzle`, and for mining on `upow-primitives`
 //! (the RPC definition) and talks to a node over JSON-RPC; never links the
-//! node. It links the runtime only to build the auditor's signed fraud
-//! report with the runtime's own call and extension types.
+//! node, the runtime or a pallet. The auditor's signed fraud report is
+//! built with subxt from the runtime metadata the node serves (a test
+//! checks it against the runtime's own extrinsic type).
 
 #[cfg(feature = "audit")]
 pub mod audit;

@@ -177,6 +177,30 @@ fn the_miner_mines_a_dev_chain_and_survives_a_node_restart_and_its_own_kill_9() 
         "{}",
         miner.log_tail()
     );
+    // Each block's payment as the runtime computed it (upow_blockPayment):
+    // known, a reward for every block, and no more than Alice received (she
+    // also gets the validators' share: she is the only validator).
+    let amount = |event: &serde_json::Value, field: &str| -> u128 {
+        event[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{field} of {event}"))
+            .parse()
+            .unwrap()
+    };
+    // Blocks up to `best` are in `balance_after` (later ones may not be).
+    let rewards: u128 = accepted
+        .iter()
+        .filter(|e| e["block"].as_u64().is_some_and(|b| b <= best))
+        .map(|e| amount(e, "author_reward"))
+        .sum();
+    let job_payments: u128 = accepted.iter().map(|e| amount(e, "job_payment")).sum();
+    assert!(accepted.iter().all(|e| amount(e, "author_reward") > 0));
+    assert_eq!(job_payments, 0, "the dev chain's house job pays nothing");
+    assert!(
+        rewards <= balance_after - balance_before,
+        "rewards {rewards} > balance change {}",
+        balance_after - balance_before
+    );
     assert_eq!(
         miner.events_named("dataset").last().unwrap()["loaded"],
         json!(60_000)

@@ -8,9 +8,10 @@
 //! signing); [`BlockAuthor::seal`] imports it with the author's signature
 //! of [`PowSeal::message`]. The built-in miner does both with the node's
 //! keystore ([`BlockAuthor::author_with_keystore`]), and never signs two
-//! blocks on one parent nor a block on a parent that is no longer the best
-//! ([`SealGuard`]): two signed blocks on one parent are an equivocation the
-//! staking pallet slashes.
+//! blocks on one parent — not even across restarts or a wiped database
+//! ([`upow_primitives::signing::SigningRecord`], kept beside the keystore) —
+//! nor a block on a parent that is no longer the best: two signed blocks on
+//! one parent are an equivocation the staking pallet slashes.
 
 use std::{
     collections::HashMap,
@@ -36,10 +37,10 @@ use sp_runtime::{
     Digest, DigestItem,
 };
 use upow_primitives::{
-    AuthorId, JobId, PowSeal, PreDigest, ProofInherentDataProvider, UpowApi, AUTHOR_KEY_TYPE,
-    ENGINE_ID,
+    signing::{SignPermit, SigningRecord},
+    AuthorId, PowSeal, PreDigest, ProofInherentDataProvider, UpowApi, AUTHOR_KEY_TYPE, ENGINE_ID,
 };
-use upow_puzzle::{JobProgress, TrajectoryClaim, TrajectoryProof};
+use upow_puzzle::{JobProgress, TrajectoryProof};
 use upow_runtime::opaque::Block;
 
 use crate::{
@@ -101,6 +102,9 @@ pub enum AuthorError {
         /// Pre-seal hash of the block sealed before.
         sealed: H256,
     },
+    /// The signing record cannot be read or written: nothing is signed.
+    #[error("{0}")]
+    SigningRecord(String),
     /// A submitted block has no upow seal.
     #[error("block {0} is not sealed")]
     Unsealed(H256),
@@ -191,19 +195,14 @@ impl<T> Templates<T> {
     }
 }
 
-/// A won trajectory, to be built into a block.
+/// A won trajectory, to be built into a block: the pre-runtime digest it
+/// will carry (author, job, salt, claim) and the proof for its body.
 #[derive(Clone, Debug)]
 pub struct Win {
     /// The parent it was mined on.
     pub parent: H256,
-    /// The author's key.
-    pub author: AuthorId,
-    /// The job it trains.
-    pub job: JobId,
-    /// The trajectory's salt.
-    pub salt: u32,
-    /// The claim for the pre-runtime digest.
-    pub claim: TrajectoryClaim,
+    /// The block's pre-runtime digest.
+    pub digest: PreDigest,
     /// The proof for the body.
     pub proof: TrajectoryProof,
 }
@@ -217,43 +216,6 @@ pub struct Prepared {
     pub header: <Block as BlockT>::Header,
 }
 
-/// Remembers, per author key, which block it signed on each recent parent,
-/// so that a signing author never signs a second block on the same parent
-/// (an equivocation). Signing the same block again is allowed.
-#[derive(Default)]
-pub struct SealGuard {
-    signed: HashMap<(AuthorId, H256), (u32, H256)>,
-}
-
-impl SealGuard {
-    /// Parents remembered per author, by block number.
-    const HORIZON: u32 = 1024;
-
-    /// Records that `author` signs `pre_hash` on `parent` (block `number`),
-    /// or refuses if it signed another block on that parent.
-    pub fn permit(
-        &mut self,
-        author: AuthorId,
-        parent: H256,
-        number: u32,
-        pre_hash: H256,
-    ) -> Result<(), AuthorError> {
-        match self.signed.get(&(author, parent)) {
-            Some((_, sealed)) if *sealed != pre_hash => Err(AuthorError::AlreadySealed {
-                author: hex::encode(author),
-                parent,
-                sealed: *sealed,
-            }),
-            _ => {
-                self.signed.insert((author, parent), (number, pre_hash));
-                self.signed
-                    .retain(|_, (n, _)| n.saturating_add(Self::HORIZON) >= number);
-                Ok(())
-            }
-        }
-    }
-}
-
 /// Builds, seals and imports blocks.
 pub struct BlockAuthor<C, E> {
     client: Arc<C>,
@@ -262,7 +224,7 @@ pub struct BlockAuthor<C, E> {
     algorithm: UpowAlgorithm<C>,
     work: WorkSource<C>,
     pending: Mutex<Templates<Template>>,
-    guard: Mutex<SealGuard>,
+    signing: Mutex<SigningRecord>,
     metrics: Option<Arc<NodeMetrics>>,
 }
 
@@ -273,13 +235,15 @@ where
     E: Environment<Block> + Send + 'static,
     E::Error: std::fmt::Display,
 {
-    /// A block author importing through `block_import`.
+    /// A block author importing through `block_import`; the built-in miner
+    /// signs only what `signing` permits.
     pub fn new(
         client: Arc<C>,
         environment: E,
         block_import: BoxBlockImport<Block>,
         algorithm: UpowAlgorithm<C>,
         work: WorkSource<C>,
+        signing: SigningRecord,
         metrics: Option<Arc<NodeMetrics>>,
     ) -> Self {
         Self {
@@ -289,7 +253,7 @@ where
             algorithm,
             work,
             pending: Mutex::new(Templates::default()),
-            guard: Mutex::new(SealGuard::default()),
+            signing: Mutex::new(signing),
             metrics,
         }
     }
@@ -304,9 +268,13 @@ where
         signature: [u8; 64],
     ) -> Result<Prepared, AuthorError> {
         let genesis = self.client.info().genesis_hash;
-        let digest = PreDigest::new(win.author, win.job, win.salt, win.claim);
-        if !digest.verify_submission(&genesis.0, &win.parent.0, &signature) {
-            return Err(AuthorError::BadSubmissionSignature(hex::encode(win.author)));
+        if !win
+            .digest
+            .verify_submission(&genesis.0, &win.parent.0, &signature)
+        {
+            return Err(AuthorError::BadSubmissionSignature(hex::encode(
+                win.digest.author(),
+            )));
         }
         self.prepare(win).await
     }
@@ -318,12 +286,10 @@ where
     pub async fn prepare(&self, win: Win) -> Result<Prepared, AuthorError> {
         let Win {
             parent,
-            author,
-            job,
-            salt,
-            claim,
+            digest,
             proof,
         } = win;
+        let author = *digest.author();
         let parent_header = self
             .client
             .header(parent)
@@ -337,12 +303,11 @@ where
         if !admitted {
             return Err(AuthorError::NotAdmitted(hex::encode(author)));
         }
-        let work = self.work.work_at(parent, job)?;
+        let work = self.work.work_at(parent, digest.job())?;
         let difficulty = self
             .algorithm
             .difficulty(parent)
             .map_err(|e| AuthorError::Client(e.to_string()))?;
-        let digest = PreDigest::new(author, job, salt, claim);
         let started = Instant::now();
         upow_puzzle::verify_trajectory(
             &work.spec,
@@ -352,7 +317,7 @@ where
                 steps: work.steps,
             },
             work.difficulty,
-            &claim,
+            digest.claim(),
             &proof,
         )
         .map_err(AuthorError::Trajectory)?;
@@ -494,27 +459,43 @@ where
         }
     }
 
-    /// Prepares, signs with the keystore's key for `author`, and seals —
-    /// unless the parent is no longer the best block or the author already
-    /// signed another block on it ([`SealGuard`]).
+    /// Prepares, signs with the keystore's key for the win's author, and
+    /// seals — unless the parent is no longer the best block or the signing
+    /// record refuses (the author already signed another block on it, maybe
+    /// before a restart).
     pub async fn author_with_keystore(
         &self,
         keystore: &KeystorePtr,
         win: Win,
     ) -> Result<H256, AuthorError> {
-        let (parent, author) = (win.parent, win.author);
+        let (parent, author) = (win.parent, *win.digest.author());
         let prepared = self.prepare(win).await?;
         let info = self.client.info();
         if info.best_hash != parent {
             self.pending.lock().take(&prepared.pre_hash);
             return Err(AuthorError::StaleParent(parent));
         }
-        self.guard.lock().permit(
-            author,
-            parent,
+        let permit = self.signing.lock().permit(
+            &author,
+            &parent.0,
             *HeaderT::number(&prepared.header),
-            prepared.pre_hash,
-        )?;
+            &prepared.pre_hash.0,
+        );
+        match permit {
+            Ok(SignPermit::Granted) => {}
+            Ok(SignPermit::Refused { signed }) => {
+                self.pending.lock().take(&prepared.pre_hash);
+                return Err(AuthorError::AlreadySealed {
+                    author: hex::encode(author),
+                    parent,
+                    sealed: H256(signed),
+                });
+            }
+            Err(e) => {
+                self.pending.lock().take(&prepared.pre_hash);
+                return Err(AuthorError::SigningRecord(e.to_string()));
+            }
+        }
         let public = sr25519::Public::from_raw(author);
         let message = PowSeal::message(&info.genesis_hash.0, &prepared.pre_hash.0);
         let signature = keystore
@@ -528,29 +509,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_guard_refuses_a_second_block_on_a_parent_and_forgets_old_parents() {
-        let mut guard = SealGuard::default();
-        let (alice, bob) = ([1; 32], [2; 32]);
-        let parent = H256::repeat_byte(7);
-        let (a, b) = (H256::repeat_byte(10), H256::repeat_byte(11));
-        guard.permit(alice, parent, 5, a).unwrap();
-        // The same block again: fine (a retried seal).
-        guard.permit(alice, parent, 5, a).unwrap();
-        assert!(matches!(
-            guard.permit(alice, parent, 5, b),
-            Err(AuthorError::AlreadySealed { sealed, .. }) if sealed == a
-        ));
-        // Another author, or another parent: fine.
-        guard.permit(bob, parent, 5, b).unwrap();
-        guard.permit(alice, H256::repeat_byte(8), 6, b).unwrap();
-        // Far-away parents are forgotten (bounded memory).
-        guard
-            .permit(alice, H256::repeat_byte(9), 5 + SealGuard::HORIZON + 1, a)
-            .unwrap();
-        assert!(!guard.signed.contains_key(&(alice, parent)));
-    }
 
     #[test]
     fn templates_stay_bounded_one_per_author_and_parent_on_the_best_parent() {

@@ -17,8 +17,8 @@ use sp_consensus::{Environment, SyncOracle};
 use sp_core::H256;
 use sp_keystore::KeystorePtr;
 use tokio::sync::mpsc;
-use upow_primitives::{AuthorId, JobId, UpowApi};
-use upow_puzzle::{mining::ReferenceMiner, TrajectoryClaim, TrajectoryContext, TrajectoryProof};
+use upow_primitives::{AuthorId, PreDigest, UpowApi};
+use upow_puzzle::{mining::ReferenceMiner, TrajectoryContext, TrajectoryProof};
 use upow_runtime::opaque::Block;
 
 use crate::{
@@ -35,12 +35,11 @@ const CHUNK: u32 = 32;
 /// recomputed from the one before it).
 const SNAPSHOT_INTERVAL: u32 = 64;
 
-/// A won trajectory on its way to become a block.
+/// A won trajectory on its way to become a block: the digest it will
+/// carry, its proof and `W_n`.
 struct Found {
     parent: H256,
-    job: JobId,
-    salt: u32,
-    claim: TrajectoryClaim,
+    digest: PreDigest,
     proof: TrajectoryProof,
     final_weights: upow_puzzle::Weights,
 }
@@ -119,10 +118,7 @@ where
             }
             let win = Win {
                 parent: found.parent,
-                author: author_key,
-                job: found.job,
-                salt: found.salt,
-                claim: found.claim,
+                digest: found.digest,
                 proof: found.proof,
             };
             match author.author_with_keystore(&keystore, win).await {
@@ -231,9 +227,7 @@ fn mine<C, S>(
                     );
                     let sent = found.send(Found {
                         parent,
-                        job: job_work.job,
-                        salt: mined.context.salt,
-                        claim: mined.claim,
+                        digest: PreDigest::of_trajectory(&mined.context, mined.claim),
                         proof: mined.proof,
                         final_weights: mined.final_weights,
                     });

@@ -14,7 +14,7 @@ use sp_core::H256;
 use sp_runtime::{generic::BlockId, traits::Block as BlockT};
 use upow_primitives::{
     seal::{check_signature, check_ticket, split_seal, SealError},
-    Difficulty, JobId, UpowApi,
+    ChainDifficulty, Difficulty, JobId, UpowApi,
 };
 use upow_runtime::opaque::Block;
 
@@ -35,7 +35,7 @@ type JobDifficulties = HashMap<(H256, JobId), Option<Difficulty>>;
 /// signature over the pre-seal header hash, and the author is admitted.
 pub struct UpowAlgorithm<C> {
     client: Arc<C>,
-    difficulties: Arc<Mutex<HashMap<H256, Difficulty>>>,
+    difficulties: Arc<Mutex<HashMap<H256, ChainDifficulty>>>,
     job_difficulties: Arc<Mutex<JobDifficulties>>,
     metrics: Option<Arc<NodeMetrics>>,
 }
@@ -110,9 +110,12 @@ where
     C: ProvideRuntimeApi<Block> + HeaderBackend<Block> + Send + Sync,
     C::Api: UpowApi<Block>,
 {
-    type Difficulty = Difficulty;
+    type Difficulty = ChainDifficulty;
 
-    fn difficulty(&self, parent: <Block as BlockT>::Hash) -> Result<Difficulty, PowError<Block>> {
+    fn difficulty(
+        &self,
+        parent: <Block as BlockT>::Hash,
+    ) -> Result<ChainDifficulty, PowError<Block>> {
         if let Some(d) = self.difficulties.lock().get(&parent) {
             return Ok(*d);
         }
@@ -138,7 +141,7 @@ where
         pre_hash: &H256,
         pre_digest: Option<&[u8]>,
         seal: &Seal,
-        _chain_difficulty: Difficulty,
+        _chain_difficulty: ChainDifficulty,
     ) -> Result<bool, PowError<Block>> {
         let started = std::time::Instant::now();
         let result = self.check(parent, pre_hash, pre_digest, seal);

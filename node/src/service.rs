@@ -100,6 +100,16 @@ pub fn checkpoint_path(config: &Configuration) -> PathBuf {
         .join("upow-checkpoints")
 }
 
+/// Where the built-in miner's signing record lives: beside the keystore,
+/// outside the chain database, so that `purge-chain` (or a lost database)
+/// does not make the node forget what its author key signed.
+pub fn signing_record_path(config: &Configuration) -> PathBuf {
+    config
+        .base_path
+        .config_dir(config.chain_spec.id())
+        .join("upow-signing-record")
+}
+
 /// Builds the client, import queue and checkpoint store.
 pub fn new_partial(config: &Configuration) -> Result<Service, ServiceError> {
     let telemetry = config
@@ -424,12 +434,15 @@ pub fn new_full<
     // The runtime's block length, not the proposer's 4 MiB default: a job's
     // proof may take up to a quarter of it and transactions the rest.
     proposer_factory.set_default_block_size_limit(upow_runtime::configs::MAX_BLOCK_LENGTH as usize);
+    let signing = upow_primitives::signing::SigningRecord::open(signing_record_path(&config))
+        .map_err(|e| ServiceError::Other(e.to_string()))?;
     let author = Arc::new(BlockAuthor::new(
         client.clone(),
         proposer_factory,
         Box::new(pow_block_import),
         algorithm,
         work.clone(),
+        signing,
         upow_metrics,
     ));
 

@@ -4,7 +4,7 @@
 //! hang or a native panic), and the node keeps answering, mining and
 //! including valid transactions throughout (docs/reliability.md §Bad
 //! input). The mining RPC payloads' own error paths are in `e2e.rs`; the
-//! decoding behind them is fuzzed (puzzle/fuzz: `rpc_payloads`, `seal`,
+//! decoding behind them is fuzzed (fuzz/: `rpc_payloads`, `seal`,
 //! `inherent`).
 
 #[path = "common/chain.rs"]

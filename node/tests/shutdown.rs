@@ -66,3 +66,48 @@ fn sigint_and_sigterm_stop_a_mining_node_with_status_0_and_its_databases_reopen(
         best_before = node.best_number();
     }
 }
+
+/// The signing record outlives a restart and a wiped chain database: a
+/// node that signed block #1 on genesis, restarted with its chain database
+/// gone (as `purge-chain` leaves it), mines on genesis again and refuses to
+/// sign a second, different block there — an equivocation. With the record
+/// deleted too, the same node does sign one (so the record is what refused).
+#[test]
+fn a_node_restarted_without_its_chain_refuses_to_sign_a_second_block_at_a_height_it_signed() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let chain_dir = dir.path().join("chains").join("upow_dev");
+    let mut node = Node::start("alice", dir.path(), &["--alice", "--mine"]);
+    node.wait_for("block #1", Duration::from_secs(120), |n| {
+        n.best_number() >= 1
+    });
+    let first = node.block_hash(1);
+    node.stop();
+    assert!(
+        chain_dir.join("upow-signing-record").exists(),
+        "no signing record beside the keystore"
+    );
+    std::fs::remove_dir_all(chain_dir.join("db")).unwrap();
+
+    node.restart(None);
+    node.wait_for(
+        "the refusal to sign a second block on genesis",
+        Duration::from_secs(180),
+        |n| n.log_contains("already sealed block"),
+    );
+    // Nothing was signed on genesis after the restart: no block #1.
+    assert_eq!(node.best_number(), 0, "{}", node.log_tail());
+    node.stop();
+
+    std::fs::remove_dir_all(chain_dir.join("db")).unwrap();
+    std::fs::remove_file(chain_dir.join("upow-signing-record")).unwrap();
+    node.restart(None);
+    node.wait_for(
+        "block #1 without the record",
+        Duration::from_secs(120),
+        |n| n.best_number() >= 1,
+    );
+    // A different block #1 (another timestamp): exactly what the record
+    // refused to sign.
+    assert_ne!(node.block_hash(1), first);
+}

@@ -218,7 +218,7 @@ impl SubmitWork {
     /// Decodes the payload's binary fields: a 64-byte signature and a proof
     /// that is one whole SCALE-encoded `TrajectoryProof` (no trailing
     /// bytes). The node calls it before anything else; the fuzz target
-    /// `rpc_payloads` (puzzle/fuzz) runs it on arbitrary JSON.
+    /// `rpc_payloads` (fuzz/) runs it on arbitrary JSON.
     pub fn decode(&self) -> Result<Submission, PayloadError> {
         let signature = signature_bytes(&self.signature)?;
         let proof = codec::DecodeAll::decode_all(&mut &self.proof.0[..])
@@ -330,6 +330,27 @@ pub struct DisputableJson {
     pub segments: Vec<H256>,
 }
 
+/// What a block pays its author (`upow_blockPayment`): the runtime's
+/// [`crate::BlockPayment`], balances as u128.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockPaymentJson {
+    /// The job's payment for the block's steps, reserved at import and paid
+    /// when the block settles (zero for the house job).
+    pub job_payment: NumberOrHex,
+    /// The author's share of the block reward, minted at once.
+    pub author_reward: NumberOrHex,
+}
+
+impl From<crate::BlockPayment> for BlockPaymentJson {
+    fn from(payment: crate::BlockPayment) -> Self {
+        Self {
+            job_payment: payment.job_payment.into(),
+            author_reward: payment.author_reward.into(),
+        }
+    }
+}
+
 /// One point of a loss curve.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -423,6 +444,18 @@ pub trait UpowApi {
     /// otherwise): its claim, context, start, spec and segment roots.
     #[method(name = "disputable")]
     fn disputable(&self, number: u32) -> RpcResult<Option<DisputableJson>>;
+
+    /// What a block of `steps` steps of `job` on the best block (or on
+    /// `parent`) pays its author: the runtime's own computation
+    /// (`UpowApi::block_payment`), which miners report their earnings by.
+    /// [`error::NOT_FOUND`] if blocks may not train `job` there.
+    #[method(name = "blockPayment")]
+    fn block_payment(
+        &self,
+        job: JobId,
+        steps: u32,
+        parent: Option<H256>,
+    ) -> RpcResult<BlockPaymentJson>;
 }
 
 #[cfg(test)]

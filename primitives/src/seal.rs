@@ -13,11 +13,11 @@
 //! The node's import queue, its block author and `upow_submitBlock` call
 //! these (`upow-node`'s `pow` module adds the stateful checks: the job is
 //! open at the parent, its difficulty, the author's admission); the fuzz
-//! target `seal` (puzzle/fuzz) runs them on arbitrary headers.
+//! target `seal` (fuzz/) runs them on arbitrary headers.
 
 use alloc::vec::Vec;
 use sp_core::hexdisplay::HexDisplay;
-use sp_runtime::{traits::Header as _, DigestItem};
+use sp_runtime::{traits::Header as HeaderT, DigestItem};
 
 use crate::{
     AuthorId, Difficulty, DigestError, Hash, Header, JobId, PowSeal, PreDigest, ENGINE_ID,
@@ -50,11 +50,13 @@ pub enum SealError {
 }
 
 /// A sealed header taken apart: what the seal signs and what it claims.
+/// `H` is the header type (the chain's [`Header`], or a pallet's
+/// `HeaderFor<T>`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SealedHeader {
+pub struct SealedHeader<H = Header> {
     /// The header without its seal; its hash is the `pre_hash` the seal
     /// signs.
-    pub unsealed: Header,
+    pub unsealed: H,
     /// The bytes of the one `pow_` pre-runtime item (`None`: there is none,
     /// which [`check_signature`] refuses).
     pub pre_digest: Option<Vec<u8>>,
@@ -63,8 +65,10 @@ pub struct SealedHeader {
 }
 
 /// The shape rule of a sealed header: its last digest item is the `pow_`
-/// seal, and it has at most one `pow_` pre-runtime item.
-pub fn split_seal(header: &Header) -> Result<SealedHeader, SealError> {
+/// seal, and it has at most one `pow_` pre-runtime item. The one place a
+/// sealed header is taken apart: the node's import and the staking pallet's
+/// equivocation reports call it.
+pub fn split_seal<H: HeaderT>(header: &H) -> Result<SealedHeader<H>, SealError> {
     let mut unsealed = header.clone();
     let seal = match unsealed.digest_mut().pop() {
         Some(DigestItem::Seal(id, seal)) if id == ENGINE_ID => seal,

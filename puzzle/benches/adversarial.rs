@@ -14,7 +14,7 @@ mod adversarial;
 use std::time::{Duration, Instant};
 
 use upow_puzzle::{
-    mining::select_batch, Dataset, Hyperparams, JobSpec, Model, Seed, TrainingStep, Trajectory,
+    batch::select_batch, Dataset, Hyperparams, JobSpec, Model, Seed, TrainingStep, Trajectory,
     TrajectoryContext, Weights,
 };
 

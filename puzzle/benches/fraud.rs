@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use codec::Encode;
 use upow_puzzle::{
     audit_trajectory,
-    fraud::{segment_count, segment_log2},
-    mining::select_batch,
+    batch::select_batch,
+    cost::replay_macs,
+    segment::{segment_count, segment_log2},
     verify_fraud, Audit, Dataset, Hyperparams, JobProgress, JobSpec, Model, TrainingStep,
     Trajectory, TrajectoryContext, Weights,
 };
@@ -113,7 +114,7 @@ fn job_figures(name: &str, dims: &[u32], batch_log2: u32, samples: usize, steps:
     let macs: u64 = fraud
         .batches
         .iter()
-        .map(|b| 3 * b.len() as u64 * params)
+        .map(|b| replay_macs(b.len() as u64, params))
         .sum();
     println!(
         "| {name} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {:.1} |",

@@ -13,8 +13,8 @@
 use std::path::Path;
 
 use upow_puzzle::{
+    batch::select_batch,
     idx::{load_split, Split},
-    mining::select_batch,
     validate_step, Hyperparams, JobSpec, Model, TrainingStep, Trajectory, TrajectoryContext,
     Weights,
 };

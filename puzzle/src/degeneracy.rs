@@ -27,7 +27,7 @@
 use alloc::vec::Vec;
 
 use crate::{
-    error::{Error, Result},
+    error::{Degeneracy, Error, Result},
     model::Model,
 };
 
@@ -48,28 +48,6 @@ pub const MIN_DENSITY_INV: u64 = 2;
 pub const MIN_LIVE_INV: u64 = 32;
 /// A layer needs at least one changed master weight in this many.
 pub const MIN_CHANGED_INV: u64 = 256;
-
-/// Which degeneracy rule a step broke.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Degeneracy {
-    /// Too few non-zero compute weights in the layer.
-    SparseWeights,
-    /// Too few units of the hidden layer fire on the batch.
-    DeadLayer,
-    /// Too few master weights changed in the layer.
-    NoUpdate,
-}
-
-impl Degeneracy {
-    /// The rule in words.
-    pub fn describe(&self) -> &'static str {
-        match self {
-            Self::SparseWeights => "too few non-zero weights",
-            Self::DeadLayer => "too few live units",
-            Self::NoUpdate => "too few weights changed",
-        }
-    }
-}
 
 /// `⌈count / inv⌉`, at least 1.
 fn required(count: u64, inv: u64) -> u64 {

@@ -1,4 +1,5 @@
-//! The crate's one error type.
+//! The crate's one error type, with [`Degeneracy`]: which check of the
+//! degeneracy rule a step failed (the reason [`Error::Degenerate`] gives).
 
 use crate::hash::Hash;
 
@@ -200,14 +201,14 @@ pub enum Error {
         /// Weight layer.
         layer: u8,
         /// Which rule.
-        rule: crate::degeneracy::Degeneracy,
+        rule: Degeneracy,
         /// What the step has.
         got: u32,
         /// What the rule requires.
         need: u64,
     },
     /// A trajectory's segment roots are not as many as its length needs
-    /// ([`crate::fraud::segment_count`]).
+    /// ([`crate::segment::segment_count`]).
     #[error("{got} segment roots, a trajectory of {leaves} leaves has {expected}")]
     SegmentCount {
         /// Roots given.
@@ -248,6 +249,29 @@ pub enum Error {
     /// A malformed file (IDX dataset) or stream.
     #[error("malformed input: {0}")]
     Malformed(alloc::string::String),
+}
+
+/// Which check of the degeneracy rule ([`crate::degeneracy`]) a step
+/// failed: the reason [`Error::Degenerate`] gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Degeneracy {
+    /// Too few non-zero compute weights in the layer.
+    SparseWeights,
+    /// Too few units of the hidden layer fire on the batch.
+    DeadLayer,
+    /// Too few master weights changed in the layer.
+    NoUpdate,
+}
+
+impl Degeneracy {
+    /// The rule in words.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Self::SparseWeights => "too few non-zero weights",
+            Self::DeadLayer => "too few live units",
+            Self::NoUpdate => "too few weights changed",
+        }
+    }
 }
 
 /// Result alias of this crate.

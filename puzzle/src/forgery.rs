@@ -2,9 +2,10 @@
 //!
 //! A forger commits to leaves of its choice (hashes of weights it never
 //! computed, filler) and opens the challenged steps with whatever weights
-//! it knows. The puzzle's own tests, the training pallet's and the
-//! runtime's build the attacks of docs/protocol.md §8 with this one
-//! builder; nothing here is needed to mine or verify.
+//! it knows. The puzzle's own tests and the runtime's build the attacks of
+//! docs/protocol.md §8 with this one builder; nothing here is needed to
+//! mine or verify, so it is compiled only with the crate's feature
+//! `forgery`, which only those tests enable (never the runtime's wasm).
 
 use alloc::{collections::BTreeMap, vec::Vec};
 
@@ -12,8 +13,10 @@ use crate::{
     dataset::Dataset,
     error::Result,
     hash::Hash,
+    job::JobSpec,
     merkle::{Frontier, MerkleTree},
     pow::{Seed, Ticket, TrajectoryContext},
+    segment::segment_roots,
     trajectory::{challenged_steps, StepProof, TrajectoryClaim, TrajectoryProof},
     weights::Weights,
 };
@@ -66,7 +69,7 @@ impl Forgery {
     pub fn prove(
         &self,
         ctx: &TrajectoryContext,
-        spec: &crate::verify::JobSpec,
+        spec: &JobSpec,
         dataset: &Dataset,
         fallback: &Weights,
     ) -> Result<(TrajectoryClaim, TrajectoryProof)> {
@@ -93,7 +96,7 @@ impl Forgery {
         let proof = TrajectoryProof {
             start: tree.proof(0)?,
             steps,
-            segments: crate::fraud::segment_roots(spec, &self.leaves)?,
+            segments: segment_roots(spec, &self.leaves)?,
         };
         Ok((claim, proof))
     }

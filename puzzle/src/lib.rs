@@ -13,6 +13,9 @@
 //! * `no_std` + `alloc`, no floating point in the step, no `unsafe`.
 //! * Feature `std` (default): the IDX dataset loader ([`idx`]).
 //! * Feature `scale`: SCALE codecs and type info for the wire types.
+//! * Feature `forgery` (off by default): the module `forgery`, the
+//!   forged-trajectory builder of the tests that attack the verifier; only
+//!   their dev-dependencies enable it, so no runtime build carries it.
 //!
 //! Layering: this crate depends on no other crate of the project.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -20,14 +23,18 @@
 
 extern crate alloc;
 
+pub mod batch;
+pub mod cost;
 pub mod dataset;
 pub mod degeneracy;
 pub mod error;
+#[cfg(feature = "forgery")]
 pub mod forgery;
 pub mod fraud;
 pub mod hash;
 #[cfg(feature = "std")]
 pub mod idx;
+pub mod job;
 pub mod linalg;
 pub mod loss;
 pub mod merkle;
@@ -36,31 +43,33 @@ pub mod model;
 pub mod pow;
 pub mod prng;
 pub mod rounding;
+pub mod segment;
 pub mod step;
+#[cfg(test)]
+mod test_support;
 pub mod trajectory;
 pub mod verify;
 pub mod weights;
 
+pub use batch::{batch_indices, Batch};
 pub use dataset::{Dataset, DatasetCommitment, SampleOpening};
 pub use degeneracy::{validate_step, StepStats};
 pub use error::{Error, Result};
-pub use fraud::{
-    audit_trajectory, open_segment, segment_roots, validate_segments, verify_fraud, Audit,
-    FraudProof, FraudVerdict,
-};
+pub use fraud::{audit_trajectory, open_segment, verify_fraud, Audit, FraudProof, FraudVerdict};
 pub use hash::Hash;
+pub use job::{JobProgress, JobSpec, UncheckedHyperparams, UncheckedJobSpec, UncheckedModel};
 pub use merkle::{MerkleProof, MerkleTree};
 pub use model::{Hyperparams, Model};
 pub use pow::{
     job_difficulty, max_steps, Seed, Ticket, TrajectoryContext, REFERENCE_STEP_MACS, STEP_BOUND,
 };
-pub use step::{batch_indices, evaluate, Batch, Evaluation, Forward, StepOutcome, TrainingStep};
+pub use segment::segment_roots;
+pub use step::{evaluate, Evaluation, Forward, StepOutcome, TrainingStep};
 pub use trajectory::{
     challenged_steps, max_proof_len, StepProof, Trajectory, TrajectoryClaim, TrajectoryProof,
 };
 pub use verify::{
-    execute_step, replay_final_step, validate_claim_bounds, verify_step, verify_trajectory,
-    JobProgress, JobSpec, UncheckedHyperparams, UncheckedJobSpec, UncheckedModel, VerifiedStep,
-    VerifiedTrajectory,
+    execute_step, replay_final_step, validate_claim_bounds, validate_segments, verify_step,
+    verify_trajectory, VerifiedStep, VerifiedTrajectory,
 };
 pub use weights::Weights;

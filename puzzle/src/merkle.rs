@@ -265,11 +265,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn leaves(n: usize) -> Vec<Hash> {
-        (0..n)
-            .map(|i| leaf_hash(&(i as u64).to_le_bytes()))
-            .collect()
-    }
+    use crate::test_support::leaves;
 
     /// RFC 6962's recursive definition, for comparison.
     fn rfc6962_root(leaves: &[Hash]) -> Hash {

@@ -7,94 +7,20 @@
 use alloc::vec::Vec;
 
 use crate::{
-    dataset::{verify_sample, DatasetCommitment, SampleOpening},
+    batch::Batch,
     degeneracy::StepStats,
     error::{Error, Result},
     linalg,
     loss::{argmax, softmax_row, PROB_BITS},
     model::{Hyperparams, Model, INPUT_EXP},
     pow::Seed,
-    prng::{below, derive_key, draw, Purpose},
+    prng::{derive_key, draw, Purpose},
     rounding::{
         activation_shift, dynamic_shift, max_abs, relu_sum, requantize_activation, round_error,
         update_shift, updated_weight,
     },
     weights::Weights,
 };
-
-/// A batch of samples: `rows × inputs` pixel bytes and one label per row.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Batch {
-    /// Row-major input bytes.
-    pub inputs: Vec<u8>,
-    /// Class of each row.
-    pub labels: Vec<u8>,
-}
-
-impl Batch {
-    /// Builds a batch from encoded samples (`label ‖ inputs` each).
-    pub fn from_encoded<'a>(
-        samples: impl IntoIterator<Item = &'a [u8]>,
-        model: &Model,
-    ) -> Result<Self> {
-        let width = model.inputs();
-        let mut batch = Batch {
-            inputs: Vec::new(),
-            labels: Vec::new(),
-        };
-        for sample in samples {
-            if sample.len() != width + 1 {
-                return Err(Error::SampleLength {
-                    got: sample.len(),
-                    expected: width + 1,
-                });
-            }
-            if sample[0] as usize >= model.classes() {
-                return Err(Error::Label {
-                    label: sample[0],
-                    classes: model.classes() as u32,
-                });
-            }
-            batch.labels.push(sample[0]);
-            batch.inputs.extend_from_slice(&sample[1..]);
-        }
-        Ok(batch)
-    }
-
-    /// Builds the batch from openings, checking each against the dataset at
-    /// the index the seed selects.
-    pub fn from_openings(
-        model: &Model,
-        dataset: &DatasetCommitment,
-        indices: &[u64],
-        openings: &[SampleOpening],
-    ) -> Result<Self> {
-        if openings.len() != indices.len() {
-            return Err(Error::BatchSize {
-                got: openings.len(),
-                expected: indices.len(),
-            });
-        }
-        for (&index, opening) in indices.iter().zip(openings) {
-            verify_sample(dataset, model.classes(), index, opening)?;
-        }
-        Self::from_encoded(openings.iter().map(|o| o.sample.as_slice()), model)
-    }
-
-    /// Number of rows.
-    pub fn rows(&self) -> usize {
-        self.labels.len()
-    }
-}
-
-/// The dataset indices of a step's batch: `below(draw(key, b), samples)` for
-/// `b < batch`, `key = derive_key(seed, Batch, 0)` (with replacement).
-pub fn batch_indices(seed: &Seed, batch: usize, samples: u64) -> Vec<u64> {
-    let key = derive_key(&seed.0, Purpose::Batch, 0);
-    (0..batch as u64)
-        .map(|b| below(draw(key, b), samples))
-        .collect()
-}
 
 /// What one step produces.
 #[derive(Clone, Debug, PartialEq, Eq)]

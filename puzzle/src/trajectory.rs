@@ -4,13 +4,15 @@
 use alloc::vec::Vec;
 
 use crate::{
+    batch::{batch_indices, batch_openings_len, COMPACT_PREFIX_LEN},
     dataset::{Dataset, SampleOpening},
     error::{Error, Result},
     hash::{le_u64, tag, Hash, Hasher},
+    job::JobSpec,
     merkle::{leaf_hash, Frontier, MerkleProof, MerkleTree},
     pow::{Seed, Ticket, TrajectoryContext},
     prng::below,
-    step::batch_indices,
+    segment::{segment_roots, MAX_SEGMENTS},
     weights::Weights,
 };
 
@@ -80,28 +82,20 @@ pub fn challenged_steps(ticket: &Ticket, steps: u32) -> Vec<u32> {
 /// 2^32 leaves) and challenges: `CHALLENGES + 1` openings, each with the
 /// weights (2 bytes per parameter), two trajectory proofs of at most 32
 /// siblings and `B` samples with their dataset proofs, and the proof of
-/// leaf 0, and at most [`crate::fraud::MAX_SEGMENTS`] segment roots. Every compact length prefix is counted as 5 bytes. What job
-/// admission compares with the block's length budget.
-pub fn max_proof_len(spec: &crate::verify::JobSpec) -> u64 {
+/// leaf 0, and at most [`MAX_SEGMENTS`] segment roots. Every compact length
+/// prefix is counted as 5 bytes. What job admission compares with the
+/// block's length budget.
+pub fn max_proof_len(spec: &JobSpec) -> u64 {
     const TRAJECTORY_SIBLINGS: u64 = 32;
-    let merkle = |siblings: u64| COMPACT + 32 * siblings;
+    let merkle = |siblings: u64| COMPACT_PREFIX_LEN + 32 * siblings;
     let weights = 2 * spec.model.params() as u64;
-    let step = 4 + COMPACT + weights + 2 * merkle(TRAJECTORY_SIBLINGS) + batch_openings_len(spec);
-    let segments = COMPACT + 32 * crate::fraud::MAX_SEGMENTS;
-    merkle(TRAJECTORY_SIBLINGS) + COMPACT + (u64::from(CHALLENGES) + 1) * step + segments
-}
-
-/// A compact length prefix, counted at its largest useful size.
-const COMPACT: u64 = 5;
-
-/// An upper bound of the SCALE-encoded length of one step's batch of `spec`
-/// with its dataset proofs (`Vec<SampleOpening>`): what every proven step
-/// of a block and every replayed step of a fraud proof carries.
-pub fn batch_openings_len(spec: &crate::verify::JobSpec) -> u64 {
-    let samples = spec.dataset.samples.max(1);
-    let dataset_siblings = u64::from(64 - (samples - 1).leading_zeros());
-    let sample = COMPACT + 1 + u64::from(spec.dataset.inputs) + COMPACT + 32 * dataset_siblings;
-    COMPACT + spec.hyper.batch() as u64 * sample
+    let step = 4
+        + COMPACT_PREFIX_LEN
+        + weights
+        + 2 * merkle(TRAJECTORY_SIBLINGS)
+        + batch_openings_len(spec);
+    let segments = COMPACT_PREFIX_LEN + 32 * MAX_SEGMENTS;
+    merkle(TRAJECTORY_SIBLINGS) + COMPACT_PREFIX_LEN + (u64::from(CHALLENGES) + 1) * step + segments
 }
 
 /// The opening of one challenged step `i`.
@@ -172,7 +166,7 @@ pub struct TrajectoryProof {
     /// Openings of the challenged steps, ascending.
     pub steps: Vec<StepProof>,
     /// The trajectory tree's segment roots, what replayers compare with
-    /// ([`crate::fraud`]; they fold to the claim's root).
+    /// ([`crate::segment`]; they fold to the claim's root).
     pub segments: Vec<Hash>,
 }
 
@@ -264,7 +258,7 @@ impl Trajectory {
     pub fn prove(
         &self,
         claim: &TrajectoryClaim,
-        spec: &crate::verify::JobSpec,
+        spec: &JobSpec,
         dataset: &Dataset,
         mut weights_at: impl FnMut(u32) -> Result<Weights>,
     ) -> Result<TrajectoryProof> {
@@ -291,7 +285,7 @@ impl Trajectory {
         Ok(TrajectoryProof {
             start: tree.proof(0)?,
             steps,
-            segments: crate::fraud::segment_roots(spec, &self.leaves)?,
+            segments: segment_roots(spec, &self.leaves)?,
         })
     }
 }

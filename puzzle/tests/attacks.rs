@@ -27,11 +27,12 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use upow_puzzle::{
-    degeneracy::Degeneracy,
+    batch::select_batch,
+    error::Degeneracy,
     forgery::Forgery,
     max_steps,
     merkle::{leaf_hash, Frontier},
-    mining::{select_batch, ReferenceMiner},
+    mining::ReferenceMiner,
     verify_trajectory, Dataset, Error, Hash, Hyperparams, JobProgress, JobSpec, Model, Seed,
     Ticket, TrainingStep, TrajectoryClaim, TrajectoryContext, TrajectoryProof, Weights,
 };

@@ -10,9 +10,10 @@
 use proptest::prelude::*;
 use upow_puzzle::rounding::MASTER_MAX;
 use upow_puzzle::{
-    audit_trajectory, challenged_steps,
-    fraud::{segment_log2, SegmentSpan},
-    mining::select_batch,
+    audit_trajectory,
+    batch::select_batch,
+    challenged_steps,
+    segment::{segment_log2, SegmentSpan},
     verify_fraud, verify_trajectory, Audit, Dataset, Error, FraudProof, Hyperparams, JobProgress,
     JobSpec, Model, TrainingStep, Trajectory, TrajectoryClaim, TrajectoryContext, TrajectoryProof,
     Weights,

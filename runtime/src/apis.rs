@@ -15,7 +15,8 @@ use sp_runtime::{
 };
 use sp_version::RuntimeVersion;
 use upow_primitives::{
-    traits::AuthorAdmission, AuthorId, Difficulty, JobId, JobInfo, LossPoint, PeerAccess, Work,
+    traits::AuthorAdmission, AuthorId, BlockPayment, ChainDifficulty, Difficulty, DisputableBlock,
+    JobId, JobInfo, LossPoint, PeerAccess, Work,
 };
 
 use super::{
@@ -24,22 +25,12 @@ use super::{
 };
 
 /// A job as the runtime API reports it: the jobs pallet's record with the
-/// training pallet's weights hash, steps and last loss.
+/// training pallet's record of its progress (weights, steps, loss).
 pub fn job_info(job: JobId) -> Option<JobInfo> {
     let record = pallet_upow_jobs::Pallet::<Runtime>::job_info(job)?;
-    let state = pallet_upow_training::Jobs::<Runtime>::get(job);
-    let weights = state.as_ref().map_or(record.initial_weights, |s| s.weights);
+    let progress = pallet_upow_training::Jobs::<Runtime>::get(job);
     let poster: [u8; 32] = record.poster.clone().into();
-    let mut info = record.info(poster, weights);
-    if let Some(s) = state {
-        info.steps = s.steps;
-        info.last_loss = s.last_loss;
-        info.settled_steps = s.settled_steps;
-        info.settled_weights = s.settled_weights;
-    } else {
-        info.settled_steps = 0;
-    }
-    Some(info)
+    Some(record.info(poster, progress.as_ref()))
 }
 
 /// The weights hash of every job with a record (open jobs' current
@@ -49,13 +40,25 @@ pub fn job_info(job: JobId) -> Option<JobInfo> {
 fn needed_weights() -> Vec<(JobId, upow_primitives::Hash)> {
     pallet_upow_jobs::Pallet::<Runtime>::recorded_jobs()
         .into_iter()
-        .filter_map(|job| {
-            let record = pallet_upow_jobs::Pallet::<Runtime>::job_info(job)?;
-            let state = pallet_upow_training::Jobs::<Runtime>::get(job);
-            Some((job, state.map_or(record.initial_weights, |s| s.weights)))
-        })
+        .filter_map(|job| Some((job, job_info(job)?.weights)))
         .chain(Training::disputable_weights())
         .collect()
+}
+
+/// What the next block pays its author for `steps` steps of `job`: the
+/// jobs pallet's payment rule (`JobSchedule::payment_for`, what the block
+/// reserves when it is imported and pays when it settles) and the rewards
+/// pallet's split of the block reward (`Rewards::author_reward`, minted at
+/// once). `None`: blocks may not train `job`.
+pub fn block_payment(job: JobId, steps: u32) -> Option<BlockPayment> {
+    use upow_primitives::traits::JobSchedule;
+    type Jobs = pallet_upow_jobs::Pallet<Runtime>;
+    <Jobs as JobSchedule<AccountId>>::trainable(job)?;
+    let next = System::block_number().saturating_add(1);
+    Some(BlockPayment {
+        job_payment: <Jobs as JobSchedule<AccountId>>::payment_for(job, steps),
+        author_reward: pallet_upow_rewards::Pallet::<Runtime>::author_reward(next),
+    })
 }
 
 /// The rule of the permissioned network (`NetworkAccessApi`): a node may
@@ -264,7 +267,7 @@ impl_runtime_apis! {
             Training::open_work()
         }
 
-        fn difficulty() -> Difficulty {
+        fn difficulty() -> ChainDifficulty {
             pallet_upow_training::Difficulty::<Runtime>::get()
         }
 
@@ -294,18 +297,12 @@ impl_runtime_apis! {
             blocks
         }
 
-        fn disputable(number: u32) -> Option<upow_primitives::DisputedTrajectory> {
-            let record = pallet_upow_training::Disputable::<Runtime>::get(number)?;
-            Some(upow_primitives::DisputedTrajectory {
-                job: record.job,
-                author: record.author_key,
-                parent: record.parent,
-                salt: record.salt,
-                claim: record.claim(),
-                start_weights: record.start.weights,
-                start_steps: record.start.steps,
-                payment: record.payment,
-            })
+        fn disputable(number: u32) -> Option<DisputableBlock<AccountId>> {
+            pallet_upow_training::Disputable::<Runtime>::get(number)
+        }
+
+        fn block_payment(job: JobId, steps: u32) -> Option<BlockPayment> {
+            block_payment(job, steps)
         }
     }
 

@@ -36,7 +36,7 @@ impl pallet_upow_training::BenchmarkHelper<AccountId> for TrainingHelper {
 
     fn admit_author(author: AuthorId) -> AccountId {
         let who = AccountId::from(author);
-        let bond = crate::configs::MinBond::get();
+        let bond = min_bond();
         if let Err(e) = pallet_balances::Pallet::<Runtime>::mint_into(&who, 2 * bond + UNIT) {
             panic!("benchmark author not funded: {e:?}");
         }
@@ -48,6 +48,12 @@ impl pallet_upow_training::BenchmarkHelper<AccountId> for TrainingHelper {
     }
 }
 
+/// The staking pallet's minimum bond, read through its configuration (not
+/// from `configs`, which names these helpers: one way between the two).
+fn min_bond() -> crate::Balance {
+    <<Runtime as pallet_upow_staking::Config>::MinBond as frame_support::traits::Get<_>>::get()
+}
+
 /// Admits `who` in `role` (as governance does) and bonds the minimum stake
 /// (as the candidate does).
 fn admit_and_bond(
@@ -55,10 +61,7 @@ fn admit_and_bond(
     role: pallet_upow_staking::Role,
 ) -> frame_support::dispatch::DispatchResult {
     pallet_upow_staking::Pallet::<Runtime>::admit(RuntimeOrigin::root(), who.clone(), role)?;
-    pallet_upow_staking::Pallet::<Runtime>::bond(
-        RuntimeOrigin::signed(who.clone()),
-        crate::configs::MinBond::get(),
-    )
+    pallet_upow_staking::Pallet::<Runtime>::bond(RuntimeOrigin::signed(who.clone()), min_bond())
 }
 
 /// Sets up validators and an author for `pallet_upow_rewards`'s benchmarks.
@@ -66,7 +69,7 @@ pub struct RewardsHelper;
 
 impl pallet_upow_rewards::BenchmarkHelper<AccountId> for RewardsHelper {
     fn setup_block(validators: u32) -> Option<AccountId> {
-        let bond = crate::configs::MinBond::get();
+        let bond = min_bond();
         for i in 0..validators {
             let mut raw = [0xb0u8; 32];
             raw[..4].copy_from_slice(&i.to_le_bytes());

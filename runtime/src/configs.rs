@@ -251,6 +251,7 @@ impl pallet_upow_jobs::Config for Runtime {
     type DefaultExpiry = DefaultJobExpiry;
     type Limits = JobLimits;
     type OnReaped = Training;
+    type Progress = Training;
     type WeightInfo = pallet_upow_jobs::weights::SubstrateWeight<Runtime>;
 }
 

@@ -221,7 +221,7 @@ pub type SignedPayload = generic::SignedPayload<RuntimeCall, TxExtension>;
 /// most [`frame_support::MAX_EXTRINSIC_DEPTH`] nested calls), to the
 /// training pallet's inherent `submit_trajectory`. The node reads a block's
 /// proof with it (to replay the final step, and for `upow_disputableBlock`);
-/// the fuzz target `inherent` (puzzle/fuzz) runs it on arbitrary bodies.
+/// the fuzz target `inherent` (fuzz/) runs it on arbitrary bodies.
 pub fn trajectory_proof(
     body: &[opaque::UncheckedExtrinsic],
 ) -> Option<upow_puzzle::TrajectoryProof> {
@@ -241,8 +241,9 @@ pub fn trajectory_proof(
     })
 }
 
-/// Runtime migrations (none yet).
-type Migrations = ();
+/// Runtime migrations: the jobs pallet's records drop the training progress
+/// they duplicated (storage version 0 → 1; a no-op on chains built at 1).
+type Migrations = (pallet_upow_jobs::migrations::MigrateV0ToV1<Runtime>,);
 
 /// Executive: dispatches blocks and transactions to the pallets.
 pub type Executive = frame_executive::Executive<

@@ -15,7 +15,7 @@ pub mod step;
 
 use upow_puzzle::{Hyperparams, Model, Weights};
 
-pub use step::{StepBackend, StepReport};
+pub use step::{DynBackend, StepBackend, StepReport};
 
 use crate::error::Result;
 
@@ -50,7 +50,7 @@ pub fn create(
     model: &Model,
     hyper: &Hyperparams,
     weights: &Weights,
-) -> Result<Box<dyn StepBackend>> {
+) -> Result<DynBackend> {
     match kind {
         BackendKind::Reference => Ok(Box::new(reference::ReferenceBackend::new(
             model.clone(),
@@ -73,7 +73,7 @@ fn cuda_backend(
     model: &Model,
     hyper: &Hyperparams,
     weights: &Weights,
-) -> Result<Box<dyn StepBackend>> {
+) -> Result<DynBackend> {
     let device = candle::cuda_device(device)?;
     Ok(Box::new(candle::CandleBackend::new(
         device,
@@ -89,7 +89,7 @@ fn cuda_backend(
     _model: &Model,
     _hyper: &Hyperparams,
     _weights: &Weights,
-) -> Result<Box<dyn StepBackend>> {
+) -> Result<DynBackend> {
     Err(crate::error::BackendError::NotBuilt {
         backend: "cuda",
         feature: "cuda",

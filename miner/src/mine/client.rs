@@ -20,12 +20,12 @@ use jsonrpsee::{
 use sp_core::{Bytes, H256};
 use upow_primitives::{
     rpc::{
-        dataset_chunk_samples, DatasetChunk, DatasetUpload, DisputableJson, JobJson, LossPointJson,
-        NumberOrHex, SubmitWork, Template, UpowApiClient, WorkResponse,
+        dataset_chunk_samples, error, DatasetChunk, DatasetUpload, DisputableJson, JobJson,
+        LossPointJson, NumberOrHex, SubmitWork, Template, UpowApiClient, WorkResponse,
     },
-    AuthorId, JobId,
+    AuthorId, BlockPayment, JobId,
 };
-use upow_puzzle::DatasetCommitment;
+use upow_puzzle::{DatasetCommitment, Hash};
 
 use super::metrics::Metrics;
 
@@ -166,14 +166,6 @@ impl Default for Token {
             decimals: 12,
         }
     }
-}
-
-/// `pallet_upow_rewards::EraInfo<u128, u32>` as stored in `Rewards::CurrentEra`.
-#[derive(Decode)]
-struct EraInfo {
-    _era: u32,
-    reward: u128,
-    _next_era_at: u32,
 }
 
 impl NodeClient {
@@ -344,26 +336,31 @@ impl NodeClient {
         })
     }
 
-    /// The block reward of the current era (`Rewards::CurrentEra`), before
-    /// the validators' share; `None` when the chain has none stored.
-    pub async fn block_reward(&self) -> Result<Option<u128>, RpcError> {
-        let mut key = sp_crypto_hashing::twox_128(b"Rewards").to_vec();
-        key.extend_from_slice(&sp_crypto_hashing::twox_128(b"CurrentEra"));
-        let value: Option<Bytes> = self
+    /// What a block of `steps` steps of `job` on `parent` (`None`: the
+    /// best block) pays its author (`upow_blockPayment`): the runtime's own
+    /// computation, which it pays by. `None`: blocks may not train `job`
+    /// there (the node's `NOT_FOUND`).
+    pub async fn block_payment(
+        &self,
+        job: JobId,
+        steps: u32,
+        parent: Option<Hash>,
+    ) -> Result<Option<BlockPayment>, RpcError> {
+        let answer = self
             .timed(
-                "state_getStorage",
-                self.ws.request("state_getStorage", rpc_params![Bytes(key)]),
+                "upow_blockPayment",
+                self.ws.block_payment(job, steps, parent.map(H256)),
             )
-            .await?;
-        match value {
-            None => Ok(None),
-            Some(bytes) => EraInfo::decode(&mut &bytes.0[..])
-                .map(|era| Some(era.reward))
-                .map_err(|e| RpcError::Response {
-                    method: "state_getStorage",
-                    message: format!("Rewards::CurrentEra: {e}"),
-                }),
-        }
+            .await;
+        let payment = match answer {
+            Ok(payment) => payment,
+            Err(RpcError::Node { code, .. }) if code == error::NOT_FOUND => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(Some(BlockPayment {
+            job_payment: rpc_u128("upow_blockPayment", "jobPayment", payment.job_payment)?,
+            author_reward: rpc_u128("upow_blockPayment", "authorReward", payment.author_reward)?,
+        }))
     }
 
     /// Downloads the samples of the dataset `commitment` names, chunk by
@@ -459,6 +456,51 @@ impl NodeClient {
                 })
         };
         Ok((field("specVersion")?, field("transactionVersion")?))
+    }
+
+    /// The runtime's metadata at the best block, SCALE-encoded
+    /// (`RuntimeMetadataPrefixed`): the highest stable version it serves
+    /// (`state_call Metadata_metadata_versions`, then
+    /// `Metadata_metadata_at_version`), or `state_getMetadata` (v14) from a
+    /// runtime without those calls. What a signed transaction is built
+    /// from.
+    pub async fn metadata(&self) -> Result<Vec<u8>, RpcError> {
+        let state_call = |method: &'static str, data: Vec<u8>| async move {
+            self.timed(
+                "state_call",
+                self.ws
+                    .request::<Bytes, _>("state_call", rpc_params![method, Bytes(data)]),
+            )
+            .await
+        };
+        let undecodable = |what: &str, e: codec::Error| RpcError::Response {
+            method: "state_call",
+            message: format!("{what}: {e}"),
+        };
+        let versions = match state_call("Metadata_metadata_versions", Vec::new()).await {
+            Ok(answer) => Vec::<u32>::decode(&mut &answer.0[..])
+                .map_err(|e| undecodable("Metadata_metadata_versions", e))?,
+            Err(RpcError::Node { .. }) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        // u32::MAX is the unstable version.
+        let Some(version) = versions.into_iter().filter(|v| *v != u32::MAX).max() else {
+            let metadata: Bytes = self
+                .timed(
+                    "state_getMetadata",
+                    self.ws.request("state_getMetadata", rpc_params![]),
+                )
+                .await?;
+            return Ok(metadata.0);
+        };
+        let answer = state_call("Metadata_metadata_at_version", version.encode()).await?;
+        // `Option<OpaqueMetadata>`: the metadata's bytes, length-prefixed.
+        Option::<Vec<u8>>::decode(&mut &answer.0[..])
+            .map_err(|e| undecodable("Metadata_metadata_at_version", e))?
+            .ok_or(RpcError::Response {
+                method: "state_call",
+                message: format!("the runtime lists metadata v{version} but does not serve it"),
+            })
     }
 
     /// The next nonce of `account` (SS58), counting its transactions in the

@@ -50,4 +50,8 @@ pub enum MineError {
     /// A background task failed.
     #[error("background task: {0}")]
     Task(String),
+    /// The auditor's fraud report could not be built.
+    #[cfg(feature = "audit")]
+    #[error(transparent)]
+    Report(#[from] crate::audit::ReportError),
 }

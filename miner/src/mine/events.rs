@@ -252,12 +252,13 @@ pub enum Event {
         /// Status.
         status: JobStatus,
     },
-    /// The block reward of the current era (gross, before the validators'
-    /// share); `None`: not readable over RPC.
+    /// What the author of a block gets from the block reward now (its
+    /// share of the era's reward, net of the validators' shares:
+    /// `upow_blockPayment`); `None`: not readable over RPC.
     Reward {
-        /// Reward per block.
+        /// The author's reward per block.
         #[serde(serialize_with = "optional_decimal")]
-        block_reward: Option<u128>,
+        author_reward: Option<u128>,
     },
     /// Whether a device's key is admitted (on change).
     Admission {
@@ -296,12 +297,14 @@ pub enum Event {
         hash: String,
         /// Steps it adds to the job.
         steps: u32,
-        /// What the job pays for them (price × steps, capped by the budget).
-        #[serde(serialize_with = "decimal")]
-        job_payment: u128,
-        /// The era's block reward (gross), if known.
+        /// What the job pays for them (price × steps, capped by the
+        /// budget), as the runtime computed it at the parent
+        /// (`upow_blockPayment`); `None`: not readable over RPC.
         #[serde(serialize_with = "optional_decimal")]
-        block_reward: Option<u128>,
+        job_payment: Option<u128>,
+        /// The block reward minted to the author, likewise.
+        #[serde(serialize_with = "optional_decimal")]
+        author_reward: Option<u128>,
     },
     /// The node rejected a submission.
     Rejected {
@@ -401,17 +404,17 @@ mod tests {
             block: 12,
             hash: "0x5b1e".into(),
             steps: 412,
-            job_payment: u128::MAX,
-            block_reward: None,
+            job_payment: Some(u128::MAX),
+            author_reward: None,
         })
         .unwrap();
         assert_eq!(v["job_payment"], u128::MAX.to_string());
-        assert!(v["block_reward"].is_null());
+        assert!(v["author_reward"].is_null());
         let v = serde_json::to_value(Event::Reward {
-            block_reward: Some(10_000_000_000_000),
+            author_reward: Some(10_000_000_000_000),
         })
         .unwrap();
-        assert_eq!(v["block_reward"], "10000000000000");
+        assert_eq!(v["author_reward"], "10000000000000");
         let v = serde_json::to_value(Event::Job {
             job: 0,
             price_per_step: 1_000_000_000,

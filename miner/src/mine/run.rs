@@ -12,7 +12,7 @@ use std::{
 use tokio::sync::mpsc;
 
 use super::{
-    client, coordinator,
+    board, client, coordinator, device,
     error::MineError,
     events::{self, DeviceInfo, DeviceStats, Event},
     keys::{self, AuthorKey},
@@ -20,10 +20,9 @@ use super::{
     shutdown::Shutdown,
     store,
     view::{self, Totals, ViewMode},
-    work,
 };
 use crate::backend::BackendKind;
-use upow_primitives::JobId;
+use upow_primitives::{signing::SigningRecord, JobId};
 
 /// Default memory for one device's snapshots of its weights.
 pub const DEFAULT_SNAPSHOT_MEMORY: usize = 512 << 20;
@@ -47,7 +46,7 @@ pub struct MineConfig {
     pub view: ViewMode,
     /// Fixed snapshot interval (`None`: from the difficulty).
     pub snapshot_interval: Option<u32>,
-    /// Checkpoint memory per device, bytes.
+    /// Snapshot memory per device, bytes.
     pub snapshot_memory: usize,
     /// Longest pause between reconnection attempts.
     pub max_backoff: Duration,
@@ -98,6 +97,15 @@ pub async fn run(config: MineConfig, shutdown: Shutdown) -> Result<Totals, MineE
         source,
     })?;
     let store = Arc::new(store::Store::open(&config.data_dir.join("cache"))?);
+    let mut signing = SigningRecord::open(config.data_dir.join(store::SIGNING_RECORD))
+        .map_err(store::StoreError::from)?;
+    let moved = store.import_legacy_signatures(&mut signing)?;
+    if moved > 0 {
+        tracing::info!(
+            "moved {moved} entries of the old signing record into {}",
+            signing.path().display()
+        );
+    }
 
     let metrics_server = match config.metrics {
         Some(addr) => Some(metrics::spawn_server(addr, metrics.clone(), shutdown.clone()).await?),
@@ -128,14 +136,14 @@ pub async fn run(config: MineConfig, shutdown: Shutdown) -> Result<Totals, MineE
         metrics: config.metrics.map(|a| a.to_string()),
     });
 
-    let board = Arc::new(work::WorkBoard::new());
+    let board = Arc::new(board::WorkBoard::new());
     let admitted: Vec<Arc<AtomicBool>> = (0..devices)
         .map(|_| Arc::new(AtomicBool::new(true)))
         .collect();
     let (found_tx, found_rx) = mpsc::unbounded_channel();
     let mut threads = Vec::new();
     for i in 0..devices {
-        let device = work::Device {
+        let device = device::Device {
             index: i,
             ordinal: config.devices[i],
             kind: config.backend,
@@ -144,7 +152,7 @@ pub async fn run(config: MineConfig, shutdown: Shutdown) -> Result<Totals, MineE
             snapshot_interval: config.snapshot_interval,
             snapshot_memory: config.snapshot_memory,
         };
-        let link = work::DeviceLink {
+        let link = device::DeviceLink {
             board: board.clone(),
             found: found_tx.clone(),
             shutdown: shutdown.clone(),
@@ -153,7 +161,7 @@ pub async fn run(config: MineConfig, shutdown: Shutdown) -> Result<Totals, MineE
             events: events.clone(),
             admitted: admitted[i].clone(),
         };
-        match work::spawn(device, link) {
+        match device::spawn(device, link) {
             Ok(handle) => threads.push(handle),
             Err(source) => {
                 shutdown.trigger();
@@ -172,6 +180,7 @@ pub async fn run(config: MineConfig, shutdown: Shutdown) -> Result<Totals, MineE
         admitted,
         board,
         store,
+        signing,
         metrics,
         events: events.clone(),
         shutdown: shutdown.clone(),

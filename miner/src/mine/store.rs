@@ -1,19 +1,24 @@
 //! The miner's local store, in RocksDB under `--data-dir`:
 //!
-//! * a cache of weights and datasets by hash. Every read is checked against
-//!   its hash (weights: the puzzle's weights hash; datasets: the rebuilt
-//!   Merkle root and shape); an entry that fails is deleted and reported as
-//!   missing, so it is fetched again from the node;
-//! * the **signing record**: which block each author key signed on each
-//!   recent parent ([`Store::permit_signature`]), kept across restarts, so
-//!   the miner never signs two different blocks on one parent — which the
-//!   staking pallet would slash as an equivocation, whoever asked for the
-//!   second signature.
+//! a cache of weights and datasets by hash. Every read is checked against
+//! its hash (weights: the puzzle's weights hash; datasets: the rebuilt
+//! Merkle root and shape); an entry that fails is deleted and reported as
+//! missing, so it is fetched again from the node.
+//!
+//! The **signing record** (which block each author key signed on each
+//! recent parent) is not here: it is the one record of every signer,
+//! `upow_primitives::signing::SigningRecord`, in its own file beside this
+//! store ([`SIGNING_RECORD`]). Miners before it kept their record in this
+//! store's `signed` column; [`Store::import_legacy_signatures`] moves it
+//! into the file once.
 
 use std::path::{Path, PathBuf};
 
 use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, DB};
-use upow_primitives::AuthorId;
+use upow_primitives::{
+    signing::{SignPermit, SigningError, SigningRecord},
+    AuthorId,
+};
 use upow_puzzle::{weights::hash_encoded, Dataset, DatasetCommitment, Hash, Model, Weights};
 
 /// Weights entries kept (the chain's weights change every block; a few
@@ -23,24 +28,12 @@ pub const MAX_WEIGHTS: usize = 16;
 const WEIGHTS: &str = "weights";
 const WEIGHTS_SEQ: &str = "weights_seq";
 const DATASETS: &str = "datasets";
-const SIGNED: &str = "signed";
+/// The column where miners before the shared signing record kept theirs:
+/// key `number (u32 BE) ‖ author ‖ parent`, value the signed pre-hash.
+const LEGACY_SIGNED: &str = "signed";
 
-/// Blocks of signing history kept: records of blocks more than this far
-/// below the newest signed one are dropped (a parent that deep is final).
-pub const SIGNING_HISTORY: u32 = 4096;
-
-/// The signing record's answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SignPermit {
-    /// Sign: this is the first block (or the same block again) the author
-    /// signs on that parent.
-    Granted,
-    /// Do not sign: the author already signed another block on that parent.
-    Refused {
-        /// Pre-seal hash of the block signed before.
-        signed: Hash,
-    },
-}
+/// The signing record's file name in the miner's data directory.
+pub const SIGNING_RECORD: &str = "signing-record";
 
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +49,26 @@ pub enum StoreError {
     /// A column family is missing (cannot happen after a successful open).
     #[error("cache database: column family {0} missing")]
     MissingColumn(&'static str),
+    /// The signing record cannot be read or written.
+    #[error(transparent)]
+    Signing(#[from] SigningError),
+    /// The old signing record holds a block the new one refuses: the two
+    /// disagree, and nothing is signed until an operator looks.
+    #[error(
+        "the old signing record (cache column `signed`) holds block 0x{} on parent 0x{} \
+         where {} holds 0x{}",
+        hex::encode(legacy), hex::encode(parent), record.display(), hex::encode(signed)
+    )]
+    SigningConflict {
+        /// The parent.
+        parent: Hash,
+        /// The block the old record holds.
+        legacy: Hash,
+        /// The block the new record holds.
+        signed: Hash,
+        /// The new record's file.
+        record: PathBuf,
+    },
 }
 
 /// Why an entry was discarded.
@@ -80,7 +93,7 @@ impl Store {
         options.create_if_missing(true);
         options.create_missing_column_families(true);
         options.set_compression_type(rocksdb::DBCompressionType::Snappy);
-        let columns = [WEIGHTS, WEIGHTS_SEQ, DATASETS, SIGNED]
+        let columns = [WEIGHTS, WEIGHTS_SEQ, DATASETS, LEGACY_SIGNED]
             .into_iter()
             .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
         let db =
@@ -211,39 +224,49 @@ impl Store {
             .map_err(self.db_error())
     }
 
-    /// Whether `author` may sign the block `pre_hash` (number `number`) on
-    /// `parent`; records it when granted (durably, before the caller signs).
-    pub fn permit_signature(
+    /// Moves the signing record of miners before the shared one (this
+    /// store's `signed` column) into `record`, then empties the column;
+    /// returns the entries moved. Run once at start, before anything is
+    /// signed. The column is emptied only after every entry is on disk in
+    /// `record`; an entry the new record refuses (it holds another block on
+    /// that parent) is an error, and the column is kept.
+    pub fn import_legacy_signatures(
         &self,
-        author: &AuthorId,
-        parent: &Hash,
-        number: u32,
-        pre_hash: &Hash,
-    ) -> Result<SignPermit, StoreError> {
-        let cf = self.cf(SIGNED)?;
-        let mut key = Vec::with_capacity(4 + 32 + 32);
-        key.extend_from_slice(&number.to_be_bytes());
-        key.extend_from_slice(author);
-        key.extend_from_slice(parent);
-        if let Some(signed) = self.db.get_cf(cf, &key).map_err(self.db_error())? {
-            if signed.as_slice() != pre_hash.as_slice() {
-                let mut hash = [0u8; 32];
-                let len = signed.len().min(32);
-                hash[..len].copy_from_slice(&signed[..len]);
-                return Ok(SignPermit::Refused { signed: hash });
+        record: &mut SigningRecord,
+    ) -> Result<usize, StoreError> {
+        let cf = self.cf(LEGACY_SIGNED)?;
+        let mut moved = 0;
+        for item in self.db.iterator_cf(cf, IteratorMode::Start) {
+            let (key, value) = item.map_err(self.db_error())?;
+            // Keys of another length were never written by the old record.
+            let Some((number, author, parent)) = legacy_key(&key) else {
+                continue;
+            };
+            // The old record refused any other block than the bytes stored
+            // (a short value too): keep exactly that.
+            let mut legacy = [0u8; 32];
+            let len = value.len().min(32);
+            legacy[..len].copy_from_slice(&value[..len]);
+            match record.permit(&author, &parent, number, &legacy)? {
+                SignPermit::Granted => moved += 1,
+                SignPermit::Refused { signed } => {
+                    return Err(StoreError::SigningConflict {
+                        parent,
+                        legacy,
+                        signed,
+                        record: record.path().to_path_buf(),
+                    })
+                }
             }
-            return Ok(SignPermit::Granted);
         }
-        let mut write = rocksdb::WriteBatch::default();
-        write.put_cf(cf, &key, pre_hash);
-        let oldest_kept = number.saturating_sub(SIGNING_HISTORY);
-        write.delete_range_cf(cf, 0u32.to_be_bytes(), oldest_kept.to_be_bytes());
+        let mut clear = rocksdb::WriteBatch::default();
+        clear.delete_range_cf(cf, &[][..], &[0xffu8; 69][..]);
         let mut options = rocksdb::WriteOptions::default();
         options.set_sync(true);
         self.db
-            .write_opt(write, &options)
+            .write_opt(clear, &options)
             .map_err(self.db_error())?;
-        Ok(SignPermit::Granted)
+        Ok(moved)
     }
 
     /// Overwrites a raw entry (tests: simulating disk corruption).
@@ -253,6 +276,17 @@ impl Store {
             .put_cf(self.cf(column).unwrap(), key, value)
             .unwrap();
     }
+}
+
+/// An old signing-record key: `number (u32 BE) ‖ author ‖ parent`.
+fn legacy_key(key: &[u8]) -> Option<(u32, AuthorId, Hash)> {
+    if key.len() != 4 + 32 + 32 {
+        return None;
+    }
+    let number = u32::from_be_bytes(key[..4].try_into().ok()?);
+    let author = key[4..36].try_into().ok()?;
+    let parent = key[36..].try_into().ok()?;
+    Some((number, author, parent))
 }
 
 /// The store key of a dataset: root ‖ samples ‖ inputs.
@@ -269,42 +303,68 @@ fn dataset_key(commitment: &DatasetCommitment) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    fn legacy_entry(store: &Store, number: u32, author: &AuthorId, parent: &Hash, block: &[u8]) {
+        let key = [&number.to_be_bytes()[..], author, parent].concat();
+        store.put_raw(LEGACY_SIGNED, &key, block);
+    }
+
     #[test]
-    fn the_signing_record_refuses_a_second_block_on_a_parent_across_restarts() {
+    fn the_old_signing_record_moves_into_the_shared_one_once() {
         let dir = tempfile::tempdir().unwrap();
         let (alice, bob) = ([1; 32], [2; 32]);
         let (parent, a, b) = ([7; 32], [10; 32], [11; 32]);
+        let path = dir.path().join(SIGNING_RECORD);
         {
-            let store = Store::open(dir.path()).unwrap();
-            assert_eq!(
-                store.permit_signature(&alice, &parent, 5, &a).unwrap(),
-                SignPermit::Granted
-            );
-            // The same block again (a retried seal): fine.
-            assert_eq!(
-                store.permit_signature(&alice, &parent, 5, &a).unwrap(),
-                SignPermit::Granted
-            );
-            // Another key, another parent: fine.
-            assert_eq!(
-                store.permit_signature(&bob, &parent, 5, &b).unwrap(),
-                SignPermit::Granted
-            );
+            let store = Store::open(&dir.path().join("cache")).unwrap();
+            legacy_entry(&store, 5, &alice, &parent, &a);
+            legacy_entry(&store, 5, &bob, &parent, &b);
+            // A value cut short: the old record refused every other block.
+            legacy_entry(&store, 6, &alice, &[8; 32], &[12; 7]);
+            // A key of another shape was never the old record's: ignored.
+            store.put_raw(LEGACY_SIGNED, b"junk", &a);
+            let mut record = SigningRecord::open(&path).unwrap();
+            assert_eq!(store.import_legacy_signatures(&mut record).unwrap(), 3);
+            // Emptied: a second start moves nothing.
+            assert_eq!(store.import_legacy_signatures(&mut record).unwrap(), 0);
         }
-        // After a restart, another block on that parent is refused.
-        let store = Store::open(dir.path()).unwrap();
+        // After a restart, the shared record refuses what the old one did.
+        let mut record = SigningRecord::open(&path).unwrap();
         assert_eq!(
-            store.permit_signature(&alice, &parent, 5, &b).unwrap(),
+            record.permit(&alice, &parent, 5, &b).unwrap(),
             SignPermit::Refused { signed: a }
         );
-        // Old history goes once far behind.
-        store
-            .permit_signature(&alice, &[8; 32], 5 + SIGNING_HISTORY + 1, &b)
-            .unwrap();
         assert_eq!(
-            store.permit_signature(&alice, &parent, 5, &b).unwrap(),
+            record.permit(&alice, &parent, 5, &a).unwrap(),
             SignPermit::Granted
         );
+        assert_eq!(
+            record.permit(&bob, &parent, 5, &a).unwrap(),
+            SignPermit::Refused { signed: b }
+        );
+        let mut short = [0; 32];
+        short[..7].copy_from_slice(&[12; 7]);
+        assert_eq!(
+            record.permit(&alice, &[8; 32], 6, &a).unwrap(),
+            SignPermit::Refused { signed: short }
+        );
+    }
+
+    #[test]
+    fn an_old_entry_the_shared_record_contradicts_is_an_error_and_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (alice, parent) = ([1; 32], [7; 32]);
+        let store = Store::open(&dir.path().join("cache")).unwrap();
+        let mut record = SigningRecord::open(dir.path().join(SIGNING_RECORD)).unwrap();
+        assert_eq!(
+            record.permit(&alice, &parent, 5, &[10; 32]).unwrap(),
+            SignPermit::Granted
+        );
+        legacy_entry(&store, 5, &alice, &parent, &[11; 32]);
+        let err = store.import_legacy_signatures(&mut record).unwrap_err();
+        assert!(matches!(err, StoreError::SigningConflict { .. }), "{err}");
+        assert!(err.to_string().contains("0x0b0b"), "{err}");
+        // Kept for the operator: the same error again.
+        assert!(store.import_legacy_signatures(&mut record).is_err());
     }
 
     fn model() -> Model {

@@ -14,9 +14,9 @@ use sp_consensus::Environment;
 use sp_core::{Bytes, H256};
 use upow_primitives::{
     rpc::{
-        dataset_chunk_samples, error, signature_bytes, DatasetChunk, DatasetUpload, DisputableJson,
-        JobJson, LossPointJson, OpenJob, Submission, SubmitWork, Template, UpowApiServer,
-        WorkResponse, MAX_DATASET_BYTES,
+        dataset_chunk_samples, error, signature_bytes, BlockPaymentJson, DatasetChunk,
+        DatasetUpload, DisputableJson, JobJson, LossPointJson, OpenJob, Submission, SubmitWork,
+        Template, UpowApiServer, WorkResponse, MAX_DATASET_BYTES,
     },
     JobId, UpowApi, Work,
 };
@@ -62,7 +62,9 @@ impl From<AuthorError> for ErrorObjectOwned {
             | AuthorError::Rejected(_) => error::REJECTED,
             AuthorError::StaleParent(_) => error::STALE,
             AuthorError::AlreadySealed { .. } => error::REJECTED,
-            AuthorError::NoKey(_) | AuthorError::Client(_) => error::INTERNAL,
+            AuthorError::NoKey(_) | AuthorError::SigningRecord(_) | AuthorError::Client(_) => {
+                error::INTERNAL
+            }
         };
         rpc_error(code, e.to_string())
     }
@@ -319,10 +321,7 @@ where
             .prepare_submitted(
                 Win {
                     parent: H256(parent),
-                    author: *digest.author(),
-                    job: digest.job(),
-                    salt: digest.salt(),
-                    claim: *digest.claim(),
+                    digest,
                     proof,
                 },
                 signature,
@@ -412,6 +411,21 @@ where
             .map_err(|e| rpc_error(error::INTERNAL, e.to_string()))
     }
 
+    fn block_payment(
+        &self,
+        job: JobId,
+        steps: u32,
+        parent: Option<H256>,
+    ) -> RpcResult<BlockPaymentJson> {
+        let at = parent.unwrap_or_else(|| self.client.info().best_hash);
+        self.client
+            .runtime_api()
+            .block_payment(at, job, steps)
+            .map_err(|e| rpc_error(error::INTERNAL, e.to_string()))?
+            .map(BlockPaymentJson::from)
+            .ok_or_else(|| rpc_error(error::NOT_FOUND, format!("job {job} is not open at {at}")))
+    }
+
     fn disputable(&self, number: u32) -> RpcResult<Option<DisputableJson>> {
         let internal = |e: &dyn std::fmt::Display| rpc_error(error::INTERNAL, e.to_string());
         let best = self.client.info().best_hash;
@@ -456,14 +470,14 @@ where
             number,
             hash,
             job: record.job,
-            author: H256(record.author),
+            author: H256(record.author_key),
             parent: H256(record.parent),
             salt: record.salt,
-            steps: record.claim.steps,
-            root: H256(record.claim.root),
-            final_weights: H256(record.claim.final_weights),
-            start_weights: H256(record.start_weights),
-            start_steps: record.start_steps,
+            steps: record.steps,
+            root: H256(record.root),
+            final_weights: H256(record.final_weights),
+            start_weights: H256(record.start.weights),
+            start_steps: record.start.steps,
             payment: record.payment.into(),
             spec: Bytes(spec.encode()),
             segments: proof.segments.into_iter().map(H256).collect(),

@@ -221,16 +221,21 @@ mod benchmarks {
         let who = poster::<T>(full);
         let job = fill::<T>(&who, full)?[0];
         let author: T::AccountId = account("author", 0, 0);
+        // The block's steps as the training pallet records them before it
+        // reports the block: the planned steps, so the job completes.
+        T::Progress::set_progress(
+            job,
+            upow_primitives::TrainingProgress {
+                steps: STEPS,
+                last_loss: Some(0),
+                ..upow_primitives::TrainingProgress::untrained([0; 32])
+            },
+        );
 
         #[block]
         {
-            let payment = <Jobs<T> as JobSchedule<T::AccountId>>::on_progress(
-                job,
-                &author,
-                STEPS as u32,
-                STEPS,
-                0,
-            );
+            let payment =
+                <Jobs<T> as JobSchedule<T::AccountId>>::on_progress(job, &author, STEPS as u32);
             <Jobs<T> as JobSchedule<T::AccountId>>::on_settled(job, &author, STEPS as u32, payment);
         }
 

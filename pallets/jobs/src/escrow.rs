@@ -16,6 +16,7 @@ use frame_support::{
     },
 };
 use sp_runtime::traits::{Saturating, Zero};
+use upow_primitives::traits::ProgressOf;
 use upow_primitives::{JobId, JobStatus};
 
 impl<T: Config> Pallet<T> {
@@ -73,17 +74,14 @@ impl<T: Config> Pallet<T> {
         }
     }
 
-    /// Reserves `author`'s payment for `steps` steps of the open job `job`
-    /// (paid when the block settles, [`Pallet::do_settle`]) and stops its
-    /// training if it reached its target or its budget (see
-    /// [`JobSchedule`](upow_primitives::traits::JobSchedule)). Returns the
-    /// reserved amount. The house job only records its progress.
-    pub(crate) fn do_progress(
-        job: JobId,
-        steps: u32,
-        total_steps: u64,
-        mean_loss: u64,
-    ) -> BalanceOf<T> {
+    /// Reserves the author's payment for `steps` steps of the open job
+    /// `job` ([`Job::payment_for`](crate::Job::payment_for); paid when the
+    /// block settles, [`Pallet::do_settle`]) and stops its training if it
+    /// reached its target ([`Job::target_reached`](crate::Job::target_reached),
+    /// on the progress the training pallet has just recorded) or its
+    /// budget. Returns the reserved amount. The house job only records
+    /// when it was trained.
+    pub(crate) fn do_progress(job: JobId, steps: u32) -> BalanceOf<T> {
         // The training pallet only reports jobs that were trainable at the
         // start of the block; anything else is ignored.
         let Some(mut info) = Jobs::<T>::get(job) else {
@@ -93,21 +91,15 @@ impl<T: Config> Pallet<T> {
         if !house && !info.is_live() {
             return Zero::zero();
         }
-        info.steps = total_steps;
-        info.last_loss = Some(mean_loss);
         info.last_progress = frame_system::Pallet::<T>::block_number();
         if house {
             Jobs::<T>::insert(job, info);
             return Zero::zero();
         }
-        let due = info
-            .price_per_step
-            .saturating_mul(steps.into())
-            .min(info.budget_left);
+        let due = info.payment_for(steps);
         info.budget_left = info.budget_left.saturating_sub(due);
         info.pending = info.pending.saturating_add(due);
-        let reached = total_steps >= info.target_steps()
-            || info.target_loss.is_some_and(|target| mean_loss <= target);
+        let reached = info.target_reached(T::Progress::progress(job).as_ref());
         if reached || info.budget_left < info.price_per_step {
             info.status = JobStatus::Settling;
         }
@@ -147,13 +139,9 @@ impl<T: Config> Pallet<T> {
             amount: paid,
         });
         if escrow_failed || (info.status == JobStatus::Settling && info.pending.is_zero()) {
-            let reached = info.steps >= info.target_steps()
-                || info
-                    .target_loss
-                    .zip(info.last_loss)
-                    .is_some_and(|(target, loss)| loss <= target);
-            let steps = info.steps;
-            if reached {
+            let progress = T::Progress::progress(job);
+            let steps = progress.as_ref().map_or(0, |p| p.steps);
+            if info.target_reached(progress.as_ref()) {
                 let refund = Self::end(job, &mut info, JobStatus::Completed);
                 Self::deposit_event(Event::JobCompleted { job, steps, refund });
             } else {
@@ -193,23 +181,21 @@ impl<T: Config> Pallet<T> {
         (true, paid)
     }
 
-    /// Rolls `job` back to `steps` steps after a fraud proof. Of the
-    /// payments `released` (reserved for the discarded blocks), `from_escrow`
-    /// are paid to their authors (what the slash could not cover); the rest
-    /// goes back to the budget of a job in the market — which opens again if
-    /// it was settling — or to the poster of an ended job.
+    /// Settles the books of `job` after a fraud proof rolled its progress
+    /// back (the training pallet has restored it). Of the payments
+    /// `released` (reserved for the discarded blocks), `from_escrow` are
+    /// paid to their authors (what the slash could not cover); the rest
+    /// goes back to the budget of a job in the market — which opens again
+    /// if it was settling — or to the poster of an ended job.
     pub(crate) fn do_roll_back(
         job: JobId,
-        steps: u64,
-        last_loss: Option<u64>,
         released: BalanceOf<T>,
         from_escrow: &[(T::AccountId, BalanceOf<T>)],
     ) {
         let Some(mut info) = Jobs::<T>::get(job) else {
             return;
         };
-        info.steps = steps;
-        info.last_loss = last_loss;
+        let steps = T::Progress::progress(job).map_or(0, |p| p.steps);
         let mut released = released.min(info.pending);
         info.pending = info.pending.saturating_sub(released);
         for (author, due) in from_escrow {

@@ -131,6 +131,7 @@ pub use weights::WeightInfo;
 
 mod escrow;
 mod market;
+pub mod migrations;
 #[cfg(any(feature = "try-runtime", test))]
 mod try_state;
 mod types;
@@ -142,7 +143,7 @@ use alloc::vec::Vec;
 use frame_support::traits::fungible;
 use sp_runtime::traits::Zero;
 use upow_primitives::{
-    traits::{JobLimits, OnJobReaped},
+    traits::{JobLimits, OnJobReaped, ProgressOf},
     JobId, JobStatus,
 };
 use upow_puzzle::UncheckedJobSpec;
@@ -153,7 +154,12 @@ pub mod pallet {
     use frame_support::pallet_prelude::*;
     use frame_system::pallet_prelude::*;
 
+    /// The in-code storage version: 1 since [`Job`] stopped holding the
+    /// training progress (`migrations::MigrateV0ToV1`).
+    const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+
     #[pallet::pallet]
+    #[pallet::storage_version(STORAGE_VERSION)]
     pub struct Pallet<T>(_);
 
     /// Configuration of the jobs pallet.
@@ -193,6 +199,11 @@ pub mod pallet {
 
         /// Drops a reaped job's training state (the training pallet).
         type OnReaped: OnJobReaped;
+
+        /// How far each job has been trained: the training pallet's record,
+        /// the one owner of a job's steps, loss and weights. Read to decide
+        /// completion ([`Job::target_reached`]) and to report steps.
+        type Progress: ProgressOf;
 
         /// Weights of this pallet's calls, hooks and of
         /// [`JobSchedule::on_progress`](upow_primitives::traits::JobSchedule::on_progress).
@@ -459,7 +470,9 @@ pub mod pallet {
         /// Reserves the weight of the expiry at the end of the block.
         fn on_initialize(_now: BlockNumberFor<T>) -> Weight {
             let open = Open::<T>::decode_len().unwrap_or(0) as u32;
+            // Each expired job's steps are read from the training pallet.
             T::WeightInfo::expire_jobs(open, open)
+                .saturating_add(T::Progress::progress_weight().saturating_mul(open.into()))
         }
 
         /// Expires the open jobs no block trained for the expiry period —

@@ -18,7 +18,7 @@ use frame_support::{
 use frame_system::pallet_prelude::BlockNumberFor;
 use sp_runtime::traits::{Saturating, UniqueSaturatedInto, Zero};
 use upow_primitives::{
-    traits::{ActiveJob, JobLimitError, JobLimits, JobSchedule, OnJobReaped},
+    traits::{ActiveJob, JobLimitError, JobLimits, JobSchedule, OnJobReaped, ProgressOf},
     Hash, JobId, JobStatus,
 };
 use upow_puzzle::{
@@ -31,7 +31,7 @@ pub const INIT_SEED_TAG: &[u8] = b"upow/job-init";
 impl<T: Config> Pallet<T> {
     /// The job `job`, if its record exists (the runtime maps it to
     /// [`JobInfo`](upow_primitives::JobInfo) with [`Job::info`], adding the
-    /// weights hash from the training pallet).
+    /// training pallet's record of its progress).
     pub fn job_info(job: JobId) -> Option<JobOf<T>> {
         Jobs::<T>::get(job)
     }
@@ -68,7 +68,12 @@ impl<T: Config> Pallet<T> {
     /// `spec.hyper.batch_log2`, `spec.hyper.lr_shift`,
     /// `spec.hyper.total_steps`, `spec.dataset`).
     pub fn check_spec(spec: UncheckedJobSpec) -> Result<JobSpec, Error<T>> {
-        JobSpec::try_from(spec).map_err(|e| match e {
+        JobSpec::try_from(spec).map_err(Self::spec_error)
+    }
+
+    /// The pallet's error for a spec the puzzle refuses, naming the field.
+    fn spec_error(e: PuzzleError) -> Error<T> {
+        match e {
             PuzzleError::LayerCount { .. } => Error::<T>::ModelLayers,
             PuzzleError::Width { .. } => Error::<T>::ModelWidth,
             PuzzleError::Classes(_) => Error::<T>::ModelClasses,
@@ -83,18 +88,15 @@ impl<T: Config> Pallet<T> {
             PuzzleError::LeafIndex { .. } => Error::<T>::EmptyDataset,
             // No other refusal exists in `JobSpec::try_from` today.
             _ => Error::<T>::InvalidSpec,
-        })
+        }
     }
 
     /// Checks a spec against the admission rules that do not depend on
-    /// prices: the puzzle's job rule and the chain's per-block budgets.
+    /// prices: the puzzle's job rule (`JobSpec::validate`, again, for a
+    /// spec built field by field) and the chain's per-block budgets
+    /// ([`Config::Limits`]).
     fn admit(spec: &JobSpec) -> DispatchResult {
-        ensure!(spec.dataset.samples > 0, Error::<T>::EmptyDataset);
-        ensure!(
-            spec.dataset.check_model(&spec.model).is_ok(),
-            Error::<T>::DatasetMismatch
-        );
-        ensure!(spec.validate().is_ok(), Error::<T>::BatchTooSmall);
+        spec.validate().map_err(Self::spec_error)?;
         T::Limits::check(spec).map_err(|e| match e {
             JobLimitError::VerificationTooHeavy => Error::<T>::VerificationTooHeavy,
             JobLimitError::ProofTooLarge => Error::<T>::ProofTooLarge,
@@ -124,8 +126,6 @@ impl<T: Config> Pallet<T> {
             deposit,
             target_loss,
             status: JobStatus::Open,
-            steps: 0,
-            last_loss: None,
             posted_at: now,
             last_progress: now,
             ended_at: None,
@@ -272,7 +272,7 @@ impl<T: Config> Pallet<T> {
                 continue;
             }
             let refund = Self::end(job, &mut info, JobStatus::Expired);
-            let steps = info.steps;
+            let steps = T::Progress::progress(job).map_or(0, |p| p.steps);
             Jobs::<T>::insert(job, info);
             Self::deposit_event(Event::JobExpired { job, steps, refund });
             expired = expired.saturating_add(1);
@@ -333,18 +333,22 @@ impl<T: Config> JobSchedule<T::AccountId> for Pallet<T> {
             .collect()
     }
 
-    fn on_progress(
-        job: JobId,
-        _author: &T::AccountId,
-        steps: u32,
-        total_steps: u64,
-        mean_loss: u64,
-    ) -> u128 {
-        Self::do_progress(job, steps, total_steps, mean_loss).unique_saturated_into()
+    fn payment_for(job: JobId, steps: u32) -> u128 {
+        let house = HouseJob::<T>::get() == Some(job);
+        match Jobs::<T>::get(job) {
+            Some(info) if !house && info.is_live() => {
+                info.payment_for(steps).unique_saturated_into()
+            }
+            _ => 0,
+        }
+    }
+
+    fn on_progress(job: JobId, _author: &T::AccountId, steps: u32) -> u128 {
+        Self::do_progress(job, steps).unique_saturated_into()
     }
 
     fn on_progress_weight() -> Weight {
-        T::WeightInfo::on_progress()
+        T::WeightInfo::on_progress().saturating_add(T::Progress::progress_weight())
     }
 
     fn on_settled(job: JobId, author: &T::AccountId, steps: u32, payment: u128) {
@@ -354,33 +358,23 @@ impl<T: Config> JobSchedule<T::AccountId> for Pallet<T> {
     fn on_settled_weight() -> Weight {
         // A payment and the end of a settling job: what `on_progress` paid
         // and ended before settlement existed.
-        T::WeightInfo::on_progress()
+        T::WeightInfo::on_progress().saturating_add(T::Progress::progress_weight())
     }
 
-    fn on_rolled_back(
-        job: JobId,
-        steps: u64,
-        last_loss: Option<u64>,
-        released: u128,
-        from_escrow: &[(T::AccountId, u128)],
-    ) {
+    fn on_rolled_back(job: JobId, released: u128, from_escrow: &[(T::AccountId, u128)]) {
         let from_escrow: Vec<(T::AccountId, BalanceOf<T>)> = from_escrow
             .iter()
             .map(|(who, due)| (who.clone(), (*due).unique_saturated_into()))
             .collect();
-        Self::do_roll_back(
-            job,
-            steps,
-            last_loss,
-            released.unique_saturated_into(),
-            &from_escrow,
-        )
+        Self::do_roll_back(job, released.unique_saturated_into(), &from_escrow)
     }
 
     fn on_rolled_back_weight() -> Weight {
         // The record, and one escrow payment per discarded block at most
         // (bounded by the caller's window).
-        T::DbWeight::get().reads_writes(2, 2)
+        T::DbWeight::get()
+            .reads_writes(2, 2)
+            .saturating_add(T::Progress::progress_weight())
     }
 
     fn record(job: JobId) -> Option<(JobSpec, Option<T::AccountId>)> {

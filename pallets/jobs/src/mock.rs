@@ -13,8 +13,8 @@ use frame_support::{
 use sp_runtime::BuildStorage;
 use std::cell::RefCell;
 use upow_primitives::{
-    traits::{JobLimitError, JobLimits, OnJobReaped},
-    JobId,
+    traits::{JobLimitError, JobLimits, OnJobReaped, ProgressOf},
+    JobId, TrainingProgress,
 };
 use upow_puzzle::{DatasetCommitment, Hyperparams, JobSpec, Model};
 
@@ -104,6 +104,49 @@ impl JobLimits for TestLimits {
 thread_local! {
     /// Jobs whose training state was dropped, in order.
     pub static REAPED: RefCell<Vec<JobId>> = const { RefCell::new(Vec::new()) };
+    /// The training progress of each job, as the training pallet would
+    /// record it before it reports a block ([`set_progress`]).
+    pub static PROGRESS: RefCell<std::collections::BTreeMap<JobId, TrainingProgress>> =
+        const { RefCell::new(std::collections::BTreeMap::new()) };
+}
+
+/// Records `job`'s progress as the training pallet does before it reports
+/// a verified block or a rollback: `steps` steps, last loss `last_loss`.
+pub fn set_progress(job: JobId, steps: u64, last_loss: Option<u64>) {
+    PROGRESS.with(|p| {
+        let mut p = p.borrow_mut();
+        let entry = p
+            .entry(job)
+            .or_insert_with(|| TrainingProgress::untrained([0; 32]));
+        entry.steps = steps;
+        entry.last_loss = last_loss;
+    });
+}
+
+/// `job`'s steps as recorded (0: never trained).
+pub fn steps_of(job: JobId) -> u64 {
+    MockProgress::progress(job).map_or(0, |p| p.steps)
+}
+
+/// `job`'s last loss as recorded.
+pub fn last_loss_of(job: JobId) -> Option<u64> {
+    MockProgress::progress(job).and_then(|p| p.last_loss)
+}
+
+/// The training pallet's record of progress, as [`set_progress`] sets it.
+pub struct MockProgress;
+
+impl ProgressOf for MockProgress {
+    fn progress(job: JobId) -> Option<TrainingProgress> {
+        PROGRESS.with(|p| p.borrow().get(&job).cloned())
+    }
+    fn progress_weight() -> frame_support::weights::Weight {
+        frame_support::weights::Weight::zero()
+    }
+    #[cfg(feature = "runtime-benchmarks")]
+    fn set_progress(job: JobId, progress: TrainingProgress) {
+        PROGRESS.with(|p| p.borrow_mut().insert(job, progress));
+    }
 }
 
 /// Records reaped jobs in [`REAPED`].
@@ -128,6 +171,7 @@ impl pallet_upow_jobs::Config for Test {
     type DefaultExpiry = ConstU64<EXPIRY>;
     type Limits = TestLimits;
     type OnReaped = RecordReaped;
+    type Progress = MockProgress;
     type WeightInfo = ();
 }
 
@@ -215,6 +259,7 @@ impl ExtBuilder {
         .assimilate_storage(&mut storage)
         .expect("jobs");
         REAPED.with(|r| r.borrow_mut().clear());
+        PROGRESS.with(|p| p.borrow_mut().clear());
         let mut ext = sp_io::TestExternalities::new(storage);
         ext.execute_with(|| System::set_block_number(1));
         ext

@@ -10,7 +10,7 @@ use frame_support::{pallet_prelude::MaxEncodedLen, traits::fungible};
 use scale_info::TypeInfo;
 use sp_core::H256;
 use sp_runtime::traits::UniqueSaturatedInto;
-use upow_primitives::{Hash, JobInfo, JobStatus};
+use upow_primitives::{Hash, JobInfo, JobStatus, TrainingProgress};
 use upow_puzzle::{model::MAX_LAYERS, DatasetCommitment, Hyperparams, JobSpec, Model};
 
 /// The balance type of [`Config::Currency`].
@@ -54,12 +54,10 @@ pub struct Job<AccountId, Balance, BlockNumber> {
     pub deposit: Balance,
     /// Optional mean loss per sample (sixteenths of a bit) at which it completes.
     pub target_loss: Option<u64>,
-    /// Where it stands.
+    /// Where it stands. (How far it has been trained — steps, loss,
+    /// weights — is the training pallet's record, read through
+    /// [`Config::Progress`](crate::Config::Progress).)
     pub status: JobStatus,
-    /// Steps applied so far.
-    pub steps: u64,
-    /// Mean per-sample loss of the last proven batch (sixteenths of a bit).
-    pub last_loss: Option<u64>,
     /// Block in which it was posted.
     pub posted_at: BlockNumber,
     /// Last block that trained it (`posted_at` before the first): what the
@@ -79,8 +77,6 @@ impl<AccountId: MaxEncodedLen, Balance: MaxEncodedLen, BlockNumber: MaxEncodedLe
             .saturating_add(Balance::max_encoded_len().saturating_mul(4))
             .saturating_add(Option::<u64>::max_encoded_len())
             .saturating_add(JobStatus::max_encoded_len())
-            .saturating_add(u64::max_encoded_len())
-            .saturating_add(Option::<u64>::max_encoded_len())
             .saturating_add(BlockNumber::max_encoded_len().saturating_mul(3))
             .saturating_add(1)
     }
@@ -90,6 +86,36 @@ impl<AccountId, Balance, BlockNumber> Job<AccountId, Balance, BlockNumber> {
     /// The step count at which the job completes (its planned steps).
     pub fn target_steps(&self) -> u64 {
         self.spec.hyper.total_steps()
+    }
+
+    /// The completion rule: the job has reached its planned steps, or its
+    /// last batch loss is at or below its target loss. Decided here only,
+    /// from the training pallet's record of its progress (`None`: never
+    /// trained).
+    pub fn target_reached(&self, progress: Option<&TrainingProgress>) -> bool {
+        let Some(progress) = progress else {
+            return false;
+        };
+        progress.steps >= self.target_steps()
+            || self
+                .target_loss
+                .zip(progress.last_loss)
+                .is_some_and(|(target, loss)| loss <= target)
+    }
+
+    /// The payment rule of a block: `price × steps`, capped by the budget
+    /// left (what [`JobSchedule::payment_for`] reports and
+    /// [`JobSchedule::on_progress`] reserves).
+    ///
+    /// [`JobSchedule::payment_for`]: upow_primitives::traits::JobSchedule::payment_for
+    /// [`JobSchedule::on_progress`]: upow_primitives::traits::JobSchedule::on_progress
+    pub fn payment_for(&self, steps: u32) -> Balance
+    where
+        Balance: sp_runtime::traits::AtLeast32BitUnsigned + Copy,
+    {
+        self.price_per_step
+            .saturating_mul(steps.into())
+            .min(self.budget_left)
     }
 
     /// Whether the job is open (its escrow is held and blocks may train it).
@@ -103,13 +129,20 @@ impl<AccountId, Balance, BlockNumber> Job<AccountId, Balance, BlockNumber> {
         matches!(self.status, JobStatus::Open | JobStatus::Settling)
     }
 
-    /// The job as the runtime API reports it; the runtime supplies the
-    /// poster's key and the current weights hash (kept by the training pallet).
-    pub fn info(&self, poster: upow_primitives::AuthorId, weights: Hash) -> JobInfo
+    /// The job as the runtime API reports it: this record with the
+    /// training pallet's record of its `progress` (`None`: never trained),
+    /// and the poster's key (supplied by the runtime).
+    pub fn info(
+        &self,
+        poster: upow_primitives::AuthorId,
+        progress: Option<&TrainingProgress>,
+    ) -> JobInfo
     where
         Balance: UniqueSaturatedInto<u128> + Copy,
         BlockNumber: UniqueSaturatedInto<u32> + Copy,
     {
+        let untrained = TrainingProgress::untrained(self.initial_weights);
+        let progress = progress.unwrap_or(&untrained);
         JobInfo {
             poster,
             spec: self.spec.clone(),
@@ -120,14 +153,14 @@ impl<AccountId, Balance, BlockNumber> Job<AccountId, Balance, BlockNumber> {
             target_steps: self.target_steps(),
             target_loss: self.target_loss,
             status: self.status,
-            steps: self.steps,
-            weights,
-            last_loss: self.last_loss,
+            steps: progress.steps,
+            weights: progress.weights,
+            last_loss: progress.last_loss,
             posted_at: self.posted_at.unique_saturated_into(),
             last_progress: self.last_progress.unique_saturated_into(),
             ended_at: self.ended_at.map(|b| b.unique_saturated_into()),
-            settled_steps: self.steps,
-            settled_weights: weights,
+            settled_steps: progress.settled_steps,
+            settled_weights: progress.settled_weights,
             pending_payment: self.pending.unique_saturated_into(),
         }
     }

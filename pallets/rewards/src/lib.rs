@@ -86,6 +86,15 @@ pub struct EraInfo<Balance, BlockNumber> {
     pub next_era_at: BlockNumber,
 }
 
+/// How a block's reward is split ([`Pallet::split`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct RewardSplit<Balance> {
+    /// Minted to the author: the reward less the validators' shares.
+    pub author: Balance,
+    /// Minted to each active validator.
+    pub each_validator: Balance,
+}
+
 /// Benchmark support: what the runtime must provide for the benchmarks.
 #[cfg(feature = "runtime-benchmarks")]
 pub trait BenchmarkHelper<AccountId> {
@@ -200,32 +209,31 @@ pub mod pallet {
 }
 
 impl<T: Config> Pallet<T> {
-    /// Advances the schedule to block `n` and mints its reward.
+    /// Advances the schedule to block `n` and mints its reward, split by
+    /// [`Pallet::split`].
     fn reward_block(n: BlockNumberFor<T>) {
         let era = Self::era_at(n);
         let Some(author) = Self::find_author() else {
             return;
         };
-        let reward = era.reward;
-        if reward.is_zero() {
+        if era.reward.is_zero() {
             return;
         }
         let validators = T::Validators::get();
         let count = validators.len().min(T::MaxValidators::get() as usize);
+        let split = Self::split(era.reward, count as u32);
         let mut validators_amount: BalanceOf<T> = Zero::zero();
-        if count > 0 {
-            let share = T::ValidatorShare::get().mul_floor(reward);
-            let count_balance: BalanceOf<T> = (count as u32).into();
-            let each = share / count_balance;
-            if !each.is_zero() {
-                for v in validators.iter().take(count) {
-                    if <T::Currency as fungible::Mutate<_>>::mint_into(v, each).is_ok() {
-                        validators_amount = validators_amount.saturating_add(each);
-                    }
+        if !split.each_validator.is_zero() {
+            for v in validators.iter().take(count) {
+                if <T::Currency as fungible::Mutate<_>>::mint_into(v, split.each_validator).is_ok()
+                {
+                    validators_amount = validators_amount.saturating_add(split.each_validator);
                 }
             }
         }
-        let mut author_amount = reward.saturating_sub(validators_amount);
+        // The author's share, plus any validator share that could not be
+        // minted (a brand-new account below the existential deposit).
+        let mut author_amount = era.reward.saturating_sub(validators_amount);
         if <T::Currency as fungible::Mutate<_>>::mint_into(&author, author_amount).is_err() {
             author_amount = Zero::zero();
         }
@@ -238,33 +246,75 @@ impl<T: Config> Pallet<T> {
         });
     }
 
+    /// The split rule of a block's `reward` among its author and `count`
+    /// validators: [`Config::ValidatorShare`] of it in equal parts to the
+    /// validators, the rest (with the division's dust) to the author.
+    pub fn split(reward: BalanceOf<T>, count: u32) -> RewardSplit<BalanceOf<T>> {
+        if count == 0 {
+            return RewardSplit {
+                author: reward,
+                each_validator: Zero::zero(),
+            };
+        }
+        let share = T::ValidatorShare::get().mul_floor(reward);
+        let each_validator = share / count.into();
+        RewardSplit {
+            author: reward.saturating_sub(each_validator.saturating_mul(count.into())),
+            each_validator,
+        }
+    }
+
+    /// What the author of block `n` (the next block, when called at its
+    /// parent) is minted: its [`Pallet::split`] of the block's reward with
+    /// the current validators. Exact unless a validator's account cannot
+    /// receive its share (the author then gets it too).
+    pub fn author_reward(n: BlockNumberFor<T>) -> BalanceOf<T> {
+        let (era, _) = Self::schedule_at(n);
+        let count = T::Validators::get()
+            .len()
+            .min(T::MaxValidators::get() as usize);
+        Self::split(era.reward, count as u32).author
+    }
+
     /// The era of block `n`: starts the schedule at the first block, moves to
-    /// the next era at its first block.
+    /// the next era at its first block; records it.
     fn era_at(n: BlockNumberFor<T>) -> EraInfo<BalanceOf<T>, BlockNumberFor<T>> {
-        let blocks = T::BlocksPerEra::get().max(1u32.into());
-        let era = match CurrentEra::<T>::get() {
-            None => EraInfo {
-                era: 0,
-                reward: T::InitialReward::get(),
-                next_era_at: n.saturating_add(blocks),
-            },
-            Some(era) if n >= era.next_era_at => {
-                let next = Self::next_reward(era.reward);
-                let era = EraInfo {
-                    era: era.era.saturating_add(1),
-                    reward: next,
-                    next_era_at: era.next_era_at.saturating_add(blocks),
-                };
+        let (era, changed) = Self::schedule_at(n);
+        if changed {
+            if CurrentEra::<T>::get().is_some() {
                 Self::deposit_event(Event::NewEra {
                     era: era.era,
                     reward: era.reward,
                 });
-                era
             }
-            Some(era) => return era,
-        };
-        CurrentEra::<T>::put(era);
+            CurrentEra::<T>::put(era);
+        }
         era
+    }
+
+    /// The schedule rule: the era block `n` falls in, from the recorded
+    /// one, and whether it differs from the recorded one.
+    fn schedule_at(n: BlockNumberFor<T>) -> (EraInfo<BalanceOf<T>, BlockNumberFor<T>>, bool) {
+        let blocks = T::BlocksPerEra::get().max(1u32.into());
+        match CurrentEra::<T>::get() {
+            None => (
+                EraInfo {
+                    era: 0,
+                    reward: T::InitialReward::get(),
+                    next_era_at: n.saturating_add(blocks),
+                },
+                true,
+            ),
+            Some(era) if n >= era.next_era_at => (
+                EraInfo {
+                    era: era.era.saturating_add(1),
+                    reward: Self::next_reward(era.reward),
+                    next_era_at: era.next_era_at.saturating_add(blocks),
+                },
+                true,
+            ),
+            Some(era) => (era, false),
+        }
     }
 
     /// `r_{e+1} = floor((1 − d) · r_e)`.

@@ -389,3 +389,29 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn the_predicted_author_reward_is_what_the_author_is_minted() {
+    new_test_ext().execute_with(|| {
+        // Across era changes (every 10 blocks) and validator sets of every
+        // size up to beyond the maximum, with dust.
+        for n in 1..=45u64 {
+            Validators::set((1..=(n % 9) as AccountId).collect());
+            let predicted = Rewards::author_reward(n);
+            let before = free(20);
+            run_block(n, Some(20));
+            assert_eq!(free(20) - before, predicted, "block {n}");
+        }
+    });
+}
+
+#[test]
+fn the_split_gives_the_dust_to_the_author() {
+    new_test_ext().execute_with(|| {
+        let split = Rewards::split(1_000, 7);
+        assert_eq!((split.author, split.each_validator), (706, 42));
+        let alone = Rewards::split(1_000, 0);
+        assert_eq!((alone.author, alone.each_validator), (1_000, 0));
+        assert_eq!(Rewards::split(0, 3).author, 0);
+    });
+}

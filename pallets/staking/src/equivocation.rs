@@ -16,11 +16,22 @@ use frame_support::{
     },
 };
 use frame_system::pallet_prelude::{BlockNumberFor, HeaderFor};
-use sp_runtime::{
-    traits::{Header as HeaderT, SaturatedConversion, Saturating, Zero},
-    DigestItem,
+use sp_runtime::traits::{Header as HeaderT, SaturatedConversion, Saturating, Zero};
+use upow_primitives::{
+    seal::{check_signature, split_seal, SealError},
+    traits::FraudPenalty,
+    AuthorId,
 };
-use upow_primitives::{traits::FraudPenalty, AuthorId, PowSeal, PreDigest, ENGINE_ID};
+
+/// The report's error for a header that fails the seal rule.
+fn seal_error<T>(e: SealError) -> Error<T> {
+    match e {
+        SealError::Unsealed => Error::MissingSeal,
+        SealError::MalformedSeal => Error::BadSeal,
+        SealError::Digest(_) => Error::BadPreDigest,
+        _ => Error::BadSignature,
+    }
+}
 
 /// The largest encoded header [`Pallet::report_equivocation`] accepts (bytes).
 pub const MAX_HEADER_LEN: u32 = 16 * 1024;
@@ -30,27 +41,26 @@ impl<T: Config> Pallet<T> {
     ///
     /// The header's last digest item must be `Seal(ENGINE_ID, PowSeal)`; the
     /// rest of the header (its pre-seal form) must carry exactly one upow
-    /// [`PreDigest`]; the seal must pass [`PowSeal::verify`] on *this* chain
+    /// [`upow_primitives::PreDigest`]; the seal must pass
+    /// [`upow_primitives::PowSeal::verify`] on *this* chain
     /// (its genesis hash is part of what the author signed), so headers
     /// signed on another chain are not evidence here.
     pub fn verify_sealed_header(header: &HeaderFor<T>) -> Result<(AuthorId, T::Hash), Error<T>> {
-        let mut pre = header.clone();
-        let seal = match pre.digest_mut().pop() {
-            Some(DigestItem::Seal(id, bytes)) if id == ENGINE_ID => bytes,
-            _ => return Err(Error::<T>::MissingSeal),
-        };
-        let seal = PowSeal::decode_all(&seal).map_err(|_| Error::<T>::BadSeal)?;
-        let digest = PreDigest::find(pre.digest()).map_err(|_| Error::<T>::BadPreDigest)?;
-        let author = *digest.author();
-        let pre_hash = pre.hash();
+        // The seal rule's own functions (`upow_primitives::seal`), as the
+        // node's import runs them.
+        let sealed = split_seal(header).map_err(seal_error::<T>)?;
+        let pre_hash = sealed.unsealed.hash();
         let hash32 =
             |h: &T::Hash| <[u8; 32]>::try_from(h.as_ref()).map_err(|_| Error::<T>::BadSignature);
         let genesis = frame_system::Pallet::<T>::block_hash(BlockNumberFor::<T>::zero());
-        ensure!(
-            seal.verify(&hash32(&genesis)?, &hash32(&pre_hash)?, &author),
-            Error::<T>::BadSignature
-        );
-        Ok((author, pre_hash))
+        let digest = check_signature(
+            &hash32(&genesis)?,
+            &hash32(&pre_hash)?,
+            sealed.pre_digest.as_deref(),
+            &sealed.seal,
+        )
+        .map_err(seal_error::<T>)?;
+        Ok((*digest.author(), pre_hash))
     }
 
     /// Checks an equivocation proof: returns the author key and the parent

@@ -3,7 +3,7 @@
 //! and a real fraud proof (one replayed step) against a planted block.
 
 use super::*;
-use crate::pallet::{Call, Config, Disputable, DisputableBlock, JobState, Pallet, Proven};
+use crate::pallet::{Call, Config, Disputable, Pallet, Proven};
 use alloc::vec;
 use frame_benchmarking::v2::*;
 use frame_system::pallet_prelude::BlockNumberFor;
@@ -12,9 +12,10 @@ use sp_core::H256;
 use sp_runtime::Digest;
 use upow_primitives::traits::JobSchedule;
 use upow_primitives::PreDigest;
+use upow_primitives::{DisputableBlock, TrainingProgress};
 use upow_puzzle::{
-    mining::select_batch, Dataset, Hyperparams, JobSpec, Model, TrainingStep, Trajectory,
-    TrajectoryContext, Weights,
+    batch::select_batch, Dataset, Hyperparams, JobProgress, JobSpec, Model, TrainingStep,
+    Trajectory, TrajectoryContext, Weights,
 };
 
 /// The benchmarks' training set: 64 samples of 784 inputs.
@@ -33,7 +34,8 @@ fn dataset() -> Dataset {
 /// a quarter of the block).
 fn spec_of(dataset: &Dataset, kilo_macs: u32, steps: u64) -> JobSpec {
     let spec_at = |batch_log2: u32| {
-        let per_hidden_unit = steps * 3 * (1u64 << batch_log2) * (784 + 10) as u64;
+        // `replay_macs` is linear in the parameters, 794 per hidden unit.
+        let per_hidden_unit = steps * upow_puzzle::cost::replay_macs(1u64 << batch_log2, 784 + 10);
         let hidden = ((kilo_macs as u64 * 1000) / per_hidden_unit).clamp(8, 1024) as u32;
         let model = Model::new(&[784, hidden, 10]).expect("within limits");
         let hyper = Hyperparams::new(batch_log2, 2, 1_000_000).expect("within limits");
@@ -142,13 +144,7 @@ fn setup_fraud<T: Config>(kilo_macs: u32) -> (BlockNumberFor<T>, FraudProof) {
         .expect("proof")
         .segments;
     let block = frame_system::Pallet::<T>::block_number();
-    let state = JobState {
-        weights: start.hash(),
-        steps: 0,
-        last_loss: None,
-        settled_weights: start.hash(),
-        settled_steps: 0,
-    };
+    let state = TrainingProgress::untrained(start.hash());
     Disputable::<T>::insert(
         block,
         DisputableBlock {

@@ -37,6 +37,17 @@
 //! The node checks the cheap parts before execution (ticket, seal signature,
 //! admission); this pallet checks everything again, so a block is valid iff
 //! the runtime accepts it.
+//!
+//! ## Code layout
+//!
+//! The `pallet` module (config, storage, events, errors, hooks, calls) is
+//! here; each call and hook delegates to one module per topic:
+//! `verification` (a block's trajectory: the rule, its weight, the job's
+//! new progress), `settlement` (blocks leaving their dispute window),
+//! `fraud` (fraud proofs: the rollback, the slash and its split),
+//! `queries` (what the runtime API reads) and `difficulty` (the retarget).
+//! A job's [`TrainingProgress`] is kept here and nowhere else: the jobs
+//! pallet reads it through [`upow_primitives::traits::ProgressOf`].
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;
@@ -46,28 +57,34 @@ pub use pallet::*;
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
 pub mod difficulty;
+mod fraud;
 #[cfg(test)]
 mod mock;
+mod queries;
+mod settlement;
 #[cfg(test)]
 mod tests;
+mod verification;
 pub mod weights;
+
+pub use verification::{block_kilo_macs, proof_kilo_macs};
 
 pub use weights::WeightInfo;
 
-use alloc::vec::Vec;
 use frame_support::{
     traits::{FindAuthor, Get},
     weights::Weight,
     ConsensusEngineId,
 };
 use upow_primitives::{
-    traits::{ActiveJob, AuthorAdmission, FraudPenalty, OnJobReaped},
-    AuthorId, Difficulty as DifficultyValue, Hash, JobId, LossPoint, PreDigest, Work,
+    traits::{AuthorAdmission, FraudPenalty, OnJobReaped, ProgressOf},
+    AuthorId, Hash, JobId, LossPoint, PreDigest, TrainingProgress,
 };
-use upow_puzzle::{
-    Error as PuzzleError, FraudProof, JobProgress, JobSpec, TrajectoryClaim, TrajectoryContext,
-    TrajectoryProof,
-};
+use upow_puzzle::{Error as PuzzleError, FraudProof, TrajectoryProof};
+
+/// A block's trajectory in its dispute window, as this pallet stores it.
+pub type DisputableBlockOf<T> =
+    upow_primitives::DisputableBlock<<T as frame_system::Config>::AccountId>;
 
 /// Points of a job's loss curve kept on chain (a ring: the newest ones);
 /// every point is also in its block's `TrajectoryVerified` event.
@@ -96,7 +113,6 @@ pub mod pallet {
     use frame_support::pallet_prelude::*;
     use frame_system::pallet_prelude::*;
     use sp_core::H256;
-    use sp_runtime::traits::Saturating;
     use upow_primitives::traits::JobSchedule;
 
     /// Blocks the difficulty window spans.
@@ -142,68 +158,6 @@ pub mod pallet {
         type BenchmarkHelper: BenchmarkHelper<Self::AccountId>;
     }
 
-    /// A job's training state on chain.
-    #[derive(Clone, PartialEq, Eq, Encode, Decode, TypeInfo, MaxEncodedLen, Debug)]
-    pub struct JobState {
-        /// `H(W)` of the job's current weights.
-        pub weights: Hash,
-        /// Steps applied so far.
-        pub steps: u64,
-        /// Mean per-sample loss of the last verified batch (sixteenths of a bit).
-        pub last_loss: Option<u64>,
-        /// `H(W)` at the newest block of the job past the dispute window.
-        pub settled_weights: Hash,
-        /// Steps at the newest block of the job past the dispute window.
-        pub settled_steps: u64,
-    }
-
-    /// A block's trajectory while it may be disputed: what a fraud proof is
-    /// checked against, and what a valid one undoes.
-    #[derive(Clone, PartialEq, Eq, Encode, Decode, TypeInfo, MaxEncodedLen, Debug)]
-    pub struct DisputableBlock<AccountId> {
-        /// The job it trained.
-        pub job: JobId,
-        /// The author's account (paid at settlement, slashed on fraud).
-        pub author: AccountId,
-        /// The author's key (the trajectory's context).
-        pub author_key: AuthorId,
-        /// The block's parent hash (the trajectory's context).
-        pub parent: Hash,
-        /// The block's salt (the trajectory's context).
-        pub salt: u32,
-        /// Steps claimed.
-        pub steps: u32,
-        /// Trajectory root.
-        pub root: Hash,
-        /// `H(W_n)`.
-        pub final_weights: Hash,
-        /// The job's state at the parent: where a rollback returns to.
-        pub start: JobState,
-        /// Payment reserved for the author.
-        pub payment: u128,
-    }
-
-    impl<AccountId> DisputableBlock<AccountId> {
-        /// The trajectory's context.
-        pub fn context(&self) -> TrajectoryContext {
-            TrajectoryContext {
-                parent: self.parent,
-                author: self.author_key,
-                job: self.job,
-                salt: self.salt,
-            }
-        }
-
-        /// The block's claim.
-        pub fn claim(&self) -> TrajectoryClaim {
-            TrajectoryClaim {
-                steps: self.steps,
-                root: self.root,
-                final_weights: self.final_weights,
-            }
-        }
-    }
-
     /// Difficulty the next block must meet.
     #[pallet::storage]
     pub type Difficulty<T> = StorageValue<_, u128, ValueQuery, DefaultDifficulty>;
@@ -221,9 +175,11 @@ pub mod pallet {
     pub type RecentTimes<T> =
         StorageValue<_, BoundedVec<u64, ConstU32<{ WINDOW + 1 }>>, ValueQuery>;
 
-    /// Training state of every job trained so far.
+    /// The training progress of every job trained so far: the one record
+    /// of a job's weights, steps and loss (read by the jobs pallet through
+    /// [`ProgressOf`]).
     #[pallet::storage]
-    pub type Jobs<T> = StorageMap<_, Blake2_128Concat, JobId, JobState, OptionQuery>;
+    pub type Jobs<T> = StorageMap<_, Blake2_128Concat, JobId, TrainingProgress, OptionQuery>;
 
     /// Loss curve: one point per block that trained the job; point `i` in
     /// slot `i % LOSS_CURVE_POINTS` (the newest `LOSS_CURVE_POINTS` kept).
@@ -244,7 +200,7 @@ pub mod pallet {
     /// block; removed when it settles or a fraud proof discards it).
     #[pallet::storage]
     pub type Disputable<T: Config> =
-        StorageMap<_, Twox64Concat, BlockNumberFor<T>, DisputableBlock<T::AccountId>, OptionQuery>;
+        StorageMap<_, Twox64Concat, BlockNumberFor<T>, DisputableBlockOf<T>, OptionQuery>;
 
     /// Whether the current block's trajectory was verified (cleared at finalization).
     #[pallet::storage]
@@ -460,86 +416,8 @@ pub mod pallet {
         pub fn submit_trajectory(origin: OriginFor<T>, proof: TrajectoryProof) -> DispatchResult {
             ensure_none(origin)?;
             ensure!(!Proven::<T>::get(), Error::<T>::AlreadyProven);
-            let digest = frame_system::Pallet::<T>::digest();
-            let claim = PreDigest::find(&digest).map_err(|e| match e {
-                upow_primitives::DigestError::Malformed => Error::<T>::MalformedDigest,
-                _ => Error::<T>::MissingDigest,
-            })?;
-            let job = T::Jobs::trainable(claim.job()).ok_or(Error::<T>::JobNotOpen)?;
-            let author =
-                T::Admission::account_of(claim.author()).ok_or(Error::<T>::AuthorNotAdmitted)?;
-            let state = Self::state_of(&job);
-            let parent = frame_system::Pallet::<T>::parent_hash();
-            let verified = upow_puzzle::verify_trajectory(
-                &job.spec,
-                &claim.context(parent.0),
-                &JobProgress {
-                    weights: state.weights,
-                    steps: state.steps,
-                },
-                Self::difficulty_of(&job.spec),
-                claim.claim(),
-                &proof,
-            )
-            .map_err(|e| {
-                log::warn!(target: LOG_TARGET, "rejected trajectory of job {}: {e}", job.id);
-                Error::<T>::from(e)
-            })?;
-
-            let batch = job.spec.hyper.batch() as u64;
-            let loss = verified.final_loss() / batch.max(1);
-            let total_steps = state.steps.saturating_add(verified.steps as u64);
-            Jobs::<T>::insert(
-                job.id,
-                JobState {
-                    weights: verified.final_weights,
-                    steps: total_steps,
-                    last_loss: Some(loss),
-                    ..state.clone()
-                },
-            );
-            let index = LossPoints::<T>::get(job.id);
-            let block: u32 = sp_runtime::traits::UniqueSaturatedInto::unique_saturated_into(
-                frame_system::Pallet::<T>::block_number(),
-            );
-            LossCurve::<T>::insert(
-                job.id,
-                index % LOSS_CURVE_POINTS,
-                LossPoint {
-                    block,
-                    steps: total_steps,
-                    loss,
-                },
-            );
-            LossPoints::<T>::insert(job.id, index.saturating_add(1));
+            Self::do_submit_trajectory(proof)?;
             Proven::<T>::put(true);
-
-            let payment = T::Jobs::on_progress(job.id, &author, verified.steps, total_steps, loss);
-            let claimed = claim.claim();
-            Disputable::<T>::insert(
-                frame_system::Pallet::<T>::block_number(),
-                DisputableBlock {
-                    job: job.id,
-                    author: author.clone(),
-                    author_key: *claim.author(),
-                    parent: parent.0,
-                    salt: claim.context(parent.0).salt,
-                    steps: claimed.steps,
-                    root: claimed.root,
-                    final_weights: claimed.final_weights,
-                    start: state,
-                    payment,
-                },
-            );
-            Self::deposit_event(Event::TrajectoryVerified {
-                job: job.id,
-                author,
-                steps: verified.steps,
-                total_steps,
-                weights: verified.final_weights,
-                loss,
-                payment,
-            });
             Ok(())
         }
 
@@ -566,80 +444,7 @@ pub mod pallet {
             proof: FraudProof,
         ) -> DispatchResultWithPostInfo {
             let reporter = ensure_signed(origin)?;
-            let disputed = Disputable::<T>::get(block).ok_or(Error::<T>::NotDisputable)?;
-            let (spec, poster) = T::Jobs::record(disputed.job).ok_or(Error::<T>::UnknownJob)?;
-            let verdict = upow_puzzle::verify_fraud(
-                &spec,
-                &disputed.context(),
-                &JobProgress {
-                    weights: disputed.start.weights,
-                    steps: disputed.start.steps,
-                },
-                &disputed.claim(),
-                &proof,
-            )
-            .map_err(|e| {
-                log::info!(target: LOG_TARGET, "rejected fraud proof against block {block:?}: {e}");
-                fraud_error::<T>(e)
-            })?;
-
-            let job = disputed.job;
-            let (discarded, released, compensation) =
-                Self::discard_from(block, job, &disputed.author);
-            Jobs::<T>::mutate(job, |state| {
-                let settled = state.as_ref().map(|s| (s.settled_weights, s.settled_steps));
-                let (settled_weights, settled_steps) = settled
-                    .unwrap_or((disputed.start.settled_weights, disputed.start.settled_steps));
-                *state = Some(JobState {
-                    settled_weights,
-                    settled_steps,
-                    ..disputed.start.clone()
-                });
-            });
-            // The authors of the discarded later blocks did real work: the
-            // slash pays them first; what it cannot cover (a small or
-            // already slashed bond) their reserved payments still pay.
-            let bond = T::Penalty::bond_of(&disputed.author);
-            let (from_slash, from_escrow) = split_compensation(bond, compensation);
-            T::Jobs::on_rolled_back(
-                job,
-                disputed.start.steps,
-                disputed.start.last_loss,
-                released,
-                &from_escrow,
-            );
-            let owed = from_slash
-                .iter()
-                .fold(0u128, |sum, (_, due)| sum.saturating_add(*due));
-            let rest = bond.saturating_sub(owed);
-            // The offender reporting itself earns nothing; the poster's
-            // share of its own job's fraud goes to the treasury.
-            let reward = if reporter == disputed.author {
-                0
-            } else {
-                T::FraudReward::get().mul_floor(rest)
-            };
-            let mut payouts = from_slash;
-            payouts.push((reporter.clone(), reward));
-            if let Some(poster) = poster.filter(|p| p != &disputed.author) {
-                payouts.push((poster, rest.saturating_sub(reward)));
-            }
-            let slashed = T::Penalty::slash_for_fraud(&disputed.author, &payouts);
-            log::warn!(
-                target: LOG_TARGET,
-                "fraud proven against block {block:?} (job {job}, segment {}): {discarded} blocks discarded, {slashed} slashed",
-                verdict.segment
-            );
-            Self::deposit_event(Event::FraudProven {
-                block,
-                job,
-                offender: disputed.author,
-                reporter,
-                segment: verdict.segment,
-                slashed,
-                discarded,
-                steps: disputed.start.steps,
-            });
+            Self::do_report_fraud(reporter, block, proof)?;
             Ok(Pays::No.into())
         }
     }
@@ -667,175 +472,6 @@ pub mod pallet {
     }
 
     impl<T: Config> Pallet<T> {
-        /// The training state of a job (its initial weights if never trained).
-        pub fn state_of(job: &ActiveJob) -> JobState {
-            Jobs::<T>::get(job.id).unwrap_or(JobState {
-                weights: job.initial_weights,
-                steps: 0,
-                last_loss: None,
-                settled_weights: job.initial_weights,
-                settled_steps: 0,
-            })
-        }
-
-        /// Settles the block that leaves its dispute window at `now`: pays
-        /// its author and advances its job's settled state. Returns the
-        /// weight used.
-        fn settle(now: BlockNumberFor<T>) -> Weight {
-            let window: BlockNumberFor<T> = DisputeWindow::<T>::get().into();
-            let db = T::DbWeight::get();
-            if now <= window {
-                return Weight::zero();
-            }
-            let block = now.saturating_sub(window);
-            let Some(settled) = Disputable::<T>::take(block) else {
-                return db.reads(1);
-            };
-            let settled_steps = settled.start.steps.saturating_add(settled.steps.into());
-            Jobs::<T>::mutate(settled.job, |state| {
-                if let Some(state) = state {
-                    state.settled_weights = settled.final_weights;
-                    state.settled_steps = settled_steps;
-                }
-            });
-            T::Jobs::on_settled(settled.job, &settled.author, settled.steps, settled.payment);
-            Self::deposit_event(Event::TrajectorySettled {
-                block,
-                job: settled.job,
-                author: settled.author,
-                steps: settled.steps,
-                settled_steps,
-            });
-            db.reads_writes(2, 2)
-                .saturating_add(T::Jobs::on_settled_weight())
-        }
-
-        /// Removes the disputable records of `job` from block `from` to the
-        /// current one. Returns how many, the sum of their reserved
-        /// payments, and what the authors other than `offender` were owed.
-        fn discard_from(
-            from: BlockNumberFor<T>,
-            job: JobId,
-            offender: &T::AccountId,
-        ) -> (u32, u128, Vec<(T::AccountId, u128)>) {
-            let now = frame_system::Pallet::<T>::block_number();
-            let mut discarded = 0u32;
-            let mut released = 0u128;
-            let mut owed = Vec::new();
-            let mut block = from;
-            while block <= now {
-                if let Some(record) = Disputable::<T>::get(block).filter(|r| r.job == job) {
-                    Disputable::<T>::remove(block);
-                    discarded = discarded.saturating_add(1);
-                    released = released.saturating_add(record.payment);
-                    if &record.author != offender && record.payment > 0 {
-                        owed.push((record.author, record.payment));
-                    }
-                }
-                block = block.saturating_add(1u32.into());
-            }
-            (discarded, released, owed)
-        }
-
-        /// The weight of [`Pallet::report_fraud`] with `proof`: the
-        /// benchmarked call for its replay's multiply-accumulates (one
-        /// block's record, rollback and slash included), plus a scan of the
-        /// whole dispute window, the rollback and a slash with a payout per
-        /// discarded block (upper bounds).
-        pub fn fraud_weight(proof: &FraudProof) -> Weight {
-            let params = proof.weights.len() as u64 / 2;
-            let macs = proof
-                .batches
-                .iter()
-                .map(|batch| {
-                    3u64.saturating_mul(batch.len() as u64)
-                        .saturating_mul(params)
-                })
-                .fold(0u64, u64::saturating_add);
-            let kilo_macs = u32::try_from(macs / 1000).unwrap_or(u32::MAX);
-            let window = u64::from(T::MaxDisputeWindow::get()).saturating_add(1);
-            T::WeightInfo::report_fraud(kilo_macs)
-                .saturating_add(T::DbWeight::get().reads_writes(window, window))
-                .saturating_add(T::Jobs::on_rolled_back_weight())
-                .saturating_add(T::Penalty::slash_for_fraud_weight(
-                    T::MaxDisputeWindow::get().saturating_add(3),
-                ))
-        }
-
-        /// `H(W)` at the start of every block in its dispute window: where a
-        /// fraud proof may roll a job back to, so nodes keep these weights.
-        pub fn disputable_weights() -> Vec<(JobId, Hash)> {
-            Disputable::<T>::iter_values()
-                .map(|record| (record.job, record.start.weights))
-                .collect()
-        }
-
-        /// The difficulty of the next block of a job of `spec`.
-        pub fn difficulty_of(spec: &JobSpec) -> DifficultyValue {
-            upow_puzzle::job_difficulty(Difficulty::<T>::get(), spec.step_macs())
-        }
-
-        /// The weight of verifying a block's trajectory of `kilo_macs`
-        /// thousand multiply-accumulates (see [`proof_kilo_macs`]), with the
-        /// lookups and the payment that go with it.
-        pub fn trajectory_weight(kilo_macs: u32) -> Weight {
-            T::WeightInfo::submit_trajectory(kilo_macs)
-                .saturating_add(T::Jobs::on_progress_weight())
-                .saturating_add(T::Jobs::trainable_weight())
-                .saturating_add(T::Admission::account_of_weight())
-        }
-
-        fn work_of(job: ActiveJob) -> Work {
-            let state = Self::state_of(&job);
-            Work {
-                job: job.id,
-                difficulty: Self::difficulty_of(&job.spec),
-                spec: job.spec,
-                init_seed: job.init_seed,
-                weights: state.weights,
-                steps: state.steps,
-                price_per_step: job.price_per_step,
-                budget_left: job.budget_left,
-            }
-        }
-
-        /// The work of the next block of `job`, if blocks may train it (for
-        /// the runtime API).
-        pub fn work(job: JobId) -> Option<Work> {
-            T::Jobs::trainable(job).map(Self::work_of)
-        }
-
-        /// The work of every job blocks may train, best-paying first (for
-        /// the runtime API).
-        pub fn open_work() -> Vec<Work> {
-            T::Jobs::open().into_iter().map(Self::work_of).collect()
-        }
-
-        /// The difficulty of the next block of `job`, if blocks may train it.
-        pub fn job_difficulty(job: JobId) -> Option<DifficultyValue> {
-            T::Jobs::trainable(job).map(|job| Self::difficulty_of(&job.spec))
-        }
-
-        /// The weights hash of every job this pallet has trained (reaped
-        /// jobs are dropped): what nodes keep serving.
-        pub fn trained_weights() -> Vec<(JobId, Hash)> {
-            Jobs::<T>::iter()
-                .map(|(id, state)| (id, state.weights))
-                .collect()
-        }
-
-        /// `count` points of a job's loss curve from index `from`, of those
-        /// still kept (the newest `LOSS_CURVE_POINTS`; for the runtime API).
-        pub fn loss_curve(job: JobId, from: u32, count: u32) -> Vec<LossPoint> {
-            let total = LossPoints::<T>::get(job);
-            let first_kept = total.saturating_sub(LOSS_CURVE_POINTS);
-            let start = from.max(first_kept);
-            let end = from.saturating_add(count.min(1024)).min(total);
-            (start..end)
-                .filter_map(|i| LossCurve::<T>::get(job, i % LOSS_CURVE_POINTS))
-                .collect()
-        }
-
         /// Records the block's timestamp and sets the next difficulty.
         fn retarget(now: u64) {
             let mut window = RecentTimes::<T>::get().into_inner();
@@ -856,91 +492,19 @@ pub mod pallet {
     }
 }
 
-/// Splits what the authors of discarded blocks are owed between the slash
-/// (`bond`, in order, as far as it goes) and their reserved payments (the
-/// rest).
-#[allow(clippy::type_complexity)]
-fn split_compensation<AccountId: Clone>(
-    bond: u128,
-    owed: Vec<(AccountId, u128)>,
-) -> (Vec<(AccountId, u128)>, Vec<(AccountId, u128)>) {
-    let mut left = bond;
-    let mut from_slash = Vec::new();
-    let mut from_escrow = Vec::new();
-    for (author, due) in owed {
-        let covered = due.min(left);
-        left = left.saturating_sub(covered);
-        if covered > 0 {
-            from_slash.push((author.clone(), covered));
-        }
-        if due > covered {
-            from_escrow.push((author, due.saturating_sub(covered)));
-        }
+impl<T: Config> ProgressOf for Pallet<T> {
+    fn progress(job: JobId) -> Option<TrainingProgress> {
+        Jobs::<T>::get(job)
     }
-    (from_slash, from_escrow)
-}
 
-#[cfg(test)]
-#[test]
-fn compensation_comes_from_the_slash_first_then_from_the_reservations() {
-    let owed = alloc::vec![(1u64, 30u128), (2, 50), (3, 20)];
-    let (slash, escrow) = split_compensation(60, owed.clone());
-    assert_eq!(slash, alloc::vec![(1, 30), (2, 30)]);
-    assert_eq!(escrow, alloc::vec![(2, 20), (3, 20)]);
-    let (slash, escrow) = split_compensation(0, owed.clone());
-    assert!(slash.is_empty());
-    assert_eq!(escrow, owed);
-    let (slash, escrow) = split_compensation(1000, owed.clone());
-    assert_eq!(slash, owed);
-    assert!(escrow.is_empty());
-}
-
-/// The training pallet's error for a rejected fraud proof.
-fn fraud_error<T>(e: PuzzleError) -> Error<T> {
-    match e {
-        PuzzleError::NoFraud(_) => Error::NoFraud,
-        PuzzleError::SegmentCount { .. } | PuzzleError::SegmentsMismatch => Error::BadSegments,
-        PuzzleError::SegmentIndex { .. } | PuzzleError::NothingToReplay(_) => {
-            Error::BadFraudSegment
-        }
-        PuzzleError::ProofMismatch {
-            what: "dataset", ..
-        }
-        | PuzzleError::SampleLength { .. }
-        | PuzzleError::Label { .. }
-        | PuzzleError::SampleIndex { .. }
-        | PuzzleError::BatchSize { .. }
-        | PuzzleError::BatchCount { .. } => Error::BadFraudBatches,
-        _ => Error::BadFraudStart,
+    fn progress_weight() -> Weight {
+        T::DbWeight::get().reads(1)
     }
-}
 
-/// Thousands of multiply-accumulates the proof asks the runtime to
-/// re-execute — three products of batch × parameters per proven step (an
-/// upper bound of the step's cost, read from the proof's sizes) — the
-/// driver of the call's weight. Job admission uses the same count for the
-/// largest proof of a job ([`block_kilo_macs`]).
-pub fn proof_kilo_macs(proof: &TrajectoryProof) -> u32 {
-    let macs = proof
-        .steps
-        .iter()
-        .map(|s| {
-            3u64.saturating_mul(s.samples.len() as u64)
-                .saturating_mul(s.weights.len() as u64 / 2)
-        })
-        .fold(0u64, u64::saturating_add);
-    u32::try_from(macs / 1000).unwrap_or(u32::MAX)
-}
-
-/// [`proof_kilo_macs`] of a block of `spec`: `CHALLENGES + 1` proven steps
-/// of `3 · B · P` multiply-accumulates each.
-pub fn block_kilo_macs(spec: &JobSpec) -> u32 {
-    let steps = u64::from(upow_puzzle::trajectory::CHALLENGES) + 1;
-    let macs = steps
-        .saturating_mul(3)
-        .saturating_mul(spec.hyper.batch() as u64)
-        .saturating_mul(spec.model.params() as u64);
-    u32::try_from(macs / 1000).unwrap_or(u32::MAX)
+    #[cfg(feature = "runtime-benchmarks")]
+    fn set_progress(job: JobId, progress: TrainingProgress) {
+        Jobs::<T>::insert(job, progress);
+    }
 }
 
 impl<T: Config> OnJobReaped for Pallet<T> {

@@ -49,7 +49,7 @@ parameter_types! {
     pub static Admitted: Vec<(AuthorId, u64)> = Vec::new();
     /// Every `on_settled` call: (job, author, steps, payment).
     pub static Settled: Vec<(JobId, u64, u32, u128)> = Vec::new();
-    /// Every `on_rolled_back` call: (job, steps, released).
+    /// Every `on_rolled_back` call: (job, steps recorded by then, released).
     pub static RolledBack: Vec<(JobId, u64, u128)> = Vec::new();
     /// Bonds of the mock penalty, by account.
     pub static Bonds: Vec<(u64, u128)> = Vec::new();
@@ -69,17 +69,27 @@ impl JobSchedule<u64> for MockJobs {
     fn open() -> Vec<ActiveJob> {
         OpenJobs::get()
     }
-    fn on_progress(job: JobId, author: &u64, steps: u32, total_steps: u64, loss: u64) -> u128 {
+    fn payment_for(job: JobId, steps: u32) -> u128 {
+        if OpenJobs::get().iter().any(|j| j.id == job) {
+            PRICE * u128::from(steps)
+        } else {
+            0
+        }
+    }
+    fn on_progress(job: JobId, author: &u64, steps: u32) -> u128 {
+        // The training pallet records the new progress before it reports
+        // the block: read it as the jobs pallet does.
+        let progress = crate::Jobs::<Test>::get(job);
         Progressed::mutate(|p| {
             p.push(Progress {
                 job,
                 author: *author,
                 steps,
-                total_steps,
-                loss,
+                total_steps: progress.as_ref().map_or(0, |p| p.steps),
+                loss: progress.and_then(|p| p.last_loss).unwrap_or(u64::MAX),
             })
         });
-        PRICE * u128::from(steps)
+        Self::payment_for(job, steps)
     }
     fn on_settled(job: JobId, author: &u64, steps: u32, payment: u128) {
         Settled::mutate(|s| s.push((job, *author, steps, payment)));
@@ -87,13 +97,10 @@ impl JobSchedule<u64> for MockJobs {
     fn on_settled_weight() -> Weight {
         Weight::zero()
     }
-    fn on_rolled_back(
-        job: JobId,
-        steps: u64,
-        _last_loss: Option<u64>,
-        released: u128,
-        _from_escrow: &[(u64, u128)],
-    ) {
+    fn on_rolled_back(job: JobId, released: u128, _from_escrow: &[(u64, u128)]) {
+        // The training pallet restores the progress before it reports the
+        // rollback: read it as the jobs pallet does.
+        let steps = crate::Jobs::<Test>::get(job).map_or(0, |p| p.steps);
         RolledBack::mutate(|r| r.push((job, steps, released)));
     }
     fn on_rolled_back_weight() -> Weight {

@@ -11,7 +11,7 @@ use sp_core::H256;
 use sp_runtime::{Digest, DigestItem, DispatchError};
 use upow_primitives::{
     traits::{ActiveJob, OnJobReaped},
-    PreDigest, ENGINE_ID, INHERENT_IDENTIFIER,
+    PreDigest, TrainingProgress, ENGINE_ID, INHERENT_IDENTIFIER,
 };
 use upow_puzzle::{
     mining::{Mined, ReferenceMiner},
@@ -265,7 +265,7 @@ fn trajectory_from_stale_weights_is_rejected() {
         // The chain moved on: the job's weights are no longer W_0.
         Jobs::<Test>::insert(
             JOB,
-            JobState {
+            TrainingProgress {
                 weights: [5; 32],
                 steps: 9,
                 last_loss: None,
@@ -404,7 +404,7 @@ fn the_loss_curve_keeps_the_newest_points_and_reaping_drops_the_state() {
         );
         Jobs::<Test>::insert(
             JOB,
-            JobState {
+            TrainingProgress {
                 weights: [3; 32],
                 steps: 5,
                 last_loss: None,
@@ -432,7 +432,7 @@ fn a_block_settles_after_the_dispute_window_and_not_before() {
         ));
         let block = System::block_number();
         let record = Disputable::<Test>::get(block).unwrap();
-        assert_eq!(record.claim(), mined.claim);
+        assert_eq!(record.trajectory_claim(), mined.claim);
         assert_eq!(record.start.steps, 0);
         assert_eq!(record.payment, PRICE * u128::from(mined.claim.steps));
         assert_eq!(
@@ -478,7 +478,7 @@ fn fraud_reports_against_unknown_or_honest_blocks_are_refused() {
                     steps: 0,
                 },
                 &start,
-                &record.claim(),
+                &record.trajectory_claim(),
                 &mined.proof.segments,
                 &dataset(),
                 segment,

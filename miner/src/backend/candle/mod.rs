@@ -211,6 +211,8 @@ impl CandleBackend {
 }
 
 impl StepBackend for CandleBackend {
+    type Error = BackendError;
+
     fn name(&self) -> String {
         match &self.device {
             Device::Cpu => "cpu".into(),
@@ -245,7 +247,13 @@ impl StepBackend for CandleBackend {
             .map_err(candle_error(name))?;
         self.weights = next;
         let weights_hash = self.weights_hash().map_err(candle_error(name))?;
-        Ok(StepReport { weights_hash, loss })
+        // The step's statistics (docs/puzzle.md §9) stay on the device: the
+        // mining loop checks a won trajectory's challenged steps instead.
+        Ok(StepReport {
+            weights_hash,
+            loss,
+            stats: None,
+        })
     }
 
     fn weights(&self) -> Result<Weights> {

@@ -77,9 +77,12 @@ pub(super) fn log_line(event: &Event, state: &ViewState) -> Option<(Level, Strin
                 state.amount(*price_per_step)
             ),
         ),
-        Event::Reward { block_reward: None } => (
+        Event::Reward {
+            author_reward: None,
+        } => (
             Level::INFO,
-            "the block reward is not readable over RPC: earnings show job payments only".into(),
+            "block payments are not readable over RPC (upow_blockPayment): earnings show known ones only"
+                .into(),
         ),
         Event::Admission {
             device,

@@ -41,7 +41,7 @@ pub(super) struct ViewState {
     pub(super) model: String,
     pub(super) difficulty: u128,
     pub(super) price_per_step: Option<u128>,
-    pub(super) block_reward: Option<Option<u128>>,
+    pub(super) author_reward: Option<Option<u128>>,
     pub(super) token: Option<(String, u32)>,
     pub(super) totals: Totals,
     pub(super) last_rejection: Option<String>,
@@ -116,9 +116,9 @@ impl ViewState {
             self.amount(self.earned_jobs)
         );
         if self.reward_unknown {
-            line += ", block reward not readable over RPC: job earnings only)";
+            line += ", payments not readable over RPC: known ones only)";
         } else {
-            line += &format!(" + rewards {} gross)", self.amount(self.earned_rewards));
+            line += &format!(" + rewards {})", self.amount(self.earned_rewards));
         }
         if let Some(estimate) = self.estimate_per_hour() {
             line += &format!(" · est. {}/h solo", self.amount(estimate));
@@ -137,7 +137,7 @@ impl ViewState {
         let wins_per_hour = 3600.0 * speed / self.difficulty as f64;
         // Unknown price or reward: counted as nothing.
         let per_block = self.price_per_step.unwrap_or(0) as f64 * self.difficulty as f64
-            + self.block_reward.flatten().unwrap_or(0) as f64;
+            + self.author_reward.flatten().unwrap_or(0) as f64;
         Some((wins_per_hour * per_block) as u128)
     }
 
@@ -184,21 +184,23 @@ impl ViewState {
             Event::Job { price_per_step, .. } => {
                 self.price_per_step = Some(*price_per_step);
             }
-            Event::Reward { block_reward } => {
-                self.reward_unknown = block_reward.is_none();
-                self.block_reward = Some(*block_reward);
+            Event::Reward { author_reward } => {
+                self.reward_unknown = author_reward.is_none();
+                self.author_reward = Some(*author_reward);
             }
             Event::Found { .. } => self.totals.found += 1,
             Event::Accepted {
                 job_payment,
-                block_reward,
+                author_reward,
                 ..
             } => {
                 self.totals.accepted += 1;
-                self.earned_jobs += job_payment;
-                match block_reward {
-                    Some(r) => self.earned_rewards += r,
-                    None => self.reward_unknown = true,
+                match (job_payment, author_reward) {
+                    (Some(job), Some(reward)) => {
+                        self.earned_jobs = self.earned_jobs.saturating_add(*job);
+                        self.earned_rewards = self.earned_rewards.saturating_add(*reward);
+                    }
+                    _ => self.reward_unknown = true,
                 }
             }
             Event::Rejected { code, message, .. } => {
@@ -230,15 +232,15 @@ mod tests {
     fn the_view_sums_earnings_and_keeps_the_last_rejection() {
         let mut s = ViewState::default();
         s.apply(&Event::Reward {
-            block_reward: Some(10_000_000_000_000),
+            author_reward: Some(10_000_000_000_000),
         });
         s.apply(&Event::Accepted {
             device: 0,
             block: 1,
             hash: "0x".into(),
             steps: 3,
-            job_payment: 3000,
-            block_reward: Some(10_000_000_000_000),
+            job_payment: Some(3000),
+            author_reward: Some(10_000_000_000_000),
         });
         s.apply(&Event::Rejected {
             device: 0,
@@ -251,8 +253,18 @@ mod tests {
         assert_eq!(s.earned_rewards, 10_000_000_000_000);
         let footer = s.footer();
         assert!(footer.contains("last: 1002: stale"), "{footer}");
-        assert!(footer.contains("rewards 10.0000 UNIT gross"), "{footer}");
-        s.apply(&Event::Reward { block_reward: None });
-        assert!(s.footer().contains("job earnings only"));
+        assert!(footer.contains("rewards 10.0000 UNIT)"), "{footer}");
+        // A block whose payment could not be read is not counted as zero:
+        // the footer says the sum is partial.
+        s.apply(&Event::Accepted {
+            device: 0,
+            block: 3,
+            hash: "0x".into(),
+            steps: 3,
+            job_payment: None,
+            author_reward: None,
+        });
+        assert_eq!(s.earned_jobs, 3000);
+        assert!(s.footer().contains("known ones only"));
     }
 }

@@ -126,8 +126,6 @@ fn job_encoding_is_bounded() {
         deposit: u64::MAX,
         target_loss: Some(u64::MAX),
         status: JobStatus::Exhausted,
-        steps: u64::MAX,
-        last_loss: Some(u64::MAX),
         posted_at: u64::MAX,
         last_progress: u64::MAX,
         ended_at: Some(u64::MAX),
@@ -143,9 +141,21 @@ fn job_info_maps_to_the_runtime_api_type() {
         progress_loss(a, 6, 2, 9);
         let stored = UpowJobs::job_info(a).expect("job");
         assert_eq!(UpowJobs::job_info(99), None);
-        let info = stored.info([1; 32], [2; 32]);
+        let progress = upow_primitives::TrainingProgress {
+            weights: [2; 32],
+            settled_weights: [3; 32],
+            settled_steps: 1,
+            ..MockProgress::progress(a).expect("trained")
+        };
+        let info = stored.info([1; 32], Some(&progress));
         assert_eq!(info.poster, [1; 32]);
         assert_eq!(info.weights, [2; 32]);
+        assert_eq!((info.settled_steps, info.settled_weights), (1, [3; 32]));
+        // Never trained: the initial weights, no steps.
+        let untrained = stored.info([1; 32], None);
+        assert_eq!((untrained.steps, untrained.last_loss), (0, None));
+        assert_eq!(untrained.weights, stored.initial_weights);
+        assert_eq!(untrained.settled_weights, stored.initial_weights);
         assert_eq!(info.spec, spec(10));
         assert_eq!(info.init_seed, stored.init_seed);
         assert_eq!(

@@ -16,7 +16,7 @@ fn cancel_refunds_the_budget_after_the_blocks_payment_and_leaves_the_market() {
         assert_eq!(free(1), ENDOWMENT - 15 - DEPOSIT);
         let cancelled = job(a);
         assert_eq!(cancelled.status, JobStatus::Cancelled);
-        assert_eq!((cancelled.steps, cancelled.budget_left), (3, 0));
+        assert_eq!((steps_of(a), cancelled.budget_left), (3, 0));
         assert_eq!(cancelled.ended_at, Some(1));
         assert_eq!(Open::<Test>::get().into_inner(), vec![b]);
         assert!(!trainable(a) && trainable(b));

@@ -18,7 +18,7 @@ fn every_open_job_is_trainable_in_price_then_posting_order() {
         progress(a, 5, 10);
         assert_eq!(job(a).status, JobStatus::Completed);
         progress(d, 5, 3);
-        assert_eq!(job(d).steps, 3);
+        assert_eq!(steps_of(d), 3);
         assert_eq!(open_ids(), vec![c, b, d, 0]);
         assert!(!trainable(a));
         assert_ok!(UpowJobs::do_try_state());

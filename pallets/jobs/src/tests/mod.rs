@@ -17,7 +17,10 @@ use frame_support::{
 };
 use sp_runtime::{traits::Dispatchable, BuildStorage, DispatchError, TokenError};
 use std::collections::BTreeMap;
-use upow_primitives::{traits::JobSchedule, JobId, JobStatus};
+use upow_primitives::{
+    traits::{JobSchedule, ProgressOf},
+    JobId, JobStatus,
+};
 use upow_puzzle::{DatasetCommitment, Hyperparams, JobSpec, Model};
 
 mod encoding;
@@ -25,6 +28,7 @@ mod escrow;
 mod expiry;
 mod genesis;
 mod market;
+mod migration;
 mod payment;
 mod posting;
 mod proptests;
@@ -71,17 +75,24 @@ fn post(who: u64, total_steps: u64, price: u64, budget: u64) -> JobId {
     post_with(who, spec(total_steps), price, budget, None)
 }
 
-/// A block by `author` verifying `steps` more steps of `id` (the job then
-/// has `total` steps, last loss `loss`) and, at once, its settlement.
+/// A block by `author` verifying `steps` more steps of `id`, reported as the
+/// training pallet reports it: the job's progress (`total` steps, last loss
+/// `loss`) recorded first, then `on_progress`. Returns the reserved payment.
+fn verified_block(id: JobId, author: u64, steps: u32, total: u64, loss: u64) -> u128 {
+    set_progress(id, total, Some(loss));
+    <UpowJobs as JobSchedule<u64>>::on_progress(id, &author, steps)
+}
+
+/// [`verified_block`] and, at once, its settlement.
 fn settled_block(id: JobId, author: u64, steps: u32, total: u64, loss: u64) {
-    let payment = <UpowJobs as JobSchedule<u64>>::on_progress(id, &author, steps, total, loss);
+    let payment = verified_block(id, author, steps, total, loss);
     <UpowJobs as JobSchedule<u64>>::on_settled(id, &author, steps, payment);
 }
 
 /// A block by `author` verifying `steps` more steps of `id` with `loss`,
 /// settled at once.
 fn progress_loss(id: JobId, author: u64, steps: u32, loss: u64) {
-    let total = job(id).steps.saturating_add(steps.into());
+    let total = steps_of(id).saturating_add(steps.into());
     settled_block(id, author, steps, total, loss);
 }
 

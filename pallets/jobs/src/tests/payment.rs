@@ -17,7 +17,7 @@ fn on_progress_pays_the_author_from_the_escrow() {
         assert_eq!(free(1), ENDOWMENT - 1_000 - DEPOSIT);
         let paid = job(a);
         assert_eq!(
-            (paid.budget_left, paid.steps, paid.last_loss),
+            (paid.budget_left, steps_of(a), last_loss_of(a)),
             (985, 3, Some(500))
         );
         assert_eq!(paid.status, JobStatus::Open);
@@ -51,7 +51,7 @@ fn on_progress_completes_at_the_planned_steps() {
         // More steps than planned: paid for all of them, then completed.
         progress(a, 6, 7);
         assert_eq!(job(a).status, JobStatus::Completed);
-        assert_eq!(job(a).steps, 11);
+        assert_eq!(steps_of(a), 11);
         assert_eq!(job(a).budget_left, 0);
         assert_eq!(held(1), 0);
         assert_eq!(free(1), ENDOWMENT - 55 - DEPOSIT);
@@ -87,7 +87,7 @@ fn on_progress_completes_at_the_target_loss() {
         System::reset_events();
         progress_loss(a, 6, 2, 300);
         assert_eq!(job(a).status, JobStatus::Completed);
-        assert_eq!(job(a).last_loss, Some(300));
+        assert_eq!(last_loss_of(a), Some(300));
         assert_eq!(free(1), ENDOWMENT - 20 - DEPOSIT);
         assert_eq!(
             events(),
@@ -158,7 +158,7 @@ fn an_author_who_cannot_receive_is_not_paid() {
         progress(a, 77, 1);
         assert_eq!(free(77), 0);
         assert_eq!(job(a).budget_left, 100);
-        assert_eq!(job(a).steps, 1);
+        assert_eq!(steps_of(a), 1);
         assert_eq!(job(a).status, JobStatus::Open);
         assert_eq!(
             events(),
@@ -211,9 +211,9 @@ fn the_house_job_is_never_paid_and_never_completes() {
     new_test_ext().execute_with(|| {
         let issuance = Balances::total_issuance();
         System::reset_events();
-        <UpowJobs as JobSchedule<u64>>::on_progress(0, &6, 7, 5_000, 42);
+        assert_eq!(verified_block(0, 6, 7, 5_000, 42), 0);
         let house = job(0);
-        assert_eq!((house.steps, house.last_loss), (5_000, Some(42)));
+        assert_eq!(house.last_progress, 1);
         assert_eq!(house.status, JobStatus::Open);
         assert_eq!(free(6), ENDOWMENT);
         assert!(events().is_empty());
@@ -223,7 +223,7 @@ fn the_house_job_is_never_paid_and_never_completes() {
         assert_eq!(open_ids(), vec![a, 0]);
         progress(a, 6, 10);
         assert_eq!(open_ids(), vec![0]);
-        assert_eq!(job(0).steps, 5_000);
+        assert_eq!(steps_of(0), 5_000);
         assert_ok!(UpowJobs::do_try_state());
     });
 }
@@ -238,7 +238,8 @@ fn on_progress_ignores_jobs_that_are_not_open() {
         System::reset_events();
         let before = sp_io::storage::root(sp_runtime::StateVersion::V1);
         for id in [a, b, 99] {
-            <UpowJobs as JobSchedule<u64>>::on_progress(id, &6, 3, 3, 0);
+            assert_eq!(<UpowJobs as JobSchedule<u64>>::payment_for(id, 3), 0);
+            <UpowJobs as JobSchedule<u64>>::on_progress(id, &6, 3);
         }
         assert_eq!(sp_io::storage::root(sp_runtime::StateVersion::V1), before);
         assert!(events().is_empty());

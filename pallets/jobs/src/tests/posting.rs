@@ -24,7 +24,7 @@ fn post_job_opens_the_job_and_holds_budget_and_deposit() {
             (1, 1, None)
         );
         assert_eq!(
-            (posted.steps, posted.last_loss, posted.target_loss),
+            (steps_of(id), last_loss_of(id), posted.target_loss),
             (0, None, None)
         );
         // The initial weights are hashed once, here.

@@ -6,8 +6,15 @@
 use super::*;
 
 fn reserve(id: JobId, author: u64, steps: u32) -> u64 {
-    let total = job(id).steps.saturating_add(steps.into());
-    <UpowJobs as JobSchedule<u64>>::on_progress(id, &author, steps, total, 1_000) as u64
+    let total = steps_of(id).saturating_add(steps.into());
+    verified_block(id, author, steps, total, 1_000) as u64
+}
+
+/// A fraud proof rolled `id` back to `steps` steps and `last_loss`, as the
+/// training pallet reports it: the progress restored first.
+fn roll_back(id: JobId, steps: u64, last_loss: Option<u64>, released: u64, owed: &[(u64, u128)]) {
+    set_progress(id, steps, last_loss);
+    <UpowJobs as JobSchedule<u64>>::on_rolled_back(id, released.into(), owed);
 }
 
 fn settle(id: JobId, author: u64, steps: u32, payment: u64) {
@@ -54,10 +61,10 @@ fn a_rollback_returns_the_discarded_payments_and_reopens_a_settling_job() {
         let first = reserve(a, 6, 4);
         let bad = reserve(a, 7, 6);
         assert_eq!(job(a).status, JobStatus::Settling);
-        <UpowJobs as JobSchedule<u64>>::on_rolled_back(a, 4, Some(9), bad.into(), &[]);
+        roll_back(a, 4, Some(9), bad, &[]);
         let info = job(a);
         assert_eq!(info.status, JobStatus::Open);
-        assert_eq!((info.steps, info.last_loss), (4, Some(9)));
+        assert_eq!((steps_of(a), last_loss_of(a)), (4, Some(9)));
         assert_eq!((info.budget_left, info.pending), (80, 20));
         assert!(trainable(a));
         assert_ok!(UpowJobs::do_try_state());
@@ -85,7 +92,7 @@ fn a_cancelled_job_keeps_its_pending_payments_until_they_settle_or_are_discarded
         settle(a, 6, 4, first);
         assert_eq!(free(6), ENDOWMENT + 20);
         // The second block is discarded: its payment goes back to the poster.
-        <UpowJobs as JobSchedule<u64>>::on_rolled_back(a, 4, None, second.into(), &[]);
+        roll_back(a, 4, None, second, &[]);
         assert_eq!(held(1), 0);
         assert_eq!(free(1), ENDOWMENT - 20 - deposits(1));
         assert_eq!(job(a).status, JobStatus::Cancelled);
@@ -102,17 +109,11 @@ fn a_rollback_pays_what_the_slash_could_not_cover_from_the_discarded_reservation
         let later = reserve(a, 7, 4);
         assert_eq!((bad, later), (20, 20));
         // The slash covered 5 of the later author's 20.
-        <UpowJobs as JobSchedule<u64>>::on_rolled_back(
-            a,
-            0,
-            None,
-            (bad + later).into(),
-            &[(7, 15)],
-        );
+        roll_back(a, 0, None, bad + later, &[(7, 15)]);
         assert_eq!(free(7), ENDOWMENT + 15);
         assert_eq!(free(6), ENDOWMENT);
         let info = job(a);
-        assert_eq!((info.budget_left, info.pending, info.steps), (85, 0, 0));
+        assert_eq!((info.budget_left, info.pending, steps_of(a)), (85, 0, 0));
         assert_eq!(held(1), 85);
         assert_ok!(UpowJobs::do_try_state());
     });

@@ -33,7 +33,7 @@ use upow_puzzle::{
     rounding::MASTER_MAX, Dataset, MerkleProof, StepProof, TrajectoryClaim, TrajectoryContext,
     TrajectoryProof, Weights,
 };
-use upow_puzzle_fuzz::{check, mine, Fixture, Honest};
+use upow_fuzz::{check, mine, Fixture, Honest};
 
 /// The job, its dataset and the honest trajectory every input is checked
 /// against.

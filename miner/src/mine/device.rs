@@ -1,197 +1,50 @@
-//! Work and the devices that mine it.
+//! The devices: one mining thread per device, and what it hands back.
 //!
-//! The coordinator publishes each new piece of work on the [`WorkBoard`]
-//! under a new *generation*; every device thread runs a trajectory on the
-//! current generation and checks, after every step, that it is still
-//! current (one atomic load), so a new best block switches all devices
-//! within one step. A win is proven on the device thread (snapshots +
-//! recomputation, then a full self-check with the reference verifier) and
-//! handed to the coordinator as a [`Found`]; wins of a superseded
-//! generation are dropped unsubmitted.
+//! Every device thread ([`spawn`]) runs a trajectory on the current
+//! generation of the [`WorkBoard`] and switches within one step when a new
+//! generation is published, running the puzzle's one mining loop
+//! ([`TrajectoryMiner`]). A win is proven on the device thread
+//! (snapshots + recomputation, then a full self-check with the reference
+//! verifier) and handed to the coordinator as a [`Found`], which answers
+//! with a [`SubmitOutcome`]; wins of a superseded generation are dropped
+//! unsubmitted. A device that fails is reported and restarted after a
+//! growing pause, without affecting the others.
 
 use std::{
-    collections::HashMap,
     panic::AssertUnwindSafe,
     sync::{
-        atomic::{AtomicBool, AtomicU64, Ordering},
-        mpsc as sync_mpsc, Arc, Condvar, Mutex,
+        atomic::{AtomicBool, Ordering},
+        mpsc as sync_mpsc, Arc,
     },
     thread::JoinHandle,
     time::Duration,
 };
 
 use tokio::sync::mpsc;
-use upow_primitives::{rpc::WorkResponse, AuthorId, JobId};
+use upow_primitives::{AuthorId, JobId};
 use upow_puzzle::{
-    challenged_steps, max_steps,
-    mining::{prove, select_batch, Mined, Snapshots},
-    verify_trajectory, Dataset, Hash, Hyperparams, JobProgress, JobSpec, Model, Trajectory,
-    TrajectoryContext, Weights,
+    mining::{Mined, MiningError, MiningProgress, TrajectoryMiner},
+    Hash, Hyperparams, Model, TrajectoryContext,
 };
 
 use super::{
-    client::{rpc_u128, Backoff, RpcError},
+    board::{PreparedWork, WorkBoard},
+    client::Backoff,
     error::MineError,
     events::{DeviceState, DeviceStats, Event, EventSink},
     metrics::DeviceMetrics,
     shutdown::Shutdown,
 };
-use crate::backend::{self, BackendKind, StepBackend};
+use crate::{
+    backend::{self, BackendKind, DynBackend, StepBackend},
+    error::BackendError,
+};
 
 /// Smallest snapshot interval: a device's weights are copied to the host
 /// at most every this many steps.
 pub const MIN_SNAPSHOT_INTERVAL: u32 = 8;
 /// Largest snapshot interval.
 pub const MAX_SNAPSHOT_INTERVAL: u32 = 1 << 20;
-/// A challenged step at most this far past its snapshot is recomputed
-/// with the reference step; further ones on the device's backend.
-const REFERENCE_RECOMPUTE: u32 = 16;
-
-/// Work ready to mine: the node's work with its weights and dataset.
-#[derive(Clone, Debug)]
-pub struct PreparedWork {
-    /// Set by [`WorkBoard::publish`].
-    pub generation: u64,
-    /// The parent block.
-    pub parent: Hash,
-    /// The parent's number.
-    pub number: u32,
-    /// The job.
-    pub job: JobId,
-    /// Its spec.
-    pub spec: JobSpec,
-    /// Its training set (verified against the spec's commitment).
-    pub dataset: Arc<Dataset>,
-    /// `W_0` (verified against `weights_hash`).
-    pub weights: Weights,
-    /// `H(W_0)`.
-    pub weights_hash: Hash,
-    /// Steps the job already has.
-    pub steps: u64,
-    /// The difficulty to meet.
-    pub difficulty: u128,
-}
-
-impl PreparedWork {
-    /// What identifies this work.
-    pub fn key(&self) -> WorkKey {
-        WorkKey {
-            parent: self.parent,
-            job: self.job,
-            weights: self.weights_hash,
-            steps: self.steps,
-            difficulty: self.difficulty,
-        }
-    }
-}
-
-/// What makes two pieces of work the same: a miner switches exactly when
-/// this changes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct WorkKey {
-    /// Parent block.
-    pub parent: Hash,
-    /// Job.
-    pub job: JobId,
-    /// Start weights.
-    pub weights: Hash,
-    /// Job steps.
-    pub steps: u64,
-    /// Difficulty.
-    pub difficulty: u128,
-}
-
-impl WorkKey {
-    /// The key of the node's work (an error if its difficulty does not
-    /// fit in 128 bits).
-    pub fn of(work: &WorkResponse) -> Result<Self, RpcError> {
-        Ok(Self {
-            parent: work.parent.0,
-            job: work.job,
-            weights: work.weights.0,
-            steps: work.steps,
-            difficulty: rpc_u128("upow_getWork", "difficulty", work.difficulty)?,
-        })
-    }
-}
-
-#[derive(Default)]
-struct BoardState {
-    work: Option<Arc<PreparedWork>>,
-}
-
-/// The current work, shared by the coordinator and the device threads.
-#[derive(Default)]
-pub struct WorkBoard {
-    state: Mutex<BoardState>,
-    changed: Condvar,
-    generation: AtomicU64,
-}
-
-impl WorkBoard {
-    /// An empty board (generation 0, no work).
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, BoardState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The current generation.
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
-    }
-
-    /// Whether `generation` is still the current one.
-    pub fn is_current(&self, generation: u64) -> bool {
-        self.generation() == generation
-    }
-
-    /// The current work.
-    pub fn current(&self) -> Option<Arc<PreparedWork>> {
-        self.lock().work.clone()
-    }
-
-    /// Whether the node's work `key` differs from the current work (then it
-    /// must be prepared and published).
-    pub fn is_new(&self, key: &WorkKey) -> bool {
-        self.lock().work.as_ref().map(|w| w.key()) != Some(*key)
-    }
-
-    /// Publishes new work under a new generation (returned); every device
-    /// drops what it was doing.
-    pub fn publish(&self, mut work: PreparedWork) -> u64 {
-        let mut state = self.lock();
-        let generation = self.generation() + 1;
-        work.generation = generation;
-        state.work = Some(Arc::new(work));
-        self.generation.store(generation, Ordering::Release);
-        self.changed.notify_all();
-        generation
-    }
-
-    /// Withdraws the work (the node has none): devices idle.
-    pub fn clear(&self) {
-        let mut state = self.lock();
-        if state.work.take().is_some() {
-            self.generation.fetch_add(1, Ordering::AcqRel);
-            self.changed.notify_all();
-        }
-    }
-
-    /// The current work if its generation is above `done`, waiting up to
-    /// `timeout` for one.
-    pub fn wait_newer(&self, done: u64, timeout: Duration) -> Option<Arc<PreparedWork>> {
-        let state = self.lock();
-        let ready = |s: &mut BoardState| !matches!(&s.work, Some(w) if w.generation > done);
-        let (state, _) = self
-            .changed
-            .wait_timeout_while(state, timeout, ready)
-            .unwrap_or_else(|e| e.into_inner());
-        state.work.clone().filter(|w| w.generation > done)
-    }
-}
 
 /// The node's verdict on a win.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -348,7 +201,7 @@ enum Outcome {
 struct Loaded {
     model: Model,
     hyper: Hyperparams,
-    backend: Box<dyn StepBackend>,
+    backend: DynBackend,
 }
 
 fn mine_loop(device: &Device, link: &DeviceLink) -> Result<(), MineError> {
@@ -408,44 +261,14 @@ fn mine_loop(device: &Device, link: &DeviceLink) -> Result<(), MineError> {
     }
 }
 
-/// A trajectory being mined on a device: the puzzle's trajectory and the
-/// snapshots of its weights.
-struct Mining {
-    trajectory: Trajectory,
-    snapshots: Snapshots,
-    /// `H(W_i)` of the backend's current weights.
-    current: Hash,
-}
-
-impl Mining {
-    /// A trajectory of `work` with `salt`, from its start weights.
-    fn start(device: &Device, work: &PreparedWork, salt: u32, interval: u32) -> Self {
-        let ctx = TrajectoryContext {
-            parent: work.parent,
-            author: device.author,
-            job: work.job,
-            salt,
-        };
-        Self {
-            trajectory: Trajectory::start(ctx, work.weights_hash),
-            snapshots: Snapshots::new(work.weights.clone(), interval),
-            current: work.weights_hash,
-        }
-    }
-
-    fn salt(&self) -> u32 {
-        self.trajectory.context().salt
-    }
-}
-
-/// Mines `work` from its start weights (already loaded in `backend`). A
-/// trajectory that reaches the step bound (`4 · D`) without a winning
-/// ticket, or whose proof has a degenerate step, is abandoned and a new one
-/// starts from `W_0` with the next salt (docs/puzzle.md §6, §9).
+/// Mines `work` from its start weights (already loaded in `backend`) with
+/// the puzzle's one mining loop, [`TrajectoryMiner`]: it restarts a
+/// trajectory at the step bound or on a degenerate step (docs/puzzle.md
+/// §6, §9) and proves and self-checks a win before this hands it on.
 fn mine_work(
     device: &Device,
     link: &DeviceLink,
-    backend: &mut dyn StepBackend,
+    backend: &mut (dyn StepBackend<Error = BackendError> + Send),
     work: &PreparedWork,
 ) -> Result<Outcome, MineError> {
     let interval = device.snapshot_interval.unwrap_or_else(|| {
@@ -455,8 +278,21 @@ fn mine_work(
             device.snapshot_memory,
         )
     });
-    let bound = max_steps(work.difficulty);
-    let mut mining = Mining::start(device, work, 0, interval);
+    let ctx = TrajectoryContext {
+        parent: work.parent,
+        author: device.author,
+        job: work.job,
+        salt: 0,
+    };
+    let mut miner = TrajectoryMiner::new(
+        &work.spec,
+        &work.dataset,
+        ctx,
+        work.weights.clone(),
+        work.steps,
+        work.difficulty,
+        interval,
+    );
     link.stats.trajectory.store(0, Ordering::Relaxed);
     link.stats.set_state(DeviceState::Mining);
     loop {
@@ -466,42 +302,21 @@ fn mine_work(
         if !link.board.is_current(work.generation) || !link.admitted.load(Ordering::Relaxed) {
             return Ok(Outcome::Switched);
         }
-        if mining.trajectory.steps() >= bound {
-            let salt = mining.salt().wrapping_add(1);
-            mining = Mining::start(device, work, salt, interval);
-            backend.load(&work.weights)?;
-            link.stats.trajectory.store(0, Ordering::Relaxed);
-        }
-        let index = mining.trajectory.steps();
-        let seed = mining.trajectory.next_seed();
-        let batch = select_batch(&work.spec, &work.dataset, &seed)?;
-        let report = backend.step(&batch, &seed, work.steps + u64::from(index))?;
-        mining.current = report.weights_hash;
-        let ticket = mining.trajectory.push(mining.current);
-        link.metrics.steps.inc();
-        link.metrics.tickets.inc();
-        link.stats.steps.fetch_add(1, Ordering::Relaxed);
-        link.stats
-            .trajectory
-            .store(u64::from(index) + 1, Ordering::Relaxed);
-        if mining.snapshots.wants(index + 1) {
-            mining.snapshots.save(index + 1, backend.weights()?);
-        }
-        if !ticket.meets(work.difficulty) {
-            continue;
-        }
-
-        link.metrics.found.inc();
-        link.stats.set_state(DeviceState::Proving);
-        let Some(mined) = prove_win(device, backend, &mining, work)? else {
-            // A challenged step is degenerate: this trajectory can never
-            // make a valid block. Start another.
-            let salt = mining.salt().wrapping_add(1);
-            mining = Mining::start(device, work, salt, interval);
-            backend.load(&work.weights)?;
-            link.stats.set_state(DeviceState::Mining);
-            continue;
+        let mined = match miner.step(backend).map_err(|e| mining_error(device, e))? {
+            MiningProgress::Stepped => {
+                count_step(link, miner.steps());
+                continue;
+            }
+            MiningProgress::Restarted(_) => {
+                link.stats.trajectory.store(0, Ordering::Relaxed);
+                continue;
+            }
+            MiningProgress::Won(mined) => {
+                count_step(link, miner.steps());
+                mined
+            }
         };
+        link.metrics.found.inc();
         link.events.emit(Event::Found {
             device: device.index,
             block: work.number + 1,
@@ -549,132 +364,39 @@ fn mine_work(
     }
 }
 
-/// Proves a won trajectory and checks the proof with the reference
-/// verifier, exactly as every node will: a faulty device (or backend bug)
-/// is caught here instead of being rejected by the node. `None`: the proof
-/// is sound but proves a degenerate step (docs/puzzle.md §9), so no block
-/// can be made of this trajectory.
-fn prove_win(
-    device: &Device,
-    backend: &mut dyn StepBackend,
-    mining: &Mining,
-    work: &PreparedWork,
-) -> Result<Option<Mined>, MineError> {
-    let trajectory = &mining.trajectory;
-    let snapshots = &mining.snapshots;
-    let ctx = *trajectory.context();
-    let final_weights = backend.weights()?;
-    if final_weights.hash() != mining.current {
-        return Err(MineError::SelfCheck {
+/// Counts one step (and its ticket) of a trajectory now `steps` long.
+fn count_step(link: &DeviceLink, steps: u32) {
+    link.metrics.steps.inc();
+    link.metrics.tickets.inc();
+    link.stats.steps.fetch_add(1, Ordering::Relaxed);
+    link.stats
+        .trajectory
+        .store(u64::from(steps), Ordering::Relaxed);
+}
+
+/// A mining-loop failure as the miner reports it: a backend fault as
+/// itself, a proof that fails the reference verifier as a failed
+/// self-check of the device.
+fn mining_error(device: &Device, error: MiningError<BackendError>) -> MineError {
+    match error {
+        MiningError::Backend(e) => e.into(),
+        MiningError::WeightsMismatch | MiningError::ProofRejected(_) => MineError::SelfCheck {
             device: device.label.clone(),
-            reason: "the backend's weights do not hash to the hash it reported".into(),
-        });
-    }
-    let interval = snapshots.interval();
-    let claim = trajectory
-        .claim(mining.current)
-        .ok_or(upow_puzzle::Error::EmptyTrajectory)?;
-    let challenged = challenged_steps(&claim.ticket(&ctx)?, claim.steps);
-    let far = challenged
-        .iter()
-        .any(|i| i % interval > REFERENCE_RECOMPUTE);
-    let mined = if !far || device.kind == BackendKind::Reference {
-        // Every challenged step is close to a snapshot: the reference step
-        // recomputes it quickly.
-        prove(
-            trajectory,
-            snapshots,
-            &work.spec,
-            &work.dataset,
-            work.steps,
-            final_weights,
-        )?
-    } else {
-        // Far from a snapshot: recompute on the (fast) backend from the
-        // snapshot before it; the self-check below catches any mismatch.
-        let mut at: HashMap<u32, Weights> = HashMap::new();
-        for &i in &challenged {
-            let (base, weights) = snapshots.before(i)?;
-            let mut weights = weights.clone();
-            if base < i {
-                backend.load(&weights)?;
-                for (offset, seed) in trajectory.seeds(base, i)?.iter().enumerate() {
-                    let batch = select_batch(&work.spec, &work.dataset, seed)?;
-                    let global = work.steps + u64::from(base) + offset as u64;
-                    backend.step(&batch, seed, global)?;
-                }
-                weights = backend.weights()?;
-            }
-            at.insert(i, weights);
-        }
-        backend.load(&final_weights)?;
-        let proof = trajectory.prove(&claim, &work.spec, &work.dataset, |i| {
-            at.get(&i).cloned().ok_or(upow_puzzle::Error::StepIndex {
-                index: i,
-                steps: claim.steps,
-            })
-        })?;
-        Mined {
-            context: ctx,
-            ticket: claim.ticket(&ctx)?,
-            claim,
-            proof,
-            final_weights,
-        }
-    };
-    let verdict = verify_trajectory(
-        &work.spec,
-        &ctx,
-        &JobProgress {
-            weights: work.weights_hash,
-            steps: work.steps,
+            reason: error.to_string(),
         },
-        work.difficulty,
-        &mined.claim,
-        &mined.proof,
-    );
-    match verdict {
-        Ok(_) => Ok(Some(mined)),
-        Err(upow_puzzle::Error::Degenerate { .. }) => Ok(None),
-        Err(e) => Err(MineError::SelfCheck {
-            device: device.label.clone(),
-            reason: format!("the proof fails verification: {e}"),
-        }),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mine::{events, metrics::Metrics};
+    use crate::mine::{
+        board::tests::{job, work},
+        events,
+        metrics::Metrics,
+    };
     use upow_primitives::rpc::error;
-
-    fn job() -> (JobSpec, Arc<Dataset>, Weights) {
-        let model = Model::new(&[8, 6, 3]).unwrap();
-        let labels: Vec<u8> = (0..40).map(|i| (i % 3) as u8).collect();
-        let pixels: Vec<u8> = (0..40 * 8).map(|i| (i * 53 % 256) as u8).collect();
-        let dataset = Dataset::new(8, &labels, &pixels).unwrap();
-        let hyper = Hyperparams::new(4, 2, 1000).unwrap();
-        let spec = JobSpec::new(model.clone(), hyper, dataset.commitment()).unwrap();
-        let weights = Weights::initial(&model, &[3; 32]);
-        (spec, Arc::new(dataset), weights)
-    }
-
-    fn work(parent: u8, difficulty: u128) -> PreparedWork {
-        let (spec, dataset, weights) = job();
-        PreparedWork {
-            generation: 0,
-            parent: [parent; 32],
-            number: parent as u32,
-            job: 0,
-            spec,
-            dataset,
-            weights_hash: weights.hash(),
-            weights,
-            steps: 10,
-            difficulty,
-        }
-    }
+    use upow_puzzle::{mining::REFERENCE_RECOMPUTE, verify_trajectory, JobProgress};
 
     struct Rig {
         board: Arc<WorkBoard>,
@@ -771,39 +493,6 @@ mod tests {
             &found.mined.proof,
         )
         .unwrap();
-    }
-
-    #[test]
-    fn the_board_bumps_generations_and_wakes_waiters() {
-        let board = Arc::new(WorkBoard::new());
-        assert!(board.wait_newer(0, Duration::from_millis(10)).is_none());
-        let w = work(1, 5);
-        assert!(board.is_new(&w.key()));
-        let g1 = board.publish(w.clone());
-        assert!(!board.is_new(&w.key()));
-        assert!(board.is_current(g1));
-        assert_eq!(board.wait_newer(0, Duration::ZERO).unwrap().generation, g1);
-        assert!(board.wait_newer(g1, Duration::from_millis(10)).is_none());
-
-        // A waiter is woken by a publish.
-        let b = board.clone();
-        let waiter = std::thread::spawn(move || b.wait_newer(g1, Duration::from_secs(10)));
-        std::thread::sleep(Duration::from_millis(50));
-        let g2 = board.publish(work(2, 5));
-        assert_eq!(waiter.join().unwrap().unwrap().generation, g2);
-        assert!(!board.is_current(g1));
-
-        // Same parent, other difficulty: new work.
-        let mut other = w.clone();
-        other.difficulty = 6;
-        assert!(board.is_new(&other.key()));
-
-        board.clear();
-        assert!(!board.is_current(g2));
-        assert!(board.current().is_none());
-        let g = board.generation();
-        board.clear();
-        assert_eq!(board.generation(), g, "clearing nothing changes nothing");
     }
 
     #[test]

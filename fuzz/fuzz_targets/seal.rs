@@ -25,7 +25,7 @@ use upow_primitives::{
     seal::{check_signature, check_ticket, split_seal},
     Hash, Header,
 };
-use upow_puzzle_fuzz::{
+use upow_fuzz::{
     chain::{CHAIN, GENESIS, PARENT},
     outcome, stat,
 };

@@ -24,7 +24,7 @@ use libfuzzer_sys::fuzz_target;
 use sp_inherents::InherentData;
 use sp_runtime::OpaqueExtrinsic;
 use upow_primitives::INHERENT_IDENTIFIER;
-use upow_puzzle_fuzz::{
+use upow_fuzz::{
     chain::{CHAIN, PARENT},
     stat,
 };
