@@ -73,10 +73,35 @@ impl BenchShape {
     /// The default shapes: 784-128-10, 784-256-128-10 and 1024-1000-10 (the
     /// largest), all at batch 64.
     pub fn defaults() -> Result<Vec<Self>> {
-        [&[784, 128, 10][..], &[784, 256, 128, 10], &[1024, 1000, 10]]
-            .into_iter()
-            .map(|dims| Self::new(Model::new(dims)?, 6))
-            .collect()
+        Self::grid(&[], &[])
+    }
+
+    /// Every model of `models` at every batch of `batch_log2s`, model by
+    /// model (in the given orders). No models: the default three
+    /// (784-128-10, 784-256-128-10, 1024-1000-10); no batches: 64.
+    pub fn grid(models: &[Model], batch_log2s: &[u32]) -> Result<Vec<Self>> {
+        let defaults;
+        let models = if models.is_empty() {
+            defaults = [&[784, 128, 10][..], &[784, 256, 128, 10], &[1024, 1000, 10]]
+                .into_iter()
+                .map(Model::new)
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            &defaults[..]
+        } else {
+            models
+        };
+        let batch_log2s = if batch_log2s.is_empty() {
+            &[6][..]
+        } else {
+            batch_log2s
+        };
+        let mut shapes = Vec::with_capacity(models.len() * batch_log2s.len());
+        for model in models {
+            for &batch_log2 in batch_log2s {
+                shapes.push(Self::new(model.clone(), batch_log2)?);
+            }
+        }
+        Ok(shapes)
     }
 
     /// The model as written on the command line ("784-128-10").
@@ -97,6 +122,13 @@ impl BenchShape {
     fn hyper(&self) -> Result<Hyperparams> {
         Ok(Hyperparams::new(self.batch_log2, LR_SHIFT, TOTAL_STEPS)?)
     }
+
+    /// Multiply-adds of one training step (`upow_puzzle::cost::step_macs`):
+    /// the same count for the integer and the float32 step, so op rates
+    /// compare.
+    pub fn macs_per_step(&self) -> u64 {
+        upow_puzzle::cost::step_macs(&self.model, self.batch())
+    }
 }
 
 /// What to measure.
@@ -114,6 +146,11 @@ pub struct BenchConfig {
     pub samples: usize,
     /// GPU index for the CUDA backend.
     pub device: usize,
+    /// Measure the float32 step (the `×float32` yardstick) on the CPU, and
+    /// on the GPU beside a CUDA row.
+    pub float32: bool,
+    /// Measure the reference verification of one proven step.
+    pub verify: bool,
 }
 
 /// What a row measures.
@@ -217,14 +254,23 @@ pub struct BenchRow {
     pub steps_per_second: Option<f64>,
     /// Milliseconds per step (or verification).
     pub ms_per_step: Option<f64>,
-    /// For integer steps: this step's time over the float32 step's time.
+    /// For integer steps: this step's time over the float32 step's time
+    /// (absent when the float32 step was not measured).
     pub vs_float32: Option<f64>,
+    /// Multiply-adds of one training step of this shape
+    /// ([`BenchShape::macs_per_step`]).
+    pub macs_per_step: u64,
+    /// For training steps (integer and float32): arithmetic operations per
+    /// second, two per multiply-add (compare with a device's peak).
+    pub ops_per_second: Option<f64>,
     /// Why there is no timing ("not built", the backend's error).
     pub note: Option<String>,
 }
 
 impl BenchRow {
     fn new(shape: &BenchShape, measurement: Measurement, timing: Option<Timing>) -> Self {
+        let macs = shape.macs_per_step();
+        let is_step = measurement != Measurement::ReferenceVerify;
         Self {
             model: shape.name(),
             batch: shape.batch(),
@@ -234,6 +280,10 @@ impl BenchRow {
             steps_per_second: timing.map(|t| t.per_second()),
             ms_per_step: timing.map(|t| t.ms_per_call()),
             vs_float32: None,
+            macs_per_step: macs,
+            ops_per_second: timing
+                .filter(|_| is_step)
+                .map(|t| 2.0 * macs as f64 * t.per_second()),
             note: None,
         }
     }
@@ -417,11 +467,13 @@ impl Fixture {
     }
 }
 
-/// Runs the benchmark: for each shape, the float32 step first, then the
-/// integer step on each backend of `config.backends`, then the reference
-/// verification. Each row goes to `on_row` as soon as it is measured; all
-/// rows are returned. A CUDA backend that is not built or finds no GPU
-/// gives a row with a note instead of an error.
+/// Runs the benchmark: for each shape, the float32 step first (unless
+/// `config.float32` is off), then the integer step on each backend of
+/// `config.backends` (a CUDA row after its GPU float32 row), then the
+/// reference verification (unless `config.verify` is off). Each row goes to
+/// `on_row` as soon as it is measured; all rows are returned. A CUDA backend
+/// that is not built or finds no GPU gives a row with a note instead of an
+/// error.
 pub fn run(config: &BenchConfig, mut on_row: impl FnMut(&BenchRow)) -> Result<Vec<BenchRow>> {
     let budget = Duration::try_from_secs_f64(config.seconds)
         .ok()
@@ -434,27 +486,33 @@ pub fn run(config: &BenchConfig, mut on_row: impl FnMut(&BenchRow)) -> Result<Ve
     };
     for shape in &config.shapes {
         let fixture = Fixture::new(shape, config.samples)?;
-        let float = fixture.float32(budget, &Device::Cpu)?;
-        emit(BenchRow::new(shape, Measurement::Float32, Some(float)));
+        let float = if config.float32 {
+            let float = fixture.float32(budget, &Device::Cpu)?;
+            emit(BenchRow::new(shape, Measurement::Float32, Some(float)));
+            Some(float)
+        } else {
+            None
+        };
         for &kind in &config.backends {
             let measurement = Measurement::of_backend(kind);
             let row = match fixture.integer(kind, config.device, budget) {
                 Ok(timing) => {
                     // The GPU step's yardstick is the float32 step on the GPU.
                     let yardstick = match kind {
-                        BackendKind::Cuda => {
+                        BackendKind::Cuda if config.float32 => {
                             let gpu_float = fixture.float32_cuda(config.device, budget)?;
                             emit(BenchRow::new(
                                 shape,
                                 Measurement::Float32Cuda,
                                 Some(gpu_float),
                             ));
-                            gpu_float
+                            Some(gpu_float)
                         }
+                        BackendKind::Cuda => None,
                         _ => float,
                     };
                     BenchRow {
-                        vs_float32: Some(timing.ms_per_call() / yardstick.ms_per_call()),
+                        vs_float32: yardstick.map(|y| timing.ms_per_call() / y.ms_per_call()),
                         ..BenchRow::new(shape, measurement, Some(timing))
                     }
                 }
@@ -474,12 +532,14 @@ pub fn run(config: &BenchConfig, mut on_row: impl FnMut(&BenchRow)) -> Result<Ve
             };
             emit(row);
         }
-        let verify = fixture.verify(budget)?;
-        emit(BenchRow::new(
-            shape,
-            Measurement::ReferenceVerify,
-            Some(verify),
-        ));
+        if config.verify {
+            let verify = fixture.verify(budget)?;
+            emit(BenchRow::new(
+                shape,
+                Measurement::ReferenceVerify,
+                Some(verify),
+            ));
+        }
     }
     Ok(rows)
 }
@@ -544,6 +604,8 @@ mod tests {
             seconds: 0.005,
             samples: 50,
             device: 0,
+            float32: true,
+            verify: true,
         };
         let mut streamed = 0;
         let rows = run(&config, |_| streamed += 1).unwrap();
@@ -573,9 +635,78 @@ mod tests {
                 let ratio = row.vs_float32.unwrap();
                 assert!(ratio.is_finite() && ratio > 0.0, "{row:?}");
             }
+            // 12-6-3 at batch 16: 16 · (3 · (72 + 18) − 72) multiply-adds.
+            assert_eq!(row.macs_per_step, 16 * (3 * 90 - 72));
+            match row.measurement {
+                Measurement::ReferenceVerify => assert_eq!(row.ops_per_second, None),
+                _ => {
+                    let ops = row.ops_per_second.unwrap();
+                    let expected = 2.0 * row.macs_per_step as f64 * row.steps_per_second.unwrap();
+                    assert!((ops - expected).abs() <= 1e-9 * expected, "{row:?}");
+                }
+            }
             assert!(table_row(row).starts_with("12-6-3"));
             assert!(serde_json::to_string(row).unwrap().contains("\"batch\":16"));
         }
+    }
+
+    #[test]
+    fn without_float32_and_verify_only_the_integer_rows_remain() {
+        let config = BenchConfig {
+            shapes: vec![BenchShape::new(Model::new(&[12, 6, 3]).unwrap(), 2).unwrap()],
+            backends: vec![BackendKind::Reference, BackendKind::Cpu],
+            seconds: 0.002,
+            samples: 20,
+            device: 0,
+            float32: false,
+            verify: false,
+        };
+        let rows = run(&config, |_| {}).unwrap();
+        let measured: Vec<Measurement> = rows.iter().map(|r| r.measurement).collect();
+        assert_eq!(measured, [Measurement::Reference, Measurement::Cpu]);
+        for row in &rows {
+            assert!(row.timing.is_some(), "{row:?}");
+            assert_eq!(row.vs_float32, None, "no yardstick, no ratio: {row:?}");
+            assert!(row.ops_per_second.unwrap() > 0.0);
+            assert!(serde_json::to_string(row)
+                .unwrap()
+                .contains("\"vs_float32\":null"));
+        }
+    }
+
+    #[test]
+    fn multiply_adds_per_step_match_the_docs() {
+        let shape = |dims: &[u32], batch_log2| {
+            BenchShape::new(Model::new(dims).unwrap(), batch_log2).unwrap()
+        };
+        // docs/benchmarks.md §CUDA: 13.1 M for 784-128-10 at batch 64,
+        // 2.13 G for 1024-1000-10 at batch 1024.
+        assert_eq!(shape(&[784, 128, 10], 6).macs_per_step(), 13_090_816);
+        assert_eq!(shape(&[1024, 1000, 10], 10).macs_per_step(), 2_127_872_000);
+        // Two layers: the second layer's error propagation counts.
+        assert_eq!(shape(&[4, 3, 2], 0).macs_per_step(), 3 * (12 + 6) - 12);
+        // One layer: forward and weight gradient only.
+        assert_eq!(shape(&[4, 2], 1).macs_per_step(), 2 * (3 * 8 - 8));
+    }
+
+    #[test]
+    fn the_grid_is_every_model_at_every_batch() {
+        let a = Model::new(&[784, 128, 10]).unwrap();
+        let b = Model::new(&[1024, 1000, 10]).unwrap();
+        let grid = BenchShape::grid(&[a, b], &[6, 8, 10]).unwrap();
+        let got: Vec<(String, usize)> = grid.iter().map(|s| (s.name(), s.batch())).collect();
+        let want: Vec<(String, usize)> = ["784-128-10", "1024-1000-10"]
+            .iter()
+            .flat_map(|name| [64, 256, 1024].map(|batch| (name.to_string(), batch)))
+            .collect();
+        assert_eq!(got, want);
+        let defaults = BenchShape::grid(&[], &[]).unwrap();
+        assert_eq!(defaults, BenchShape::defaults().unwrap());
+        assert_eq!(defaults.len(), 3);
+        assert!(defaults.iter().all(|s| s.batch() == 64));
+        assert_eq!(BenchShape::grid(&[], &[8, 10]).unwrap().len(), 6);
+        // A batch beyond the puzzle's limit is refused for the whole grid.
+        assert!(BenchShape::grid(&[], &[6, 11]).is_err());
     }
 
     #[test]
@@ -589,6 +720,8 @@ mod tests {
             seconds: 0.001,
             samples: 3,
             device: 0,
+            float32: true,
+            verify: true,
         };
         let rows = run(&config, |_| {}).unwrap();
         assert_eq!(rows[1].measurement, Measurement::Cuda);
@@ -607,6 +740,8 @@ mod tests {
                 seconds,
                 samples,
                 device: 0,
+                float32: true,
+                verify: true,
             };
             assert!(run(&config, |_| {}).is_err(), "{seconds} {samples}");
         }

@@ -230,13 +230,15 @@ fn run_train(args: TrainArgs) -> anyhow::Result<()> {
 
 #[derive(Args, Debug)]
 struct BenchArgs {
-    /// Measure only this model (layer widths, inputs first: e.g. 784-128-10).
-    /// Default: 784-128-10, 784-256-128-10 and 1024-1000-10.
+    /// Measure only this model (layer widths, inputs first: e.g. 784-128-10);
+    /// repeat the flag for several. Default: 784-128-10, 784-256-128-10 and
+    /// 1024-1000-10.
     #[arg(long, value_parser = parse_model)]
-    model: Option<Model>,
-    /// log2 of the batch size (default 6 = 64).
-    #[arg(long)]
-    batch_log2: Option<u32>,
+    model: Vec<Model>,
+    /// log2 of the batch size, or several comma-separated (6,8,10 = 64, 256
+    /// and 1024: every model at every batch). Default 6 = 64.
+    #[arg(long, value_delimiter = ',')]
+    batch_log2: Vec<u32>,
     /// Backends whose integer step to measure (comma-separated). The float32
     /// step and the reference verification are always measured.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [BackendKind::Reference, BackendKind::Cpu, BackendKind::Cuda])]
@@ -257,6 +259,13 @@ struct BenchArgs {
     /// badly when their threads have to wait for a core.
     #[arg(long)]
     threads: Option<usize>,
+    /// Skip the float32 steps (no `×float32` column): only the integer
+    /// steps (and the verification) are measured.
+    #[arg(long)]
+    no_float32: bool,
+    /// Skip the reference verification of a proven step.
+    #[arg(long)]
+    no_verify: bool,
     /// Print one JSON object per row instead of a table.
     #[arg(long)]
     json: bool,
@@ -273,20 +282,14 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
         std::env::set_var("CANDLE_NUM_THREADS", threads.to_string());
     }
-    let batch_log2 = args.batch_log2.unwrap_or(6);
-    let shapes = match args.model {
-        Some(model) => vec![BenchShape::new(model, batch_log2)?],
-        None => BenchShape::defaults()?
-            .into_iter()
-            .map(|s| BenchShape::new(s.model, batch_log2))
-            .collect::<Result<_, _>>()?,
-    };
     let config = BenchConfig {
-        shapes,
+        shapes: BenchShape::grid(&args.model, &args.batch_log2)?,
         backends: args.backend,
         seconds: args.seconds,
         samples: args.samples,
         device: args.device,
+        float32: !args.no_float32,
+        verify: !args.no_verify,
     };
     let json = args.json;
     if !json {
