@@ -35,6 +35,7 @@ pub mod hash;
 #[cfg(feature = "std")]
 pub mod idx;
 pub mod job;
+pub mod lane;
 pub mod linalg;
 pub mod loss;
 pub mod merkle;
