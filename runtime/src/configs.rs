@@ -205,11 +205,16 @@ parameter_types! {
     /// replay every block (docs/operations.md) and for a fraud proof to be
     /// included.
     pub const MaxDisputeWindow: u32 = 20 * MINUTES;
-    /// Share of a fraudster's slashed bond, after the authors of discarded
-    /// blocks are paid, that goes to the fraud proof's reporter (the rest
-    /// to the job's poster). Small, so that an offender reporting itself
-    /// through another account recovers little.
+    /// Share of the payable part of a fraudster's slashed bond, after the
+    /// authors of discarded blocks are paid, that goes to the fraud proof's
+    /// reporter. Small, so that an offender reporting itself through
+    /// another account recovers little.
     pub const FraudReward: Perbill = Perbill::from_percent(10);
+    /// The most of a fraudster's slashed bond that is paid out at all
+    /// (half): a coalition of the offender with its job's poster, the
+    /// reporter and later authors ends at least half a bond down
+    /// (docs/protocol.md §8, P4). The rest goes to the treasury.
+    pub const FraudPayoutCap: Perbill = Perbill::from_percent(50);
 }
 
 impl pallet_upow_training::Config for Runtime {
@@ -220,6 +225,7 @@ impl pallet_upow_training::Config for Runtime {
     type MinDifficulty = MinDifficulty;
     type Penalty = Staking;
     type MaxDisputeWindow = MaxDisputeWindow;
+    type FraudPayoutCap = FraudPayoutCap;
     type FraudReward = FraudReward;
     type WeightInfo = pallet_upow_training::weights::SubstrateWeight<Runtime>;
     #[cfg(feature = "runtime-benchmarks")]

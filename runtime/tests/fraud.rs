@@ -284,6 +284,11 @@ fn escrow(who: &sr25519::Pair) -> u128 {
     )
 }
 
+/// The treasury's balance.
+fn treasury() -> u128 {
+    Balances::balance(&upow_runtime::configs::TreasuryAccount::get())
+}
+
 fn report(block: u32, proof: FraudProof) -> RuntimeCall {
     RuntimeCall::Training(pallet_upow_training::Call::report_fraud { block, proof })
 }
@@ -337,6 +342,7 @@ fn a_planted_jump_is_proven_the_author_slashed_and_the_job_rolled_back() {
         let w0 = initial(job);
         let bob_free = Balances::balance(&account(&bob));
         let alice_bond = Staking::ledger(&account(&alice)).unwrap().active;
+        let treasury_before = treasury();
 
         // Block 2: Alice trains Bob's job with a planted jump at leaf 3
         // that the spot checks miss: the runtime accepts it.
@@ -397,25 +403,35 @@ fn a_planted_jump_is_proven_the_author_slashed_and_the_job_rolled_back() {
         // The author: whole bond slashed, suspended.
         assert!(Staking::ledger(&account(&alice)).is_none());
         assert_eq!(Staking::account_of(&alice.public().0), None);
-        // Charlie was paid for his discarded block from the slash; Dave got
-        // the reporter's share of the rest (and paid no fee), Bob the rest.
-        let rest = alice_bond - charlie_owed;
-        let reward = upow_runtime::configs::FraudReward::get().mul_floor(rest);
+        // Of the payable half of the slash, Charlie was paid for his
+        // discarded block (the rest of it, if any, from his reservation);
+        // Dave got the reporter's share of what was left of that half (and
+        // paid no fee); Bob, the poster, nothing from the slash: his
+        // reservations went back to the job's budget. The treasury got the
+        // rest: at least half the bond, whoever of these four is Alice.
+        let payable = upow_runtime::configs::FraudPayoutCap::get().mul_floor(alice_bond);
+        let from_slash = charlie_owed.min(payable);
+        let from_escrow = charlie_owed - from_slash;
+        let reward = upow_runtime::configs::FraudReward::get().mul_floor(payable - from_slash);
         assert_eq!(
             Balances::balance(&account(&charlie)) - chain.rewards_of(&charlie),
             charlie_free + charlie_owed
         );
         assert_eq!(Balances::balance(&account(&dave)), dave_free + reward);
-        assert_eq!(
-            Balances::balance(&account(&bob)),
-            bob_free + (rest - reward)
+        assert_eq!(Balances::balance(&account(&bob)), bob_free);
+        let to_treasury = treasury() - treasury_before;
+        assert_eq!(to_treasury, alice_bond - from_slash - reward);
+        assert!(
+            to_treasury >= alice_bond / 2,
+            "{to_treasury} of {alice_bond}"
         );
-        // The job is back at W_0 with its whole budget; nothing pending.
+        // The job is back at W_0 with its whole budget but what paid
+        // Charlie beyond the slash; nothing pending.
         let work = Training::work(job).unwrap();
         assert_eq!((work.weights, work.steps), (w0.hash(), 0));
         let info = Jobs::job_info(job).unwrap();
-        assert_eq!((info.budget_left, info.pending), (BUDGET, 0));
-        assert_eq!(escrow(&bob), BUDGET);
+        assert_eq!((info.budget_left, info.pending), (BUDGET - from_escrow, 0));
+        assert_eq!(escrow(&bob), BUDGET - from_escrow);
         assert_eq!(info.status, JobStatus::Open);
         assert!(pallet_upow_training::Disputable::<Runtime>::get(2).is_none());
         assert!(pallet_upow_training::Disputable::<Runtime>::get(3).is_none());
@@ -430,7 +446,8 @@ fn a_planted_jump_is_proven_the_author_slashed_and_the_job_rolled_back() {
         );
         let paid = PRICE * u128::from(honest.claim.steps);
         // Past the dispute window the block settles and Charlie is paid:
-        // the only payment Bob ever made.
+        // with what his discarded block took beyond the slash, all Bob
+        // ever paid.
         let mut house = house;
         for _ in 0..DISPUTE_WINDOW {
             house = chain.house_block(&charlie, &house, Training::work(0).unwrap().steps, vec![]);
@@ -440,7 +457,7 @@ fn a_planted_jump_is_proven_the_author_slashed_and_the_job_rolled_back() {
             Balances::balance(&account(&charlie)) - chain.rewards_of(&charlie),
             charlie_free + charlie_owed + paid
         );
-        assert_eq!(escrow(&bob), BUDGET - paid);
+        assert_eq!(escrow(&bob), BUDGET - from_escrow - paid);
         let info = upow_runtime::apis::job_info(job).unwrap();
         assert_eq!(info.settled_steps, u64::from(honest.claim.steps));
         assert_eq!(info.settled_weights, honest.claim.final_weights);

@@ -48,6 +48,8 @@ fn homes() -> BTreeSet<&'static str> {
         rule!("pallet_upow_training::Pallet::submit_trajectory" => Training::submit_trajectory),
         rule!("upow_puzzle::verify_fraud" => upow_puzzle::verify_fraud),
         rule!("pallet_upow_training::Pallet::report_fraud" => Training::report_fraud),
+        rule!("pallet_upow_training::split_slash" =>
+            pallet_upow_training::split_slash::<upow_runtime::AccountId>),
         rule!("upow_puzzle::JobSpec::validate" => upow_puzzle::JobSpec::validate),
         rule!("upow_runtime::configs::JobLimits::check" =>
             <upow_runtime::configs::JobLimits as upow_primitives::traits::JobLimits>::check),

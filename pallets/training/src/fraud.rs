@@ -1,14 +1,15 @@
 //! The fraud game (docs/protocol.md §8, P4): a fraud proof against a block
 //! in its dispute window (`upow_puzzle::verify_fraud`, docs/puzzle.md §13)
 //! discards the block and every later block of its job, rolls the job's
-//! progress back to the block's start, and slashes the author's bond —
-//! paying first the authors of the discarded later blocks, then the
-//! reporter's reward, then the poster.
+//! progress back to the block's start, and slashes the author's bond:
+//! [`split_slash`] says who gets what of it — never more than
+//! [`crate::Config::FraudPayoutCap`] of it to anyone, so that no coalition
+//! of offender, poster, reporter and later authors recovers the slash.
 
 use alloc::vec::Vec;
 use frame_support::{pallet_prelude::*, traits::Get, weights::Weight};
 use frame_system::pallet_prelude::BlockNumberFor;
-use sp_runtime::traits::Saturating;
+use sp_runtime::{traits::Saturating, Perbill};
 use upow_primitives::{
     traits::{FraudPenalty, JobSchedule},
     JobId, TrainingProgress,
@@ -29,7 +30,7 @@ impl<T: Config> Pallet<T> {
         proof: FraudProof,
     ) -> DispatchResult {
         let disputed = Disputable::<T>::get(block).ok_or(Error::<T>::NotDisputable)?;
-        let (spec, poster) = T::Jobs::record(disputed.job).ok_or(Error::<T>::UnknownJob)?;
+        let (spec, _poster) = T::Jobs::record(disputed.job).ok_or(Error::<T>::UnknownJob)?;
         let verdict = upow_puzzle::verify_fraud(
             &spec,
             &disputed.context(),
@@ -57,27 +58,20 @@ impl<T: Config> Pallet<T> {
                 ..disputed.start.clone()
             });
         });
-        // The authors of the discarded later blocks did real work: the
-        // slash pays them first; what it cannot cover (a small or already
-        // slashed bond) their reserved payments still pay.
-        let bond = T::Penalty::bond_of(&disputed.author);
-        let (from_slash, from_escrow) = split_compensation(bond, compensation);
-        T::Jobs::on_rolled_back(job, released, &from_escrow);
-        let owed = from_slash
-            .iter()
-            .fold(0u128, |sum, (_, due)| sum.saturating_add(*due));
-        let rest = bond.saturating_sub(owed);
-        // The offender reporting itself earns nothing; the poster's share of
-        // its own job's fraud goes to the treasury.
-        let reward = if reporter == disputed.author {
-            0
-        } else {
-            T::FraudReward::get().mul_floor(rest)
-        };
-        let mut payouts = from_slash;
-        payouts.push((reporter.clone(), reward));
-        if let Some(poster) = poster.filter(|p| p != &disputed.author) {
-            payouts.push((poster, rest.saturating_sub(reward)));
+        let split = split_slash(
+            T::Penalty::bond_of(&disputed.author),
+            T::FraudPayoutCap::get(),
+            T::FraudReward::get(),
+            compensation,
+            reporter != disputed.author,
+        );
+        // What the slash cannot pay the discarded later blocks' authors,
+        // their reservations pay; the poster gets back the rest of what it
+        // had reserved for the discarded steps.
+        T::Jobs::on_rolled_back(job, released, &split.from_escrow);
+        let mut payouts = split.from_slash;
+        if split.reporter_reward > 0 {
+            payouts.push((reporter.clone(), split.reporter_reward));
         }
         let slashed = T::Penalty::slash_for_fraud(&disputed.author, &payouts);
         log::warn!(
@@ -148,15 +142,65 @@ impl<T: Config> Pallet<T> {
     }
 }
 
+/// Who gets what of a fraud slash (docs/protocol.md §8, P4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlashSplit<AccountId> {
+    /// Paid from the slash to the authors of the discarded later blocks.
+    pub from_slash: Vec<(AccountId, u128)>,
+    /// The rest of what they are owed, paid from their reservations.
+    pub from_escrow: Vec<(AccountId, u128)>,
+    /// Paid from the slash to the reporter.
+    pub reporter_reward: u128,
+}
+
+/// **The slash split**, the one rule of who gets what of an offender's
+/// slashed `bond`. At most `payout_cap` of it is paid out at all: first to
+/// the authors of the discarded later blocks what they were owed (`owed`,
+/// in order, as far as it goes; their reservations pay the rest, so an
+/// honest author is never left unpaid), then `reward` of what is left of
+/// that part to the reporter (nothing when the offender reports itself).
+/// Everything else goes to the treasury. The job's poster gets nothing from
+/// the slash: the escrow returns what it had reserved for the discarded
+/// steps, its own money.
+///
+/// So a coalition of the offender with its job's poster, the reporter and
+/// the later authors (one owner playing every role) gets back at most
+/// `payout_cap · bond` and ends at least `(1 − payout_cap) · bond` below
+/// where it started (docs/protocol.md §8's table; the tests below play
+/// every combination).
+pub fn split_slash<AccountId: Clone>(
+    bond: u128,
+    payout_cap: Perbill,
+    reward: Perbill,
+    owed: Vec<(AccountId, u128)>,
+    reward_reporter: bool,
+) -> SlashSplit<AccountId> {
+    let payable = payout_cap.mul_floor(bond);
+    let (from_slash, from_escrow) = split_compensation(payable, owed);
+    let paid = from_slash
+        .iter()
+        .fold(0u128, |sum, (_, due)| sum.saturating_add(*due));
+    let reporter_reward = if reward_reporter {
+        reward.mul_floor(payable.saturating_sub(paid))
+    } else {
+        0
+    };
+    SlashSplit {
+        from_slash,
+        from_escrow,
+        reporter_reward,
+    }
+}
+
 /// Splits what the authors of discarded blocks are owed between the slash
-/// (`bond`, in order, as far as it goes) and their reserved payments (the
-/// rest).
+/// (`payable`, in order, as far as it goes) and their reserved payments
+/// (the rest).
 #[allow(clippy::type_complexity)]
 fn split_compensation<AccountId: Clone>(
-    bond: u128,
+    payable: u128,
     owed: Vec<(AccountId, u128)>,
 ) -> (Vec<(AccountId, u128)>, Vec<(AccountId, u128)>) {
-    let mut left = bond;
+    let mut left = payable;
     let mut from_slash = Vec::new();
     let mut from_escrow = Vec::new();
     for (author, due) in owed {
@@ -193,16 +237,121 @@ fn fraud_error<T>(e: PuzzleError) -> Error<T> {
 }
 
 #[cfg(test)]
-#[test]
-fn compensation_comes_from_the_slash_first_then_from_the_reservations() {
-    let owed = alloc::vec![(1u64, 30u128), (2, 50), (3, 20)];
-    let (slash, escrow) = split_compensation(60, owed.clone());
-    assert_eq!(slash, alloc::vec![(1, 30), (2, 30)]);
-    assert_eq!(escrow, alloc::vec![(2, 20), (3, 20)]);
-    let (slash, escrow) = split_compensation(0, owed.clone());
-    assert!(slash.is_empty());
-    assert_eq!(escrow, owed);
-    let (slash, escrow) = split_compensation(1000, owed.clone());
-    assert_eq!(slash, owed);
-    assert!(escrow.is_empty());
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn compensation_comes_from_the_slash_first_then_from_the_reservations() {
+        let owed = alloc::vec![(1u64, 30u128), (2, 50), (3, 20)];
+        let (slash, escrow) = split_compensation(60, owed.clone());
+        assert_eq!(slash, alloc::vec![(1, 30), (2, 30)]);
+        assert_eq!(escrow, alloc::vec![(2, 20), (3, 20)]);
+        let (slash, escrow) = split_compensation(0, owed.clone());
+        assert!(slash.is_empty());
+        assert_eq!(escrow, owed);
+        let (slash, escrow) = split_compensation(1000, owed.clone());
+        assert_eq!(slash, owed);
+        assert!(escrow.is_empty());
+    }
+
+    /// The offender's account.
+    const OFFENDER: u8 = 0;
+    /// Another account of the offender's owner (its poster, reporter or
+    /// later author when it plays those roles).
+    const ACCOMPLICE: u8 = 1;
+    /// Accounts of others.
+    const OUTSIDER: u8 = 2;
+
+    /// What the owner of the offender gets back of a slash of `bond`, and
+    /// what it pays: the whole bond, and nothing else (a poster's
+    /// reservations come back from the escrow: its own money).
+    fn coalition_net(bond: u128, owed: &[(u8, u128)], reporter: u8) -> (i128, SlashSplit<u8>) {
+        let split = split_slash(
+            bond,
+            Perbill::from_percent(50),
+            Perbill::from_percent(10),
+            owed.to_vec(),
+            reporter != OFFENDER,
+        );
+        let ours = |who: &u8| *who != OUTSIDER;
+        let mut back: u128 = split
+            .from_slash
+            .iter()
+            .filter(|(who, _)| ours(who))
+            .map(|(_, due)| due)
+            .sum();
+        if ours(&reporter) {
+            back += split.reporter_reward;
+        }
+        (back as i128 - bond as i128, split)
+    }
+
+    #[test]
+    fn every_coalition_of_offender_poster_reporter_and_later_author_loses_half_the_bond() {
+        let bond = 100_000u128;
+        // The poster never appears: it gets nothing from the slash, whoever
+        // it is. The later authors: none, ours, others', or both, owed
+        // little or more than the whole bond (a poster of ours can set any
+        // price).
+        for later in [
+            alloc::vec![],
+            alloc::vec![(ACCOMPLICE, 10_000)],
+            alloc::vec![(ACCOMPLICE, 10 * bond)],
+            alloc::vec![(OUTSIDER, 10_000)],
+            alloc::vec![(OUTSIDER, 30_000), (ACCOMPLICE, 10 * bond)],
+            alloc::vec![(ACCOMPLICE, 10 * bond), (OUTSIDER, 30_000)],
+        ] {
+            for reporter in [OFFENDER, ACCOMPLICE, OUTSIDER] {
+                let (net, split) = coalition_net(bond, &later, reporter);
+                assert!(
+                    net <= -(bond as i128) / 2,
+                    "{later:?}, reporter {reporter}: {net}"
+                );
+                // Everyone owed is paid in full, from the slash or the escrow.
+                for (who, due) in &later {
+                    let paid: u128 = split
+                        .from_slash
+                        .iter()
+                        .chain(&split.from_escrow)
+                        .filter(|(w, _)| w == who)
+                        .map(|(_, d)| d)
+                        .sum();
+                    assert_eq!(paid, *due);
+                }
+            }
+        }
+        // An honest reporter of an offender with no later blocks: 10% of
+        // the payable half.
+        let (_, split) = coalition_net(bond, &[], OUTSIDER);
+        assert_eq!(split.reporter_reward, bond / 20);
+    }
+
+    proptest! {
+        /// Random slashes, debts and roles: the offender's owner never gets
+        /// back more than the payable half, nothing is paid beyond the
+        /// bond, and every debt is paid in full.
+        #[test]
+        fn no_coalition_recovers_more_than_the_payout_cap(
+            bond in 0u128..1u128 << 100,
+            owed in proptest::collection::vec((0u8..3, 0u128..1u128 << 101), 0..12),
+            reporter in 0u8..3,
+        ) {
+            let owed: alloc::vec::Vec<(u8, u128)> =
+                owed.into_iter().map(|(who, due)| (who.max(ACCOMPLICE), due)).collect();
+            let (net, split) = coalition_net(bond, &owed, reporter);
+            prop_assert!(net <= -((bond / 2) as i128));
+            let paid: u128 = split.from_slash.iter().map(|(_, d)| d).sum::<u128>()
+                + split.reporter_reward;
+            prop_assert!(paid <= bond / 2);
+            let owed_total: u128 = owed.iter().map(|(_, d)| d).sum();
+            let settled: u128 = split
+                .from_slash
+                .iter()
+                .chain(&split.from_escrow)
+                .map(|(_, d)| d)
+                .sum();
+            prop_assert_eq!(settled, owed_total);
+        }
+    }
 }

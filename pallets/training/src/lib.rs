@@ -67,6 +67,7 @@ mod tests;
 mod verification;
 pub mod weights;
 
+pub use fraud::{split_slash, SlashSplit};
 pub use verification::{block_kilo_macs, proof_kilo_macs};
 
 pub use weights::WeightInfo;
@@ -144,11 +145,17 @@ pub mod pallet {
         /// [`Pallet::report_fraud`].
         #[pallet::constant]
         type MaxDisputeWindow: Get<u32>;
-        /// Share of a fraudster's slashed bond — after the authors of the
-        /// discarded blocks are paid — that goes to the reporter (the rest
-        /// to the job's poster, or the treasury for the house job). Small:
-        /// an offender that reports itself through another account gets it
-        /// back.
+        /// The most of a fraudster's slashed bond that is paid out at all
+        /// (to the authors of the discarded later blocks, then the
+        /// reporter); the rest goes to the treasury. What a coalition of the
+        /// offender with the poster, the reporter and later authors can get
+        /// back, at most ([`split_slash`]).
+        #[pallet::constant]
+        type FraudPayoutCap: Get<sp_runtime::Perbill>;
+        /// Share of the payable part of a fraudster's slashed bond — after
+        /// the authors of the discarded blocks are paid — that goes to the
+        /// reporter. Small: an offender that reports itself through another
+        /// account gets it back.
         #[pallet::constant]
         type FraudReward: Get<sp_runtime::Perbill>;
         /// Weights of this pallet's calls.
@@ -430,10 +437,12 @@ pub mod pallet {
         /// A valid proof discards the block and every later block of the same
         /// job (their reserved payments go back to the job; none is paid),
         /// rolls the job back to the block's start, and slashes the author's
-        /// whole bond and suspends it: from the slash the authors of the
-        /// discarded later blocks are paid what they were owed, then
-        /// [`Config::FraudReward`] of the rest goes to the reporter and the
-        /// remainder to the job's poster (the treasury for the house job).
+        /// whole bond and suspends it: of at most [`Config::FraudPayoutCap`]
+        /// of the slash, the authors of the discarded later blocks are paid
+        /// what they were owed, then [`Config::FraudReward`] of the rest goes
+        /// to the reporter; everything else goes to the treasury
+        /// ([`split_slash`]). The poster gets back from the escrow what it
+        /// had reserved for the discarded steps.
         ///
         /// Emits [`Event::FraudProven`].
         #[pallet::call_index(1)]

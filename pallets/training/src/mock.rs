@@ -193,6 +193,7 @@ impl pallet_upow_training::Config for Test {
     type MinDifficulty = frame_support::traits::ConstU128<1>;
     type Penalty = MockPenalty;
     type MaxDisputeWindow = frame_support::traits::ConstU32<DISPUTE_WINDOW>;
+    type FraudPayoutCap = FraudPayoutCap;
     type FraudReward = FraudReward;
     type WeightInfo = ();
     #[cfg(feature = "runtime-benchmarks")]
@@ -205,6 +206,7 @@ pub const DISPUTE_WINDOW: u32 = 5;
 parameter_types! {
     /// Half of the slash (after compensation) to the reporter.
     pub FraudReward: sp_runtime::Perbill = sp_runtime::Perbill::from_percent(50);
+    pub FraudPayoutCap: sp_runtime::Perbill = sp_runtime::Perbill::from_percent(50);
 }
 
 /// Storage with difficulty 1 at genesis and no jobs or authors.
