@@ -102,6 +102,15 @@ pub enum AuthorError {
         /// Pre-seal hash of the block sealed before.
         sealed: H256,
     },
+    /// The block is older than the signing record's history: nothing is
+    /// signed.
+    #[error("block {number} is below the signing record's history (newest signed: {newest})")]
+    BelowSigningHistory {
+        /// The block's number.
+        number: u32,
+        /// The newest block the record holds.
+        newest: u32,
+    },
     /// The signing record cannot be read or written: nothing is signed.
     #[error("{0}")]
     SigningRecord(String),
@@ -490,6 +499,10 @@ where
                     parent,
                     sealed: H256(signed),
                 });
+            }
+            Ok(SignPermit::TooOld { number, newest }) => {
+                self.pending.lock().take(&prepared.pre_hash);
+                return Err(AuthorError::BelowSigningHistory { number, newest });
             }
             Err(e) => {
                 self.pending.lock().take(&prepared.pre_hash);

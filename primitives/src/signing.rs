@@ -41,6 +41,18 @@ pub enum SignPermit {
         /// Pre-seal hash of the block signed before.
         signed: Hash,
     },
+    /// Do not sign: the block is more than [`SigningRecord::HISTORY`] below
+    /// the newest block signed, where the record keeps nothing, so it
+    /// cannot tell whether another block was signed there. (A parent that
+    /// deep is final; only a node feeding its miner a false block number
+    /// could ask for it, after having it sign one far ahead to make the
+    /// record forget.)
+    TooOld {
+        /// The block asked for.
+        number: u32,
+        /// The newest block signed.
+        newest: u32,
+    },
 }
 
 /// Why the record cannot answer. Signers must not sign on an error.
@@ -151,8 +163,8 @@ impl SigningRecord {
 
     /// The signing rule: whether `author` may sign the block `pre_hash`
     /// (number `number`) on `parent`. Grants the first block on a parent,
-    /// and the same block again; refuses any other. A grant is on disk
-    /// before this returns.
+    /// and the same block again; refuses any other, and any block below the
+    /// history kept. A grant is on disk before this returns.
     pub fn permit(
         &mut self,
         author: &AuthorId,
@@ -166,6 +178,12 @@ impl SigningRecord {
             }
             Some(_) => return Ok(SignPermit::Granted),
             None => {}
+        }
+        if number < self.newest.saturating_sub(self.history) {
+            return Ok(SignPermit::TooOld {
+                number,
+                newest: self.newest,
+            });
         }
         let entry = encode_entry(number, author, parent, pre_hash);
         self.file
@@ -375,11 +393,40 @@ mod tests {
             r.permit(&author, &recent, total, &[0; 32]).unwrap(),
             SignPermit::Refused { .. }
         ));
-        // A parent beyond the history is forgotten.
+        // A parent beyond the history is forgotten, so nothing is signed
+        // on it.
         let old = sp_io::hashing::blake2_256(&1u32.to_le_bytes());
         assert_eq!(
             r.permit(&author, &old, 1, &[0; 32]).unwrap(),
+            SignPermit::TooOld {
+                number: 1,
+                newest: total
+            }
+        );
+    }
+
+    #[test]
+    fn a_block_far_ahead_cannot_make_the_record_forget_and_sign_twice() {
+        // A node that feeds its miner false numbers: it has a block signed
+        // far ahead, which drops every real entry from the history, then
+        // asks for a second block on a parent signed before.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut r = SigningRecord::open_with_history(dir.path().join("signing"), 64).unwrap();
+        let (author, parent) = ([1; 32], [7; 32]);
+        assert_eq!(
+            r.permit(&author, &parent, 10, &[1; 32]).unwrap(),
             SignPermit::Granted
+        );
+        assert_eq!(
+            r.permit(&author, &[8; 32], u32::MAX, &[2; 32]).unwrap(),
+            SignPermit::Granted
+        );
+        assert_eq!(
+            r.permit(&author, &parent, 10, &[3; 32]).unwrap(),
+            SignPermit::TooOld {
+                number: 10,
+                newest: u32::MAX
+            }
         );
     }
 }

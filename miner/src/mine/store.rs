@@ -249,6 +249,8 @@ impl Store {
             legacy[..len].copy_from_slice(&value[..len]);
             match record.permit(&author, &parent, number, &legacy)? {
                 SignPermit::Granted => moved += 1,
+                // The old record kept the same history: cannot happen.
+                SignPermit::TooOld { .. } => {}
                 SignPermit::Refused { signed } => {
                     return Err(StoreError::SigningConflict {
                         parent,

@@ -61,7 +61,9 @@ impl From<AuthorError> for ErrorObjectOwned {
             | AuthorError::Unsealed(_)
             | AuthorError::Rejected(_) => error::REJECTED,
             AuthorError::StaleParent(_) => error::STALE,
-            AuthorError::AlreadySealed { .. } => error::REJECTED,
+            AuthorError::AlreadySealed { .. } | AuthorError::BelowSigningHistory { .. } => {
+                error::REJECTED
+            }
             AuthorError::NoKey(_) | AuthorError::SigningRecord(_) | AuthorError::Client(_) => {
                 error::INTERNAL
             }

@@ -29,7 +29,7 @@ impl Coordinator {
         found: Found,
     ) -> Result<(), RpcError> {
         let device = found.device;
-        let block = found.number + 1;
+        let block = found.number.saturating_add(1);
         if !self.board.is_current(found.generation) {
             self.metrics.stale(device);
             self.events.emit(Event::Stale { device, block });
@@ -80,6 +80,10 @@ impl Coordinator {
                 Ok(SignPermit::Refused { signed }) => Some(format!(
                     "already signed block 0x{} on this parent; a second one would be an equivocation",
                     hex::encode(signed)
+                )),
+                Ok(SignPermit::TooOld { number, newest }) => Some(format!(
+                    "block #{number} is below the signing record's history (newest signed #{newest}): \
+                     the node's block numbers are not to be trusted"
                 )),
                 Err(e) => Some(format!("the signing record cannot be written ({e})")),
             },
