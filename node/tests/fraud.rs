@@ -25,8 +25,9 @@ use common::{fashion_mnist, node_binary, number_or_hex, serial, unhex, Node};
 use serde_json::{json, Value};
 use sp_core::{crypto::Pair as _, sr25519};
 use upow_puzzle::{
+    batch::select_batch,
     challenged_steps, idx,
-    mining::{prove, select_batch, Snapshots},
+    mining::{prove, Snapshots},
     validate_step, verify_trajectory, Dataset, Hyperparams, JobProgress, JobSpec, Model,
     TrainingStep, Trajectory, TrajectoryContext, Weights,
 };

@@ -50,10 +50,6 @@ use crate::{
     weights::{hash_encoded, Weights},
 };
 
-/// Kept at its old path for the other crates that name it here; its home
-/// is [`crate::segment`].
-pub use crate::segment::fraud_proof_fits;
-
 /// A proof that segment `segment` of a block's trajectory is not the
 /// replay of its input.
 #[derive(Clone, Debug, PartialEq, Eq)]

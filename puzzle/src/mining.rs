@@ -22,7 +22,7 @@
 use alloc::{collections::BTreeMap, vec::Vec};
 
 use crate::{
-    batch::Batch,
+    batch::{select_batch, Batch},
     dataset::Dataset,
     degeneracy::{validate_step, StepStats},
     error::{Error, Result},
@@ -35,10 +35,6 @@ use crate::{
     verify::verify_trajectory,
     weights::Weights,
 };
-
-/// Kept at its old path for the other crates that name it here; its home
-/// is [`crate::batch`].
-pub use crate::batch::select_batch;
 
 /// Weights saved every `interval` steps of a trajectory (always `W_0`).
 #[derive(Clone, Debug)]
@@ -440,6 +436,8 @@ impl<'a> TrajectoryMiner<'a> {
         let ticket = claim.ticket(&ctx).map_err(puzzle)?;
         let challenged = challenged_steps(&ticket, claim.steps);
         let mut at: BTreeMap<u32, Weights> = BTreeMap::new();
+        // Whether the backend was moved off the final weights.
+        let mut moved = false;
         for &i in &challenged {
             let (base, snapshot) = self.snapshots.before(i).map_err(puzzle)?;
             let weights = if i - base <= REFERENCE_RECOMPUTE {
@@ -447,6 +445,7 @@ impl<'a> TrajectoryMiner<'a> {
                     .weights_at(i, self.job, trajectory, self.first_step, self.dataset)
                     .map_err(puzzle)?
             } else {
+                moved = true;
                 backend.load(snapshot).map_err(MiningError::Backend)?;
                 for (offset, seed) in trajectory
                     .seeds(base, i)
@@ -464,11 +463,7 @@ impl<'a> TrajectoryMiner<'a> {
             };
             at.insert(i, weights);
         }
-        if challenged.iter().any(|&i| {
-            self.snapshots
-                .before(i)
-                .is_ok_and(|(base, _)| i - base > REFERENCE_RECOMPUTE)
-        }) {
+        if moved {
             backend.load(&final_weights).map_err(MiningError::Backend)?;
         }
         let proof = trajectory

@@ -18,10 +18,6 @@ use crate::{
     weights::{hash_encoded, Weights},
 };
 
-/// Kept at its old path for the other crates that name it here; its home
-/// is [`crate::job`].
-pub use crate::job::UncheckedJobSpec;
-
 /// One re-executed step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VerifiedStep {

@@ -10,6 +10,9 @@
 
 use std::collections::BTreeMap;
 
+#[path = "common/vectors.rs"]
+mod vectors;
+
 use upow_puzzle::{
     batch_indices, challenged_steps,
     hash::Hash,
@@ -216,20 +219,5 @@ fn documented() -> BTreeMap<String, String> {
 
 #[test]
 fn spec_vectors_match_the_reference() {
-    let computed = computed();
-    if std::env::var("UPOW_PRINT_VECTORS").is_ok() {
-        for (name, value) in &computed {
-            println!("{name} = {value}");
-        }
-    }
-    let documented = documented();
-    for (name, value) in &computed {
-        assert_eq!(documented.get(*name), Some(value), "vector {name}");
-    }
-    for name in documented.keys() {
-        assert!(
-            computed.contains_key(name.as_str()),
-            "docs/puzzle.md has unknown vector {name}"
-        );
-    }
+    vectors::assert_documented("docs/puzzle.md", &computed(), &documented());
 }

@@ -19,6 +19,9 @@
 
 use std::collections::BTreeMap;
 
+#[path = "common/vectors.rs"]
+mod vectors;
+
 use codec::Encode;
 use upow_puzzle::{
     lane::{
@@ -139,20 +142,5 @@ fn documented() -> BTreeMap<String, String> {
 
 #[test]
 fn v3_vectors_match_the_reference() {
-    let computed = computed();
-    if std::env::var("UPOW_PRINT_VECTORS").is_ok() {
-        for (name, value) in &computed {
-            println!("{name} = {value}");
-        }
-    }
-    let documented = documented();
-    for (name, value) in &computed {
-        assert_eq!(documented.get(*name), Some(value), "vector {name}");
-    }
-    for name in documented.keys() {
-        assert!(
-            computed.contains_key(name.as_str()),
-            "docs/v3.md has unknown vector {name}"
-        );
-    }
+    vectors::assert_documented("docs/v3.md", &computed(), &documented());
 }

@@ -152,7 +152,7 @@ fn attack_3_partial_faking_is_refused() {
                 known: BTreeMap::new(),
             };
             let seed = first.seed(&ctx, 0);
-            let batch = upow_puzzle::mining::select_batch(&spec(), &dataset(), &seed).unwrap();
+            let batch = upow_puzzle::batch::select_batch(&spec(), &dataset(), &seed).unwrap();
             upow_puzzle::TrainingStep::new(&spec().model, &spec().hyper)
                 .run(&start_weights(), &batch, &seed, 0)
                 .unwrap()

@@ -25,7 +25,7 @@ use sp_runtime::{
 };
 use upow_primitives::{traits::AuthorAdmission, JobId, JobStatus, PreDigest};
 use upow_puzzle::{
-    audit_trajectory, challenged_steps, mining::select_batch, open_segment, verify_trajectory,
+    audit_trajectory, batch::select_batch, challenged_steps, open_segment, verify_trajectory,
     Audit, FraudProof, JobProgress, TrainingStep, Trajectory, TrajectoryClaim, TrajectoryContext,
     TrajectoryProof, Weights,
 };

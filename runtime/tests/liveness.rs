@@ -187,7 +187,7 @@ fn oversized_jobs_are_refused_and_the_largest_admitted_fits_a_block() {
             let proof = upow_puzzle::max_proof_len(&spec);
             assert!(proof <= MAX_PROOF_LENGTH, "{proof}");
             // A fraud proof of one of its steps fits too (docs/puzzle.md §13).
-            assert!(upow_puzzle::fraud::fraud_proof_fits(&spec));
+            assert!(upow_puzzle::segment::fraud_proof_fits(&spec));
             eprintln!(
                 "largest admitted at batch {}: {:?}, {} parameters, proof ≤ {proof} bytes, {} kilo-MACs per block",
                 spec.hyper.batch(),
@@ -233,7 +233,7 @@ fn the_largest_admitted_jobs_block_still_takes_a_transfer_a_cancel_and_a_sudo_ca
                 let mut all = vec![start.clone()];
                 for i in 0..4u64 {
                     let seed = trajectory.next_seed();
-                    let batch = upow_puzzle::mining::select_batch(&spec, &data, &seed).unwrap();
+                    let batch = upow_puzzle::batch::select_batch(&spec, &data, &seed).unwrap();
                     let next = step
                         .run(all.last().unwrap(), &batch, &seed, i)
                         .unwrap()
