@@ -54,11 +54,11 @@ pub trait JobSchedule<AccountId> {
     fn on_settled_weight() -> sp_weights::Weight;
     /// A fraud proof rolled `job` back (its restored [`TrainingProgress`] is
     /// already recorded), discarding blocks whose reserved payments sum to
-    /// `released`. Pays `from_escrow` (authors of discarded honest blocks
-    /// the slash could not cover) out of those reservations, in order; the
-    /// rest goes back into the budget, or to the poster if the job has
-    /// ended. A settling job opens again.
-    fn on_rolled_back(job: JobId, released: u128, from_escrow: &[(AccountId, u128)]);
+    /// `released`. All of it goes back into the budget, or to the poster if
+    /// the job has ended: nothing of a discarded block is paid from the
+    /// escrow (the authors of later discarded blocks are paid from the
+    /// slash only, docs/protocol.md §8, P4). A settling job opens again.
+    fn on_rolled_back(job: JobId, released: u128);
     /// Upper bound of the weight of [`JobSchedule::on_rolled_back`].
     fn on_rolled_back_weight() -> sp_weights::Weight;
     /// A job with a record (open, settling, ended or the house job):
@@ -144,6 +144,37 @@ pub trait FraudPenalty<AccountId> {
     /// Upper bound of the weight of [`FraudPenalty::slash_for_fraud`]
     /// with `payouts` payouts.
     fn slash_for_fraud_weight(payouts: u32) -> sp_weights::Weight;
+}
+
+/// Taking back the reward of a block whose training a fraud proof
+/// discarded (implemented by the rewards pallet, which remembers what it
+/// minted to each recent block's author).
+pub trait RewardClawback<AccountId, BlockNumber> {
+    /// Burns what `author` was minted for authoring `block`, from its free
+    /// balance as far as it goes, once. Nothing when `block` is older than
+    /// the rewards pallet remembers or `author` did not author it.
+    fn claw_back(block: BlockNumber, author: &AccountId) -> Clawback;
+    /// Upper bound of the weight of [`RewardClawback::claw_back`].
+    fn claw_back_weight() -> sp_weights::Weight;
+}
+
+/// What [`RewardClawback::claw_back`] took back of a block's reward.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Clawback {
+    /// Burned from the author's free balance.
+    pub recovered: u128,
+    /// The rest of the reward, which the author had already spent (the
+    /// fraud game takes it from the offender's slashed bond instead).
+    pub shortfall: u128,
+}
+
+impl<AccountId, BlockNumber> RewardClawback<AccountId, BlockNumber> for () {
+    fn claw_back(_block: BlockNumber, _author: &AccountId) -> Clawback {
+        Clawback::default()
+    }
+    fn claw_back_weight() -> sp_weights::Weight {
+        sp_weights::Weight::zero()
+    }
 }
 
 /// Admission of block authors (implemented by the staking pallet).

@@ -198,7 +198,10 @@ fn check_inputs(inputs: u32) -> Result<()> {
     Ok(())
 }
 
-/// Checks one opening: its length, label and proof at `index`.
+/// Checks one opening: its length, its proof at `index`, then its label.
+/// The proof comes before the label, so [`Error::Label`] means that the
+/// dataset really holds a sample outside the model's classes at `index`
+/// (what a fraud proof of such a step shows, docs/puzzle.md §13).
 pub fn verify_sample(
     dataset: &DatasetCommitment,
     classes: usize,
@@ -212,6 +215,13 @@ pub fn verify_sample(
             expected,
         });
     }
+    opening.proof.verify(
+        "dataset",
+        &dataset.root,
+        leaf_hash(&opening.sample),
+        index,
+        dataset.samples,
+    )?;
     let label = opening.sample[0];
     if label as usize >= classes {
         return Err(Error::Label {
@@ -219,13 +229,7 @@ pub fn verify_sample(
             classes: classes as u32,
         });
     }
-    opening.proof.verify(
-        "dataset",
-        &dataset.root,
-        leaf_hash(&opening.sample),
-        index,
-        dataset.samples,
-    )
+    Ok(())
 }
 
 #[cfg(test)]

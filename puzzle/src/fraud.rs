@@ -26,7 +26,11 @@
 //! computed from that point: an honest block's segment replays to its root
 //! ([`Error::NoFraud`]), and a segment with any wrong leaf does not.
 //! Replays never apply the degeneracy rule (it binds proven steps only), so
-//! a degenerate honest step can neither hide a jump nor be reported.
+//! a degenerate honest step can neither hide a jump nor be reported. A step
+//! whose batch draws a sample outside the model's classes has no honest
+//! replay at all: no honest author computes it, so the proof of its
+//! segment ends at that step and holds by itself ([`FraudReason::Label`]),
+//! and no segment of any dataset is unprovable.
 //!
 //! [`verify_fraud`] is what the runtime runs for a fraud proof;
 //! [`audit_trajectory`] is what auditors run for every block: the honest
@@ -83,20 +87,37 @@ pub struct FraudProof {
 pub struct FraudVerdict {
     /// The wrong segment.
     pub segment: u32,
-    /// Steps replayed.
+    /// Steps replayed (the last one only selected, for
+    /// [`FraudReason::Label`]).
     pub steps: u64,
-    /// The segment root the honest replay reaches (the block committed
-    /// another).
-    pub computed: Hash,
+    /// Why the segment is wrong.
+    pub reason: FraudReason,
+}
+
+/// Why a segment is wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FraudReason {
+    /// The honest replay reaches this root; the block committed another.
+    Root(Hash),
+    /// The segment's step `step` (its index `i` in the trajectory) draws a
+    /// sample whose label is not a class of the model: no honest author
+    /// computes that step.
+    Label {
+        /// The step.
+        step: u64,
+        /// The sample's label.
+        label: u8,
+    },
 }
 
 /// Verifies a fraud proof against a block's claim, its context and the
 /// job's state at its parent (`progress`): the segment roots are the
 /// block's, the start weights are the block's (leaf 0, or proven in the
 /// previous segment), the batches are the ones the seeds select, and the
-/// honest replay of the segment does **not** reach the committed root.
-/// Every other outcome is a typed error; [`Error::NoFraud`] for an honest
-/// segment.
+/// honest replay of the segment does **not** reach the committed root —
+/// or a step of the segment draws a sample outside the model's classes
+/// (the proof then carries the batches up to that step's only). Every other
+/// outcome is a typed error; [`Error::NoFraud`] for an honest segment.
 pub fn verify_fraud(
     job: &JobSpec,
     ctx: &TrajectoryContext,
@@ -109,7 +130,7 @@ pub fn verify_fraud(
     if span.steps() == 0 {
         return Err(Error::NothingToReplay(proof.segment));
     }
-    if proof.batches.len() as u64 != span.steps() {
+    if proof.batches.is_empty() || proof.batches.len() as u64 > span.steps() {
         return Err(Error::BatchCount {
             got: proof.batches.len(),
             expected: span.steps(),
@@ -135,10 +156,29 @@ pub fn verify_fraud(
             });
         }
     }
-    for openings in &proof.batches {
+    for (replayed, openings) in proof.batches.iter().enumerate() {
         let indices = batch_indices(&replay.seed(), job.hyper.batch(), job.dataset.samples);
-        let batch = Batch::from_openings(&job.model, &job.dataset, &indices, openings)?;
+        let batch = match Batch::from_openings(&job.model, &job.dataset, &indices, openings) {
+            Err(Error::Label { label, .. }) if replayed + 1 == proof.batches.len() => {
+                return Ok(FraudVerdict {
+                    segment: proof.segment,
+                    steps: replayed as u64 + 1,
+                    reason: FraudReason::Label {
+                        step: replay.next_step,
+                        label,
+                    },
+                });
+            }
+            result => result?,
+        };
         replay.step(&batch)?;
+    }
+    if proof.batches.len() as u64 != span.steps() {
+        // Fewer batches than steps only for a step outside the classes.
+        return Err(Error::BatchCount {
+            got: proof.batches.len(),
+            expected: span.steps(),
+        });
     }
     let computed = replay.segment_root()?;
     if computed == proof.segments[proof.segment as usize] {
@@ -147,7 +187,7 @@ pub fn verify_fraud(
     Ok(FraudVerdict {
         segment: proof.segment,
         steps: span.steps(),
-        computed,
+        reason: FraudReason::Root(computed),
     })
 }
 
@@ -254,13 +294,28 @@ fn replay_segments(
         let input = weights.clone();
         let mut replay = Replay::at(job, ctx, progress, prefix.clone(), span, &input)?;
         let mut seeds = Vec::with_capacity(span.steps() as usize);
+        let mut outside_classes = None;
         for _ in 0..span.steps() {
             let seed = replay.seed();
-            replay.step(&select_batch(job, dataset, &seed)?)?;
             seeds.push(seed);
+            match select_batch(job, dataset, &seed) {
+                // No honest author computes this step: the segment is
+                // wrong, and its proof ends here.
+                Err(e @ Error::Label { .. }) => {
+                    outside_classes = Some(e);
+                    break;
+                }
+                batch => replay.step(&batch?)?,
+            }
             on_step();
         }
-        let wrong = replay.segment_root()? != segments[index as usize];
+        if let Some(e) = &outside_classes {
+            // Nothing after this step can be replayed.
+            if open.is_some_and(|open| open != index) {
+                return Err(e.clone());
+            }
+        }
+        let wrong = outside_classes.is_some() || replay.segment_root()? != segments[index as usize];
         if open.map_or(wrong, |open| open == index) {
             let start_proof = if index == 0 {
                 MerkleProof::default()

@@ -56,7 +56,9 @@ pub use batch::{batch_indices, Batch};
 pub use dataset::{Dataset, DatasetCommitment, SampleOpening};
 pub use degeneracy::{validate_step, StepStats};
 pub use error::{Error, Result};
-pub use fraud::{audit_trajectory, open_segment, verify_fraud, Audit, FraudProof, FraudVerdict};
+pub use fraud::{
+    audit_trajectory, open_segment, verify_fraud, Audit, FraudProof, FraudReason, FraudVerdict,
+};
 pub use hash::Hash;
 pub use job::{JobProgress, JobSpec, UncheckedHyperparams, UncheckedJobSpec, UncheckedModel};
 pub use merkle::{MerkleProof, MerkleTree};

@@ -2,7 +2,9 @@
 //! that the spot checks miss is accepted by `verify_trajectory`, and then
 //! caught by a replay: `audit_trajectory` returns a fraud proof that
 //! `verify_fraud` accepts. Honest trajectories are never reported, and
-//! every tampering with a fraud proof is a typed error.
+//! every tampering with a fraud proof is a typed error. A step that draws
+//! a sample outside the model's classes (which no honest author computes)
+//! is proven too, so no segment is unprovable whatever the dataset holds.
 
 // Test code outside `#[test]` functions may unwrap too: a panic fails the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -14,9 +16,9 @@ use upow_puzzle::{
     batch::select_batch,
     challenged_steps,
     segment::{segment_log2, SegmentSpan},
-    verify_fraud, verify_trajectory, Audit, Dataset, Error, FraudProof, Hyperparams, JobProgress,
-    JobSpec, Model, TrainingStep, Trajectory, TrajectoryClaim, TrajectoryContext, TrajectoryProof,
-    Weights,
+    verify_fraud, verify_trajectory, Audit, Dataset, Error, FraudProof, FraudReason, Hyperparams,
+    JobProgress, JobSpec, Model, TrainingStep, Trajectory, TrajectoryClaim, TrajectoryContext,
+    TrajectoryProof, Weights,
 };
 
 fn dataset(inputs: u32, samples: usize, classes: u8) -> Dataset {
@@ -289,6 +291,132 @@ fn a_planted_jump_passes_the_spot_checks_and_is_proven_by_a_replay() {
         ));
         // The same proof against another block's claim.
         assert!(check_fraud(&job, &honest, &proof).is_err());
+    }
+}
+
+/// A forger on a job whose dataset holds one sample outside the model's
+/// classes: where a step draws it (no honest step exists), the forger puts
+/// weights of its choice and goes on; the spot checks miss that step. The
+/// audit proves the segment with the batches up to that step, and the
+/// proof holds by itself; cut anywhere else, or with the sample forged,
+/// it is refused.
+#[test]
+fn a_step_that_draws_a_label_outside_the_classes_is_proven() {
+    let mut job = Job::new();
+    let mut labels: Vec<u8> = (0..64).map(|i| (i * 7 % 3) as u8).collect();
+    labels[5] = 3;
+    let pixels: Vec<u8> = (0..64 * 12)
+        .map(|i| ((i * 31 + i / 7) % 256) as u8)
+        .collect();
+    job.dataset = Dataset::new(12, &labels, &pixels).unwrap();
+    job.spec = JobSpec::new(
+        job.spec.model.clone(),
+        job.spec.hyper,
+        job.dataset.commitment(),
+    )
+    .unwrap();
+    let step = TrainingStep::new(&job.spec.model, &job.spec.hyper);
+    let progress = job.progress();
+    let difficulty = 16u128;
+    let (block, first_bad) = (0..)
+        .find_map(|salt| {
+            let ctx = TrajectoryContext {
+                parent: [7; 32],
+                author: [8; 32],
+                job: 3,
+                salt,
+            };
+            let mut trajectory = Trajectory::start(ctx, job.start.hash());
+            let mut weights = vec![job.start.clone()];
+            let mut bad = Vec::new();
+            for i in 0..upow_puzzle::max_steps(difficulty) {
+                let seed = trajectory.next_seed();
+                let last = weights.last().unwrap();
+                let next = match select_batch(&job.spec, &job.dataset, &seed) {
+                    Ok(batch) => {
+                        step.run(last, &batch, &seed, progress.steps + u64::from(i))
+                            .unwrap()
+                            .weights
+                    }
+                    Err(Error::Label { label: 3, .. }) => {
+                        bad.push(i);
+                        planted(&job, last, 1)
+                    }
+                    Err(e) => panic!("{e}"),
+                };
+                let ticket = trajectory.push(next.hash());
+                weights.push(next);
+                if i < 8 || !ticket.meets(difficulty) {
+                    continue;
+                }
+                let claim = trajectory.claim(weights.last().unwrap().hash()).unwrap();
+                let proven = challenged_steps(&ticket, claim.steps);
+                if bad.is_empty()
+                    || bad.contains(&(claim.steps - 1))
+                    || bad.iter().any(|b| proven.contains(b))
+                {
+                    return None;
+                }
+                let proof = trajectory
+                    .prove(&claim, &job.spec, &job.dataset, |i| {
+                        Ok(weights[i as usize].clone())
+                    })
+                    .ok()?;
+                verify_trajectory(&job.spec, &ctx, &progress, difficulty, &claim, &proof).ok()?;
+                return Some((
+                    Block {
+                        ctx,
+                        claim,
+                        proof,
+                        weights,
+                    },
+                    bad[0],
+                ));
+            }
+            None
+        })
+        .unwrap();
+    let Audit::Fraud(proof) = audit(&job, &block) else {
+        panic!("the replay missed the step outside the classes");
+    };
+    let span = SegmentSpan::of(&job.spec, proof.segment, block.claim.leaves()).unwrap();
+    assert!((span.first_step..span.first_step + span.steps()).contains(&u64::from(first_bad)));
+    let verdict =
+        verify_fraud(&job.spec, &block.ctx, &job.progress(), &block.claim, &proof).unwrap();
+    assert_eq!(
+        verdict.reason,
+        FraudReason::Label {
+            step: u64::from(first_bad),
+            label: 3
+        }
+    );
+    assert_eq!(verdict.steps, proof.batches.len() as u64);
+    // The sample forged: its dataset proof fails before its label counts.
+    let mut wrong = proof.clone();
+    let last = wrong.batches.last_mut().unwrap();
+    let at = last.iter().position(|o| o.sample[0] == 3).unwrap();
+    last[at].sample[1] ^= 1;
+    assert!(matches!(
+        check_fraud(&job, &block, &wrong),
+        Err(Error::ProofMismatch {
+            what: "dataset",
+            ..
+        })
+    ));
+    // A batch more after it, or the proof cut before it: refused.
+    let mut wrong = proof.clone();
+    wrong.batches.push(proof.batches[0].clone());
+    assert!(matches!(
+        check_fraud(&job, &block, &wrong),
+        Err(Error::BatchCount { .. } | Error::Label { .. })
+    ));
+    if proof.batches.len() > 1 {
+        let mut wrong = proof.clone();
+        wrong.batches.pop();
+        assert!(matches!(
+            check_fraud(&job, &block, &wrong),
+            Err(Error::BatchCount { .. })
+        ));
     }
 }
 

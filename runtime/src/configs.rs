@@ -224,6 +224,7 @@ impl pallet_upow_training::Config for Runtime {
     type TargetBlockTime = TargetBlockTime;
     type MinDifficulty = MinDifficulty;
     type Penalty = Staking;
+    type Clawback = crate::Rewards;
     type MaxDisputeWindow = MaxDisputeWindow;
     type FraudPayoutCap = FraudPayoutCap;
     type FraudReward = FraudReward;
@@ -320,6 +321,9 @@ parameter_types! {
     pub const DecayPerEra: Perbill = Perbill::from_percent(10);
     /// Share of each block reward that goes to the validators.
     pub const ValidatorShare: Perbill = Perbill::from_percent(20);
+    /// Blocks whose author's reward a fraud proof can claw back: the
+    /// longest dispute window and the block a proof arrives in.
+    pub const RewardHistory: BlockNumber = MaxDisputeWindow::get() + 1;
 }
 
 impl pallet_upow_rewards::Config for Runtime {
@@ -331,6 +335,7 @@ impl pallet_upow_rewards::Config for Runtime {
     type BlocksPerEra = BlocksPerEra;
     type DecayPerEra = DecayPerEra;
     type ValidatorShare = ValidatorShare;
+    type RewardHistory = RewardHistory;
     type WeightInfo = pallet_upow_rewards::weights::SubstrateWeight<Runtime>;
     #[cfg(feature = "runtime-benchmarks")]
     type BenchmarkHelper = crate::benchmarks::RewardsHelper;

@@ -1,9 +1,12 @@
 //! Model integrity through the real runtime (docs/protocol.md §4, §8 P4):
 //! a block with one planted jump that the spot checks miss is accepted,
 //! then proven wrong by a fraud proof from a replay. The author's whole
-//! bond is slashed and it is suspended, the job rolls back to the honest
-//! weights and training goes on, the author of a later block of the job is
-//! paid from the slash, and the poster pays for no discarded step. Wrong
+//! bond is slashed, its reward for the block clawed back, and it is
+//! suspended; the job rolls back to the honest weights and training goes
+//! on, the author of a later block of the job is paid from the slash only,
+//! and the poster pays for no discarded step. A coalition that builds later
+//! blocks on its own planted jump, owed far more than its bond at a
+//! victim's price, ends half its bond down (A14). Wrong
 //! fraud proofs — against an honest block, a wrong segment, a settled
 //! block, with malformed data — are refused with their errors, and move
 //! nothing but their sender's fee.
@@ -152,7 +155,7 @@ fn try_mine(
 struct Chain {
     number: u32,
     parent: H256,
-    /// Block rewards minted to each author so far.
+    /// Block rewards minted to each author so far, less those clawed back.
     rewards: std::collections::BTreeMap<upow_runtime::AccountId, u128>,
 }
 
@@ -165,7 +168,7 @@ impl Chain {
         }
     }
 
-    /// Block rewards `pair` received in the blocks built so far.
+    /// Block rewards `pair` received in the blocks built so far and kept.
     fn rewards_of(&self, pair: &sr25519::Pair) -> u128 {
         self.rewards.get(&account(pair)).copied().unwrap_or(0)
     }
@@ -197,15 +200,29 @@ impl Chain {
         }
         self.parent = Executive::finalize_block().hash();
         for record in System::events() {
-            if let upow_runtime::RuntimeEvent::Rewards(pallet_upow_rewards::Event::Rewarded {
-                author,
-                author_amount,
-                ..
-            }) = record.event
-            {
-                *self.rewards.entry(author).or_default() += author_amount;
+            match record.event {
+                upow_runtime::RuntimeEvent::Rewards(pallet_upow_rewards::Event::Rewarded {
+                    author,
+                    author_amount,
+                    ..
+                }) => *self.rewards.entry(author).or_default() += author_amount,
+                upow_runtime::RuntimeEvent::Rewards(pallet_upow_rewards::Event::ClawedBack {
+                    author,
+                    amount,
+                    ..
+                }) => *self.rewards.entry(author).or_default() -= amount,
+                _ => {}
             }
         }
+    }
+
+    /// Mines and imports the next block of `job` by `author`, trained on
+    /// from `previous`'s final weights (the job's current ones).
+    fn build_on(&mut self, author: &sr25519::Pair, job: JobId, previous: &Mined) -> Mined {
+        let steps = Training::work(job).unwrap().steps;
+        let mined = mine(author, job, self.parent, &previous.last, steps, None);
+        self.block(author, job, &mined, vec![]);
+        mined
     }
 
     /// Mines and imports a block of the house job by `author` from
@@ -239,10 +256,8 @@ fn admit_miner(pair: &sr25519::Pair) {
 }
 
 /// Genesis plus: Charlie and Dave endowed, Charlie admitted as a second
-/// miner, and Bob's job (the house job's model on the same data, paid) —
-/// one that can be mined on `parent`: its initial weights come from the
-/// chain's hashes, and a draw that trains into degenerate steps (a dead
-/// layer on this small dataset) is cancelled and posted again.
+/// miner, and Bob's job (the house job's model on the same data, paid at
+/// [`PRICE`]) that can be mined on `parent` ([`post_minable`]).
 fn setup(parent: H256) -> JobId {
     for pair in [charlie(), dave()] {
         assert_ok!(Balances::force_set_balance(
@@ -252,20 +267,28 @@ fn setup(parent: H256) -> JobId {
         ));
     }
     admit_miner(&charlie());
+    post_minable(parent, &bob(), PRICE, BUDGET)
+}
+
+/// `poster`'s job of the house job's model on the same data, at `price`
+/// per step — one that can be mined on `parent`: its initial weights come
+/// from the chain's hashes, and a draw that trains into degenerate steps
+/// (a dead layer on this small dataset) is cancelled and posted again.
+fn post_minable(parent: H256, poster: &sr25519::Pair, price: u128, budget: u128) -> JobId {
     for _ in 0..8 {
         let job = pallet_upow_jobs::NextJobId::<Runtime>::get();
         assert_ok!(RuntimeCall::Jobs(pallet_upow_jobs::Call::post_job {
             spec: spec().into(),
-            price_per_step: PRICE,
-            budget: BUDGET,
+            price_per_step: price,
+            budget,
             target_loss: None,
         })
-        .dispatch(RuntimeOrigin::signed(account(&bob()))));
+        .dispatch(RuntimeOrigin::signed(account(poster))));
         if try_mine(&alice(), job, parent, &initial(job), 0, None).is_some() {
             return job;
         }
         assert_ok!(Jobs::cancel_job(
-            RuntimeOrigin::signed(account(&bob())),
+            RuntimeOrigin::signed(account(poster)),
             job
         ));
     }
@@ -342,6 +365,7 @@ fn a_planted_jump_is_proven_the_author_slashed_and_the_job_rolled_back() {
         let w0 = initial(job);
         let bob_free = Balances::balance(&account(&bob));
         let alice_bond = Staking::ledger(&account(&alice)).unwrap().active;
+        let alice_free = Balances::balance(&account(&alice));
         let treasury_before = treasury();
 
         // Block 2: Alice trains Bob's job with a planted jump at leaf 3
@@ -355,17 +379,11 @@ fn a_planted_jump_is_proven_the_author_slashed_and_the_job_rolled_back() {
             Jobs::job_info(job).unwrap().pending,
             PRICE * u128::from(bad.claim.steps)
         );
+        let bad_reward = Balances::balance(&account(&alice)) - alice_free;
+        assert!(bad_reward > 0);
 
         // Block 3: Charlie trains on from Alice's (planted) weights.
-        let later = mine(
-            &charlie,
-            job,
-            chain.parent,
-            &bad.last,
-            after_bad.steps,
-            None,
-        );
-        chain.block(&charlie, job, &later, vec![]);
+        let later = chain.build_on(&charlie, job, &bad);
         let charlie_owed = PRICE * u128::from(later.claim.steps);
         let charlie_free = Balances::balance(&account(&charlie)) - chain.rewards_of(&charlie);
         let dave_free = Balances::balance(&account(&dave));
@@ -400,22 +418,30 @@ fn a_planted_jump_is_proven_the_author_slashed_and_the_job_rolled_back() {
             .expect("FraudProven");
         assert_eq!(proven, (2, 2, alice_bond, 0));
 
-        // The author: whole bond slashed, suspended.
+        // The author: whole bond slashed, its reward for the discarded
+        // block clawed back, suspended.
         assert!(Staking::ledger(&account(&alice)).is_none());
         assert_eq!(Staking::account_of(&alice.public().0), None);
+        assert_eq!(Balances::balance(&account(&alice)), alice_free);
+        assert!(events.iter().any(|e| e.event
+            == upow_runtime::RuntimeEvent::Rewards(pallet_upow_rewards::Event::ClawedBack {
+                block: 2,
+                author: account(&alice),
+                amount: bad_reward,
+                shortfall: 0,
+            })));
         // Of the payable half of the slash, Charlie was paid for his
-        // discarded block (the rest of it, if any, from his reservation);
-        // Dave got the reporter's share of what was left of that half (and
-        // paid no fee); Bob, the poster, nothing from the slash: his
+        // discarded block as far as it goes (never from the escrow); Dave
+        // got the reporter's share of what was left of that half (and paid
+        // no fee); Bob, the poster, nothing from the slash: all his
         // reservations went back to the job's budget. The treasury got the
         // rest: at least half the bond, whoever of these four is Alice.
         let payable = upow_runtime::configs::FraudPayoutCap::get().mul_floor(alice_bond);
         let from_slash = charlie_owed.min(payable);
-        let from_escrow = charlie_owed - from_slash;
         let reward = upow_runtime::configs::FraudReward::get().mul_floor(payable - from_slash);
         assert_eq!(
             Balances::balance(&account(&charlie)) - chain.rewards_of(&charlie),
-            charlie_free + charlie_owed
+            charlie_free + from_slash
         );
         assert_eq!(Balances::balance(&account(&dave)), dave_free + reward);
         assert_eq!(Balances::balance(&account(&bob)), bob_free);
@@ -425,13 +451,12 @@ fn a_planted_jump_is_proven_the_author_slashed_and_the_job_rolled_back() {
             to_treasury >= alice_bond / 2,
             "{to_treasury} of {alice_bond}"
         );
-        // The job is back at W_0 with its whole budget but what paid
-        // Charlie beyond the slash; nothing pending.
+        // The job is back at W_0 with its whole budget; nothing pending.
         let work = Training::work(job).unwrap();
         assert_eq!((work.weights, work.steps), (w0.hash(), 0));
         let info = Jobs::job_info(job).unwrap();
-        assert_eq!((info.budget_left, info.pending), (BUDGET - from_escrow, 0));
-        assert_eq!(escrow(&bob), BUDGET - from_escrow);
+        assert_eq!((info.budget_left, info.pending), (BUDGET, 0));
+        assert_eq!(escrow(&bob), BUDGET);
         assert_eq!(info.status, JobStatus::Open);
         assert!(pallet_upow_training::Disputable::<Runtime>::get(2).is_none());
         assert!(pallet_upow_training::Disputable::<Runtime>::get(3).is_none());
@@ -446,8 +471,7 @@ fn a_planted_jump_is_proven_the_author_slashed_and_the_job_rolled_back() {
         );
         let paid = PRICE * u128::from(honest.claim.steps);
         // Past the dispute window the block settles and Charlie is paid:
-        // with what his discarded block took beyond the slash, all Bob
-        // ever paid.
+        // all Bob ever paid.
         let mut house = house;
         for _ in 0..DISPUTE_WINDOW {
             house = chain.house_block(&charlie, &house, Training::work(0).unwrap().steps, vec![]);
@@ -455,12 +479,84 @@ fn a_planted_jump_is_proven_the_author_slashed_and_the_job_rolled_back() {
         assert!(pallet_upow_training::Disputable::<Runtime>::get(5).is_none());
         assert_eq!(
             Balances::balance(&account(&charlie)) - chain.rewards_of(&charlie),
-            charlie_free + charlie_owed + paid
+            charlie_free + from_slash + paid
         );
-        assert_eq!(escrow(&bob), BUDGET - from_escrow - paid);
+        assert_eq!(escrow(&bob), BUDGET - paid);
         let info = upow_runtime::apis::job_info(job).unwrap();
         assert_eq!(info.settled_steps, u64::from(honest.claim.steps));
         assert_eq!(info.settled_weights, honest.claim.final_weights);
+    });
+}
+
+/// Everything `pairs` own: free and held (their bonds).
+fn wealth(pairs: &[&sr25519::Pair]) -> u128 {
+    pairs
+        .iter()
+        .map(|p| Balances::total_balance(&account(p)))
+        .sum()
+}
+
+/// A14 (docs/v3.md §9.1): Alice plants a jump in Dave's job, priced far
+/// above her bond, and Charlie — her second key — trains on from the
+/// planted weights and reports her. Before the fix Charlie's discarded
+/// block was paid from the slash and then from Dave's escrow, so the
+/// coalition netted `owed − B`. Now it is paid from the slash only, and
+/// Alice's reward for her block is clawed back: the coalition ends at
+/// least half the bond below its start (counting only the block rewards
+/// its kept blocks earned by their tickets), and Dave gets all his
+/// reservations back.
+#[test]
+fn a_coalition_owed_far_more_than_its_bond_at_a_victims_price_still_loses_half_of_it() {
+    ext().execute_with(|| {
+        let mut chain = Chain::new();
+        let (alice, charlie, dave) = (alice(), charlie(), dave());
+        System::set_block_number(0);
+        let house = chain.house_block(&alice, &start_weights(), 0, vec![]);
+        // Charlie admitted, Dave's job at a price that makes any block of
+        // it owed many bonds.
+        setup(chain.parent);
+        let bond = Staking::ledger(&account(&alice)).unwrap().active;
+        let price = 10 * bond;
+        let budget = 500_000 * UNIT;
+        let job = post_minable(chain.parent, &dave, price, budget);
+        let w0 = initial(job);
+        let coalition = [&alice, &charlie];
+        let start = wealth(&coalition) - chain.rewards_of(&alice) - chain.rewards_of(&charlie);
+        let dave_wealth = wealth(&[&dave]);
+
+        let bad = mine(&alice, job, chain.parent, &w0, 0, Some(3));
+        chain.block(&alice, job, &bad, vec![]);
+        keep_segments(2, &bad);
+        let later = chain.build_on(&charlie, job, &bad);
+        let owed = price * u128::from(later.claim.steps);
+        assert!(owed >= 10 * bond, "owed {owed}, bond {bond}");
+
+        let Audit::Fraud(proof) = audit(2, &w0) else {
+            panic!("the audit missed the jump");
+        };
+        chain.house_block(
+            &charlie,
+            &house,
+            Training::work(0).unwrap().steps,
+            vec![signed(&charlie, report(2, proof), 0)],
+        );
+        assert!(System::events().iter().any(|e| matches!(
+            e.event,
+            upow_runtime::RuntimeEvent::Training(pallet_upow_training::Event::FraudProven {
+                block: 2,
+                ..
+            })
+        )));
+        let end = wealth(&coalition) - chain.rewards_of(&alice) - chain.rewards_of(&charlie);
+        assert!(
+            end + bond / 2 <= start,
+            "the coalition went from {start} to {end} with a bond of {bond}"
+        );
+        // Dave paid for nothing: his whole budget is back in the escrow.
+        assert_eq!(escrow(&dave), budget);
+        assert_eq!(wealth(&[&dave]), dave_wealth);
+        let info = Jobs::job_info(job).unwrap();
+        assert_eq!((info.budget_left, info.pending), (budget, 0));
     });
 }
 

@@ -50,6 +50,7 @@ fn homes() -> BTreeSet<&'static str> {
         rule!("pallet_upow_training::Pallet::report_fraud" => Training::report_fraud),
         rule!("pallet_upow_training::split_slash" =>
             pallet_upow_training::split_slash::<upow_runtime::AccountId>),
+        rule!("pallet_upow_rewards::Pallet::do_claw_back" => Rewards::do_claw_back),
         rule!("upow_puzzle::JobSpec::validate" => upow_puzzle::JobSpec::validate),
         rule!("upow_runtime::configs::JobLimits::check" =>
             <upow_runtime::configs::JobLimits as upow_primitives::traits::JobLimits>::check),

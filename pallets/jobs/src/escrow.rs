@@ -182,35 +182,17 @@ impl<T: Config> Pallet<T> {
     }
 
     /// Settles the books of `job` after a fraud proof rolled its progress
-    /// back (the training pallet has restored it). Of the payments
-    /// `released` (reserved for the discarded blocks), `from_escrow` are
-    /// paid to their authors (what the slash could not cover); the rest
-    /// goes back to the budget of a job in the market — which opens again
-    /// if it was settling — or to the poster of an ended job.
-    pub(crate) fn do_roll_back(
-        job: JobId,
-        released: BalanceOf<T>,
-        from_escrow: &[(T::AccountId, BalanceOf<T>)],
-    ) {
+    /// back (the training pallet has restored it). The payments `released`
+    /// (reserved for the discarded blocks) go back to the budget of a job in
+    /// the market — which opens again if it was settling — or to the poster
+    /// of an ended job: the escrow pays nothing for a discarded step.
+    pub(crate) fn do_roll_back(job: JobId, released: BalanceOf<T>) {
         let Some(mut info) = Jobs::<T>::get(job) else {
             return;
         };
         let steps = T::Progress::progress(job).map_or(0, |p| p.steps);
-        let mut released = released.min(info.pending);
+        let released = released.min(info.pending);
         info.pending = info.pending.saturating_sub(released);
-        for (author, due) in from_escrow {
-            let due = (*due).min(released);
-            let (_, paid) = Self::pay_from_escrow(&info, author, due);
-            released = released.saturating_sub(paid);
-            if !paid.is_zero() {
-                Self::deposit_event(Event::JobPaid {
-                    job,
-                    author: author.clone(),
-                    steps: 0,
-                    amount: paid,
-                });
-            }
-        }
         Self::deposit_event(Event::JobRolledBack {
             job,
             steps,

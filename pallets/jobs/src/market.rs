@@ -361,17 +361,12 @@ impl<T: Config> JobSchedule<T::AccountId> for Pallet<T> {
         T::WeightInfo::on_progress().saturating_add(T::Progress::progress_weight())
     }
 
-    fn on_rolled_back(job: JobId, released: u128, from_escrow: &[(T::AccountId, u128)]) {
-        let from_escrow: Vec<(T::AccountId, BalanceOf<T>)> = from_escrow
-            .iter()
-            .map(|(who, due)| (who.clone(), (*due).unique_saturated_into()))
-            .collect();
-        Self::do_roll_back(job, released.unique_saturated_into(), &from_escrow)
+    fn on_rolled_back(job: JobId, released: u128) {
+        Self::do_roll_back(job, released.unique_saturated_into())
     }
 
     fn on_rolled_back_weight() -> Weight {
-        // The record, and one escrow payment per discarded block at most
-        // (bounded by the caller's window).
+        // The record and its budget.
         T::DbWeight::get()
             .reads_writes(2, 2)
             .saturating_add(T::Progress::progress_weight())

@@ -39,6 +39,17 @@
 //! minted (a brand-new account below the existential deposit) goes to the
 //! author too; what cannot be minted to the author is not minted.
 //!
+//! ## Clawback
+//!
+//! The pallet remembers what it minted to the author of each of the last
+//! [`Config::RewardHistory`] blocks ([`AuthorRewards`]). A fraud proof that
+//! discards a block's training takes that reward back
+//! ([`upow_primitives::traits::RewardClawback`], called by the training
+//! pallet): it is burned from the author's free balance as far as it goes,
+//! and what the author has already spent is taken from its slashed bond by
+//! the fraud game (docs/protocol.md §8, P4). [`TotalClawedBack`] counts
+//! what was burned.
+//!
 //! Invariants: [`TotalMinted`] is at most [`Pallet::scheduled_total`] of the
 //! current block, and total issuance is the genesis issuance plus
 //! [`TotalMinted`] (plus or minus what other pallets mint or burn).
@@ -70,6 +81,7 @@ use sp_runtime::{
     traits::{Saturating, UniqueSaturatedInto, Zero},
     PerThing, Perbill,
 };
+use upow_primitives::traits::{Clawback, RewardClawback};
 
 /// The balance type of the reward currency.
 pub type BalanceOf<T> =
@@ -144,6 +156,11 @@ pub mod pallet {
         #[pallet::constant]
         type ValidatorShare: Get<Perbill>;
 
+        /// Blocks for which the author's reward is remembered, and can be
+        /// clawed back: at least the longest dispute window plus one.
+        #[pallet::constant]
+        type RewardHistory: Get<BlockNumberFor<Self>>;
+
         /// Weights of the hooks.
         type WeightInfo: WeightInfo;
 
@@ -155,6 +172,17 @@ pub mod pallet {
     /// Everything this pallet has minted.
     #[pallet::storage]
     pub type TotalMinted<T: Config> = StorageValue<_, BalanceOf<T>, ValueQuery>;
+
+    /// What the author of each of the last [`Config::RewardHistory`] blocks
+    /// was minted for it (until clawed back).
+    #[pallet::storage]
+    pub type AuthorRewards<T: Config> =
+        StorageMap<_, Twox64Concat, BlockNumberFor<T>, (T::AccountId, BalanceOf<T>), OptionQuery>;
+
+    /// Everything clawed back (burned) from the authors of blocks whose
+    /// training a fraud proof discarded.
+    #[pallet::storage]
+    pub type TotalClawedBack<T: Config> = StorageValue<_, BalanceOf<T>, ValueQuery>;
 
     /// The current era and its per-block reward (set at the first block).
     #[pallet::storage]
@@ -174,6 +202,19 @@ pub mod pallet {
             /// Minted to the validators, all together.
             validators_amount: BalanceOf<T>,
         },
+        /// A block's training was discarded by a fraud proof: its author's
+        /// reward was taken back.
+        ClawedBack {
+            /// The block.
+            block: BlockNumberFor<T>,
+            /// Its author.
+            author: T::AccountId,
+            /// Burned from the author's free balance.
+            amount: BalanceOf<T>,
+            /// What the author had already spent (taken from its slashed
+            /// bond by the fraud game).
+            shortfall: BalanceOf<T>,
+        },
         /// A new era began.
         NewEra {
             /// The era.
@@ -186,18 +227,28 @@ pub mod pallet {
     #[pallet::hooks]
     impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
         fn on_initialize(_n: BlockNumberFor<T>) -> Weight {
-            // `on_finalize` does the work; its weight is registered here.
+            // `on_finalize` does the work; its weight is registered here:
+            // the benchmarked minting, and the record of the author's reward
+            // written and the one fallen out of the history removed.
             T::WeightInfo::on_finalize(T::MaxValidators::get())
+                .saturating_add(T::DbWeight::get().writes(2))
         }
 
         fn on_finalize(n: BlockNumberFor<T>) {
             Self::reward_block(n);
+            if let Some(old) = n.checked_sub(&T::RewardHistory::get()) {
+                AuthorRewards::<T>::remove(old);
+            }
         }
 
         fn integrity_test() {
             assert!(
                 !T::BlocksPerEra::get().is_zero(),
                 "BlocksPerEra must be positive"
+            );
+            assert!(
+                !T::RewardHistory::get().is_zero(),
+                "RewardHistory must be positive"
             );
         }
 
@@ -239,6 +290,9 @@ impl<T: Config> Pallet<T> {
         }
         let minted = author_amount.saturating_add(validators_amount);
         TotalMinted::<T>::mutate(|t| *t = t.saturating_add(minted));
+        if !author_amount.is_zero() {
+            AuthorRewards::<T>::insert(n, (author.clone(), author_amount));
+        }
         Self::deposit_event(Event::Rewarded {
             author,
             author_amount,
@@ -381,6 +435,39 @@ impl<T: Config> Pallet<T> {
         T::FindAuthor::find_author(digest.logs.iter().filter_map(|d| d.as_pre_runtime()))
     }
 
+    /// Takes back the reward of `block` from `author` (see
+    /// [`RewardClawback`]): burns it from the author's free balance as far
+    /// as it goes, forgets it, and returns what was burned and what was not.
+    pub fn do_claw_back(block: BlockNumberFor<T>, author: &T::AccountId) -> Clawback {
+        let Some((rewarded, amount)) = AuthorRewards::<T>::get(block) else {
+            return Clawback::default();
+        };
+        if &rewarded != author {
+            return Clawback::default();
+        }
+        AuthorRewards::<T>::remove(block);
+        let burned = <T::Currency as fungible::Mutate<_>>::burn_from(
+            author,
+            amount,
+            frame_support::traits::tokens::Preservation::Expendable,
+            frame_support::traits::tokens::Precision::BestEffort,
+            frame_support::traits::tokens::Fortitude::Polite,
+        )
+        .unwrap_or_else(|_| Zero::zero());
+        let shortfall = amount.saturating_sub(burned);
+        TotalClawedBack::<T>::mutate(|t| *t = t.saturating_add(burned));
+        Self::deposit_event(Event::ClawedBack {
+            block,
+            author: author.clone(),
+            amount: burned,
+            shortfall,
+        });
+        Clawback {
+            recovered: burned.unique_saturated_into(),
+            shortfall: shortfall.unique_saturated_into(),
+        }
+    }
+
     /// Checks the pallet's invariants.
     #[cfg(any(feature = "try-runtime", test))]
     pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
@@ -391,6 +478,28 @@ impl<T: Config> Pallet<T> {
         if let Some(era) = CurrentEra::<T>::get() {
             ensure!(era.reward <= T::InitialReward::get(), "reward grew");
         }
+        ensure!(
+            TotalClawedBack::<T>::get() <= minted,
+            "clawed back more than was minted"
+        );
+        ensure!(
+            AuthorRewards::<T>::iter().count() as u128
+                <= T::RewardHistory::get().unique_saturated_into(),
+            "remembers more rewards than its history"
+        );
         Ok(())
+    }
+}
+
+impl<T: Config> RewardClawback<T::AccountId, BlockNumberFor<T>> for Pallet<T> {
+    fn claw_back(block: BlockNumberFor<T>, author: &T::AccountId) -> Clawback {
+        Self::do_claw_back(block, author)
+    }
+
+    fn claw_back_weight() -> Weight {
+        // The record read and removed, the author's account read and
+        // written, the total updated; a burn's arithmetic is negligible
+        // beside them.
+        T::DbWeight::get().reads_writes(3, 3)
     }
 }

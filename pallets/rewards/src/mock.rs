@@ -49,6 +49,7 @@ parameter_types! {
     pub static BlocksPerEra: u64 = 10;
     pub static DecayPerEra: Perbill = Perbill::from_percent(10);
     pub static ValidatorShare: Perbill = Perbill::from_percent(30);
+    pub static RewardHistory: u64 = 5;
 }
 
 #[derive_impl(pallet_balances::config_preludes::TestDefaultConfig)]
@@ -96,6 +97,7 @@ impl pallet_upow_rewards::Config for Test {
     type BlocksPerEra = BlocksPerEra;
     type DecayPerEra = DecayPerEra;
     type ValidatorShare = ValidatorShare;
+    type RewardHistory = RewardHistory;
     type WeightInfo = ();
     #[cfg(feature = "runtime-benchmarks")]
     type BenchmarkHelper = MockBenchmarkHelper;

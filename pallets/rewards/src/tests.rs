@@ -276,7 +276,12 @@ fn on_initialize_registers_the_worst_case_weight() {
     new_test_ext().execute_with(|| {
         assert_eq!(
             Rewards::on_initialize(1),
-            <() as WeightInfo>::on_finalize(MaxValidators::get())
+            <() as WeightInfo>::on_finalize(MaxValidators::get()).saturating_add(
+                <<Test as frame_system::Config>::DbWeight as Get<
+                    frame_support::weights::RuntimeDbWeight,
+                >>::get()
+                .writes(2)
+            )
         );
     });
 }
@@ -298,6 +303,76 @@ fn issuance_is_genesis_plus_minted() {
             Rewards::do_try_state().unwrap();
         }
         Validators::set(vec![]);
+    });
+}
+
+/// A fraud proof discards block `n`'s training: its author's reward is
+/// burned from its free balance (what it spent is the shortfall), once, and
+/// only the author's; blocks older than the history are forgotten.
+#[test]
+fn a_discarded_blocks_reward_is_clawed_back_from_its_author_once() {
+    use upow_primitives::traits::{Clawback, RewardClawback};
+    new_test_ext().execute_with(|| {
+        let genesis = issuance();
+        for n in 1..=4 {
+            run_block(n, Some(7));
+        }
+        let reward = free(7) - ENDOWMENT;
+        assert_eq!(reward, 4 * 1_000);
+        // Not its block, or no such block: nothing.
+        assert_eq!(Rewards::claw_back(2, &8), Clawback::default());
+        assert_eq!(Rewards::claw_back(9, &7), Clawback::default());
+        // Block 2's reward back, all of it.
+        assert_eq!(
+            Rewards::claw_back(2, &7),
+            Clawback {
+                recovered: 1_000,
+                shortfall: 0
+            }
+        );
+        assert!(reward_events().contains(&E::ClawedBack {
+            block: 2,
+            author: 7,
+            amount: 1_000,
+            shortfall: 0
+        }));
+        assert_eq!(free(7), ENDOWMENT + 3 * 1_000);
+        // Once.
+        assert_eq!(Rewards::claw_back(2, &7), Clawback::default());
+        // Spent: what is left is burned, the rest is the shortfall.
+        assert_eq!(
+            <Balances as frame_support::traits::fungible::Mutate<_>>::transfer(
+                &7,
+                &8,
+                ENDOWMENT + 2_600,
+                frame_support::traits::tokens::Preservation::Expendable,
+            )
+            .map(|_| ()),
+            Ok(())
+        );
+        assert_eq!(
+            Rewards::claw_back(3, &7),
+            Clawback {
+                recovered: 400,
+                shortfall: 600
+            }
+        );
+        assert_eq!(free(7), 0);
+        assert_eq!(TotalClawedBack::<Test>::get(), 1_400);
+        assert_eq!(
+            issuance(),
+            genesis + TotalMinted::<Test>::get() - TotalClawedBack::<Test>::get()
+        );
+        Rewards::do_try_state().unwrap();
+        // The history keeps the last `RewardHistory` blocks only.
+        for n in 5..=10 {
+            run_block(n, Some(9));
+        }
+        assert!(AuthorRewards::<Test>::get(4).is_none());
+        assert!(AuthorRewards::<Test>::get(5).is_none());
+        assert!(AuthorRewards::<Test>::get(6).is_some());
+        assert_eq!(Rewards::claw_back(4, &7), Clawback::default());
+        Rewards::do_try_state().unwrap();
     });
 }
 

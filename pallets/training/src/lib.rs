@@ -28,10 +28,12 @@
 //!   [`DisputeWindow`] blocks ([`Disputable`]): the author's payment
 //!   is reserved, not paid, and anyone may prove the trajectory wrong with
 //!   a fraud proof ([`Pallet::report_fraud`], `upow_puzzle::verify_fraud`).
-//!   A valid proof slashes the author's whole bond (paying the authors of
-//!   the discarded later blocks of the job, the reporter and the poster),
-//!   suspends it, and rolls the job back to the bad block's start,
-//!   discarding every later block of that job. A block past the window
+//!   A valid proof slashes the author's whole bond (paying from it the
+//!   authors of the discarded later blocks of the job and the reporter, at
+//!   most half of it), claws back the author's rewards for its discarded
+//!   blocks, suspends it, and rolls the job back to the bad block's start,
+//!   discarding every later block of that job (their reserved payments go
+//!   back to the job). A block past the window
 //!   **settles**: its author is paid and the job's settled state advances.
 //!
 //! The node checks the cheap parts before execution (ticket, seal signature,
@@ -78,7 +80,7 @@ use frame_support::{
     ConsensusEngineId,
 };
 use upow_primitives::{
-    traits::{AuthorAdmission, FraudPenalty, OnJobReaped, ProgressOf},
+    traits::{AuthorAdmission, FraudPenalty, OnJobReaped, ProgressOf, RewardClawback},
     AuthorId, Hash, JobId, LossPoint, PreDigest, TrainingProgress,
 };
 use upow_puzzle::{Error as PuzzleError, FraudProof, TrajectoryProof};
@@ -139,6 +141,9 @@ pub mod pallet {
         type MinDifficulty: Get<u128>;
         /// Who pays for a proven fraud (the staking pallet).
         type Penalty: FraudPenalty<Self::AccountId>;
+        /// Takes back the block rewards of the offender's discarded blocks
+        /// (the rewards pallet).
+        type Clawback: RewardClawback<Self::AccountId, BlockNumberFor<Self>>;
         /// The longest dispute window a genesis may set, and the window when
         /// it sets none: blocks during which a block's trajectory may be
         /// proven wrong (and its payment is held). Bounds the weight of

@@ -97,7 +97,7 @@ impl JobSchedule<u64> for MockJobs {
     fn on_settled_weight() -> Weight {
         Weight::zero()
     }
-    fn on_rolled_back(job: JobId, released: u128, _from_escrow: &[(u64, u128)]) {
+    fn on_rolled_back(job: JobId, released: u128) {
         // The training pallet restores the progress before it reports the
         // rollback: read it as the jobs pallet does.
         let steps = crate::Jobs::<Test>::get(job).map_or(0, |p| p.steps);
@@ -192,6 +192,7 @@ impl pallet_upow_training::Config for Test {
     type TargetBlockTime = ConstU64<4000>;
     type MinDifficulty = frame_support::traits::ConstU128<1>;
     type Penalty = MockPenalty;
+    type Clawback = ();
     type MaxDisputeWindow = frame_support::traits::ConstU32<DISPUTE_WINDOW>;
     type FraudPayoutCap = FraudPayoutCap;
     type FraudReward = FraudReward;
