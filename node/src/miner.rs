@@ -132,9 +132,10 @@ where
     }
 }
 
-/// Degenerate steps on one parent after which the built-in miner passes a
-/// job over (honest jobs at batch ≥ 16: none in thousands of steps of every
-/// measured model, docs/benchmarks.md §Degeneracy).
+/// Degenerate steps (or steps outside the model's classes) on one parent
+/// after which the built-in miner passes a job over (honest jobs at batch
+/// ≥ 16: none in thousands of steps of every measured model,
+/// docs/benchmarks.md §Degeneracy).
 const MAX_DEGENERATE_STEPS: u32 = 64;
 
 fn mine<C, S>(
@@ -237,9 +238,20 @@ fn mine<C, S>(
                     wait_for_new_best(client.as_ref(), parent, &stopped);
                     break;
                 }
-                // A job whose steps often come out degenerate cannot make a
-                // block: mine another (the house job at worst).
-                Ok(None) if miner.degenerate_steps() >= MAX_DEGENERATE_STEPS => {
+                // A job whose steps often come out degenerate, or draw
+                // samples outside its model's classes, cannot make a block:
+                // mine another (the house job at worst).
+                Ok(None)
+                    if miner.degenerate_steps() >= MAX_DEGENERATE_STEPS
+                        || miner.outside_class_steps() >= MAX_DEGENERATE_STEPS =>
+                {
+                    log::info!(
+                        target: LOG_TARGET,
+                        "job {}: {} degenerate steps, {} steps outside its model's classes",
+                        job_work.job,
+                        miner.degenerate_steps(),
+                        miner.outside_class_steps()
+                    );
                     work.mark_unminable(job_work.job);
                     break;
                 }

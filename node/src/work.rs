@@ -82,12 +82,13 @@ where
     }
 
     /// Passes over `job` in [`WorkSource::pick_at`] for [`UNMINABLE_PAUSE`]
-    /// (its steps often come out degenerate: it cannot make a block). The
-    /// house job is never passed over: it is the last resort.
+    /// (its steps often come out degenerate, or draw samples outside its
+    /// model's classes: it cannot make a block). The house job is never
+    /// passed over: it is the last resort.
     pub fn mark_unminable(&self, job: JobId) {
         log::warn!(
             target: "upow::work",
-            "job {job}: its steps come out degenerate; passing it over for {}s",
+            "job {job} cannot make a block; passing it over for {}s",
             UNMINABLE_PAUSE.as_secs()
         );
         self.unminable.lock().insert(job, Instant::now());

@@ -176,7 +176,7 @@ fn stuck_jobs_expire_needed_weights_survive_pruning_and_safe_rpc_refuses_submiss
     assert_eq!(number_or_hex(&stuck_job["budgetLeft"]), 0);
     assert_eq!(stuck_job["steps"], json!(0));
     // The miner found the dead job unminable and passed it over; it expired.
-    assert!(node.log_contains(&format!("job {dead}: its steps come out degenerate")));
+    assert!(node.log_contains(&format!("job {dead} cannot make a block")));
     node.wait_for("the dead job to expire", MINUTE, |n| {
         status(n, dead) != "Open"
     });

@@ -163,8 +163,9 @@ pub trait RewardClawback<AccountId, BlockNumber> {
 pub struct Clawback {
     /// Burned from the author's free balance.
     pub recovered: u128,
-    /// The rest of the reward, which the author had already spent (the
-    /// fraud game takes it from the offender's slashed bond instead).
+    /// The rest of the reward, which the author had already spent (it
+    /// comes off what the fraud game pays out of the offender's slashed
+    /// bond).
     pub shortfall: u128,
 }
 

@@ -17,7 +17,8 @@
 //! degenerate step (docs/puzzle.md §9): at the step when the backend
 //! reports the step's statistics (the reference does), else when the won
 //! trajectory's proof is checked — one policy, as early as the backend
-//! allows.
+//! allows — and one whose next step draws a sample outside the model's
+//! classes (that step has no honest output, docs/puzzle.md §13).
 
 use alloc::{collections::BTreeMap, vec::Vec};
 
@@ -234,6 +235,10 @@ pub enum Restart {
     /// when the backend reports statistics, else when the won trajectory's
     /// proof is checked. A block of it would be invalid.
     Degenerate,
+    /// Its next step draws a sample whose label is not a class of the
+    /// model (docs/puzzle.md §1, §13): that step has no honest output, and
+    /// a trajectory through it can make no block.
+    OutsideClasses,
 }
 
 /// What one call of [`TrajectoryMiner::step`] did.
@@ -293,6 +298,7 @@ pub struct TrajectoryMiner<'a> {
     snapshots: Snapshots,
     current: Hash,
     degenerate: u32,
+    outside_classes: u32,
 }
 
 impl<'a> TrajectoryMiner<'a> {
@@ -321,6 +327,7 @@ impl<'a> TrajectoryMiner<'a> {
             difficulty,
             interval: snapshot_interval.max(1),
             degenerate: 0,
+            outside_classes: 0,
         }
     }
 
@@ -356,6 +363,14 @@ impl<'a> TrajectoryMiner<'a> {
         self.degenerate
     }
 
+    /// Trajectories abandoned at a step that draws a sample outside the
+    /// model's classes ([`Restart::OutsideClasses`]). Nonzero only on a job
+    /// whose dataset holds such labels; where it grows, a miner should
+    /// move on.
+    pub fn outside_class_restarts(&self) -> u32 {
+        self.outside_classes
+    }
+
     /// Runs one step on `backend` (which holds the trajectory's current
     /// weights) and says what came of it.
     pub fn step<B: StepBackend + ?Sized>(
@@ -367,8 +382,10 @@ impl<'a> TrajectoryMiner<'a> {
         }
         let index = self.trajectory.steps();
         let seed = self.trajectory.next_seed();
-        let batch = select_batch(self.job, self.dataset, &seed)
-            .map_err(|e| MiningError::Backend(e.into()))?;
+        let batch = match select_batch(self.job, self.dataset, &seed) {
+            Err(Error::Label { .. }) => return self.restart(backend, Restart::OutsideClasses),
+            batch => batch.map_err(|e| MiningError::Backend(e.into()))?,
+        };
         let report = backend
             .step(&batch, &seed, self.first_step + u64::from(index))
             .map_err(MiningError::Backend)?;
@@ -399,8 +416,12 @@ impl<'a> TrajectoryMiner<'a> {
         backend: &mut B,
         why: Restart,
     ) -> core::result::Result<MiningProgress, MiningError<B::Error>> {
-        if why == Restart::Degenerate {
-            self.degenerate = self.degenerate.saturating_add(1);
+        match why {
+            Restart::Degenerate => self.degenerate = self.degenerate.saturating_add(1),
+            Restart::OutsideClasses => {
+                self.outside_classes = self.outside_classes.saturating_add(1)
+            }
+            Restart::StepBound => {}
         }
         let mut ctx = *self.trajectory.context();
         ctx.salt = ctx.salt.wrapping_add(1);
@@ -540,6 +561,12 @@ impl<'a> ReferenceMiner<'a> {
     /// trajectory (the reference reports every step's statistics).
     pub fn degenerate_steps(&self) -> u32 {
         self.miner.degenerate_restarts()
+    }
+
+    /// Steps this miner could not take because their batch drew a sample
+    /// outside the model's classes, each of which restarted the trajectory.
+    pub fn outside_class_steps(&self) -> u32 {
+        self.miner.outside_class_restarts()
     }
 
     /// Runs up to `max_steps` steps; returns the proof as soon as a ticket

@@ -335,24 +335,50 @@ fn challenge_set_must_match() {
     assert_eq!(f.verify(&claim, &f.proof), Err(Error::EmptyTrajectory));
 }
 
+/// Where the reference-miner tests start: a 12-6-3 model at batch 16, its
+/// weights from seed 32×02, the job at 17 steps.
+struct MinerStart {
+    model: Model,
+    hyper: Hyperparams,
+    ctx: TrajectoryContext,
+    start: Weights,
+    progress: JobProgress,
+}
+
+impl MinerStart {
+    fn new() -> Self {
+        let model = Model::new(&[12, 6, 3]).unwrap();
+        let start = Weights::initial(&model, &[2; 32]);
+        Self {
+            hyper: Hyperparams::new(4, 2, 1000).unwrap(),
+            ctx: TrajectoryContext {
+                parent: [3; 32],
+                author: [4; 32],
+                job: 1,
+                salt: 0,
+            },
+            progress: JobProgress {
+                weights: start.hash(),
+                steps: 17,
+            },
+            model,
+            start,
+        }
+    }
+}
+
 #[test]
 fn reference_miner_produces_verifiable_blocks() {
     use upow_puzzle::mining::ReferenceMiner;
-    let model = Model::new(&[12, 6, 3]).unwrap();
-    let hyper = Hyperparams::new(4, 2, 1000).unwrap();
+    let MinerStart {
+        model,
+        hyper,
+        ctx,
+        start,
+        progress,
+    } = MinerStart::new();
     let dataset = dataset(12, 50, 3);
     let job = JobSpec::new(model.clone(), hyper, dataset.commitment()).unwrap();
-    let ctx = TrajectoryContext {
-        parent: [3; 32],
-        author: [4; 32],
-        job: 1,
-        salt: 0,
-    };
-    let start = Weights::initial(&model, &[2; 32]);
-    let progress = JobProgress {
-        weights: start.hash(),
-        steps: 17,
-    };
     // Snapshots every 3 steps: challenged weights are recomputed.
     let mut miner = ReferenceMiner::new(&job, &dataset, ctx, start, 17, 3);
     let mined = miner
@@ -379,6 +405,64 @@ fn reference_miner_produces_verifiable_blocks() {
     assert!(mined.claim.steps <= upow_puzzle::max_steps(25));
     assert_eq!(verified.final_weights, mined.final_weights.hash());
     assert_eq!(verified.steps, miner.steps());
+}
+
+/// On a dataset where a sample in eight is labelled outside the model's
+/// classes, the mining loop never errs on such a step: it restarts with
+/// the next salt and counts it, and a trajectory that avoids every such
+/// sample still wins and verifies. On one where every label is outside,
+/// it only restarts, so the node's miner can pass the job over.
+#[test]
+fn the_reference_miner_restarts_at_a_step_outside_the_classes() {
+    use upow_puzzle::mining::{
+        MiningProgress, ReferenceBackend, ReferenceMiner, Restart, TrajectoryMiner,
+    };
+    let MinerStart {
+        model,
+        hyper,
+        ctx,
+        start,
+        progress,
+    } = MinerStart::new();
+    let pixels: Vec<u8> = (0..200 * 12)
+        .map(|i| ((i * 31 + i / 7) % 256) as u8)
+        .collect();
+
+    let labels: Vec<u8> = (0..200)
+        .map(|i| if i % 8 == 0 { 3 } else { i as u8 % 3 })
+        .collect();
+    let dataset = Dataset::new(12, &labels, &pixels).unwrap();
+    let job = JobSpec::new(model.clone(), hyper, dataset.commitment()).unwrap();
+    let mut miner = ReferenceMiner::new(&job, &dataset, ctx, start.clone(), 17, 3);
+    let mined = miner
+        .run(16, 100_000)
+        .unwrap()
+        .expect("a trajectory clear of the bad samples wins");
+    assert!(miner.outside_class_steps() > 0);
+    assert_eq!(miner.salt(), miner.outside_class_steps());
+    verify_trajectory(
+        &job,
+        &mined.context,
+        &progress,
+        16,
+        &mined.claim,
+        &mined.proof,
+    )
+    .unwrap();
+
+    let labels = vec![7u8; 200];
+    let dataset = Dataset::new(12, &labels, &pixels).unwrap();
+    let job = JobSpec::new(model.clone(), hyper, dataset.commitment()).unwrap();
+    let mut backend = ReferenceBackend::new(model.clone(), hyper, start.clone());
+    let mut miner = TrajectoryMiner::new(&job, &dataset, ctx, start, 17, 4, 3);
+    for restarts in 1..=10 {
+        assert!(matches!(
+            miner.step(&mut backend),
+            Ok(MiningProgress::Restarted(Restart::OutsideClasses))
+        ));
+        assert_eq!(miner.outside_class_restarts(), restarts);
+        assert_eq!(miner.salt(), restarts);
+    }
 }
 
 #[test]

@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 mod vectors;
 
 use upow_puzzle::{
-    batch_indices, challenged_steps,
+    audit_trajectory,
+    batch::select_batch,
+    batch_indices, challenged_steps, evaluate,
     hash::Hash,
     loss::softmax_row,
     max_steps,
@@ -22,8 +24,9 @@ use upow_puzzle::{
     pow::meets_difficulty,
     prng::{derive_key, draw, Purpose},
     rounding::MASTER_MAX,
-    Batch, Hyperparams, Model, Seed, StepStats, Ticket, TrainingStep, Trajectory,
-    TrajectoryContext, Weights,
+    segment::segment_log2,
+    segment_roots, verify_fraud, Audit, Batch, Dataset, FraudReason, Hyperparams, JobProgress,
+    JobSpec, Model, Seed, StepStats, Ticket, TrainingStep, Trajectory, TrajectoryContext, Weights,
 };
 
 fn hex(bytes: &[u8]) -> String {
@@ -185,39 +188,111 @@ fn computed() -> BTreeMap<&'static str, String> {
     assert!(saturated > 0, "the clamp vector must clamp");
     v.insert("step_clamp_after", hex(&out.weights.encode()));
     v.insert("step_clamp_saturated", saturated.to_string());
+    evaluation_vectors(&mut v);
+    fraud_segment0_vectors(&mut v, &seed_ctx());
     v
 }
 
-/// `name = value` lines of the vectors block in docs/puzzle.md.
-fn documented() -> BTreeMap<String, String> {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/puzzle.md"))
-        .expect("docs/puzzle.md");
-    let block = doc
-        .split("<!-- vectors:begin -->")
-        .nth(1)
-        .and_then(|rest| rest.split("<!-- vectors:end -->").next())
-        .expect("vectors block in docs/puzzle.md");
-    let mut values: BTreeMap<String, String> = BTreeMap::new();
-    let mut last: Option<String> = None;
-    for line in block.lines().map(str::trim) {
-        if let Some((name, value)) = line.split_once(" = ") {
-            values.insert(name.trim().to_string(), value.trim().to_string());
-            last = Some(name.trim().to_string());
-        } else if let (Some(name), true) = (
-            &last,
-            line.starts_with("  ")
-                || line.chars().all(|c| c.is_ascii_hexdigit()) && !line.is_empty(),
-        ) {
-            // Continuation of a long hex value.
-            if let Some(v) = values.get_mut(name) {
-                v.push_str(line);
-            }
-        }
+/// The context of `seed_example`.
+fn seed_ctx() -> TrajectoryContext {
+    TrajectoryContext {
+        parent: [1; 32],
+        author: [2; 32],
+        job: 3,
+        salt: 5,
     }
-    values
+}
+
+/// §10: ten samples of the 16-8-4 model in chunks of 4 (the last one of
+/// 2 rows) and in one chunk of 16 (10 rows): `correct,loss` of each.
+fn evaluation_vectors(v: &mut BTreeMap<&'static str, String>) {
+    let model = Model::new(&[16, 8, 4]).unwrap();
+    let weights = Weights::initial(&model, &[5; 32]);
+    let set = Batch {
+        inputs: (0..160u32).map(|i| (37 * i % 256) as u8).collect(),
+        labels: (0..10u8).map(|i| i % 4).collect(),
+    };
+    for (name, chunk) in [("eval_chunks_4", 4), ("eval_chunks_16", 16)] {
+        let eval = evaluate(&model, &weights, &set, chunk);
+        assert_eq!(eval.total, 10);
+        v.insert(name, format!("{},{}", eval.correct, eval.loss));
+    }
+}
+
+/// §13: the fraud proof of segment 0, whose start needs no Merkle proof.
+/// A 1100-step trajectory of the 16-8-4 model at batch 16 over 64 samples
+/// (`x_j = 37·j mod 256`, labels `j mod 4`), `T = 100 000`, `m = 4`, from
+/// `Weights::initial(model, 32×05)` at global step 0, in the context of
+/// `seed_example`, with leaf 1 replaced by the initial weights of seed
+/// 32×09: `a`, `K`, the proof's batches and start siblings, then the root
+/// the replay of segment 0 reaches.
+fn fraud_segment0_vectors(v: &mut BTreeMap<&'static str, String>, ctx: &TrajectoryContext) {
+    let model = Model::new(&[16, 8, 4]).unwrap();
+    let labels: Vec<u8> = (0..64u8).map(|j| j % 4).collect();
+    let pixels: Vec<u8> = (0..64 * 16u32).map(|j| (37 * j % 256) as u8).collect();
+    let dataset = Dataset::new(16, &labels, &pixels).unwrap();
+    let hyper = Hyperparams::new(4, 4, 100_000).unwrap();
+    let spec = JobSpec::new(model.clone(), hyper, dataset.commitment()).unwrap();
+    let start = Weights::initial(&model, &[5; 32]);
+    let step = TrainingStep::new(&model, &hyper);
+    let mut trajectory = Trajectory::start(*ctx, start.hash());
+    let mut leaves = vec![start.hash()];
+    let mut weights = start.clone();
+    for i in 0..1100u32 {
+        let seed = trajectory.next_seed();
+        let batch = select_batch(&spec, &dataset, &seed).unwrap();
+        weights = if i == 0 {
+            Weights::initial(&model, &[9; 32])
+        } else {
+            step.run(&weights, &batch, &seed, u64::from(i))
+                .unwrap()
+                .weights
+        };
+        trajectory.push(weights.hash());
+        leaves.push(weights.hash());
+    }
+    let claim = trajectory.claim(weights.hash()).unwrap();
+    let leaf_hashes: Vec<Hash> = leaves.iter().map(|l| leaf_hash(l)).collect();
+    let segments = segment_roots(&spec, &leaf_hashes).unwrap();
+    let progress = JobProgress {
+        weights: start.hash(),
+        steps: 0,
+    };
+    let Audit::Fraud(proof) = audit_trajectory(
+        &spec,
+        ctx,
+        &progress,
+        &start,
+        &claim,
+        &segments,
+        &dataset,
+        || {},
+    )
+    .unwrap() else {
+        panic!("the planted leaf 1 was not found");
+    };
+    assert_eq!(proof.segment, 0);
+    let verdict = verify_fraud(&spec, ctx, &progress, &claim, &proof).unwrap();
+    let FraudReason::Root(computed) = verdict.reason else {
+        panic!("segment 0 is wrong by its root");
+    };
+    v.insert(
+        "fraud_segment0_shape",
+        list([
+            u64::from(segment_log2(&spec, claim.leaves())),
+            segments.len() as u64,
+            proof.batches.len() as u64,
+            proof.start.siblings.len() as u64,
+        ]),
+    );
+    v.insert("fraud_segment0_computed", hex(&computed));
 }
 
 #[test]
 fn spec_vectors_match_the_reference() {
-    vectors::assert_documented("docs/puzzle.md", &computed(), &documented());
+    vectors::assert_documented(
+        "docs/puzzle.md",
+        &computed(),
+        &vectors::documented("docs/puzzle.md", "vectors"),
+    );
 }

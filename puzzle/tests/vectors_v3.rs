@@ -124,23 +124,11 @@ fn computed() -> BTreeMap<&'static str, String> {
     v
 }
 
-/// `name = value` lines of the vectors block in docs/v3.md.
-fn documented() -> BTreeMap<String, String> {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/v3.md"))
-        .expect("docs/v3.md");
-    let block = doc
-        .split("<!-- v3-vectors:begin -->")
-        .nth(1)
-        .and_then(|rest| rest.split("<!-- v3-vectors:end -->").next())
-        .expect("vectors block in docs/v3.md");
-    block
-        .lines()
-        .filter_map(|line| line.trim().split_once(" = "))
-        .map(|(name, value)| (name.trim().to_string(), value.trim().to_string()))
-        .collect()
-}
-
 #[test]
 fn v3_vectors_match_the_reference() {
-    vectors::assert_documented("docs/v3.md", &computed(), &documented());
+    vectors::assert_documented(
+        "docs/v3.md",
+        &computed(),
+        &vectors::documented("docs/v3.md", "v3-vectors"),
+    );
 }

@@ -326,6 +326,10 @@ parameter_types! {
     pub const RewardHistory: BlockNumber = MaxDisputeWindow::get() + 1;
 }
 
+// A fraud proof arrives at most `MaxDisputeWindow` blocks after the block
+// it proves: the reward of that block must still be remembered.
+const _: () = assert!(RewardHistory::get() > MaxDisputeWindow::get());
+
 impl pallet_upow_rewards::Config for Runtime {
     type Currency = Balances;
     type FindAuthor = Training;

@@ -46,8 +46,10 @@
 //! discards a block's training takes that reward back
 //! ([`upow_primitives::traits::RewardClawback`], called by the training
 //! pallet): it is burned from the author's free balance as far as it goes,
-//! and what the author has already spent is taken from its slashed bond by
-//! the fraud game (docs/protocol.md §8, P4). [`TotalClawedBack`] counts
+//! and what the author has already spent comes off what the fraud game
+//! pays out of its slashed bond (docs/protocol.md §8, P4: so it is borne
+//! by the later authors and the reporter; version 3 holds rewards for the
+//! dispute window instead). [`TotalClawedBack`] counts
 //! what was burned.
 //!
 //! Invariants: [`TotalMinted`] is at most [`Pallet::scheduled_total`] of the
@@ -211,8 +213,8 @@ pub mod pallet {
             author: T::AccountId,
             /// Burned from the author's free balance.
             amount: BalanceOf<T>,
-            /// What the author had already spent (taken from its slashed
-            /// bond by the fraud game).
+            /// What the author had already spent (it comes off what the
+            /// fraud game pays out of the slashed bond).
             shortfall: BalanceOf<T>,
         },
         /// A new era began.
@@ -497,9 +499,9 @@ impl<T: Config> RewardClawback<T::AccountId, BlockNumberFor<T>> for Pallet<T> {
     }
 
     fn claw_back_weight() -> Weight {
-        // The record read and removed, the author's account read and
-        // written, the total updated; a burn's arithmetic is negligible
-        // beside them.
-        T::DbWeight::get().reads_writes(3, 3)
+        // The record read and removed, the author's account, the total
+        // issuance and the total clawed back read and written; a burn's
+        // arithmetic and its event are negligible beside them.
+        T::DbWeight::get().reads_writes(4, 4)
     }
 }

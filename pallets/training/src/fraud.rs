@@ -50,7 +50,7 @@ impl<T: Config> Pallet<T> {
         let job = disputed.job;
         let discard = Self::discard_from(block, job, &disputed.author);
         // The offender's rewards for its discarded blocks: burned from its
-        // free balance; what it already spent comes out of its bond.
+        // free balance; what it already spent comes off the slash's payout.
         let spent = discard
             .offender_blocks
             .iter()
@@ -184,7 +184,8 @@ pub struct SlashSplit<AccountId> {
 /// **The slash split**, the one rule of who gets what of an offender's
 /// slashed `bond`. Payable at all: `payout_cap` of it, less `spent` (the
 /// block rewards of the offender's discarded blocks that it had spent
-/// before they could be clawed back: they come out of its bond). Of that,
+/// before they could be clawed back: the whole bond is slashed anyway, so
+/// they come off what the slash pays out). Of that,
 /// first the authors of the discarded later blocks what they were owed
 /// (`owed`, in order, as far as it goes — never from the escrow: a later
 /// block built on a fraud is paid only from the fraud's slash), then
@@ -194,10 +195,12 @@ pub struct SlashSplit<AccountId> {
 /// the discarded steps, its own money.
 ///
 /// So a coalition of the offender with its job's poster, the reporter and
-/// the later authors (one owner playing every role) gets back at most
-/// `payout_cap · bond` and ends at least `(1 − payout_cap) · bond` below
-/// where it started, whatever price its later blocks were owed at
-/// (docs/protocol.md §8's table; the tests below play every combination).
+/// the later authors (one owner playing every role), which also keeps the
+/// `spent` rewards, ends with at most `max(spent, payout_cap · bond) −
+/// bond` against where it started, whatever price its later blocks were
+/// owed at: at least `(1 − payout_cap) · bond` down while `spent ≤
+/// payout_cap · bond` (docs/protocol.md §8's table and its residuals; the
+/// tests below play every combination).
 pub fn split_slash<AccountId: Clone>(
     bond: u128,
     payout_cap: Perbill,

@@ -440,14 +440,17 @@ pub mod pallet {
         /// origin; fee-free when valid, a wrong proof costs its fee.
         ///
         /// A valid proof discards the block and every later block of the same
-        /// job (their reserved payments go back to the job; none is paid),
-        /// rolls the job back to the block's start, and slashes the author's
-        /// whole bond and suspends it: of at most [`Config::FraudPayoutCap`]
-        /// of the slash, the authors of the discarded later blocks are paid
-        /// what they were owed, then [`Config::FraudReward`] of the rest goes
-        /// to the reporter; everything else goes to the treasury
-        /// ([`split_slash`]). The poster gets back from the escrow what it
-        /// had reserved for the discarded steps.
+        /// job (their reserved payments go back to the job; the escrow pays
+        /// none of them), rolls the job back to the block's start, claws back
+        /// the author's rewards for its discarded blocks, and slashes the
+        /// author's whole bond and suspends it: of at most
+        /// [`Config::FraudPayoutCap`] of the slash, less the clawed-back
+        /// rewards the author had already spent, the authors of the
+        /// discarded later blocks are paid what they were owed as far as it
+        /// goes, then [`Config::FraudReward`] of the rest goes to the
+        /// reporter; everything else goes to the treasury ([`split_slash`]).
+        /// A step that draws a sample outside the model's classes proves
+        /// its segment by itself (docs/puzzle.md §13).
         ///
         /// Emits [`Event::FraudProven`].
         #[pallet::call_index(1)]
