@@ -6,7 +6,8 @@
 //! on, the author of a later block of the job is paid from the slash only,
 //! and the poster pays for no discarded step. A coalition that builds later
 //! blocks on its own planted jump, owed far more than its bond at a
-//! victim's price, ends half its bond down (A14). Wrong
+//! victim's price, ends half its bond down (A14). A step that draws a
+//! sample outside the model's classes is proven like a jump. Wrong
 //! fraud proofs — against an honest block, a wrong segment, a settled
 //! block, with malformed data — are refused with their errors, and move
 //! nothing but their sender's fee.
@@ -29,8 +30,8 @@ use sp_runtime::{
 use upow_primitives::{traits::AuthorAdmission, JobId, JobStatus, PreDigest};
 use upow_puzzle::{
     audit_trajectory, batch::select_batch, challenged_steps, open_segment, verify_trajectory,
-    Audit, FraudProof, JobProgress, TrainingStep, Trajectory, TrajectoryClaim, TrajectoryContext,
-    TrajectoryProof, Weights,
+    Audit, Dataset, FraudProof, JobProgress, JobSpec, TrainingStep, Trajectory, TrajectoryClaim,
+    TrajectoryContext, TrajectoryProof, Weights,
 };
 use upow_runtime::{
     Balances, Executive, Header, Jobs, Runtime, RuntimeCall, RuntimeOrigin, Staking, System,
@@ -68,30 +69,49 @@ fn mine(
     steps: u64,
     jump: Option<u32>,
 ) -> Mined {
-    try_mine(author, job, parent, start, steps, jump).unwrap_or_else(|| {
+    let forge = jump.map_or(Forge::Honest, Forge::Jump);
+    try_mine_on(author, job, parent, start, steps, &dataset(), forge).unwrap_or_else(|| {
         panic!(
             "no block of job {job} in {MAX_SALTS} salts (its weights train into degenerate steps)"
         )
     })
 }
 
-/// Salts [`try_mine`] grinds before giving up.
+/// Salts [`try_mine_on`] grinds before giving up.
 const MAX_SALTS: u32 = 256;
 
-/// [`mine`], or `None` after [`MAX_SALTS`] salts without a block (a job
-/// whose initial weights, drawn from the chain's hashes, train into
-/// degenerate steps has none).
-fn try_mine(
+/// What a mined block's author fakes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Forge {
+    /// Nothing.
+    Honest,
+    /// Leaf `j`: planted weights.
+    Jump(u32),
+    /// Every step that draws a sample outside the model's classes (no
+    /// honest output exists): planted weights; the block is kept only if
+    /// it has at least one and the spot checks miss them all.
+    OutsideClasses,
+}
+
+/// [`mine`] on the training set `data`, faking what `forge` says, or
+/// `None` after [`MAX_SALTS`] salts without a block (a job whose initial
+/// weights, drawn from the chain's hashes, train into degenerate steps has
+/// none).
+fn try_mine_on(
     author: &sr25519::Pair,
     job: JobId,
     parent: H256,
     start: &Weights,
     steps: u64,
-    jump: Option<u32>,
+    data: &Dataset,
+    forge: Forge,
 ) -> Option<Mined> {
+    let jump = match forge {
+        Forge::Jump(j) => Some(j),
+        _ => None,
+    };
     let spec = Training::work(job).unwrap().spec;
     let difficulty = Training::job_difficulty(job).unwrap();
-    let data = dataset();
     let step = TrainingStep::new(&spec.model, &spec.hyper);
     let progress = JobProgress {
         weights: start.hash(),
@@ -106,14 +126,23 @@ fn try_mine(
         };
         let mut trajectory = Trajectory::start(ctx, start.hash());
         let mut all = vec![start.clone()];
+        let mut outside = Vec::new();
         for i in 0..upow_puzzle::max_steps(difficulty) {
             let seed = trajectory.next_seed();
-            let batch = select_batch(&spec, &data, &seed).unwrap();
-            let mut next = step
-                .run(all.last().unwrap(), &batch, &seed, steps + u64::from(i))
-                .unwrap()
-                .weights;
-            if jump == Some(i + 1) {
+            let last = all.last().unwrap();
+            let mut next = match select_batch(&spec, data, &seed) {
+                Ok(batch) => {
+                    step.run(last, &batch, &seed, steps + u64::from(i))
+                        .unwrap()
+                        .weights
+                }
+                Err(upow_puzzle::Error::Label { .. }) if forge == Forge::OutsideClasses => {
+                    outside.push(i);
+                    last.clone()
+                }
+                Err(e) => panic!("{e}"),
+            };
+            if jump == Some(i + 1) || outside.last() == Some(&i) {
                 // The planted model: the first layer shifted.
                 let mut layers = next.layers().to_vec();
                 for w in layers[0].iter_mut() {
@@ -134,8 +163,14 @@ fn try_mine(
                     break;
                 }
             }
+            if forge == Forge::OutsideClasses {
+                let proven = challenged_steps(&ticket, claim.steps);
+                if outside.is_empty() || outside.iter().any(|i| proven.contains(i)) {
+                    break;
+                }
+            }
             let proof = trajectory
-                .prove(&claim, &spec, &data, |i| Ok(all[i as usize].clone()))
+                .prove(&claim, &spec, data, |i| Ok(all[i as usize].clone()))
                 .unwrap();
             if verify_trajectory(&spec, &ctx, &progress, difficulty, &claim, &proof).is_err() {
                 break;
@@ -267,24 +302,32 @@ fn setup(parent: H256) -> JobId {
         ));
     }
     admit_miner(&charlie());
-    post_minable(parent, &bob(), PRICE, BUDGET)
+    post_minable(parent, &bob(), PRICE, BUDGET, &dataset(), Forge::Honest)
 }
 
-/// `poster`'s job of the house job's model on the same data, at `price`
-/// per step — one that can be mined on `parent`: its initial weights come
-/// from the chain's hashes, and a draw that trains into degenerate steps
-/// (a dead layer on this small dataset) is cancelled and posted again.
-fn post_minable(parent: H256, poster: &sr25519::Pair, price: u128, budget: u128) -> JobId {
+/// `poster`'s job of the house job's model on `data`, at `price` per step
+/// — one that `forge` can mine on `parent`: its initial weights come from
+/// the chain's hashes, and a draw that trains into degenerate steps (a
+/// dead layer on this small dataset) is cancelled and posted again.
+fn post_minable(
+    parent: H256,
+    poster: &sr25519::Pair,
+    price: u128,
+    budget: u128,
+    data: &Dataset,
+    forge: Forge,
+) -> JobId {
+    let spec = JobSpec::new(spec().model, spec().hyper, data.commitment()).unwrap();
     for _ in 0..8 {
         let job = pallet_upow_jobs::NextJobId::<Runtime>::get();
         assert_ok!(RuntimeCall::Jobs(pallet_upow_jobs::Call::post_job {
-            spec: spec().into(),
+            spec: spec.clone().into(),
             price_per_step: price,
             budget,
             target_loss: None,
         })
         .dispatch(RuntimeOrigin::signed(account(poster))));
-        if try_mine(&alice(), job, parent, &initial(job), 0, None).is_some() {
+        if try_mine_on(&alice(), job, parent, &initial(job), 0, data, forge).is_some() {
             return job;
         }
         assert_ok!(Jobs::cancel_job(
@@ -318,6 +361,11 @@ fn report(block: u32, proof: FraudProof) -> RuntimeCall {
 
 /// The audit of the disputable record of `block`.
 fn audit(block: u32, start: &Weights) -> Audit {
+    audit_on(block, start, &dataset())
+}
+
+/// [`audit`] of a block of a job on `data`.
+fn audit_on(block: u32, start: &Weights, data: &Dataset) -> Audit {
     let record = pallet_upow_training::Disputable::<Runtime>::get(block).unwrap();
     let spec = Jobs::job_info(record.job).unwrap().spec;
     let segments = proof_segments(block);
@@ -331,7 +379,7 @@ fn audit(block: u32, start: &Weights) -> Audit {
         start,
         &record.trajectory_claim(),
         &segments,
-        &dataset(),
+        data,
         || {},
     )
     .unwrap()
@@ -518,7 +566,14 @@ fn a_coalition_owed_far_more_than_its_bond_at_a_victims_price_still_loses_half_o
         let bond = Staking::ledger(&account(&alice)).unwrap().active;
         let price = 10 * bond;
         let budget = 500_000 * UNIT;
-        let job = post_minable(chain.parent, &dave, price, budget);
+        let job = post_minable(
+            chain.parent,
+            &dave,
+            price,
+            budget,
+            &dataset(),
+            Forge::Honest,
+        );
         let w0 = initial(job);
         let coalition = [&alice, &charlie];
         let start = wealth(&coalition) - chain.rewards_of(&alice) - chain.rewards_of(&charlie);
@@ -557,6 +612,86 @@ fn a_coalition_owed_far_more_than_its_bond_at_a_victims_price_still_loses_half_o
         assert_eq!(wealth(&[&dave]), dave_wealth);
         let info = Jobs::job_info(job).unwrap();
         assert_eq!((info.budget_left, info.pending), (budget, 0));
+    });
+}
+
+/// The house job's training set with sample 5 labelled 10, outside the
+/// model's 10 classes (a poster's mistake, or its trap).
+fn dataset_with_a_bad_label() -> Dataset {
+    let mut labels: Vec<u8> = (0..48).map(|i| (i % 10) as u8).collect();
+    labels[5] = 10;
+    let pixels: Vec<u8> = (0..48 * 784).map(|i| (i * 53 % 256) as u8).collect();
+    Dataset::new(784, &labels, &pixels).unwrap()
+}
+
+/// docs/puzzle.md §13, "A step outside the classes", through the runtime:
+/// Alice's block puts weights of her choice where a step draws a sample
+/// outside the classes (no honest output exists), the spot checks miss
+/// it, and the fraud proof that ends at that step slashes her.
+#[test]
+fn a_step_that_draws_a_label_outside_the_classes_is_proven_through_the_runtime() {
+    ext().execute_with(|| {
+        let mut chain = Chain::new();
+        let (alice, charlie, dave) = (alice(), charlie(), dave());
+        System::set_block_number(0);
+        let house = chain.house_block(&alice, &start_weights(), 0, vec![]);
+        setup(chain.parent);
+        let data = dataset_with_a_bad_label();
+        let job = post_minable(
+            chain.parent,
+            &bob(),
+            PRICE,
+            BUDGET,
+            &data,
+            Forge::OutsideClasses,
+        );
+        let w0 = initial(job);
+        let alice_bond = Staking::ledger(&account(&alice)).unwrap().active;
+        let bad = try_mine_on(
+            &alice,
+            job,
+            chain.parent,
+            &w0,
+            0,
+            &data,
+            Forge::OutsideClasses,
+        )
+        .unwrap();
+        chain.block(&alice, job, &bad, vec![]);
+        keep_segments(2, &bad);
+        assert_eq!(
+            Training::work(job).unwrap().weights,
+            bad.claim.final_weights
+        );
+
+        let Audit::Fraud(proof) = audit_on(2, &w0, &data) else {
+            panic!("the audit missed the step outside the classes");
+        };
+        // The proof ends at the step that draws sample 5.
+        assert!(proof
+            .batches
+            .last()
+            .unwrap()
+            .iter()
+            .any(|o| o.sample[0] == 10));
+        chain.house_block(
+            &charlie,
+            &house,
+            Training::work(0).unwrap().steps,
+            vec![signed(&dave, report(2, proof), 0)],
+        );
+        let slashed = System::events().iter().find_map(|e| match &e.event {
+            upow_runtime::RuntimeEvent::Training(pallet_upow_training::Event::FraudProven {
+                block: 2,
+                slashed,
+                ..
+            }) => Some(*slashed),
+            _ => None,
+        });
+        assert_eq!(slashed, Some(alice_bond));
+        assert!(Staking::ledger(&account(&alice)).is_none());
+        let work = Training::work(job).unwrap();
+        assert_eq!((work.weights, work.steps), (w0.hash(), 0));
     });
 }
 
