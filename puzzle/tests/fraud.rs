@@ -69,6 +69,23 @@ struct Block {
     claim: TrajectoryClaim,
     proof: TrajectoryProof,
     weights: Vec<Weights>,
+    /// The steps that drew a sample outside the model's classes
+    /// ([`Forge::OutsideClasses`]).
+    outside: Vec<u32>,
+}
+
+/// What a mined block's author fakes.
+#[derive(Clone, Copy)]
+enum Forge<'a> {
+    /// Nothing.
+    Honest,
+    /// Leaf `j` is the given weights instead of the output of step `j − 1`
+    /// (the steps after it are honest steps of them).
+    Jump(u32, &'a Weights),
+    /// Every step that draws a sample outside the model's classes (no
+    /// honest output exists) outputs its input shifted; the block is kept
+    /// only if it has such a step and the spot checks miss them all.
+    OutsideClasses,
 }
 
 /// Mines a trajectory of at least `min_steps` steps whose ticket wins at
@@ -77,9 +94,18 @@ struct Block {
 /// steps of the planted weights), and the block is kept only if the spot
 /// checks miss step `j − 1`. Grinds salts until both hold.
 fn mine(job: &Job, difficulty: u128, min_steps: u32, jump: Option<(u32, &Weights)>) -> Block {
+    let forge = jump.map_or(Forge::Honest, |(j, planted)| Forge::Jump(j, planted));
+    mine_forged(job, difficulty, min_steps, forge)
+}
+
+/// Salts [`mine_forged`] grinds before it fails.
+const MAX_SALTS: u32 = 1 << 16;
+
+/// [`mine`], faking what `forge` says.
+fn mine_forged(job: &Job, difficulty: u128, min_steps: u32, forge: Forge<'_>) -> Block {
     let step = TrainingStep::new(&job.spec.model, &job.spec.hyper);
     let progress = job.progress();
-    for salt in 0.. {
+    for salt in 0..MAX_SALTS {
         let ctx = TrajectoryContext {
             parent: [7; 32],
             author: [8; 32],
@@ -88,20 +114,24 @@ fn mine(job: &Job, difficulty: u128, min_steps: u32, jump: Option<(u32, &Weights
         };
         let mut trajectory = Trajectory::start(ctx, job.start.hash());
         let mut weights = vec![job.start.clone()];
+        let mut outside = Vec::new();
         let max = upow_puzzle::max_steps(difficulty);
         for i in 0..max {
             let seed = trajectory.next_seed();
-            let batch = select_batch(&job.spec, &job.dataset, &seed).unwrap();
-            let mut next = step
-                .run(
-                    weights.last().unwrap(),
-                    &batch,
-                    &seed,
-                    progress.steps + i as u64,
-                )
-                .unwrap()
-                .weights;
-            if let Some((j, planted)) = jump {
+            let last = weights.last().unwrap();
+            let mut next = match select_batch(&job.spec, &job.dataset, &seed) {
+                Ok(batch) => {
+                    step.run(last, &batch, &seed, progress.steps + i as u64)
+                        .unwrap()
+                        .weights
+                }
+                Err(Error::Label { .. }) if matches!(forge, Forge::OutsideClasses) => {
+                    outside.push(i);
+                    planted(job, last, 1)
+                }
+                Err(e) => panic!("{e}"),
+            };
+            if let Forge::Jump(j, planted) = forge {
                 if i + 1 == j {
                     next = planted.clone();
                 }
@@ -112,10 +142,16 @@ fn mine(job: &Job, difficulty: u128, min_steps: u32, jump: Option<(u32, &Weights
                 continue;
             }
             let claim = trajectory.claim(weights.last().unwrap().hash()).unwrap();
-            if let Some((j, _)) = jump {
-                if j > claim.steps || challenged_steps(&ticket, claim.steps).contains(&(j - 1)) {
-                    break;
+            let proven = challenged_steps(&ticket, claim.steps);
+            let missed = match forge {
+                Forge::Honest => true,
+                Forge::Jump(j, _) => j <= claim.steps && !proven.contains(&(j - 1)),
+                Forge::OutsideClasses => {
+                    !outside.is_empty() && !outside.iter().any(|b| proven.contains(b))
                 }
+            };
+            if !missed {
+                break;
             }
             let proof = trajectory
                 .prove(&claim, &job.spec, &job.dataset, |i| {
@@ -132,10 +168,11 @@ fn mine(job: &Job, difficulty: u128, min_steps: u32, jump: Option<(u32, &Weights
                 claim,
                 proof,
                 weights,
+                outside,
             };
         }
     }
-    unreachable!()
+    panic!("no block in {MAX_SALTS} salts")
 }
 
 /// The fraud proof of segment `k` of `block`, wrong or not.
@@ -315,67 +352,8 @@ fn a_step_that_draws_a_label_outside_the_classes_is_proven() {
         job.dataset.commitment(),
     )
     .unwrap();
-    let step = TrainingStep::new(&job.spec.model, &job.spec.hyper);
-    let progress = job.progress();
-    let difficulty = 16u128;
-    let (block, first_bad) = (0..4096)
-        .find_map(|salt| {
-            let ctx = TrajectoryContext {
-                parent: [7; 32],
-                author: [8; 32],
-                job: 3,
-                salt,
-            };
-            let mut trajectory = Trajectory::start(ctx, job.start.hash());
-            let mut weights = vec![job.start.clone()];
-            let mut bad = Vec::new();
-            for i in 0..upow_puzzle::max_steps(difficulty) {
-                let seed = trajectory.next_seed();
-                let last = weights.last().unwrap();
-                let next = match select_batch(&job.spec, &job.dataset, &seed) {
-                    Ok(batch) => {
-                        step.run(last, &batch, &seed, progress.steps + u64::from(i))
-                            .unwrap()
-                            .weights
-                    }
-                    Err(Error::Label { label: 3, .. }) => {
-                        bad.push(i);
-                        planted(&job, last, 1)
-                    }
-                    Err(e) => panic!("{e}"),
-                };
-                let ticket = trajectory.push(next.hash());
-                weights.push(next);
-                if i < 8 || !ticket.meets(difficulty) {
-                    continue;
-                }
-                let claim = trajectory.claim(weights.last().unwrap().hash()).unwrap();
-                let proven = challenged_steps(&ticket, claim.steps);
-                if bad.is_empty()
-                    || bad.contains(&(claim.steps - 1))
-                    || bad.iter().any(|b| proven.contains(b))
-                {
-                    return None;
-                }
-                let proof = trajectory
-                    .prove(&claim, &job.spec, &job.dataset, |i| {
-                        Ok(weights[i as usize].clone())
-                    })
-                    .ok()?;
-                verify_trajectory(&job.spec, &ctx, &progress, difficulty, &claim, &proof).ok()?;
-                return Some((
-                    Block {
-                        ctx,
-                        claim,
-                        proof,
-                        weights,
-                    },
-                    bad[0],
-                ));
-            }
-            None
-        })
-        .expect("no salt in 4096 gives a block with a step outside the classes");
+    let block = mine_forged(&job, 16, 9, Forge::OutsideClasses);
+    let first_bad = block.outside[0];
     let Audit::Fraud(proof) = audit(&job, &block) else {
         panic!("the replay missed the step outside the classes");
     };

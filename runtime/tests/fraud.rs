@@ -305,6 +305,16 @@ fn setup(parent: H256) -> JobId {
     post_minable(parent, &bob(), PRICE, BUDGET, &dataset(), Forge::Honest)
 }
 
+/// Block 1 (a house block by Alice), then [`setup`]: the chain, the house
+/// job's weights after it, and Bob's job.
+fn first_block_and_setup() -> (Chain, Weights, JobId) {
+    let mut chain = Chain::new();
+    System::set_block_number(0);
+    let house = chain.house_block(&alice(), &start_weights(), 0, vec![]);
+    let job = setup(chain.parent);
+    (chain, house, job)
+}
+
 /// `poster`'s job of the house job's model on `data`, at `price` per step
 /// — one that `forge` can mine on `parent`: its initial weights come from
 /// the chain's hashes, and a draw that trains into degenerate steps (a
@@ -403,13 +413,8 @@ fn proof_segments(block: u32) -> Vec<[u8; 32]> {
 #[test]
 fn a_planted_jump_is_proven_the_author_slashed_and_the_job_rolled_back() {
     ext().execute_with(|| {
-        let mut chain = Chain::new();
         let (alice, charlie, dave, bob) = (alice(), charlie(), dave(), bob());
-        let house = start_weights();
-        // Block 1: a house block by Alice, then the setup.
-        System::set_block_number(0);
-        let house = chain.house_block(&alice, &house, 0, vec![]);
-        let job = setup(chain.parent);
+        let (mut chain, house, job) = first_block_and_setup();
         let w0 = initial(job);
         let bob_free = Balances::balance(&account(&bob));
         let alice_bond = Staking::ledger(&account(&alice)).unwrap().active;
@@ -556,13 +561,10 @@ fn wealth(pairs: &[&sr25519::Pair]) -> u128 {
 #[test]
 fn a_coalition_owed_far_more_than_its_bond_at_a_victims_price_still_loses_half_of_it() {
     ext().execute_with(|| {
-        let mut chain = Chain::new();
         let (alice, charlie, dave) = (alice(), charlie(), dave());
-        System::set_block_number(0);
-        let house = chain.house_block(&alice, &start_weights(), 0, vec![]);
         // Charlie admitted, Dave's job at a price that makes any block of
         // it owed many bonds.
-        setup(chain.parent);
+        let (mut chain, house, _) = first_block_and_setup();
         let bond = Staking::ledger(&account(&alice)).unwrap().active;
         let price = 10 * bond;
         let budget = 500_000 * UNIT;
@@ -631,11 +633,8 @@ fn dataset_with_a_bad_label() -> Dataset {
 #[test]
 fn a_step_that_draws_a_label_outside_the_classes_is_proven_through_the_runtime() {
     ext().execute_with(|| {
-        let mut chain = Chain::new();
         let (alice, charlie, dave) = (alice(), charlie(), dave());
-        System::set_block_number(0);
-        let house = chain.house_block(&alice, &start_weights(), 0, vec![]);
-        setup(chain.parent);
+        let (mut chain, house, _) = first_block_and_setup();
         let data = dataset_with_a_bad_label();
         let job = post_minable(
             chain.parent,
@@ -698,11 +697,8 @@ fn a_step_that_draws_a_label_outside_the_classes_is_proven_through_the_runtime()
 #[test]
 fn wrong_fraud_proofs_are_refused_and_move_nothing() {
     ext().execute_with(|| {
-        let mut chain = Chain::new();
         let (alice, charlie, dave) = (alice(), charlie(), dave());
-        System::set_block_number(0);
-        let house = chain.house_block(&alice, &start_weights(), 0, vec![]);
-        let job = setup(chain.parent);
+        let (mut chain, house, job) = first_block_and_setup();
         let w0 = initial(job);
         // Block 2: an honest block of a trajectory long enough for several
         // segments to be named.

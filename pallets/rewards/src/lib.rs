@@ -75,7 +75,11 @@ use alloc::vec::Vec;
 use codec::{Decode, Encode, MaxEncodedLen};
 use frame_support::{
     pallet_prelude::*,
-    traits::{fungible, FindAuthor},
+    traits::{
+        fungible,
+        tokens::{Fortitude, Precision, Preservation},
+        FindAuthor,
+    },
 };
 use frame_system::pallet_prelude::*;
 use scale_info::TypeInfo;
@@ -448,14 +452,19 @@ impl<T: Config> Pallet<T> {
             return Clawback::default();
         }
         AuthorRewards::<T>::remove(block);
+        // Best effort: as much as the author's free balance holds; an error
+        // burns nothing, and the whole reward is the shortfall.
         let burned = <T::Currency as fungible::Mutate<_>>::burn_from(
             author,
             amount,
-            frame_support::traits::tokens::Preservation::Expendable,
-            frame_support::traits::tokens::Precision::BestEffort,
-            frame_support::traits::tokens::Fortitude::Polite,
+            Preservation::Expendable,
+            Precision::BestEffort,
+            Fortitude::Polite,
         )
-        .unwrap_or_else(|_| Zero::zero());
+        .unwrap_or_else(|e| {
+            log::warn!(target: "upow::rewards", "clawback of block {block:?}'s reward failed: {e:?}");
+            Zero::zero()
+        });
         let shortfall = amount.saturating_sub(burned);
         TotalClawedBack::<T>::mutate(|t| *t = t.saturating_add(burned));
         Self::deposit_event(Event::ClawedBack {
