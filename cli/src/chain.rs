@@ -316,6 +316,76 @@ impl Chain {
         Ok((posted.job, included))
     }
 
+    /// The listed workload whose spec is `spec` — its id and its cost in
+    /// cost units — at the best block, if one is listed.
+    pub async fn listed_workload(&self, spec: &JobSpec) -> Result<Option<(u32, u32)>, ChainError> {
+        let what = "the catalogue of workloads";
+        let block = self
+            .client
+            .at_current_block()
+            .await
+            .map_err(|e| read_error(what)(e.to_string()))?;
+        let key = spec.listing_key();
+        let Some(id) = block
+            .storage()
+            .try_fetch(runtime::storage().jobs().listed_specs(), (key,))
+            .await
+            .map_err(|e| read_error(what)(e.to_string()))?
+        else {
+            return Ok(None);
+        };
+        let id = id.decode().map_err(|e| read_error(what)(e.to_string()))?;
+        let workload = block
+            .storage()
+            .try_fetch(runtime::storage().jobs().workloads(), (id,))
+            .await
+            .map_err(|e| read_error(what)(e.to_string()))?
+            .ok_or_else(|| read_error(what)(format!("workload {id} indexed but missing")))?
+            .decode()
+            .map_err(|e| read_error(what)(e.to_string()))?;
+        Ok(Some((id, workload.cost)))
+    }
+
+    /// Lists `spec` at `cost` cost units as governance (`Sudo::sudo` of
+    /// `Jobs::list_workload`, signed by the sudo key) and waits for
+    /// finality; returns the new workload's id.
+    pub async fn list_workload(
+        &self,
+        sudo_key: &BuilderKey,
+        spec: JobSpec,
+        cost: u32,
+    ) -> Result<(u32, Included), ChainError> {
+        use runtime::runtime_types::{pallet_upow_jobs::pallet::Call, upow_runtime::RuntimeCall};
+        let inner = RuntimeCall::Jobs(Call::list_workload {
+            spec: Static(UncheckedJobSpec::from(spec)),
+            cost,
+        });
+        let call = runtime::transactions().sudo().sudo(inner);
+        let included = self
+            .submit("Sudo::sudo(Jobs::list_workload)", &call, sudo_key)
+            .await?;
+        let listed = included
+            .events
+            .find_first::<runtime::jobs::events::WorkloadListed>()
+            .transpose()
+            .map_err(|e| read_error("the WorkloadListed event")(e.to_string()))?;
+        match listed {
+            Some(listed) => Ok((listed.workload, included)),
+            None => {
+                let sudid = included
+                    .events
+                    .find_first::<runtime::sudo::events::Sudid>()
+                    .and_then(Result::ok)
+                    .map(|sudid| format!("{:?}", sudid.sudo_result))
+                    .unwrap_or_else(|| "no Sudid event: is this key the sudo key?".into());
+                Err(ChainError::Transaction {
+                    call: "Sudo::sudo(Jobs::list_workload)",
+                    message: format!("not listed: {sudid}"),
+                })
+            }
+        }
+    }
+
     /// Cancels a job (`Jobs::cancel_job`) and waits for finality; returns
     /// the refund of its `JobCancelled` event.
     pub async fn cancel_job(

@@ -44,6 +44,34 @@ enum Command {
     /// Datasets.
     #[command(subcommand)]
     Dataset(DatasetCommand),
+    /// The catalogue of listed workloads: only a job whose spec is listed
+    /// can be posted and trained (docs/jobs.md).
+    #[command(subcommand)]
+    Workload(WorkloadCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum WorkloadCommand {
+    /// Whether a job file's spec is listed, and at what cost.
+    Show {
+        /// The job file (TOML); only its spec is read.
+        file: PathBuf,
+    },
+    /// List a job file's spec as governance (the chain's sudo key).
+    List {
+        /// The job file (TOML); only its spec is read.
+        file: PathBuf,
+        /// The measured cost of one step in cost units (65 536 per step of
+        /// the reference workload, 784-128-10 at batch 64).
+        #[arg(long, required_unless_present = "nominal", conflicts_with = "nominal")]
+        cost: Option<u32>,
+        /// Use the spec's nominal cost (its multiply-accumulates in cost
+        /// units) instead of a measurement.
+        #[arg(long)]
+        nominal: bool,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
 }
 
 /// The signing key: a secret URI, a key file or a keystore (like `upow-miner`).
@@ -186,6 +214,7 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Dataset(command) => dataset(&cli.node, command).await,
         Command::Job(command) => job(&cli.node, command).await,
+        Command::Workload(command) => workload(&cli.node, command).await,
     }
 }
 
@@ -319,12 +348,68 @@ async fn connect(url: &str) -> Result<Chain> {
     Ok(Chain::connect(url).await?)
 }
 
+async fn workload(url: &str, command: WorkloadCommand) -> Result<()> {
+    match command {
+        WorkloadCommand::Show { file } => {
+            let job = JobFile::read(&file)?;
+            let chain = connect(url).await?;
+            match chain.listed_workload(&job.spec).await? {
+                Some((id, cost)) => println!(
+                    "{}: workload {id}, {cost} cost units a step ({:.3} reference steps)",
+                    file.display(),
+                    f64::from(cost) / f64::from(upow_puzzle::REFERENCE_COST)
+                ),
+                None => println!("{}: not listed", file.display()),
+            }
+            Ok(())
+        }
+        WorkloadCommand::List {
+            file,
+            cost,
+            nominal,
+            key,
+        } => {
+            let job = JobFile::read(&file)?;
+            let cost = match cost {
+                Some(0) => bail!("--cost: a step costs at least 1 cost unit"),
+                Some(cost) => cost,
+                None if nominal => job.spec.nominal_cost(),
+                None => bail!("pass --cost <units> or --nominal"),
+            };
+            let key = key.load()?;
+            let chain = connect(url).await?;
+            if let Some((id, listed)) = chain.listed_workload(&job.spec).await? {
+                bail!(
+                    "{}: already listed as workload {id} at {listed} cost units",
+                    file.display()
+                );
+            }
+            let (id, included) = chain.list_workload(&key, job.spec, cost).await?;
+            println!(
+                "workload {id} listed at {cost} cost units in finalized block {:?} (fee {})",
+                included.block,
+                format_balance(included.fee)
+            );
+            Ok(())
+        }
+    }
+}
+
 async fn job(url: &str, command: JobCommand) -> Result<()> {
     match command {
         JobCommand::Post { file, key } => {
             let job = JobFile::read(&file)?;
             let key = key.load()?;
             let chain = connect(url).await?;
+            if chain.listed_workload(&job.spec).await?.is_none() {
+                bail!(
+                    "{}: its spec (model, batch, learning rate, planned steps and dataset) is not \
+                     a listed workload's, so no block could train it; governance lists \
+                     workloads (`upow-cli workload list {} --cost <units>`)",
+                    file.display(),
+                    file.display()
+                );
+            }
             let deposit = chain.job_deposit().await?;
             let min_price = chain.min_price_per_step().await?;
             if job.price_per_step < min_price {

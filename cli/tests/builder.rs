@@ -152,6 +152,22 @@ fn job_status(node: &Node, id: u64) -> serde_json::Value {
     node.call("upow_job", json!([id]))
 }
 
+/// Lists the spec of job file `file` at its nominal cost as governance
+/// (Alice, the dev chain's sudo key); returns the CLI's output.
+fn list_as_governance(node: &Node, file: &Path) -> String {
+    cli_ok(
+        node,
+        &[
+            "workload",
+            "list",
+            file.to_str().unwrap(),
+            "--nominal",
+            "--key",
+            "//Alice",
+        ],
+    )
+}
+
 #[test]
 fn builder_publishes_posts_downloads_evaluates_and_cancels() {
     let fm = fashion_mnist();
@@ -203,6 +219,50 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
         "rich.toml",
         &job("2000000000 UPOW", "[784, 32, 10]"),
     );
+    // Not listed yet: refused before anything is signed.
+    cli_refused(
+        &node,
+        &["job", "post", rich.to_str().unwrap(), "--key", "//Bob"],
+        "is not a listed workload's",
+    );
+    // Only governance lists: Charlie's sudo call is refused (RequireSudo),
+    // and so is a zero cost.
+    cli_refused(
+        &node,
+        &[
+            "workload",
+            "list",
+            rich.to_str().unwrap(),
+            "--nominal",
+            "--key",
+            "//Charlie",
+        ],
+        "RequireSudo",
+    );
+    cli_refused(
+        &node,
+        &[
+            "workload",
+            "list",
+            rich.to_str().unwrap(),
+            "--cost",
+            "0",
+            "--key",
+            "//Alice",
+        ],
+        "at least 1 cost unit",
+    );
+    let shown = cli_ok(&node, &["workload", "show", rich.to_str().unwrap()]);
+    assert!(shown.contains("not listed"), "{shown}");
+    // Governance (Alice, the dev chain's sudo key) lists the two specs
+    // this test posts; the budget is not part of a spec.
+    for model in ["[784, 32, 10]", "[784, 16, 10]"] {
+        let file = write_job(dir.path(), "listing.toml", &job("1 UPOW", model));
+        let listed = list_as_governance(&node, &file);
+        assert!(listed.contains("listed at "), "{listed}");
+        let shown = cli_ok(&node, &["workload", "show", file.to_str().unwrap()]);
+        assert!(shown.contains("cost units a step"), "{shown}");
+    }
     cli_refused(
         &node,
         &["job", "post", rich.to_str().unwrap(), "--key", "//Bob"],
@@ -418,6 +478,7 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
         "third.toml",
         &job("5000 UPOW", "[784, 24, 10]").replace("steps = 100000\n", "steps = 100000000\n"),
     );
+    list_as_governance(&node, &third_job);
     let posted_third = post(&third_job);
     let third_id = word_after(&posted_third, "job").to_string();
     let third_number: u64 = third_id.parse().unwrap();
@@ -492,6 +553,7 @@ fn builder_trains_fashion_mnist_to_88_percent() {
         csv.display()
     );
     let file = write_job(dir.path(), "job.toml", &job);
+    list_as_governance(&node, &file);
     let posted = cli_ok(
         &node,
         &["job", "post", file.to_str().unwrap(), "--key", "//Bob"],

@@ -5,7 +5,9 @@
 //   * Bob posts a job, waits for finality, reads the JobPosted event, the job
 //     over `api.rpc.upow.job` and over the runtime API `api.call.upowApi.job`;
 //   * a spec outside the limits fails with a module error naming the field
-//     (`jobs.ModelWidth`), a cancel by someone else with `jobs.NotPoster`;
+//     (`jobs.ModelWidth`), an unlisted workload with `jobs.NotListed` until
+//     governance (sudo Alice) lists it, a cancel by someone else with
+//     `jobs.NotPoster`;
 //   * Bob cancels: the JobCancelled refund, fees and deposit account for his
 //     free balance to the last unit.
 //
@@ -100,9 +102,20 @@ async function main() {
   assert.equal(errorName(api, wide.dispatchError), 'jobs.ModelWidth');
   log('a 2000-wide layer is refused with jobs.ModelWidth');
 
+  // --- an unlisted workload is refused; governance (sudo Alice) lists it.
+  const mine = spec([784, 32, 10]);
+  const unlisted = await send(api, api.tx.jobs.postJob(mine, price, budget, null), bob, 'inBlock');
+  assert.equal(errorName(api, unlisted.dispatchError), 'jobs.NotListed');
+  const cost = 65_536; // the house job's cost: this job's blocks are as hard
+  const listed = await send(api, api.tx.sudo.sudo(api.tx.jobs.listWorkload(mine, cost)), alice, 'inBlock');
+  event(listed.events, 'sudo', 'Sudid');
+  const workloadListed = event(listed.events, 'jobs', 'WorkloadListed');
+  assert.equal(workloadListed.data.cost.toNumber(), cost);
+  log(`an unlisted spec is refused with jobs.NotListed; listed as workload ${workloadListed.data.workload} at cost ${cost}`);
+
   // --- Bob posts a job and waits for finality.
   const before = (await api.query.system.account(bob.address)).data.free.toBigInt();
-  const posted = await send(api, api.tx.jobs.postJob(spec([784, 32, 10]), price, budget, null), bob);
+  const posted = await send(api, api.tx.jobs.postJob(mine, price, budget, null), bob);
   assert.equal(posted.dispatchError, undefined, `post_job failed: ${posted.dispatchError}`);
   const jobPosted = event(posted.events, 'jobs', 'JobPosted');
   const id = jobPosted.data.job.toNumber();

@@ -170,7 +170,7 @@ fn an_auditor_proves_a_planted_jump_and_the_chain_rolls_it_back() {
         pair("//Ferdie"),
     );
 
-    // Block 1: governance admits Bob as a miner; Dave posts a job.
+    // Block 1: governance admits Bob as a miner ...
     let admit = RuntimeCall::Staking(pallet_upow_staking::Call::admit {
         who: sp_runtime::AccountId32::from(bob.public()),
         role: pallet_upow_staking::Role::Miner {
@@ -191,6 +191,12 @@ fn an_auditor_proves_a_planted_jump_and_the_chain_rolls_it_back() {
         train.commitment(),
     )
     .unwrap();
+    // ... and lists the workload Dave's job will run.
+    submit(&node, &alice, 1, list_workload(&spec));
+    wait_pool(&node, 2);
+    let house = 0;
+    block_of(&node, &alice, &train, house);
+    // Block 2: Dave posts a job of the listed workload; Bob bonds.
     submit(
         &node,
         &dave,
@@ -202,24 +208,23 @@ fn an_auditor_proves_a_planted_jump_and_the_chain_rolls_it_back() {
             target_loss: None,
         }),
     );
+    submit(
+        &node,
+        &bob,
+        0,
+        // Ten times the minimum: the later honest block's dues (up to
+        // 4 · D_job steps at the minimum price, ~70 UNIT on this chain) stay
+        // well inside the payable half, so the reporter's share is not 0.
+        RuntimeCall::Staking(pallet_upow_staking::Call::bond {
+            amount: 10 * upow_runtime::configs::MinBond::get(),
+        }),
+    );
     wait_pool(&node, 2);
-    let house = 0;
     block_of(&node, &alice, &train, house);
     let paid = node.call("upow_openJobs", json!([])).as_array().unwrap()[0]["job"]
         .as_u64()
         .unwrap();
     assert_ne!(paid, house);
-    // Block 2: Bob bonds.
-    submit(
-        &node,
-        &bob,
-        0,
-        RuntimeCall::Staking(pallet_upow_staking::Call::bond {
-            amount: upow_runtime::configs::MinBond::get(),
-        }),
-    );
-    wait_pool(&node, 1);
-    block_of(&node, &alice, &train, house);
     assert!(admitted(&node, &bob));
     let honest_start = job(&node, paid)["weights"].clone();
     let dave_before = balance(&node, &dave);

@@ -74,7 +74,6 @@ fn stuck_jobs_expire_needed_weights_survive_pruning_and_safe_rpc_refuses_submiss
         },
     )
     .unwrap();
-    submit(&node, &bob, 0, post_job(unknown, UNIT, 1_000 * UNIT));
     // Charlie: a paid job over Fashion-MNIST with about 24 blocks' worth of
     // steps at today's difficulty (a block proves ~its job difficulty in
     // steps), so that it runs past the prune horizon; it completes.
@@ -104,7 +103,6 @@ fn stuck_jobs_expire_needed_weights_survive_pruning_and_safe_rpc_refuses_submiss
         train.commitment(),
     )
     .unwrap();
-    submit(&node, &dave, 0, post_job(dead, 2 * UNIT, 1_000 * UNIT));
     // Eve: the house dataset's root with one sample fewer, at the very best
     // price: no batch of the real dataset verifies against it, so the node
     // must not take the root alone for the dataset.
@@ -118,6 +116,11 @@ fn stuck_jobs_expire_needed_weights_survive_pruning_and_safe_rpc_refuses_submiss
         },
     )
     .unwrap();
+    // Governance lists the four workloads first: a job is posted only
+    // while its spec is listed.
+    list_workloads(&node, &[&unknown, &dead, &reshaped, &paid]);
+    submit(&node, &bob, 0, post_job(unknown, UNIT, 1_000 * UNIT));
+    submit(&node, &dave, 0, post_job(dead, 2 * UNIT, 1_000 * UNIT));
     submit(&node, &eve, 0, post_job(reshaped, 3 * UNIT, 1_000 * UNIT));
     submit(
         &node,

@@ -1,7 +1,8 @@
 //! The standard client works: `clients/polkadot-js/test.mjs` (@polkadot/api,
-//! no custom types) against a dev node that mines — block authors, posting
-//! a job to finality, status over RPC and the runtime API, typed errors for a
-//! bad spec and a stranger's cancel, the cancel's refund to the unit.
+//! no custom types) against a dev node that mines — block authors, listing a
+//! workload through sudo, posting a job to finality, status over RPC and the
+//! runtime API, typed errors for a bad spec, an unlisted spec and a
+//! stranger's cancel, the cancel's refund to the unit.
 //!
 //! Needs Node.js and the script's `node_modules` (scripts/setup installs
 //! both). Without them the test fails with a message saying so; set

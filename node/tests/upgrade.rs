@@ -24,7 +24,7 @@ mod localnet;
 
 use std::{path::Path, process::Command, time::Duration};
 
-use chain::{pair, submit};
+use chain::{list_workloads, pair, submit};
 use common::{node_binary, number, number_or_hex, unhex, wait_until, Node};
 use localnet::{sudo, Localnet};
 use serde_json::{json, Value};
@@ -85,6 +85,13 @@ fn a_runtime_upgrade_by_sudo_set_code_keeps_the_chain_mining_and_finalizing() {
     // A paid job in flight: posted, then trained by the miners.
     let open_before: Vec<u64> = open_job_ids(alice);
     let ferdie = pair("//Ferdie");
+    list_workloads(
+        alice,
+        &[&load::small_job_spec(
+            upow_runtime::genesis_config_presets::FASHION_MNIST_TRAIN,
+            1_000_000,
+        )],
+    );
     submit(
         alice,
         &ferdie,

@@ -17,6 +17,10 @@ pub struct ActiveJob {
     pub init_seed: Hash,
     /// Hash of its initial weights (computed once, when it was posted).
     pub initial_weights: Hash,
+    /// The cost of one of its steps in cost units
+    /// (`upow_puzzle::REFERENCE_COST` per reference step), as its listed
+    /// workload states it: what its ticket difficulty is scaled by.
+    pub cost: u32,
     /// Price per verified step (zero for the house job).
     pub price_per_step: u128,
     /// Escrow left.
@@ -26,7 +30,8 @@ pub struct ActiveJob {
 /// The job market (implemented by the jobs pallet): which jobs blocks
 /// may train, and what happens to verified steps.
 pub trait JobSchedule<AccountId> {
-    /// `job`, if blocks may train it now (open, or the house job).
+    /// `job`, if blocks may train it now: open (or the house job), and its
+    /// spec a listed workload's.
     fn trainable(job: JobId) -> Option<ActiveJob>;
     /// Every job blocks may train now: open paid jobs best-paying first
     /// (ties: oldest first), then the house job.

@@ -47,10 +47,25 @@ impl JobSpec {
     }
 
     /// Multiply-accumulates of one step of the job: [`cost::step_macs`]
-    /// of its model at its batch (docs/puzzle.md §6). The unit in which a
-    /// job's difficulty is scaled ([`crate::pow::job_difficulty`]).
+    /// of its model at its batch (docs/puzzle.md §6).
     pub fn step_macs(&self) -> u64 {
         cost::step_macs(&self.model, self.hyper.batch())
+    }
+
+    /// [`Self::step_macs`] in cost units ([`cost::nominal_cost`]): a count,
+    /// not the measured cost a workload is listed at.
+    pub fn nominal_cost(&self) -> u32 {
+        cost::nominal_cost(&self.model, self.hyper.batch())
+    }
+
+    /// The key of this spec in the chain's catalogue of workloads:
+    /// `BLAKE2b-256(SCALE(spec))` (docs/v3.md §2.1), with no domain tag so
+    /// that it is the runtime's `blake2_256` of the encoding (a storage key,
+    /// never hashed into anything else). The pallet indexes listed specs by
+    /// it and clients look them up with it.
+    #[cfg(feature = "scale")]
+    pub fn listing_key(&self) -> crate::Hash {
+        crate::hash::hash_parts(b"", &[&codec::Encode::encode(self)])
     }
 
     /// The puzzle's admission rule for jobs (the model and hyper-parameters

@@ -64,7 +64,8 @@ pub use job::{JobProgress, JobSpec, UncheckedHyperparams, UncheckedJobSpec, Unch
 pub use merkle::{MerkleProof, MerkleTree};
 pub use model::{Hyperparams, Model};
 pub use pow::{
-    job_difficulty, max_steps, Seed, Ticket, TrajectoryContext, REFERENCE_STEP_MACS, STEP_BOUND,
+    job_difficulty, max_steps, Seed, Ticket, TrajectoryContext, REFERENCE_COST,
+    REFERENCE_STEP_MACS, STEP_BOUND,
 };
 pub use segment::segment_roots;
 pub use step::{evaluate, Evaluation, Forward, StepOutcome, TrainingStep};

@@ -33,18 +33,25 @@ pub fn max_steps(difficulty: u128) -> u32 {
 }
 
 /// Multiply-accumulates of one step of the reference job (784-128-10 at
-/// batch 64): the unit of the chain's difficulty.
+/// batch 64, [`crate::cost::step_macs`]).
 pub const REFERENCE_STEP_MACS: u64 = 13_090_816;
 
-/// The difficulty of a job whose steps cost `step_macs` multiply-accumulates
-/// when the chain's difficulty is `difficulty` (in reference steps):
-/// `max(1, ⌊difficulty · REFERENCE_STEP_MACS / step_macs⌋)` (saturating).
-/// Every block then costs the same expected work whichever job it trains, so
-/// the retarget does not jump when miners move between jobs, and a job with
-/// tiny steps does not draw every miner to it.
-pub fn job_difficulty(difficulty: u128, step_macs: u64) -> u128 {
-    let scaled =
-        difficulty.saturating_mul(REFERENCE_STEP_MACS as u128) / (step_macs.max(1) as u128);
+/// The cost of one step of the reference workload (the house workload), in
+/// *cost units*: the unit a listed workload's step cost is stated in
+/// (docs/v3.md §2.1). A workload listed at `c` units has steps that take
+/// `c / 2^16` of a reference step on the platform that runs it fastest.
+pub const REFERENCE_COST: u32 = 1 << 16;
+
+/// The ticket difficulty of a listed workload whose steps cost `cost` cost
+/// units when the chain's difficulty is `difficulty` (in reference steps):
+/// `max(1, ⌊difficulty · REFERENCE_COST / max(cost, 1)⌋)` (saturating).
+/// Every block then costs the same expected work whichever listed workload
+/// it trains, so the retarget does not jump when miners move between jobs,
+/// and a workload with cheap steps does not draw every miner to it. The
+/// cost comes from the chain's catalogue, where it was measured; nothing a
+/// poster chooses enters it (docs/puzzle.md §6).
+pub fn job_difficulty(difficulty: u128, cost: u32) -> u128 {
+    let scaled = difficulty.saturating_mul(REFERENCE_COST as u128) / (cost.max(1) as u128);
     scaled.max(1)
 }
 
@@ -170,14 +177,17 @@ mod tests {
     }
 
     #[test]
-    fn job_difficulty_scales_with_the_step_cost() {
-        assert_eq!(job_difficulty(1000, REFERENCE_STEP_MACS), 1000);
-        assert_eq!(job_difficulty(1000, 2 * REFERENCE_STEP_MACS), 500);
-        assert_eq!(job_difficulty(1000, REFERENCE_STEP_MACS / 4), 4000);
-        assert_eq!(job_difficulty(1, 100 * REFERENCE_STEP_MACS), 1);
-        // Saturates instead of overflowing.
+    fn job_difficulty_scales_with_the_listed_cost() {
+        assert_eq!(job_difficulty(1000, REFERENCE_COST), 1000);
+        assert_eq!(job_difficulty(1000, 2 * REFERENCE_COST), 500);
+        assert_eq!(job_difficulty(1000, REFERENCE_COST / 4), 4000);
+        assert_eq!(job_difficulty(1, 100 * REFERENCE_COST), 1);
+        // Rounds down, never below 1.
+        assert_eq!(job_difficulty(1000, 3 * REFERENCE_COST), 333);
+        assert_eq!(job_difficulty(0, REFERENCE_COST), 1);
+        // Saturates instead of overflowing; a zero cost counts as one unit.
         assert_eq!(job_difficulty(u128::MAX, 1), u128::MAX);
-        assert_eq!(job_difficulty(5, 0), 5 * REFERENCE_STEP_MACS as u128);
+        assert_eq!(job_difficulty(5, 0), 5 * REFERENCE_COST as u128);
     }
 
     #[test]

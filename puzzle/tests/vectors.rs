@@ -18,6 +18,7 @@ use upow_puzzle::{
     batch::select_batch,
     batch_indices, challenged_steps, evaluate,
     hash::Hash,
+    job_difficulty,
     loss::softmax_row,
     max_steps,
     merkle::{leaf_hash, MerkleTree},
@@ -27,6 +28,7 @@ use upow_puzzle::{
     segment::segment_log2,
     segment_roots, verify_fraud, Audit, Batch, Dataset, FraudReason, Hyperparams, JobProgress,
     JobSpec, Model, Seed, StepStats, Ticket, TrainingStep, Trajectory, TrajectoryContext, Weights,
+    REFERENCE_COST,
 };
 
 fn hex(bytes: &[u8]) -> String {
@@ -100,6 +102,27 @@ fn computed() -> BTreeMap<&'static str, String> {
     v.insert(
         "max_steps_examples",
         list([1u128, 5_000, 1 << 40].map(max_steps)),
+    );
+    // D_job at chain difficulty 1 000 for listed costs: the reference, twice
+    // it, a third of it, 1 unit, 0 (counted as 1).
+    v.insert(
+        "job_difficulty_examples",
+        list(
+            [REFERENCE_COST, 2 * REFERENCE_COST, REFERENCE_COST / 3, 1, 0]
+                .map(|c| job_difficulty(1_000, c)),
+        ),
+    );
+    // Nominal costs: 784-128-10 at batch 16, 64 and 1024; 784-10 at batch 16.
+    let nominal =
+        |dims: &[u32], batch| upow_puzzle::cost::nominal_cost(&Model::new(dims).unwrap(), batch);
+    v.insert(
+        "nominal_cost_examples",
+        list([
+            nominal(&[784, 128, 10], 16),
+            nominal(&[784, 128, 10], 64),
+            nominal(&[784, 128, 10], 1024),
+            nominal(&[784, 10], 16),
+        ]),
     );
 
     let z = [300, -200, 50, 800, 0];

@@ -156,6 +156,7 @@ fn upow_genesis(
         },
         jobs: JobsConfig {
             house_job: Some(house_job),
+            workloads: Vec::new(),
             jobs: Vec::new(),
             expiry: job_expiry,
         },

@@ -242,8 +242,12 @@ pub fn trajectory_proof(
 }
 
 /// Runtime migrations: the jobs pallet's records drop the training progress
-/// they duplicated (storage version 0 → 1; a no-op on chains built at 1).
-type Migrations = (pallet_upow_jobs::migrations::MigrateV0ToV1<Runtime>,);
+/// they duplicated (storage version 0 → 1), then its catalogue lists the
+/// house job's spec (1 → 2); each a no-op on chains built at its version.
+type Migrations = (
+    pallet_upow_jobs::migrations::MigrateV0ToV1<Runtime>,
+    pallet_upow_jobs::migrations::MigrateV1ToV2<Runtime>,
+);
 
 /// Executive: dispatches blocks and transactions to the pallets.
 pub type Executive = frame_executive::Executive<

@@ -292,7 +292,8 @@ fn admit_miner(pair: &sr25519::Pair) {
 
 /// Genesis plus: Charlie and Dave endowed, Charlie admitted as a second
 /// miner, and Bob's job (the house job's model on the same data, paid at
-/// [`PRICE`]) that can be mined on `parent` ([`post_minable`]).
+/// [`PRICE`]) that can be mined on `parent` with the jump at leaf 3 the
+/// tests plant ([`post_minable`]; such a draw also mines honestly).
 fn setup(parent: H256) -> JobId {
     for pair in [charlie(), dave()] {
         assert_ok!(Balances::force_set_balance(
@@ -302,7 +303,7 @@ fn setup(parent: H256) -> JobId {
         ));
     }
     admit_miner(&charlie());
-    post_minable(parent, &bob(), PRICE, BUDGET, &dataset(), Forge::Honest)
+    post_minable(parent, &bob(), PRICE, BUDGET, &dataset(), Forge::Jump(3))
 }
 
 /// Block 1 (a house block by Alice), then [`setup`]: the chain, the house
@@ -316,9 +317,10 @@ fn first_block_and_setup() -> (Chain, Weights, JobId) {
 }
 
 /// `poster`'s job of the house job's model on `data`, at `price` per step
-/// — one that `forge` can mine on `parent`: its initial weights come from
-/// the chain's hashes, and a draw that trains into degenerate steps (a
-/// dead layer on this small dataset) is cancelled and posted again.
+/// — one that `forge` can mine on `parent` (and, after a planted jump,
+/// honest blocks can train on): its initial weights come from the chain's
+/// hashes, and a draw that trains into degenerate steps (a dead layer on
+/// this small dataset) is cancelled and posted again.
 fn post_minable(
     parent: H256,
     poster: &sr25519::Pair,
@@ -328,6 +330,7 @@ fn post_minable(
     forge: Forge,
 ) -> JobId {
     let spec = JobSpec::new(spec().model, spec().hyper, data.commitment()).unwrap();
+    list(&spec);
     for _ in 0..8 {
         let job = pallet_upow_jobs::NextJobId::<Runtime>::get();
         assert_ok!(RuntimeCall::Jobs(pallet_upow_jobs::Call::post_job {
@@ -337,7 +340,26 @@ fn post_minable(
             target_loss: None,
         })
         .dispatch(RuntimeOrigin::signed(account(poster))));
-        if try_mine_on(&alice(), job, parent, &initial(job), 0, data, forge).is_some() {
+        let minable = match try_mine_on(&alice(), job, parent, &initial(job), 0, data, forge) {
+            // Honest blocks train on from a planted model: the draw must
+            // allow them too (checked on a stand-in parent: degeneracy is
+            // the weights', not the parent's).
+            Some(bad) if matches!(forge, Forge::Jump(_)) => {
+                let steps = u64::from(bad.claim.steps);
+                try_mine_on(
+                    &charlie(),
+                    job,
+                    H256([9; 32]),
+                    &bad.last,
+                    steps,
+                    data,
+                    Forge::Honest,
+                )
+                .is_some()
+            }
+            mined => mined.is_some(),
+        };
+        if minable {
             return job;
         }
         assert_ok!(Jobs::cancel_job(
@@ -574,7 +596,7 @@ fn a_coalition_owed_far_more_than_its_bond_at_a_victims_price_still_loses_half_o
             price,
             budget,
             &dataset(),
-            Forge::Honest,
+            Forge::Jump(3),
         );
         let w0 = initial(job);
         let coalition = [&alice, &charlie];
@@ -792,5 +814,111 @@ fn wrong_fraud_proofs_are_refused_and_move_nothing() {
         }
         reject(report(2, open(1)), E::NotDisputable);
         let _ = (house, paid);
+    });
+}
+
+/// T1 and T3 of docs/v3.md §10 through the runtime. The attack — a
+/// poster's job whose samples all share one input vector (512-128-2: every
+/// product rank one, ~40× more difficulty per second at batch 1024; here
+/// at batch 64, which this test chain's block budgets admit) — cannot even
+/// be posted, nor can a listed workload's spec with the poster's
+/// own planned steps; and a block mined on a workload that governance then
+/// delists is refused, so it neither seals nor weighs.
+#[test]
+fn poster_chosen_cheap_jobs_are_refused_and_a_delisted_workloads_block_seals_nothing() {
+    ext().execute_with(|| {
+        let (mut chain, _, bobs_job) = first_block_and_setup();
+        let bob_free = Balances::balance(&account(&bob()));
+
+        let row: Vec<u8> = (0..512).map(|i| (i * 37 % 256) as u8).collect();
+        let labels: Vec<u8> = (0..4096).map(|i| (i % 2) as u8).collect();
+        let identical = Dataset::new(512, &labels, &row.repeat(4096)).unwrap();
+        let cheap = JobSpec::new(
+            upow_puzzle::Model::new(&[512, 128, 2]).unwrap(),
+            upow_puzzle::Hyperparams::new(6, 2, 10_000).unwrap(),
+            identical.commitment(),
+        )
+        .unwrap();
+        let listed = Training::work(bobs_job).unwrap().spec;
+        let own_plan = JobSpec {
+            hyper: upow_puzzle::Hyperparams::new(
+                listed.hyper.batch_log2(),
+                listed.hyper.lr_shift(),
+                listed.hyper.total_steps() + 1,
+            )
+            .unwrap(),
+            ..listed.clone()
+        };
+        assert_ok!(
+            <upow_runtime::configs::JobLimits as upow_primitives::traits::JobLimits>::check(&cheap)
+        );
+        for spec in [cheap, own_plan.clone()] {
+            assert_noop!(
+                Jobs::post_job(
+                    RuntimeOrigin::signed(account(&bob())),
+                    spec.into(),
+                    PRICE,
+                    BUDGET,
+                    None
+                ),
+                pallet_upow_jobs::Error::<Runtime>::NotListed
+            );
+        }
+        assert_eq!(Balances::balance(&account(&bob())), bob_free);
+
+        // Governance lists the variant after all; Bob posts it, Charlie
+        // mines a block of it, and governance delists the workload before
+        // the block is imported.
+        list(&own_plan);
+        let (job, mined) = (0..8)
+            .find_map(|_| {
+                let job = pallet_upow_jobs::NextJobId::<Runtime>::get();
+                assert_ok!(Jobs::post_job(
+                    RuntimeOrigin::signed(account(&bob())),
+                    own_plan.clone().into(),
+                    PRICE,
+                    BUDGET,
+                    None
+                ));
+                let mined = try_mine_on(
+                    &charlie(),
+                    job,
+                    chain.parent,
+                    &initial(job),
+                    0,
+                    &dataset(),
+                    Forge::Honest,
+                );
+                if mined.is_none() {
+                    assert_ok!(Jobs::cancel_job(
+                        RuntimeOrigin::signed(account(&bob())),
+                        job
+                    ));
+                }
+                mined.map(|mined| (job, mined))
+            })
+            .expect("a minable draw in 8 posts");
+        let (workload, _) = Jobs::listed_workload(&own_plan).unwrap();
+        assert_ok!(Jobs::delist_workload(RuntimeOrigin::root(), workload));
+        assert!(Training::job_difficulty(job).is_none());
+        chain.number += 1;
+        let pre = PreDigest::new(charlie().public().0, job, mined.ctx.salt, mined.claim);
+        Executive::initialize_block(&Header::new(
+            chain.number,
+            Default::default(),
+            Default::default(),
+            chain.parent,
+            Digest {
+                logs: vec![pre.to_digest_item()],
+            },
+        ));
+        assert_noop!(
+            Training::submit_trajectory(RuntimeOrigin::none(), mined.proof.clone()),
+            pallet_upow_training::Error::<Runtime>::JobNotOpen
+        );
+        assert_eq!(
+            Executive::apply_extrinsic(inherent(mined.proof)),
+            Err(sp_runtime::transaction_validity::InvalidTransaction::BadMandatory.into())
+        );
     });
 }

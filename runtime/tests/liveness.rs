@@ -39,8 +39,10 @@ fn post_job(spec: JobSpec, price: u128, budget: u128) -> RuntimeCall {
     })
 }
 
-/// Posts `spec` as Bob directly (dispatch, as in a block); returns its id.
+/// Lists `spec` and posts it as Bob directly (dispatch, as in a block);
+/// returns its id.
 fn post_as_bob(spec: JobSpec, price: u128) -> u64 {
+    list(&spec);
     let id = pallet_upow_jobs::NextJobId::<Runtime>::get();
     assert_ok!(post_job(spec, price, 1_000 * UNIT).dispatch(RuntimeOrigin::signed(account(&bob()))));
     id
@@ -213,6 +215,9 @@ fn the_largest_admitted_jobs_block_still_takes_a_transfer_a_cancel_and_a_sudo_ca
         let mut spec = largest_admissible(6, samples as u64);
         spec.dataset = data.commitment();
         assert_eq!(JobLimits::check(&spec), Ok(()));
+        // At chain difficulty 1 its steps (several reference steps each)
+        // are drawn at difficulty 1.
+        pallet_upow_training::Difficulty::<Runtime>::put(1);
         let job = post_as_bob(spec.clone(), UNIT);
         let work = Training::work(job).unwrap();
         let init = Jobs::job_info(job).unwrap().init_seed;

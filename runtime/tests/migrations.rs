@@ -1,8 +1,9 @@
 //! The runtime's storage migrations through the real `Executive`: a chain
-//! built by this runtime starts at the jobs pallet's storage version 1 (its
-//! records already without the progress the training pallet owns), and a
-//! chain at version 0 is migrated on upgrade, its records kept field by
-//! field.
+//! built by this runtime starts at the jobs pallet's storage version 2 (its
+//! records without the progress the training pallet owns, its catalogue
+//! listing the house job's spec); a chain at version 0 or 1 is migrated on
+//! upgrade, its records kept field by field and the house job's spec listed
+//! at the reference cost — and nothing else.
 
 // Test code outside `#[test]` functions may unwrap too: a panic fails the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -13,18 +14,63 @@ use codec::Encode;
 use common::*;
 use frame_support::traits::{GetStorageVersion, StorageVersion};
 use pallet_upow_jobs::migrations::JobV0;
-use upow_primitives::JobStatus;
-use upow_runtime::{Executive, Runtime};
+use upow_primitives::{traits::JobSchedule, JobStatus};
+use upow_runtime::{Executive, Runtime, UNIT};
 
 type Jobs = pallet_upow_jobs::Pallet<Runtime>;
 
+/// Empties the catalogue, as a chain before version 2 had none.
+fn forget_the_catalogue() {
+    let _ = pallet_upow_jobs::Workloads::<Runtime>::clear(u32::MAX, None);
+    let _ = pallet_upow_jobs::ListedSpecs::<Runtime>::clear(u32::MAX, None);
+    pallet_upow_jobs::NextWorkloadId::<Runtime>::kill();
+}
+
 #[test]
-fn a_new_chain_starts_at_version_1_and_an_upgrade_changes_nothing() {
+fn a_new_chain_starts_at_version_2_and_an_upgrade_changes_nothing() {
     ext().execute_with(|| {
-        assert_eq!(Jobs::on_chain_storage_version(), StorageVersion::new(1));
+        assert_eq!(Jobs::on_chain_storage_version(), StorageVersion::new(2));
         let house = pallet_upow_jobs::Jobs::<Runtime>::get(0).expect("the house job");
+        let workloads = pallet_upow_jobs::NextWorkloadId::<Runtime>::get();
         Executive::execute_on_runtime_upgrade();
         assert_eq!(pallet_upow_jobs::Jobs::<Runtime>::get(0), Some(house));
+        assert_eq!(
+            pallet_upow_jobs::NextWorkloadId::<Runtime>::get(),
+            workloads
+        );
+    });
+}
+
+#[test]
+fn a_chain_at_version_1_lists_only_the_house_jobs_spec_on_upgrade() {
+    ext().execute_with(|| {
+        frame_system::Pallet::<Runtime>::set_block_number(1);
+        // An open paid job of another spec, posted while that spec was listed.
+        let other = upow_puzzle::JobSpec::new(
+            spec().model,
+            upow_puzzle::Hyperparams::new(4, 2, 77).unwrap(),
+            spec().dataset,
+        )
+        .unwrap();
+        list(&other);
+        let paid = Jobs::do_post(&account(&bob()), other.clone(), UNIT, 100 * UNIT, None).unwrap();
+        forget_the_catalogue();
+        StorageVersion::new(1).put::<Jobs>();
+        // Before the migration runs — the state the node checks the
+        // upgrade's first block against — the house job still trains, at
+        // the reference cost; the paid job does not.
+        let house = <Jobs as JobSchedule<_>>::trainable(0).expect("the house job trains unlisted");
+        assert_eq!(house.cost, upow_puzzle::REFERENCE_COST);
+        assert!(<Jobs as JobSchedule<_>>::trainable(paid).is_none());
+
+        Executive::execute_on_runtime_upgrade();
+
+        assert_eq!(Jobs::on_chain_storage_version(), StorageVersion::new(2));
+        let house = <Jobs as JobSchedule<_>>::trainable(0).expect("the house job trains");
+        assert_eq!(house.cost, upow_puzzle::REFERENCE_COST);
+        assert_eq!(Jobs::listed_cost(&other), None);
+        assert!(<Jobs as JobSchedule<_>>::trainable(paid).is_none());
+        assert_eq!(pallet_upow_jobs::NextWorkloadId::<Runtime>::get(), 1);
     });
 }
 
@@ -54,9 +100,17 @@ fn a_chain_at_version_0_is_migrated_on_upgrade() {
             &pallet_upow_jobs::Jobs::<Runtime>::hashed_key_for(0),
             &old.encode(),
         );
+        forget_the_catalogue();
         StorageVersion::new(0).put::<Jobs>();
         Executive::execute_on_runtime_upgrade();
-        assert_eq!(Jobs::on_chain_storage_version(), StorageVersion::new(1));
-        assert_eq!(pallet_upow_jobs::Jobs::<Runtime>::get(0), Some(house));
+        assert_eq!(Jobs::on_chain_storage_version(), StorageVersion::new(2));
+        assert_eq!(
+            pallet_upow_jobs::Jobs::<Runtime>::get(0),
+            Some(house.clone())
+        );
+        assert_eq!(
+            Jobs::listed_cost(&house.spec),
+            Some(upow_puzzle::REFERENCE_COST)
+        );
     });
 }

@@ -52,6 +52,7 @@ fn paid_ext() -> sp_io::TestExternalities {
                 spec: pallet_upow_jobs::GenesisJobSpec::from(&spec()),
                 init_seed: H256(INIT_SEED),
             }),
+            workloads: vec![],
             jobs: vec![pallet_upow_jobs::GenesisPaidJob {
                 poster: account(&bob()),
                 spec: pallet_upow_jobs::GenesisJobSpec::from(&spec()),

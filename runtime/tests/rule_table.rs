@@ -26,6 +26,7 @@ fn homes() -> BTreeSet<&'static str> {
     type Staking = pallet_upow_staking::Pallet<Runtime>;
     type Rewards = pallet_upow_rewards::Pallet<Runtime>;
     type Job = pallet_upow_jobs::JobOf<Runtime>;
+    type Jobs = pallet_upow_jobs::Pallet<Runtime>;
     [
         rule!("upow_primitives::PreDigest::find" => upow_primitives::PreDigest::find),
         rule!("upow_primitives::seal::split_seal" => upow_primitives::seal::split_seal::<upow_primitives::Header>),
@@ -40,6 +41,9 @@ fn homes() -> BTreeSet<&'static str> {
         rule!("upow_puzzle::challenged_steps" => upow_puzzle::challenged_steps),
         rule!("upow_puzzle::cost::step_macs" => upow_puzzle::cost::step_macs),
         rule!("upow_puzzle::cost::replay_macs" => upow_puzzle::cost::replay_macs),
+        rule!("upow_puzzle::cost::nominal_cost" => upow_puzzle::cost::nominal_cost),
+        rule!("pallet_upow_jobs::Pallet::listed_cost" => Jobs::listed_cost),
+        rule!("upow_puzzle::JobSpec::listing_key" => upow_puzzle::JobSpec::listing_key),
         rule!("upow_puzzle::job_difficulty" => upow_puzzle::job_difficulty),
         rule!("upow_puzzle::execute_step" => upow_puzzle::execute_step),
         rule!("upow_puzzle::validate_step" => upow_puzzle::validate_step),

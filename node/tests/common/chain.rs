@@ -46,6 +46,50 @@ pub fn signed(
     )
 }
 
+/// Governance's listing of `spec` at its nominal cost, wrapped for the
+/// dev chain's sudo key (Alice): a job is posted and trained only while
+/// its spec is a listed workload's.
+pub fn list_workload(spec: &upow_puzzle::JobSpec) -> RuntimeCall {
+    RuntimeCall::Sudo(pallet_sudo::Call::sudo {
+        call: Box::new(RuntimeCall::Jobs(pallet_upow_jobs::Call::list_workload {
+            spec: spec.clone().into(),
+            cost: spec.nominal_cost(),
+        })),
+    })
+}
+
+/// Lists `specs` as governance on a chain that makes blocks by itself (a
+/// dev node's built-in miner) and waits until every one is listed at the
+/// best block (a sudo call whose inner call fails would never get there).
+pub fn list_workloads(node: &Node, specs: &[&upow_puzzle::JobSpec]) {
+    let alice = pair("//Alice");
+    let account = sp_core::crypto::Ss58Codec::to_ss58check(&alice.public());
+    let first = node
+        .call("system_accountNextIndex", json!([account]))
+        .as_u64()
+        .expect("a nonce") as u32;
+    for (i, spec) in (0u32..).zip(specs) {
+        submit(node, &alice, first + i, list_workload(spec));
+    }
+    let keys: Vec<String> = specs
+        .iter()
+        .map(|spec| {
+            let key = pallet_upow_jobs::ListedSpecs::<upow_runtime::Runtime>::hashed_key_for(
+                spec.listing_key(),
+            );
+            format!("0x{}", hex::encode(key))
+        })
+        .collect();
+    node.wait_for(
+        "the workloads listed",
+        std::time::Duration::from_secs(120),
+        |node| {
+            keys.iter()
+                .all(|key| !node.call("state_getStorage", json!([key])).is_null())
+        },
+    );
+}
+
 /// Signs `call` as `signer` (immortal, nonce `nonce`) against the node's
 /// chain and submits it to its pool.
 pub fn submit(node: &Node, signer: &sr25519::Pair, nonce: u32, call: RuntimeCall) {

@@ -69,18 +69,22 @@ pub fn nonce(node: &Node, who: &sr25519::Pair) -> u32 {
     u32::decode(&mut &raw[..]).unwrap()
 }
 
-/// A post of a small job over the chain's house dataset (Fashion-MNIST's
-/// training split): 784-16-10, batch 16, `steps` steps at 0.01 UNIT a step,
-/// `budget` in escrow.
-pub fn small_job(dataset: upow_puzzle::DatasetCommitment, steps: u64, budget: u128) -> RuntimeCall {
-    let spec = JobSpec::new(
+/// A small job over the chain's house dataset (Fashion-MNIST's training
+/// split): 784-16-10, batch 16, `steps` steps.
+pub fn small_job_spec(dataset: upow_puzzle::DatasetCommitment, steps: u64) -> JobSpec {
+    JobSpec::new(
         Model::new(&[784, 16, 10]).unwrap(),
         Hyperparams::new(4, 2, steps).unwrap(),
         dataset,
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// A post of a [`small_job_spec`] at 0.01 UNIT a step, `budget` in escrow
+/// (its workload must be listed: [`super::chain::list_workloads`]).
+pub fn small_job(dataset: upow_puzzle::DatasetCommitment, steps: u64, budget: u128) -> RuntimeCall {
     RuntimeCall::Jobs(pallet_upow_jobs::Call::post_job {
-        spec: spec.into(),
+        spec: small_job_spec(dataset, steps).into(),
         price_per_step: UNIT / 100,
         budget,
         target_loss: None,
@@ -107,6 +111,9 @@ pub fn flood(
         version["transactionVersion"].as_u64().unwrap() as u32,
     );
     let dataset = upow_runtime::genesis_config_presets::FASHION_MNIST_TRAIN;
+    if job_posts > 0 {
+        super::chain::list_workloads(node, &[&small_job_spec(dataset, 1_000)]);
+    }
     let alice: sp_runtime::AccountId32 = pair("//Alice").public().into();
     let senders: Vec<sr25519::Pair> = TRANSFER_SENDERS.iter().map(|s| pair(s)).collect();
     let start_nonces: Vec<u32> = senders.iter().map(|s| nonce(node, s)).collect();

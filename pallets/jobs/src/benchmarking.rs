@@ -1,4 +1,4 @@
-//! Benchmarks of the jobs pallet: every call, the expiry hook and
+//! Benchmarks of the jobs pallet: every call (the catalogue's too), the expiry hook and
 //! `JobSchedule::on_progress`, each in its worst case (a full market, an
 //! eviction, the initial weights of the largest model).
 
@@ -65,9 +65,18 @@ fn poster<T: Config>(jobs: u32) -> T::AccountId {
     who
 }
 
+/// Lists `spec` at its nominal cost, unless it is listed.
+fn list<T: Config>(spec: &JobSpec) -> Result<(), BenchmarkError> {
+    if Jobs::<T>::listed_cost(spec).is_none() {
+        Jobs::<T>::do_list(spec.clone(), spec.nominal_cost())?;
+    }
+    Ok(())
+}
+
 /// Opens `count` jobs at the base price (small models).
 fn fill<T: Config>(who: &T::AccountId, count: u32) -> Result<Vec<JobId>, BenchmarkError> {
     frame_system::Pallet::<T>::set_block_number(1u32.into());
+    list::<T>(&spec(1)?)?;
     let price = price::<T>();
     (0..count)
         .map(|_| {
@@ -100,6 +109,7 @@ mod benchmarks {
         let budget = budget::<T>(price);
         let id = NextJobId::<T>::get();
         let spec = spec(p / 1_034)?;
+        list::<T>(&spec)?;
 
         #[extrinsic_call]
         _(
@@ -243,6 +253,41 @@ mod benchmarks {
         ensure!(
             info.status == JobStatus::Completed,
             BenchmarkError::Stop("job not completed")
+        );
+        Ok(())
+    }
+
+    /// Listing a workload of about `p` parameters (its spec admitted as a
+    /// posted job's) into a catalogue that already lists others.
+    #[benchmark]
+    fn list_workload(p: Linear<1_034, { 1_034 * MAX_HIDDEN }>) -> Result<(), BenchmarkError> {
+        // Another workload, planned for one step more than the listed one.
+        let mut other = spec(1)?;
+        other.hyper = Hyperparams::new(4, 2, STEPS + 1).map_err(stop("hyper-parameters"))?;
+        list::<T>(&other)?;
+        let spec = spec(p / 1_034)?;
+        let id = NextWorkloadId::<T>::get();
+        let cost = spec.nominal_cost();
+
+        #[extrinsic_call]
+        _(RawOrigin::Root, spec.into(), cost);
+
+        assert_last_event::<T>(Event::WorkloadListed { workload: id, cost });
+        Ok(())
+    }
+
+    /// Delisting a listed workload.
+    #[benchmark]
+    fn delist_workload() -> Result<(), BenchmarkError> {
+        let spec = spec(1)?;
+        let workload = Jobs::<T>::do_list(spec.clone(), spec.nominal_cost())?;
+
+        #[extrinsic_call]
+        _(RawOrigin::Root, workload);
+
+        ensure!(
+            Jobs::<T>::listed_cost(&spec).is_none(),
+            BenchmarkError::Stop("workload still listed")
         );
         Ok(())
     }

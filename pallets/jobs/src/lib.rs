@@ -89,6 +89,14 @@
 //!     },
 //!     "initSeed": "0x2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a"
 //!   },
+//!   "workloads": [{
+//!     "spec": {
+//!       "dims": [784, 128, 10], "batchLog2": 7, "lrShift": 2, "totalSteps": 18750,
+//!       "datasetRoot": "0x0707070707070707070707070707070707070707070707070707070707070707",
+//!       "samples": 60000, "inputs": 784
+//!     },
+//!     "cost": 131072
+//!   }],
 //!   "jobs": [],
 //!   "expiry": 150
 //! }
@@ -129,6 +137,7 @@ mod benchmarking;
 pub mod weights;
 pub use weights::WeightInfo;
 
+mod catalogue;
 mod escrow;
 mod market;
 pub mod migrations;
@@ -144,7 +153,7 @@ use frame_support::traits::fungible;
 use sp_runtime::traits::Zero;
 use upow_primitives::{
     traits::{JobLimits, OnJobReaped, ProgressOf},
-    JobId, JobStatus,
+    Hash, JobId, JobStatus,
 };
 use upow_puzzle::UncheckedJobSpec;
 
@@ -155,8 +164,9 @@ pub mod pallet {
     use frame_system::pallet_prelude::*;
 
     /// The in-code storage version: 1 since [`Job`] stopped holding the
-    /// training progress (`migrations::MigrateV0ToV1`).
-    const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+    /// training progress (`migrations::MigrateV0ToV1`), 2 since the
+    /// catalogue of workloads (`migrations::MigrateV1ToV2`).
+    const STORAGE_VERSION: StorageVersion = StorageVersion::new(2);
 
     #[pallet::pallet]
     #[pallet::storage_version(STORAGE_VERSION)]
@@ -241,13 +251,31 @@ pub mod pallet {
     #[pallet::storage]
     pub type Expiry<T: Config> = StorageValue<_, BlockNumberFor<T>, ValueQuery, T::DefaultExpiry>;
 
-    /// Genesis: an optional house job, paid jobs (posted in order) and the
-    /// expiry period.
+    /// The id the next listed workload gets.
+    #[pallet::storage]
+    pub type NextWorkloadId<T> = StorageValue<_, WorkloadId, ValueQuery>;
+
+    /// The catalogue: every workload ever listed, delisted ones included
+    /// (ids are never reused).
+    #[pallet::storage]
+    pub type Workloads<T: Config> =
+        StorageMap<_, Twox64Concat, WorkloadId, Workload<BlockNumberFor<T>>, OptionQuery>;
+
+    /// The listed workload of each listed spec, by `blake2_256(SCALE(spec))`
+    /// (a delisted workload's spec is removed).
+    #[pallet::storage]
+    pub type ListedSpecs<T> = StorageMap<_, Identity, Hash, WorkloadId, OptionQuery>;
+
+    /// Genesis: an optional house job (its spec listed at the reference
+    /// cost), listed workloads, paid jobs (posted in order; their specs must
+    /// be listed) and the expiry period.
     #[pallet::genesis_config]
     #[derive(frame_support::DefaultNoBound)]
     pub struct GenesisConfig<T: Config> {
         /// The house job, always open.
         pub house_job: Option<GenesisHouseJob<T::AccountId>>,
+        /// Workloads listed at genesis (after the house job's).
+        pub workloads: Vec<GenesisWorkload>,
         /// Paid jobs posted at genesis (their posters need the funds then).
         pub jobs: Vec<GenesisPaidJob<T::AccountId, BalanceOf<T>>>,
         /// Blocks without a verified step after which an open job expires
@@ -277,6 +305,15 @@ pub mod pallet {
                     house.init_seed.to_fixed_bytes(),
                 ) {
                     panic!("house job rejected at genesis: {e:?}");
+                }
+            }
+            for workload in &self.workloads {
+                let spec = match workload.spec.to_spec() {
+                    Ok(spec) => spec,
+                    Err(e) => panic!("invalid workload spec in genesis: {e:?}"),
+                };
+                if let Err(e) = Pallet::<T>::do_list(spec, workload.cost) {
+                    panic!("genesis workload rejected: {e:?}");
                 }
             }
             for job in &self.jobs {
@@ -401,6 +438,20 @@ pub mod pallet {
             /// Deposit returned.
             deposit: BalanceOf<T>,
         },
+        /// Governance listed a workload: jobs of its spec may be posted and
+        /// trained, at a ticket difficulty scaled by its cost.
+        WorkloadListed {
+            /// The new workload.
+            workload: WorkloadId,
+            /// The cost of one step in cost units (2^16 per reference step).
+            cost: u32,
+        },
+        /// Governance delisted a workload: jobs of its spec are no longer
+        /// trainable (what they trained stays).
+        WorkloadDelisted {
+            /// The workload.
+            workload: WorkloadId,
+        },
     }
 
     /// Errors of the job market.
@@ -463,6 +514,24 @@ pub mod pallet {
         /// The job still has payments in their dispute window: it is reaped
         /// once they settle.
         PaymentsPending,
+        /// The spec is not a listed workload's: model, batch, learning rate,
+        /// planned steps and dataset must all equal one of the catalogue's
+        /// (`Jobs::Workloads`; governance lists workloads with
+        /// `list_workload`).
+        NotListed,
+        /// A listed workload already has this spec.
+        AlreadyListed,
+        /// No workload has this id.
+        UnknownWorkload,
+        /// The workload is already delisted.
+        AlreadyDelisted,
+        /// The house job's workload cannot be delisted: blocks must always
+        /// have a job to train.
+        HouseWorkload,
+        /// A workload's cost is zero: the cost of a step is at least one unit.
+        ZeroCost,
+        /// No workload ids are left.
+        WorkloadIdsExhausted,
     }
 
     #[pallet::hooks]
@@ -584,6 +653,39 @@ pub mod pallet {
         pub fn reap_job(origin: OriginFor<T>, job: JobId) -> DispatchResult {
             let who = ensure_signed(origin)?;
             Self::do_reap(&who, job)
+        }
+
+        /// Lists a workload (root only): from now on jobs whose spec is
+        /// exactly `spec` may be posted and trained, at a ticket difficulty
+        /// scaled by `cost`, the cost of one step in cost units (2^16 per
+        /// step of the reference workload, 784-128-10 at batch 64 on
+        /// Fashion-MNIST), measured on the platform that runs it fastest
+        /// (docs/v3.md §2.2). The spec must pass a posted job's admission.
+        ///
+        /// Emits [`Event::WorkloadListed`].
+        #[pallet::call_index(4)]
+        #[pallet::weight(T::WeightInfo::list_workload(spec.model.params_bound() as u32))]
+        pub fn list_workload(
+            origin: OriginFor<T>,
+            spec: UncheckedJobSpec,
+            cost: u32,
+        ) -> DispatchResult {
+            ensure_root(origin)?;
+            let spec = Self::check_spec(spec)?;
+            Self::do_list(spec, cost)?;
+            Ok(())
+        }
+
+        /// Delists a workload (root only): from the next block on its jobs
+        /// are no longer trainable (open ones expire and are refunded); what
+        /// they trained stays. The house job's workload cannot be delisted.
+        ///
+        /// Emits [`Event::WorkloadDelisted`].
+        #[pallet::call_index(5)]
+        #[pallet::weight(T::WeightInfo::delist_workload())]
+        pub fn delist_workload(origin: OriginFor<T>, workload: WorkloadId) -> DispatchResult {
+            ensure_root(origin)?;
+            Self::do_delist(workload)
         }
     }
 }

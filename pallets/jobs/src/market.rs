@@ -23,6 +23,7 @@ use upow_primitives::{
 };
 use upow_puzzle::{
     model::MIN_JOB_BATCH_LOG2, Error as PuzzleError, JobSpec, UncheckedJobSpec, Weights,
+    REFERENCE_COST,
 };
 
 /// Domain tag of [`Pallet::init_seed`].
@@ -95,7 +96,7 @@ impl<T: Config> Pallet<T> {
     /// prices: the puzzle's job rule (`JobSpec::validate`, again, for a
     /// spec built field by field) and the chain's per-block budgets
     /// ([`Config::Limits`]).
-    fn admit(spec: &JobSpec) -> DispatchResult {
+    pub(crate) fn admit(spec: &JobSpec) -> DispatchResult {
         spec.validate().map_err(Self::spec_error)?;
         T::Limits::check(spec).map_err(|e| match e {
             JobLimitError::VerificationTooHeavy => Error::<T>::VerificationTooHeavy,
@@ -139,13 +140,16 @@ impl<T: Config> Pallet<T> {
         Ok(id)
     }
 
-    /// Records the house job (genesis): always open, never paid.
+    /// Records the house job (genesis): always open, never paid. Its spec
+    /// is listed at [`REFERENCE_COST`]: the house workload defines the cost
+    /// unit (docs/v3.md §2.1).
     pub(crate) fn insert_house_job(
         poster: &T::AccountId,
         spec: JobSpec,
         init_seed: Hash,
     ) -> DispatchResult {
         Self::admit(&spec)?;
+        Self::insert_workload(spec.clone(), REFERENCE_COST)?;
         let id = Self::next_id()?;
         let zero = Zero::zero();
         let job = Self::new_job(poster, spec, init_seed, zero, zero, zero, None);
@@ -164,6 +168,7 @@ impl<T: Config> Pallet<T> {
         target_loss: Option<u64>,
     ) -> Result<JobId, DispatchError> {
         Self::admit(&spec)?;
+        Self::ensure_listed(&spec)?;
         ensure!(
             !price_per_step.is_zero() && price_per_step >= T::MinPricePerStep::get(),
             Error::<T>::PriceTooLow
@@ -305,13 +310,14 @@ impl<T: Config> Pallet<T> {
         Ok(())
     }
 
-    /// The job as [`JobSchedule`] reports it.
-    fn active(id: JobId, job: JobOf<T>) -> ActiveJob {
+    /// The job as [`JobSchedule`] reports it, its steps costing `cost`.
+    fn active(id: JobId, job: JobOf<T>, cost: u32) -> ActiveJob {
         ActiveJob {
             id,
             spec: job.spec,
             init_seed: job.init_seed,
             initial_weights: job.initial_weights,
+            cost,
             price_per_step: job.price_per_step.unique_saturated_into(),
             budget_left: job.budget_left.unique_saturated_into(),
         }
@@ -322,7 +328,18 @@ impl<T: Config> JobSchedule<T::AccountId> for Pallet<T> {
     fn trainable(id: JobId) -> Option<ActiveJob> {
         let job = Jobs::<T>::get(id)?;
         let house = HouseJob::<T>::get() == Some(id);
-        (house || job.is_live()).then(|| Self::active(id, job))
+        if !(house || job.is_live()) {
+            return None;
+        }
+        // The house workload is the unit: priced without a lookup, so house
+        // blocks seal even before a catalogue exists (a runtime upgrade's
+        // first block is sealed against the state before its migration).
+        let cost = if house {
+            REFERENCE_COST
+        } else {
+            Self::listed_cost(&job.spec)?
+        };
+        Some(Self::active(id, job, cost))
     }
 
     fn open() -> Vec<ActiveJob> {
@@ -336,7 +353,7 @@ impl<T: Config> JobSchedule<T::AccountId> for Pallet<T> {
     fn payment_for(job: JobId, steps: u32) -> u128 {
         let house = HouseJob::<T>::get() == Some(job);
         match Jobs::<T>::get(job) {
-            Some(info) if !house && info.is_live() => {
+            Some(info) if !house && info.is_live() && Self::listed_cost(&info.spec).is_some() => {
                 info.payment_for(steps).unique_saturated_into()
             }
             _ => 0,
@@ -379,6 +396,7 @@ impl<T: Config> JobSchedule<T::AccountId> for Pallet<T> {
     }
 
     fn trainable_weight() -> Weight {
-        T::DbWeight::get().reads(2)
+        // The job, the house job, the spec's listing and its workload.
+        T::DbWeight::get().reads(4)
     }
 }

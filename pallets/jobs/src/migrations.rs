@@ -6,8 +6,15 @@
 //!   it in the runtime API); the training pallet is now their one owner and
 //!   this pallet reads them through [`Config::Progress`]. Every record is
 //!   re-encoded without the two fields; nothing else changes.
+//! * **v1 → v2** ([`MigrateV1ToV2`]): the catalogue of workloads
+//!   (docs/v3.md §2). Only listed specs are trainable, so the house job's
+//!   spec is listed at `upow_puzzle::REFERENCE_COST` (it defines the unit).
+//!   Nothing else is listed: an open paid job whose spec governance does
+//!   not list stops being trainable and expires with its whole unspent
+//!   budget refunded — listing every open spec would keep a cheap-data job
+//!   sealing blocks until someone noticed.
 
-use crate::{BalanceOf, Config, Job, Jobs, Pallet};
+use crate::{BalanceOf, Config, HouseJob, Job, Jobs, Pallet};
 use codec::{Decode, Encode};
 use frame_support::{
     migrations::VersionedMigration, pallet_prelude::*, traits::UncheckedOnRuntimeUpgrade,
@@ -112,6 +119,56 @@ pub type MigrateV0ToV1<T> = VersionedMigration<
     0,
     1,
     UncheckedMigrateV0ToV1<T>,
+    Pallet<T>,
+    <T as frame_system::Config>::DbWeight,
+>;
+
+/// Lists the house job's spec at the reference cost (unversioned: run it
+/// through [`MigrateV1ToV2`]).
+pub struct UncheckedMigrateV1ToV2<T>(core::marker::PhantomData<T>);
+
+impl<T: Config> UncheckedOnRuntimeUpgrade for UncheckedMigrateV1ToV2<T> {
+    fn on_runtime_upgrade() -> Weight {
+        let reads_writes = T::DbWeight::get().reads_writes(4, 4);
+        let Some(house) = HouseJob::<T>::get().and_then(Jobs::<T>::get) else {
+            return T::DbWeight::get().reads(1);
+        };
+        // Without the admission rule: the house job was admitted when the
+        // chain was built, whatever this runtime's limits. (The house job
+        // trains at the reference cost even unlisted; listing it keeps the
+        // catalogue whole.)
+        if let Err(e) = Pallet::<T>::insert_workload(house.spec, upow_puzzle::REFERENCE_COST) {
+            // Only an already listed spec refuses it on a chain at version 1.
+            log::error!(
+                target: "runtime::upow-jobs",
+                "v2 migration could not list the house job's spec: {e:?}"
+            );
+        }
+        reads_writes
+    }
+
+    #[cfg(feature = "try-runtime")]
+    fn post_upgrade(_state: alloc::vec::Vec<u8>) -> Result<(), sp_runtime::TryRuntimeError> {
+        if let Some(house) = HouseJob::<T>::get().and_then(Jobs::<T>::get) {
+            frame_support::ensure!(
+                Pallet::<T>::listed_cost(&house.spec) == Some(upow_puzzle::REFERENCE_COST),
+                "the house job's spec is not listed after the v2 migration"
+            );
+        }
+        frame_support::ensure!(
+            crate::Workloads::<T>::iter_keys().count() <= 1,
+            "the v2 migration listed more than the house workload"
+        );
+        Ok(())
+    }
+}
+
+/// The v1 → v2 migration, run only while the on-chain storage version is 1
+/// (it then sets 2).
+pub type MigrateV1ToV2<T> = VersionedMigration<
+    1,
+    2,
+    UncheckedMigrateV1ToV2<T>,
     Pallet<T>,
     <T as frame_system::Config>::DbWeight,
 >;

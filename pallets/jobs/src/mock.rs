@@ -5,7 +5,7 @@
 //! [`MaxBatch`]; reaped jobs recorded in [`REAPED`]).
 
 use crate as pallet_upow_jobs;
-use crate::{GenesisHouseJob, GenesisJobSpec, GenesisPaidJob};
+use crate::{GenesisHouseJob, GenesisJobSpec, GenesisPaidJob, GenesisWorkload};
 use frame_support::{
     derive_impl, parameter_types,
     traits::{ConstU32, ConstU64},
@@ -189,10 +189,14 @@ pub fn spec(total_steps: u64) -> JobSpec {
     .expect("dataset fits the model")
 }
 
-/// The house job's spec.
+/// The house job's spec (listed with the house job, at the reference cost).
 pub fn house_spec() -> JobSpec {
     spec(1_000)
 }
+
+/// The planned steps of the [`spec`]s every mock chain lists at genesis,
+/// at their nominal cost (the house job's `1 000` is listed with it).
+pub const LISTED_STEPS: [u64; 4] = [1, 3, 10, 100];
 
 /// Builds test externalities.
 pub struct ExtBuilder {
@@ -253,6 +257,13 @@ impl ExtBuilder {
                 spec: GenesisJobSpec::from(&house_spec()),
                 init_seed: sp_core::H256([42; 32]),
             }),
+            workloads: LISTED_STEPS
+                .iter()
+                .map(|&steps| GenesisWorkload {
+                    spec: GenesisJobSpec::from(&spec(steps)),
+                    cost: spec(steps).nominal_cost(),
+                })
+                .collect(),
             jobs: self.jobs,
             expiry: self.expiry,
         }

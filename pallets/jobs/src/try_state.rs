@@ -3,9 +3,14 @@
 //! price order, exactly those hold budgets, every poster's escrow hold is
 //! the sum of its market jobs' budgets and of every job's pending payments,
 //! its deposit hold the sum of its unreaped jobs' deposits, ended jobs
-//! carry their end block, and the house job is open and holds nothing.
+//! carry their end block, and the house job is open and holds nothing; the
+//! catalogue indexes exactly its listed workloads by spec, and the house
+//! job's spec is listed at the reference cost.
 
-use crate::{BalanceOf, Config, HoldReason, HouseJob, Jobs, NextJobId, Open, Pallet};
+use crate::{
+    BalanceOf, Config, HoldReason, HouseJob, Jobs, ListedSpecs, NextJobId, NextWorkloadId, Open,
+    Pallet, Workloads,
+};
 use alloc::collections::BTreeMap;
 use frame_support::{pallet_prelude::*, traits::fungible::InspectHold};
 use sp_runtime::traits::{Saturating, Zero};
@@ -73,6 +78,36 @@ impl<T: Config> Pallet<T> {
             ensure!(
                 T::Currency::balance_on_hold(&HoldReason::JobDeposit.into(), &poster) == expected,
                 "a poster's deposit hold differs from the deposits of its jobs"
+            );
+        }
+        Self::catalogue_try_state()
+    }
+
+    /// The catalogue's invariants.
+    fn catalogue_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+        let mut listed = 0usize;
+        for (id, workload) in Workloads::<T>::iter() {
+            ensure!(
+                id < NextWorkloadId::<T>::get(),
+                "workload id not below NextWorkloadId"
+            );
+            ensure!(workload.cost > 0, "a workload of zero cost");
+            if workload.is_listed() {
+                listed = listed.saturating_add(1);
+                ensure!(
+                    ListedSpecs::<T>::get(workload.spec.listing_key()) == Some(id),
+                    "a listed workload is not indexed by its spec"
+                );
+            }
+        }
+        ensure!(
+            ListedSpecs::<T>::iter().count() == listed,
+            "the spec index holds a workload that is not listed"
+        );
+        if let Some(house) = HouseJob::<T>::get().and_then(Jobs::<T>::get) {
+            ensure!(
+                Self::listed_cost(&house.spec) == Some(upow_puzzle::REFERENCE_COST),
+                "the house job's spec is not listed at the reference cost"
             );
         }
         Ok(())

@@ -166,6 +166,52 @@ impl<AccountId, Balance, BlockNumber> Job<AccountId, Balance, BlockNumber> {
     }
 }
 
+/// The id of a listed workload (docs/v3.md §2.1).
+pub type WorkloadId = u32;
+
+/// A workload of the catalogue (docs/v3.md §2.1): a spec governance vouches
+/// for and the measured cost of one of its steps.
+#[derive(Clone, PartialEq, Eq, Encode, Decode, TypeInfo, Debug)]
+pub struct Workload<BlockNumber> {
+    /// Model, hyper-parameters (planned steps included) and dataset: a job
+    /// is a run of this workload only if its spec is exactly this.
+    pub spec: JobSpec,
+    /// The cost of one step in cost units (`upow_puzzle::REFERENCE_COST`
+    /// per reference step), measured on the platform that runs it fastest:
+    /// what its jobs' ticket difficulty is scaled by.
+    pub cost: u32,
+    /// Block in which it was listed.
+    pub listed_at: BlockNumber,
+    /// Block from which it is delisted: its jobs are no longer trainable.
+    pub delisted_at: Option<BlockNumber>,
+}
+
+impl<BlockNumber> Workload<BlockNumber> {
+    /// Whether jobs of this workload may be posted and trained.
+    pub fn is_listed(&self) -> bool {
+        self.delisted_at.is_none()
+    }
+}
+
+impl<BlockNumber: MaxEncodedLen> MaxEncodedLen for Workload<BlockNumber> {
+    fn max_encoded_len() -> usize {
+        MAX_SPEC_ENCODED_LEN
+            .saturating_add(u32::max_encoded_len())
+            .saturating_add(BlockNumber::max_encoded_len())
+            .saturating_add(Option::<BlockNumber>::max_encoded_len())
+    }
+}
+
+/// A workload in a genesis config: listed when the chain is built.
+#[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GenesisWorkload {
+    /// Its spec.
+    pub spec: GenesisJobSpec,
+    /// The cost of one step in cost units.
+    pub cost: u32,
+}
+
 /// A [`JobSpec`] in a genesis config (readable JSON; hashes as `0x…` hex).
 #[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -310,7 +310,8 @@ pub mod pallet {
         MalformedDigest,
         /// A second trajectory in the same block.
         AlreadyProven,
-        /// The claim names a job blocks may not train (unknown, or ended).
+        /// The claim names a job blocks may not train (unknown, ended, or
+        /// its spec not a listed workload's).
         JobNotOpen,
         /// The author key is not admitted and bonded.
         AuthorNotAdmitted,

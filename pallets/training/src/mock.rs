@@ -120,7 +120,8 @@ impl JobSchedule<u64> for MockJobs {
     }
 }
 
-/// A job of the mock market: `spec` with `init_seed`.
+/// A job of the mock market: `spec` with `init_seed`, listed at its
+/// nominal cost.
 pub fn active_job(
     id: JobId,
     spec: upow_puzzle::JobSpec,
@@ -129,6 +130,7 @@ pub fn active_job(
     ActiveJob {
         id,
         initial_weights: upow_puzzle::Weights::initial(&spec.model, &init_seed).hash(),
+        cost: spec.nominal_cost(),
         spec,
         init_seed,
         price_per_step: 0,

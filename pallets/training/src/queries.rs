@@ -23,7 +23,7 @@ impl<T: Config> Pallet<T> {
         let tip = Self::progress_of(&job).tip();
         Work {
             job: job.id,
-            difficulty: Self::difficulty_of(&job.spec),
+            difficulty: Self::difficulty_of(&job),
             spec: job.spec,
             init_seed: job.init_seed,
             weights: tip.weights,
@@ -46,7 +46,7 @@ impl<T: Config> Pallet<T> {
     /// The ticket difficulty of the next block of `job`, if blocks may
     /// train it.
     pub fn job_difficulty(job: JobId) -> Option<TicketDifficulty> {
-        T::Jobs::trainable(job).map(|job| Self::difficulty_of(&job.spec))
+        T::Jobs::trainable(job).map(|job| Self::difficulty_of(&job))
     }
 
     /// The weights hash of every job this pallet has trained (reaped jobs

@@ -47,7 +47,7 @@ fn mine(difficulty: u128) -> Mined {
     Admitted::set(vec![(AUTHOR, ACCOUNT)]);
     Difficulty::<Test>::put(difficulty);
     // The job's own difficulty: the chain's scaled by its (tiny) step cost.
-    let difficulty = Training::difficulty_of(&job.spec);
+    let difficulty = Training::difficulty_of(&job);
     let data = dataset();
     let start = Weights::initial(&job.spec.model, &job.init_seed);
     let ctx = TrajectoryContext {
@@ -370,10 +370,35 @@ fn fresh_job_starts_from_its_initial_weights() {
         );
         // At chain difficulty 1 (one reference step), a job of tiny steps
         // needs many of them.
-        let expected = upow_puzzle::REFERENCE_STEP_MACS as u128 / job.spec.step_macs() as u128;
+        let expected = upow_puzzle::REFERENCE_COST as u128 / job.cost as u128;
+        assert!(expected > 1000, "{expected}");
         assert_eq!((work.steps, work.difficulty), (0, expected));
         assert_eq!(Training::job_difficulty(JOB), Some(expected));
         assert!(Training::loss_curve(JOB, 0, 5).is_empty());
+    });
+}
+
+#[test]
+fn a_jobs_difficulty_follows_its_listed_cost_not_its_products() {
+    new_test_ext().execute_with(|| {
+        Difficulty::<Test>::put(1_000);
+        let nominal = job();
+        // The same spec listed at 8 times its products' count (a measured
+        // cost above the count) and at the reference cost.
+        for (cost, expected) in [
+            (
+                nominal.cost * 8,
+                1_000 * upow_puzzle::REFERENCE_COST as u128 / (nominal.cost as u128 * 8),
+            ),
+            (upow_puzzle::REFERENCE_COST, 1_000),
+        ] {
+            OpenJobs::set(vec![ActiveJob {
+                cost,
+                ..nominal.clone()
+            }]);
+            assert_eq!(Training::job_difficulty(JOB), Some(expected));
+            assert_eq!(Training::work(JOB).unwrap().difficulty, expected);
+        }
     });
 }
 

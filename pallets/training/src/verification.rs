@@ -38,7 +38,7 @@ impl<T: Config> Pallet<T> {
             &job.spec,
             &digest.context(parent.0),
             &start.tip(),
-            Self::difficulty_of(&job.spec),
+            Self::difficulty_of(&job),
             claim,
             &proof,
         )
@@ -110,11 +110,12 @@ impl<T: Config> Pallet<T> {
         Jobs::<T>::get(job.id).unwrap_or_else(|| TrainingProgress::untrained(job.initial_weights))
     }
 
-    /// The ticket difficulty of the next block of a job of `spec`: the
-    /// chain's difficulty scaled by the job's step cost
-    /// (`upow_puzzle::job_difficulty`).
-    pub fn difficulty_of(spec: &JobSpec) -> TicketDifficulty {
-        upow_puzzle::job_difficulty(Difficulty::<T>::get(), spec.step_macs())
+    /// The ticket difficulty of the next block of `job`: the
+    /// chain's difficulty scaled by the cost its listed workload states
+    /// (`upow_puzzle::job_difficulty`, docs/v3.md §2), never by the spec's
+    /// own count of products.
+    pub fn difficulty_of(job: &ActiveJob) -> TicketDifficulty {
+        upow_puzzle::job_difficulty(Difficulty::<T>::get(), job.cost)
     }
 
     /// The weight of verifying a block's trajectory of `kilo_macs`

@@ -23,7 +23,7 @@ pub const PARENT: H256 = H256([7; 32]);
 /// The dispute window of the test chain (blocks).
 pub const DISPUTE_WINDOW: u32 = 8;
 /// The genesis difficulty (of the chain, in reference steps).
-pub const DIFFICULTY: u128 = 3;
+pub const DIFFICULTY: u128 = 12;
 
 /// The house job's training set: 48 samples of 784 inputs, 10 classes.
 pub fn dataset() -> Dataset {
@@ -32,7 +32,7 @@ pub fn dataset() -> Dataset {
     Dataset::new(784, &labels, &pixels).unwrap()
 }
 
-/// The house job: 784-128-10 at batch 16 (a quarter of a reference step).
+/// The house job: 784-128-10 at batch 16, listed at the reference cost.
 pub fn spec() -> JobSpec {
     JobSpec::new(
         Model::new(&[784, 128, 10]).unwrap(),
@@ -42,9 +42,23 @@ pub fn spec() -> JobSpec {
     .unwrap()
 }
 
-/// The house job's difficulty at the genesis difficulty (docs/puzzle.md §6).
+/// The house job's difficulty at the genesis difficulty (docs/puzzle.md §6):
+/// the house workload defines the cost unit, so it is the chain's.
 pub fn job_difficulty() -> u128 {
-    upow_puzzle::job_difficulty(DIFFICULTY, spec().step_macs())
+    upow_puzzle::job_difficulty(DIFFICULTY, upow_puzzle::REFERENCE_COST)
+}
+
+/// Lists `spec` (root, at its nominal cost), unless it is listed: a job is
+/// posted and trained only while its spec is a listed workload's.
+pub fn list(spec: &JobSpec) {
+    if upow_runtime::Jobs::listed_cost(spec).is_none() {
+        let call = RuntimeCall::Jobs(pallet_upow_jobs::Call::list_workload {
+            spec: spec.clone().into(),
+            cost: spec.nominal_cost(),
+        });
+        use sp_runtime::traits::Dispatchable;
+        call.dispatch(upow_runtime::RuntimeOrigin::root()).unwrap();
+    }
 }
 
 /// The house job's initial weights (`W_0` of the first block).
@@ -110,6 +124,7 @@ pub fn ext() -> sp_io::TestExternalities {
                 spec: pallet_upow_jobs::GenesisJobSpec::from(&spec()),
                 init_seed: H256(INIT_SEED),
             }),
+            workloads: vec![],
             jobs: vec![],
             expiry: None,
         },

@@ -128,6 +128,14 @@ fn genesis_config_reads_the_documented_json() {
             },
             "initSeed": "0x2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a"
         },
+        "workloads": [{
+            "spec": {
+                "dims": [4, 8, 3], "batchLog2": 4, "lrShift": 2, "totalSteps": 10,
+                "datasetRoot": "0x0707070707070707070707070707070707070707070707070707070707070707",
+                "samples": 16, "inputs": 4
+            },
+            "cost": 16
+        }],
         "jobs": [{
             "poster": 1,
             "spec": {
@@ -162,7 +170,7 @@ fn genesis_config_reads_the_documented_json() {
         serde_json::from_str(&serde_json::to_string(&config).expect("serialises")).expect("parses");
     assert_eq!(again.jobs[0].spec, config.jobs[0].spec);
     assert!(serde_json::from_str::<crate::GenesisConfig<Test>>(
-        r#"{"houseJob": null, "jobs": [], "expiry": null, "x": 1}"#
+        r#"{"houseJob": null, "workloads": [], "jobs": [], "expiry": null, "x": 1}"#
     )
     .is_err());
     // And builds.
@@ -182,6 +190,16 @@ fn genesis_config_reads_the_documented_json() {
         assert_eq!(Expiry::<Test>::get(), 150);
         assert_eq!(held(1), 100);
         assert_eq!(job(1).spec, crate::mock::spec(10));
+        // The house job's spec is workload 0 at the reference cost, the
+        // listed one workload 1 at its stated cost.
+        assert_eq!(
+            UpowJobs::listed_workload(&job(0).spec),
+            Some((0, upow_puzzle::REFERENCE_COST))
+        );
+        assert_eq!(
+            UpowJobs::listed_workload(&crate::mock::spec(10)),
+            Some((1, 16))
+        );
         assert_ok!(UpowJobs::do_try_state());
     });
 }

@@ -23,6 +23,7 @@ use upow_primitives::{
 };
 use upow_puzzle::{DatasetCommitment, Hyperparams, JobSpec, Model};
 
+mod catalogue;
 mod encoding;
 mod escrow;
 mod expiry;
@@ -59,7 +60,20 @@ fn job(id: JobId) -> JobOf<Test> {
     Jobs::<Test>::get(id).expect("job exists")
 }
 
+/// Lists `spec` at its nominal cost (root), unless it is listed.
+fn list(spec: &JobSpec) {
+    if UpowJobs::listed_cost(spec).is_none() {
+        assert_ok!(UpowJobs::list_workload(
+            RuntimeOrigin::root(),
+            spec.clone().into(),
+            spec.nominal_cost()
+        ));
+    }
+}
+
+/// Posts `spec` (listed first if it is not) and returns the job's id.
 fn post_with(who: u64, spec: JobSpec, price: u64, budget: u64, target_loss: Option<u64>) -> JobId {
+    list(&spec);
     let id = NextJobId::<Test>::get();
     assert_ok!(UpowJobs::post_job(
         RuntimeOrigin::signed(who),

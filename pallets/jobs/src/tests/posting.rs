@@ -133,6 +133,12 @@ fn post_job_rejects_bad_jobs() {
             Error::<Test>::VerificationTooHeavy
         );
         MaxParams::set(heavy.model.params());
+        // Admitted by cost, but not listed: refused until governance lists it.
+        assert_noop!(
+            UpowJobs::post_job(signed.clone(), heavy.clone().into(), 5, 100, None),
+            Error::<Test>::NotListed
+        );
+        list(&heavy);
         assert_ok!(UpowJobs::do_post(&1, heavy, 5, 100, None).map(|_| ()));
         MaxBatch::set(8);
         assert_noop!(
@@ -163,6 +169,7 @@ fn post_job_rejects_bad_jobs() {
             UpowJobs::post_job(signed.clone(), spec(3).into(), u64::MAX / 2, u64::MAX, None),
             Error::<Test>::CostOverflow
         );
+        list(&spec(u64::MAX));
         assert_noop!(
             UpowJobs::post_job(signed.clone(), spec(u64::MAX).into(), 2, 100, None),
             Error::<Test>::CostOverflow

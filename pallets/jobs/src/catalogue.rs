@@ -1,0 +1,113 @@
+//! The catalogue of listed workloads (docs/v3.md §2): which specs blocks may
+//! train, and what one of their steps costs.
+//!
+//! A poster chooses its job's data, model and hyper-parameters, so a job's
+//! multiply-accumulates say nothing about what its steps really cost: rows
+//! that are all one vector make every product rank one (~40× more
+//! difficulty per second than honest mining, docs/v3.md §9). So consensus
+//! prices only what governance has *listed*: a [`Workload`] is a spec and
+//! the measured cost of one of its steps, in cost units
+//! ([`upow_puzzle::REFERENCE_COST`] per reference step). A job is
+//! trainable only while its spec — model, batch, learning rate, planned
+//! steps and dataset, all of it — is a listed workload's, and its ticket
+//! difficulty is scaled by that workload's cost, never by anything the
+//! poster wrote.
+//!
+//! * [`Pallet::do_list`] and [`Pallet::do_delist`] (root only, through
+//!   `list_workload` and `delist_workload`) keep the catalogue.
+//! * [`Pallet::listed_cost`] is the one lookup every rule uses: posting
+//!   ([`Pallet::ensure_listed`]), [`JobSchedule::trainable`] and so the
+//!   seal rule, the runtime API and the miner.
+//! * The house job's spec is listed at [`upow_puzzle::REFERENCE_COST`] when
+//!   the house job is created: it defines the unit, and it cannot be
+//!   delisted (that would leave blocks nothing to train). The house job is
+//!   priced at that cost whether or not the catalogue lists it, so a chain
+//!   whose catalogue is not written yet — the state a runtime upgrade finds
+//!   before its migration runs — still seals house blocks.
+//!
+//! [`JobSchedule::trainable`]: upow_primitives::traits::JobSchedule::trainable
+
+use crate::{
+    Config, Error, Event, HouseJob, Jobs, ListedSpecs, NextWorkloadId, Pallet, Workload,
+    WorkloadId, Workloads,
+};
+use frame_support::pallet_prelude::*;
+use upow_puzzle::JobSpec;
+
+impl<T: Config> Pallet<T> {
+    /// The listed workload whose spec is `spec` and its cost, if one is
+    /// listed now.
+    pub fn listed_workload(spec: &JobSpec) -> Option<(WorkloadId, u32)> {
+        let id = ListedSpecs::<T>::get(spec.listing_key())?;
+        let workload = Workloads::<T>::get(id)?;
+        workload.is_listed().then_some((id, workload.cost))
+    }
+
+    /// The cost in cost units of one step of a job of `spec`, if `spec` is
+    /// a listed workload's: the one rule of which jobs blocks may train.
+    pub fn listed_cost(spec: &JobSpec) -> Option<u32> {
+        Self::listed_workload(spec).map(|(_, cost)| cost)
+    }
+
+    /// Refuses a spec that is not a listed workload's ([`Error::NotListed`]).
+    pub(crate) fn ensure_listed(spec: &JobSpec) -> Result<u32, Error<T>> {
+        Self::listed_cost(spec).ok_or(Error::<T>::NotListed)
+    }
+
+    /// Lists `spec` at `cost` cost units per step (see
+    /// `Pallet::list_workload`). The spec must pass the same admission as a
+    /// posted job's. Changes nothing when it fails.
+    pub fn do_list(spec: JobSpec, cost: u32) -> Result<WorkloadId, DispatchError> {
+        Self::admit(&spec)?;
+        Self::insert_workload(spec, cost)
+    }
+
+    /// Lists `spec` at `cost` without the admission rule (the house job's
+    /// spec, admitted when the chain was built, whatever the limits of a
+    /// later runtime). Changes nothing when it fails.
+    pub(crate) fn insert_workload(spec: JobSpec, cost: u32) -> Result<WorkloadId, DispatchError> {
+        ensure!(cost > 0, Error::<T>::ZeroCost);
+        let key = spec.listing_key();
+        ensure!(
+            !ListedSpecs::<T>::contains_key(key),
+            Error::<T>::AlreadyListed
+        );
+        let id = NextWorkloadId::<T>::get();
+        let next = id.checked_add(1).ok_or(Error::<T>::WorkloadIdsExhausted)?;
+        NextWorkloadId::<T>::put(next);
+        let now = frame_system::Pallet::<T>::block_number();
+        Workloads::<T>::insert(
+            id,
+            Workload {
+                spec,
+                cost,
+                listed_at: now,
+                delisted_at: None,
+            },
+        );
+        ListedSpecs::<T>::insert(key, id);
+        Self::deposit_event(Event::WorkloadListed { workload: id, cost });
+        Ok(id)
+    }
+
+    /// Delists workload `id` (see `Pallet::delist_workload`): jobs of its
+    /// spec are not trainable from the next block on (this block's
+    /// trajectory, an inherent, was verified before any call); nothing
+    /// they trained before is undone.
+    pub fn do_delist(id: WorkloadId) -> DispatchResult {
+        let mut workload = Workloads::<T>::get(id).ok_or(Error::<T>::UnknownWorkload)?;
+        ensure!(workload.is_listed(), Error::<T>::AlreadyDelisted);
+        let house_spec = HouseJob::<T>::get()
+            .and_then(Jobs::<T>::get)
+            .map(|house| house.spec);
+        ensure!(
+            house_spec.as_ref() != Some(&workload.spec),
+            Error::<T>::HouseWorkload
+        );
+        ListedSpecs::<T>::remove(workload.spec.listing_key());
+        workload.delisted_at = Some(frame_system::Pallet::<T>::block_number());
+        Workloads::<T>::insert(id, workload);
+        Self::deposit_event(Event::WorkloadDelisted { workload: id });
+        Ok(())
+    }
+}

@@ -1,0 +1,244 @@
+//! The catalogue of workloads: only governance lists and delists; a job is
+//! posted and trained only while its whole spec is listed; its difficulty
+//! is scaled by the listed cost; the house workload stays.
+
+use super::*;
+use crate::{ListedSpecs, NextWorkloadId, Workloads};
+use upow_puzzle::REFERENCE_COST;
+
+fn listed(spec: &JobSpec) -> Option<u32> {
+    UpowJobs::listed_cost(spec)
+}
+
+#[test]
+fn only_root_lists_and_delists() {
+    new_test_ext().execute_with(|| {
+        let spec = spec(7);
+        for origin in [RuntimeOrigin::signed(1), RuntimeOrigin::none()] {
+            assert_noop!(
+                UpowJobs::list_workload(origin.clone(), spec.clone().into(), 16),
+                DispatchError::BadOrigin
+            );
+        }
+        let id = NextWorkloadId::<Test>::get();
+        assert_ok!(UpowJobs::list_workload(
+            RuntimeOrigin::root(),
+            spec.clone().into(),
+            16
+        ));
+        System::assert_last_event(
+            Event::WorkloadListed {
+                workload: id,
+                cost: 16,
+            }
+            .into(),
+        );
+        assert_eq!(listed(&spec), Some(16));
+        assert_noop!(
+            UpowJobs::delist_workload(RuntimeOrigin::signed(1), id),
+            DispatchError::BadOrigin
+        );
+        assert_ok!(UpowJobs::delist_workload(RuntimeOrigin::root(), id));
+        System::assert_last_event(Event::WorkloadDelisted { workload: id }.into());
+        assert_eq!(listed(&spec), None);
+        // The record stays (ids are never reused), marked delisted.
+        let record = Workloads::<Test>::get(id).expect("kept");
+        assert_eq!((record.cost, record.delisted_at), (16, Some(1)));
+        assert_ok!(UpowJobs::do_try_state());
+    });
+}
+
+#[test]
+fn listing_refuses_bad_workloads() {
+    new_test_ext().execute_with(|| {
+        let root = RuntimeOrigin::root;
+        assert_noop!(
+            UpowJobs::list_workload(root(), spec(7).into(), 0),
+            Error::<Test>::ZeroCost
+        );
+        // Listed already (spec(10) at genesis), and the house job's spec.
+        assert_noop!(
+            UpowJobs::list_workload(root(), spec(10).into(), 16),
+            Error::<Test>::AlreadyListed
+        );
+        assert_noop!(
+            UpowJobs::list_workload(root(), house_spec().into(), REFERENCE_COST),
+            Error::<Test>::AlreadyListed
+        );
+        // A spec a posted job could not have: the same admission.
+        let heavy = JobSpec {
+            model: Model::new(&[4, 1024, 3]).expect("model"),
+            ..spec(7)
+        };
+        MaxParams::set(heavy.model.params() - 1);
+        assert_noop!(
+            UpowJobs::list_workload(root(), heavy.into(), 16),
+            Error::<Test>::VerificationTooHeavy
+        );
+        assert_noop!(
+            UpowJobs::delist_workload(root(), 999),
+            Error::<Test>::UnknownWorkload
+        );
+    });
+}
+
+#[test]
+fn a_delisted_spec_can_be_listed_again_under_a_new_id() {
+    new_test_ext().execute_with(|| {
+        let spec = spec(7);
+        list(&spec);
+        let (first, _) = UpowJobs::listed_workload(&spec).expect("listed");
+        assert_ok!(UpowJobs::delist_workload(RuntimeOrigin::root(), first));
+        assert_noop!(
+            UpowJobs::delist_workload(RuntimeOrigin::root(), first),
+            Error::<Test>::AlreadyDelisted
+        );
+        assert_ok!(UpowJobs::list_workload(
+            RuntimeOrigin::root(),
+            spec.clone().into(),
+            99
+        ));
+        let (second, cost) = UpowJobs::listed_workload(&spec).expect("listed again");
+        assert!(second > first);
+        assert_eq!(cost, 99);
+        assert_eq!(ListedSpecs::<Test>::get(spec.listing_key()), Some(second));
+    });
+}
+
+#[test]
+fn the_house_job_trains_at_the_reference_cost_even_unlisted() {
+    new_test_ext().execute_with(|| {
+        // A catalogue not written yet (a runtime upgrade's first block is
+        // sealed against the state before its migration).
+        let house = UpowJobs::house_job().expect("house job");
+        ListedSpecs::<Test>::remove(job(house).spec.listing_key());
+        let active = <UpowJobs as JobSchedule<u64>>::trainable(house).expect("trainable");
+        assert_eq!(active.cost, REFERENCE_COST);
+    });
+}
+
+#[test]
+fn the_house_workload_is_the_reference_and_stays_listed() {
+    new_test_ext().execute_with(|| {
+        let house = UpowJobs::house_job().expect("house job");
+        let (workload, cost) = UpowJobs::listed_workload(&job(house).spec).expect("listed");
+        assert_eq!(cost, REFERENCE_COST);
+        assert_noop!(
+            UpowJobs::delist_workload(RuntimeOrigin::root(), workload),
+            Error::<Test>::HouseWorkload
+        );
+        let active = <UpowJobs as JobSchedule<u64>>::trainable(house).expect("trainable");
+        assert_eq!(active.cost, REFERENCE_COST);
+    });
+}
+
+/// T3 of docs/v3.md §10: a job equal to a listed workload but for one
+/// field — planned steps, batch, learning rate, model, dataset — is not a
+/// run of it. Every such poster-chosen variant is refused, and nothing is
+/// held.
+#[test]
+fn a_spec_differing_from_a_listed_one_in_any_field_is_refused() {
+    new_test_ext().execute_with(|| {
+        let base = spec(10);
+        let variants = [
+            spec(11),
+            spec(9),
+            JobSpec {
+                hyper: Hyperparams::new(5, 2, 10).expect("hyper"),
+                ..base.clone()
+            },
+            JobSpec {
+                hyper: Hyperparams::new(4, 3, 10).expect("hyper"),
+                ..base.clone()
+            },
+            JobSpec {
+                model: Model::new(&[4, 9, 3]).expect("model"),
+                ..base.clone()
+            },
+            JobSpec {
+                dataset: DatasetCommitment {
+                    root: [8; 32],
+                    ..base.dataset
+                },
+                ..base.clone()
+            },
+            JobSpec {
+                dataset: DatasetCommitment {
+                    samples: 17,
+                    ..base.dataset
+                },
+                ..base.clone()
+            },
+        ];
+        let before = free(1);
+        for variant in variants {
+            assert_noop!(
+                UpowJobs::post_job(RuntimeOrigin::signed(1), variant.into(), 5, 100, None),
+                Error::<Test>::NotListed
+            );
+        }
+        assert_eq!((free(1), held(1), deposits(1)), (before, 0, 0));
+        assert_ok!(UpowJobs::post_job(
+            RuntimeOrigin::signed(1),
+            base.into(),
+            5,
+            100,
+            None
+        ));
+    });
+}
+
+#[test]
+fn a_delisted_workloads_jobs_stop_being_trainable_and_expire_refunded() {
+    ExtBuilder::default().expiry(5).build().execute_with(|| {
+        let spec = spec(7);
+        list(&spec);
+        let id = post_with(1, spec.clone(), 5, 100, None);
+        let active = <UpowJobs as JobSchedule<u64>>::trainable(id).expect("trainable");
+        assert_eq!(active.cost, spec.nominal_cost());
+        assert_eq!(<UpowJobs as JobSchedule<u64>>::payment_for(id, 2), 10);
+        let (workload, _) = UpowJobs::listed_workload(&spec).expect("listed");
+        assert_ok!(UpowJobs::delist_workload(RuntimeOrigin::root(), workload));
+        assert!(<UpowJobs as JobSchedule<u64>>::trainable(id).is_none());
+        assert_eq!(<UpowJobs as JobSchedule<u64>>::payment_for(id, 2), 0);
+        assert!(<UpowJobs as JobSchedule<u64>>::open()
+            .iter()
+            .all(|job| job.id != id));
+        // No new job of it can be posted.
+        assert_noop!(
+            UpowJobs::post_job(RuntimeOrigin::signed(2), spec.into(), 5, 100, None),
+            Error::<Test>::NotListed
+        );
+        // Nobody trains it: it expires with its whole budget refunded.
+        System::set_block_number(1 + 5);
+        UpowJobs::expire_jobs(1 + 5);
+        assert_eq!(job(id).status, JobStatus::Expired);
+        assert_eq!(held(1), 0);
+        assert_ok!(UpowJobs::do_try_state());
+    });
+}
+
+#[test]
+fn trainable_reports_the_listed_cost_not_the_specs_count() {
+    new_test_ext().execute_with(|| {
+        let spec = spec(7);
+        assert_ok!(UpowJobs::list_workload(
+            RuntimeOrigin::root(),
+            spec.clone().into(),
+            40 * spec.nominal_cost()
+        ));
+        let id = post_with(1, spec.clone(), 5, 100, None);
+        let active = <UpowJobs as JobSchedule<u64>>::trainable(id).expect("trainable");
+        assert_eq!(active.cost, 40 * spec.nominal_cost());
+    });
+}
+
+#[test]
+fn the_listing_key_is_blake2_256_of_the_encoded_spec() {
+    for spec in [spec(1), spec(u64::MAX), house_spec()] {
+        assert_eq!(
+            spec.listing_key(),
+            sp_io::hashing::blake2_256(&spec.encode())
+        );
+    }
+}
