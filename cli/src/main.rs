@@ -62,11 +62,13 @@ enum WorkloadCommand {
         /// The job file (TOML); only its spec is read.
         file: PathBuf,
         /// The measured cost of one step in cost units (65 536 per step of
-        /// the reference workload, 784-128-10 at batch 64).
+        /// the reference workload, 784-128-10 at batch 64): `cargo bench -p
+        /// upow-miner --bench shortcuts` prints it.
         #[arg(long, required_unless_present = "nominal", conflicts_with = "nominal")]
         cost: Option<u32>,
         /// Use the spec's nominal cost (its multiply-accumulates in cost
-        /// units) instead of a measurement.
+        /// units) instead of a measurement: only for shapes the bench shows
+        /// within 10% of it (it overprices large batches, docs/jobs.md §3).
         #[arg(long)]
         nominal: bool,
         #[command(flatten)]

@@ -164,6 +164,8 @@ pub enum Measurement {
     Float32Cuda,
     /// The integer step on the reference backend (one thread).
     Reference,
+    /// The integer step on the sparse host kernel (one thread).
+    Sparse,
     /// The integer step on the candle CPU backend.
     Cpu,
     /// The integer step on the candle CUDA backend.
@@ -179,6 +181,7 @@ impl Measurement {
             Self::Float32 => "float32 candle cpu",
             Self::Float32Cuda => "float32 candle cuda",
             Self::Reference => "reference",
+            Self::Sparse => "sparse",
             Self::Cpu => "candle cpu",
             Self::Cuda => "candle cuda",
             Self::ReferenceVerify => "reference verify",
@@ -188,6 +191,7 @@ impl Measurement {
     fn of_backend(kind: BackendKind) -> Self {
         match kind {
             BackendKind::Reference => Self::Reference,
+            BackendKind::Sparse => Self::Sparse,
             BackendKind::Cpu => Self::Cpu,
             BackendKind::Cuda => Self::Cuda,
         }
@@ -198,7 +202,11 @@ impl Measurement {
     fn threads(&self) -> usize {
         match self {
             Self::Float32 | Self::Cpu => candle_threads(),
-            Self::Reference | Self::ReferenceVerify | Self::Cuda | Self::Float32Cuda => 1,
+            Self::Reference
+            | Self::Sparse
+            | Self::ReferenceVerify
+            | Self::Cuda
+            | Self::Float32Cuda => 1,
         }
     }
 }
@@ -600,7 +608,11 @@ mod tests {
     fn every_row_has_finite_positive_numbers() {
         let config = BenchConfig {
             shapes: vec![BenchShape::new(Model::new(&[12, 6, 3]).unwrap(), 4).unwrap()],
-            backends: vec![BackendKind::Reference, BackendKind::Cpu],
+            backends: vec![
+                BackendKind::Reference,
+                BackendKind::Sparse,
+                BackendKind::Cpu,
+            ],
             seconds: 0.005,
             samples: 50,
             device: 0,
@@ -616,6 +628,7 @@ mod tests {
             [
                 Measurement::Float32,
                 Measurement::Reference,
+                Measurement::Sparse,
                 Measurement::Cpu,
                 Measurement::ReferenceVerify
             ]
@@ -631,7 +644,10 @@ mod tests {
                 assert!(v.is_finite() && v > 0.0, "{row:?}");
             }
             assert!(row.threads > 0);
-            if matches!(row.measurement, Measurement::Reference | Measurement::Cpu) {
+            if matches!(
+                row.measurement,
+                Measurement::Reference | Measurement::Sparse | Measurement::Cpu
+            ) {
                 let ratio = row.vs_float32.unwrap();
                 assert!(ratio.is_finite() && ratio > 0.0, "{row:?}");
             }

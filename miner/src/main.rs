@@ -241,7 +241,7 @@ struct BenchArgs {
     batch_log2: Vec<u32>,
     /// Backends whose integer step to measure (comma-separated). The float32
     /// step and the reference verification are always measured.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [BackendKind::Reference, BackendKind::Cpu, BackendKind::Cuda])]
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [BackendKind::Reference, BackendKind::Sparse, BackendKind::Cpu, BackendKind::Cuda])]
     backend: Vec<BackendKind>,
     /// Wall time of each measurement in seconds, after its warm-up.
     #[arg(long, default_value_t = 3.0)]

@@ -199,6 +199,11 @@ fn check_backend(kind: BackendKind) {
 }
 
 #[test]
+fn sparse_kernel_matches_reference() {
+    check_backend(BackendKind::Sparse);
+}
+
+#[test]
 fn candle_cpu_matches_reference() {
     check_backend(BackendKind::Cpu);
 }

@@ -45,6 +45,7 @@ pub mod pow;
 pub mod prng;
 pub mod rounding;
 pub mod segment;
+pub mod sparse;
 pub mod step;
 #[cfg(test)]
 mod test_support;
@@ -68,6 +69,7 @@ pub use pow::{
     REFERENCE_STEP_MACS, STEP_BOUND,
 };
 pub use segment::segment_roots;
+pub use sparse::SparseStep;
 pub use step::{evaluate, Evaluation, Forward, StepOutcome, TrainingStep};
 pub use trajectory::{
     challenged_steps, max_proof_len, StepProof, Trajectory, TrajectoryClaim, TrajectoryProof,

@@ -31,6 +31,7 @@ use crate::{
     job::{JobProgress, JobSpec},
     model::{Hyperparams, Model},
     pow::{max_steps, Seed, Ticket, TrajectoryContext},
+    sparse::SparseStep,
     step::TrainingStep,
     trajectory::{challenged_steps, Trajectory, TrajectoryClaim, TrajectoryProof},
     verify::verify_trajectory,
@@ -173,19 +174,53 @@ pub trait StepBackend {
     fn weights(&self) -> core::result::Result<Weights, Self::Error>;
 }
 
-/// The normative step ([`TrainingStep::run`]) as a backend; it reports the
-/// step's statistics.
+/// Which host implementation of the step a [`ReferenceBackend`] runs; both
+/// give the bits of [`TrainingStep::run`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostKernel {
+    /// [`TrainingStep::run`] itself, the normative step.
+    Reference,
+    /// [`SparseStep::run`]: the same bits, skipping zero errors, zero
+    /// gradients and dead units' back-propagation.
+    Sparse,
+}
+
+impl HostKernel {
+    /// Short name for logs, metrics and tables.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Reference => "reference",
+            Self::Sparse => "sparse",
+        }
+    }
+}
+
+/// A host step ([`TrainingStep::run`], or [`SparseStep::run`] which gives
+/// its bits) as a backend; it reports the step's statistics.
 #[derive(Clone, Debug)]
 pub struct ReferenceBackend {
+    kernel: HostKernel,
     model: Model,
     hyper: Hyperparams,
     weights: Weights,
 }
 
 impl ReferenceBackend {
-    /// A backend for `model` and `hyper`, holding `weights`.
+    /// A backend for `model` and `hyper` running the normative step,
+    /// holding `weights`.
     pub fn new(model: Model, hyper: Hyperparams, weights: Weights) -> Self {
+        Self::with_kernel(HostKernel::Reference, model, hyper, weights)
+    }
+
+    /// A backend running `kernel`.
+    pub fn with_kernel(
+        kernel: HostKernel,
+        model: Model,
+        hyper: Hyperparams,
+        weights: Weights,
+    ) -> Self {
         Self {
+            kernel,
             model,
             hyper,
             weights,
@@ -197,7 +232,7 @@ impl StepBackend for ReferenceBackend {
     type Error = Error;
 
     fn name(&self) -> alloc::string::String {
-        "reference".into()
+        self.kernel.name().into()
     }
 
     fn load(&mut self, weights: &Weights) -> Result<()> {
@@ -206,12 +241,20 @@ impl StepBackend for ReferenceBackend {
     }
 
     fn step(&mut self, batch: &Batch, seed: &Seed, global_step: u64) -> Result<StepReport> {
-        let outcome = TrainingStep::new(&self.model, &self.hyper).run(
-            &self.weights,
-            batch,
-            seed,
-            global_step,
-        )?;
+        let outcome = match self.kernel {
+            HostKernel::Reference => TrainingStep::new(&self.model, &self.hyper).run(
+                &self.weights,
+                batch,
+                seed,
+                global_step,
+            ),
+            HostKernel::Sparse => SparseStep::new(&self.model, &self.hyper).run(
+                &self.weights,
+                batch,
+                seed,
+                global_step,
+            ),
+        }?;
         self.weights = outcome.weights;
         Ok(StepReport {
             weights_hash: self.weights.hash(),

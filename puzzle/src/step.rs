@@ -127,34 +127,11 @@ impl<'a> TrainingStep<'a> {
         global_step: u64,
     ) -> Result<StepOutcome> {
         let model = self.model;
-        let rows = self.hyper.batch();
-        if batch.rows() != rows || batch.inputs.len() != rows * model.inputs() {
-            return Err(Error::BatchSize {
-                got: batch.rows(),
-                expected: rows,
-            });
-        }
         let layers = model.layers();
-        let forward = Forward::run(model, weights, &batch.inputs, rows);
-
-        // Output error: softmax gradient (exponent −12 − log2 B), rounded to int8.
-        let classes = model.classes();
-        let mut grad = alloc::vec![0i32; rows * classes];
-        let mut loss = 0u64;
-        for ((z, g), &label) in forward
-            .logits()
-            .chunks_exact(classes)
-            .zip(grad.chunks_exact_mut(classes))
-            .zip(&batch.labels)
-        {
-            loss += softmax_row(z, forward.logit_exp, label as usize, Some(g));
-        }
-        let grad_exp = -(PROB_BITS as i32) - self.hyper.batch_log2() as i32;
-        let (mut err, mut err_exp) = round_error_tensor(
-            &grad,
-            grad_exp,
-            derive_key(&seed.0, Purpose::OutputError, (layers - 1) as u8),
-        );
+        let rows = self.hyper.batch();
+        let mut start = StepStart::run(model, self.hyper, weights, batch, seed)?;
+        let (mut err, mut err_exp) = (core::mem::take(&mut start.err), start.err_exp);
+        let forward = &start.forward;
 
         let lr_shift = self.hyper.lr_shift_at(global_step);
         let mut next = weights.clone();
@@ -199,15 +176,80 @@ impl<'a> TrainingStep<'a> {
                 err_exp = ee;
             }
         }
-        Ok(StepOutcome {
-            weights: next,
+        Ok(start.finish(next, changed_weights))
+    }
+}
+
+/// What every implementation of the step starts with (the reference and
+/// [`crate::SparseStep`]): the batch's shape checked, the forward pass, the
+/// batch loss, and the output error rounded to int8.
+pub(crate) struct StepStart {
+    /// The forward pass.
+    pub forward: Forward,
+    /// Cross-entropy of the batch, summed over rows, in sixteenths of a bit.
+    pub loss: u64,
+    /// The output layer's error (`rows × classes`), int8 values as `i16`.
+    pub err: Vec<i16>,
+    /// Its exponent.
+    pub err_exp: i32,
+}
+
+impl StepStart {
+    /// Checks `batch` against the job's batch size and runs the forward pass
+    /// and the output error: softmax gradient (exponent −12 − log2 B),
+    /// rounded to int8.
+    pub fn run(
+        model: &Model,
+        hyper: &Hyperparams,
+        weights: &Weights,
+        batch: &Batch,
+        seed: &Seed,
+    ) -> Result<Self> {
+        let rows = hyper.batch();
+        if batch.rows() != rows || batch.inputs.len() != rows * model.inputs() {
+            return Err(Error::BatchSize {
+                got: batch.rows(),
+                expected: rows,
+            });
+        }
+        let forward = Forward::run(model, weights, &batch.inputs, rows);
+        let classes = model.classes();
+        let mut grad = alloc::vec![0i32; rows * classes];
+        let mut loss = 0u64;
+        for ((z, g), &label) in forward
+            .logits()
+            .chunks_exact(classes)
+            .zip(grad.chunks_exact_mut(classes))
+            .zip(&batch.labels)
+        {
+            loss += softmax_row(z, forward.logit_exp, label as usize, Some(g));
+        }
+        let grad_exp = -(PROB_BITS as i32) - hyper.batch_log2() as i32;
+        let (err, err_exp) = round_error_tensor(
+            &grad,
+            grad_exp,
+            derive_key(&seed.0, Purpose::OutputError, (model.layers() - 1) as u8),
+        );
+        Ok(Self {
+            forward,
             loss,
+            err,
+            err_exp,
+        })
+    }
+
+    /// The step's outcome once the backward pass has given `weights` and
+    /// the count of changed master weights per layer.
+    pub fn finish(self, weights: Weights, changed_weights: Vec<u32>) -> StepOutcome {
+        StepOutcome {
+            weights,
+            loss: self.loss,
             stats: StepStats {
-                nonzero_weights: forward.nonzero_weights,
-                live_units: forward.live_units,
+                nonzero_weights: self.forward.nonzero_weights,
+                live_units: self.forward.live_units,
                 changed_weights,
             },
-        })
+        }
     }
 }
 

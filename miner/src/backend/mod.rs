@@ -6,7 +6,8 @@
 //! node rejects.
 //!
 //! * [`step`]: the [`StepBackend`] interface and its [`StepReport`];
-//! * [`reference`]: the normative integer reference (plain Rust);
+//! * [`reference`]: the normative integer reference (plain Rust), or the
+//!   sparse kernel that gives its bits faster (`upow_puzzle::SparseStep`);
 //! * [`candle`]: candle on the CPU or (feature `cuda`) an NVIDIA GPU.
 
 pub mod candle;
@@ -25,6 +26,9 @@ use crate::error::Result;
 pub enum BackendKind {
     /// The normative integer reference (plain Rust, one core).
     Reference,
+    /// The reference's bits by the sparse kernel (plain Rust, one core):
+    /// zero errors, zero gradients and dead units' back-propagation skipped.
+    Sparse,
     /// candle on the CPU: f32 GEMM on integer values + custom ops.
     Cpu,
     /// candle on an NVIDIA GPU (feature `cuda`).
@@ -36,6 +40,7 @@ impl BackendKind {
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::Reference => "reference",
+            Self::Sparse => "sparse",
             Self::Cpu => "cpu",
             Self::Cuda => "cuda",
         }
@@ -53,6 +58,12 @@ pub fn create(
 ) -> Result<DynBackend> {
     match kind {
         BackendKind::Reference => Ok(Box::new(reference::ReferenceBackend::new(
+            model.clone(),
+            *hyper,
+            weights.clone(),
+        ))),
+        BackendKind::Sparse => Ok(Box::new(reference::ReferenceBackend::with_kernel(
+            upow_puzzle::mining::HostKernel::Sparse,
             model.clone(),
             *hyper,
             weights.clone(),

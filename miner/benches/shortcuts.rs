@@ -1,0 +1,339 @@
+//! The shortcut table of docs/v3.md §2.2 and the cost of a workload,
+//! measured: for each workload, at an early, a middle and a late checkpoint
+//! of its learning-rate schedule, the time of one step with every honest
+//! kernel the project ships (the normative reference, the sparse host
+//! kernel, candle on the CPU, one thread each) and with the attacker's
+//! shortcuts, side by side in one run. Prints a table; run with
+//!
+//!     cargo bench -p upow-miner --bench shortcuts
+//!
+//! * `ρ` of a shortcut is the best honest time at that checkpoint over the
+//!   shortcut's time: how much more difficulty per second it buys (listing
+//!   needs every `ρ ≤ 1.25`).
+//! * `cost` is docs/v3.md §2.2's `2^16 · min over checkpoints of t_best(w, c)
+//!   / mean over checkpoints of t_best(ref, c)` on this machine's CPU, the
+//!   reference workload being the first (the house workload).
+//!
+//! Data: Fashion-MNIST's training set from `UPOW_FASHION_MNIST` or Debian's
+//! `/usr/share/datasets/fashion-mnist`, else a synthetic set with its
+//! density (half the pixels zero). Knobs: `UPOW_BENCH_SECONDS` per
+//! measurement (default 1), `UPOW_SHORTCUT_EPOCHS` in each workload's plan
+//! (default 4; the house plan is 40: the checkpoints keep their phases),
+//! `UPOW_SHORTCUT_WORKLOADS` the workloads after the house one.
+
+// A bench binary: unwrapping is fine.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+#[path = "../../puzzle/tests/common/adversarial.rs"]
+mod adversarial;
+
+use std::{path::PathBuf, time::Duration};
+
+use upow_miner::{
+    backend::{self, BackendKind},
+    bench::time_for,
+};
+use upow_puzzle::{
+    batch::select_batch,
+    idx::{load_split, Split},
+    prng::draw,
+    validate_step, Batch, Dataset, Hash, Hyperparams, JobSpec, Model, Seed, SparseStep,
+    TrainingStep, Weights,
+};
+
+/// Batches (and their seeds) the timed steps cycle through.
+const BATCHES: usize = 16;
+
+struct Workload {
+    dims: Vec<u32>,
+    batch_log2: u32,
+    lr_shift: u32,
+}
+
+/// The house workload first (the reference of `cost`), then others a
+/// catalogue could list; `UPOW_SHORTCUT_WORKLOADS` replaces the others
+/// (`784-64-10/6/2,784-128-10/8/2`: model/log2 batch/lr_shift).
+fn workloads() -> Vec<Workload> {
+    let house = Workload {
+        dims: vec![784, 128, 10],
+        batch_log2: 6,
+        lr_shift: 2,
+    };
+    let parse = |text: &str| {
+        let parts: Vec<&str> = text.split('/').collect();
+        let [dims, batch_log2, lr_shift] = parts[..] else {
+            panic!("UPOW_SHORTCUT_WORKLOADS: {text:?} is not model/log2 batch/lr_shift");
+        };
+        Workload {
+            dims: dims.split('-').map(|d| d.parse().unwrap()).collect(),
+            batch_log2: batch_log2.parse().unwrap(),
+            lr_shift: lr_shift.parse().unwrap(),
+        }
+    };
+    let others: Vec<Workload> = match std::env::var("UPOW_SHORTCUT_WORKLOADS") {
+        Ok(list) => list.split(',').map(parse).collect(),
+        Err(_) => ["784-32-10/6/2", "784-256-128-10/6/2", "784-128-10/8/2"]
+            .into_iter()
+            .map(parse)
+            .collect(),
+    };
+    std::iter::once(house).chain(others).collect()
+}
+
+fn env_f64(name: &str, default: f64) -> f64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn fashion_mnist() -> Option<(Dataset, String)> {
+    let dir = std::env::var_os("UPOW_FASHION_MNIST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/share/datasets/fashion-mnist"));
+    let data = load_split(&dir, Split::Train).ok()?;
+    Some((data, format!("Fashion-MNIST train ({})", dir.display())))
+}
+
+fn synthetic() -> (Dataset, String) {
+    let samples = 60_000usize;
+    let labels: Vec<u8> = (0..samples).map(|i| (i % 10) as u8).collect();
+    let pixels: Vec<u8> = (0..samples * 784)
+        .map(|i| {
+            let v = draw(42, i as u64);
+            if v & 1 == 0 {
+                0
+            } else {
+                (v >> 56) as u8
+            }
+        })
+        .collect();
+    (
+        Dataset::new(784, &labels, &pixels).unwrap(),
+        "synthetic, half the pixels zero".into(),
+    )
+}
+
+fn seed(t: u64) -> Seed {
+    let mut bytes = [0u8; 32];
+    for (i, chunk) in bytes.chunks_exact_mut(8).enumerate() {
+        chunk.copy_from_slice(&draw(0x5eed ^ i as u64, t).to_le_bytes());
+    }
+    Seed(bytes)
+}
+
+/// Seconds per step of a kernel stepping on from its checkpoint through
+/// `batches` (step numbers from `first_step`). `step` advances the kernel's
+/// own weights and returns their hash: every kernel publishes the hash of
+/// what it computed.
+fn time_steps(
+    budget: Duration,
+    batches: &[(Seed, Batch)],
+    first_step: u64,
+    mut step: impl FnMut(&Batch, &Seed, u64) -> Hash,
+) -> f64 {
+    let mut i = 0usize;
+    let timing = time_for(budget, || {
+        let (seed, batch) = &batches[i % batches.len()];
+        std::hint::black_box(step(batch, seed, first_step + i as u64));
+        i += 1;
+        Ok(())
+    })
+    .unwrap();
+    timing.seconds / timing.iterations as f64
+}
+
+/// [`time_steps`] of a host kernel `run(weights, batch, seed, t)`.
+fn time_host(
+    budget: Duration,
+    start: &Weights,
+    batches: &[(Seed, Batch)],
+    first_step: u64,
+    mut run: impl FnMut(&Weights, &Batch, &Seed, u64) -> Weights,
+) -> f64 {
+    let mut weights = start.clone();
+    time_steps(budget, batches, first_step, |b, s, t| {
+        weights = run(&weights, b, s, t);
+        weights.hash()
+    })
+}
+
+struct Row {
+    checkpoint: &'static str,
+    step: u64,
+    kernel: String,
+    honest: bool,
+    seconds: f64,
+}
+
+fn main() {
+    // One thread for candle, as the host kernels.
+    std::env::set_var("RAYON_NUM_THREADS", "1");
+    std::env::set_var("CANDLE_NUM_THREADS", "1");
+    let budget = Duration::from_secs_f64(env_f64("UPOW_BENCH_SECONDS", 1.0));
+    let epochs = env_f64("UPOW_SHORTCUT_EPOCHS", 4.0);
+    let (data, source) = fashion_mnist().unwrap_or_else(synthetic);
+    let zeros = data
+        .encoded()
+        .chunks_exact(data.sample_len())
+        .flat_map(|s| &s[1..])
+        .filter(|&&p| p == 0)
+        .count() as f64
+        / (data.len() * 784) as f64;
+    println!(
+        "data: {source}, {} samples, {:.1}% of pixels zero; {} s per measurement; plans of {epochs} epochs; one thread each",
+        data.len(),
+        100.0 * zeros,
+        budget.as_secs_f64()
+    );
+
+    let mut reference_mean = None;
+    for workload in workloads() {
+        let model = Model::new(&workload.dims).unwrap();
+        let batch = 1u64 << workload.batch_log2;
+        let total = ((epochs * data.len() as f64) / batch as f64)
+            .ceil()
+            .max(8.0) as u64;
+        let hyper = Hyperparams::new(workload.batch_log2, workload.lr_shift, total).unwrap();
+        let spec = JobSpec::new(model.clone(), hyper, data.commitment()).unwrap();
+        let reference = TrainingStep::new(&model, &hyper);
+        let sparse = SparseStep::new(&model, &hyper);
+
+        // Train to each checkpoint with the sparse kernel (its bits are the
+        // reference's: checked at every checkpoint below).
+        let checkpoints = [
+            ("early", 0u64),
+            ("middle", total / 2),
+            ("late", total * 7 / 8),
+        ];
+        let mut weights = Weights::initial(&model, &[1; 32]);
+        let mut trained = 0u64;
+        let mut rows = Vec::new();
+        for (checkpoint, at) in checkpoints {
+            while trained < at {
+                let s = seed(trained);
+                let b = select_batch(&spec, &data, &s).unwrap();
+                weights = sparse.run(&weights, &b, &s, trained).unwrap().weights;
+                trained += 1;
+            }
+            let batches: Vec<(Seed, Batch)> = (0..BATCHES as u64)
+                .map(|i| {
+                    let s = seed(at + i);
+                    let b = select_batch(&spec, &data, &s).unwrap();
+                    (s, b)
+                })
+                .collect();
+            let (s0, b0) = &batches[0];
+            assert_eq!(
+                sparse.run(&weights, b0, s0, at).unwrap(),
+                reference.run(&weights, b0, s0, at).unwrap(),
+                "the sparse kernel gives the reference's bits"
+            );
+            let mut row = |kernel: &str, honest: bool, seconds: f64| {
+                rows.push(Row {
+                    checkpoint,
+                    step: at,
+                    kernel: kernel.to_string(),
+                    honest,
+                    seconds,
+                })
+            };
+            row(
+                "reference",
+                true,
+                time_host(budget, &weights, &batches, at, |w, b, s, t| {
+                    reference.run(w, b, s, t).unwrap().weights
+                }),
+            );
+            row(
+                "sparse: zero errors, gradients, dead backprop skipped",
+                true,
+                time_host(budget, &weights, &batches, at, |w, b, s, t| {
+                    sparse.run(w, b, s, t).unwrap().weights
+                }),
+            );
+            let mut cpu = backend::create(BackendKind::Cpu, 0, &model, &hyper, &weights).unwrap();
+            row(
+                "candle cpu",
+                true,
+                time_steps(budget, &batches, at, |b, s, t| {
+                    cpu.step(b, s, t).unwrap().weights_hash
+                }),
+            );
+
+            // Crafted dead units (2-layer models): the fewest live units
+            // puzzle.md §9 admits, and the live fractions of docs/v3.md §2.3.
+            if model.layers() == 2 {
+                let width = workload.dims[1] as usize;
+                for live in [width.div_ceil(32), width / 2, width * 2 / 3, width * 3 / 4] {
+                    let crafted = adversarial::crafted_weights(&model, live, 7);
+                    let out = reference.run(&crafted, b0, s0, at).unwrap();
+                    if validate_step(&model, &out.stats).is_err() {
+                        continue;
+                    }
+                    assert_eq!(
+                        adversarial::sparse_step(&model, &hyper, &crafted, live, b0, s0, at),
+                        out.weights,
+                        "the attacker's step is bit-exact"
+                    );
+                    row(
+                        &format!("crafted {live}/{width} live, attacker's step"),
+                        false,
+                        time_host(budget, &crafted, &batches, at, |w, b, s, t| {
+                            adversarial::sparse_step(&model, &hyper, w, live, b, s, t)
+                        }),
+                    );
+                }
+            }
+        }
+
+        // The table of this workload.
+        println!();
+        println!(
+            "{model} batch {batch} lr_shift {} (plan {total} steps)",
+            workload.lr_shift
+        );
+        println!(
+            "{:<8} {:>6}  {:<62} {:>10} {:>6}",
+            "phase", "step", "kernel", "µs/step", "ρ"
+        );
+        let best_at = |checkpoint: &str| {
+            rows.iter()
+                .filter(|r| r.honest && r.checkpoint == checkpoint)
+                .map(|r| r.seconds)
+                .fold(f64::INFINITY, f64::min)
+        };
+        for r in &rows {
+            let best = best_at(r.checkpoint);
+            println!(
+                "{:<8} {:>6}  {:<62} {:>10.1} {:>6}",
+                r.checkpoint,
+                r.step,
+                if r.honest {
+                    format!("{} (honest)", r.kernel)
+                } else {
+                    r.kernel.clone()
+                },
+                r.seconds * 1e6,
+                format!("{:.2}", best / r.seconds),
+            );
+        }
+        let bests: Vec<f64> = checkpoints.iter().map(|(c, _)| best_at(c)).collect();
+        let mean = bests.iter().sum::<f64>() / bests.len() as f64;
+        let min = bests.iter().copied().fold(f64::INFINITY, f64::min);
+        let reference_mean = *reference_mean.get_or_insert(mean);
+        let shortcut_best = rows
+            .iter()
+            .filter(|r| !r.honest)
+            .map(|r| best_at(r.checkpoint) / r.seconds)
+            .fold(0.0f64, f64::max);
+        println!(
+            "cost (CPU) = 2^16 · {:.1} µs / {:.1} µs = {:.0} units (nominal {}); best shortcut ρ {:.2}",
+            min * 1e6,
+            reference_mean * 1e6,
+            65536.0 * min / reference_mean,
+            upow_puzzle::cost::nominal_cost(&model, batch as usize),
+            shortcut_best,
+        );
+    }
+}
