@@ -318,7 +318,8 @@ fn first_block_and_setup() -> (Chain, Weights, JobId) {
 
 /// `poster`'s job of the house job's model on `data`, at `price` per step
 /// — one that `forge` can mine on `parent` (and, after a planted jump,
-/// honest blocks can train on): its initial weights come from the chain's
+/// that honest blocks can train on, from the planted model and from the
+/// initial weights on `parent`): its initial weights come from the chain's
 /// hashes, and a draw that trains into degenerate steps (a dead layer on
 /// this small dataset) is cancelled and posted again.
 fn post_minable(
@@ -356,6 +357,8 @@ fn post_minable(
                     Forge::Honest,
                 )
                 .is_some()
+                    && try_mine_on(&alice(), job, parent, &initial(job), 0, data, Forge::Honest)
+                        .is_some()
             }
             mined => mined.is_some(),
         };
@@ -783,21 +786,33 @@ fn wrong_fraud_proofs_are_refused_and_move_nothing() {
         // moves nothing else.
         let alice_bond = Staking::ledger(&account(&alice)).unwrap().active;
         let dave_free = Balances::balance(&account(&dave));
-        // The following blocks train the paid job on from block 2 (the
-        // house job's weights on this 48-sample set can reach a dead first
-        // layer, where no block can be mined).
-        let paid_block = |chain: &mut Chain, author: &sr25519::Pair, start: &Weights, xts| {
-            let steps = Training::work(job).unwrap().steps;
-            let mined = mine(author, job, chain.parent, start, steps, None);
-            chain.block(author, job, &mined, xts);
-            mined.last
+        // The following blocks train whichever job still makes blocks, the
+        // paid job on from block 2 or the house job: on this 48-sample set
+        // either job's weights can reach a dead first layer, where no block
+        // is mined (which one does depends on the chain's hashes).
+        let mut jobs = [(job, honest.last.clone()), (0, house)];
+        let mut next_block = |chain: &mut Chain, xts| {
+            let (k, mined) = jobs
+                .iter()
+                .enumerate()
+                .find_map(|(k, (id, start))| {
+                    let steps = Training::work(*id).unwrap().steps;
+                    try_mine_on(
+                        &charlie,
+                        *id,
+                        chain.parent,
+                        start,
+                        steps,
+                        &dataset(),
+                        Forge::Honest,
+                    )
+                    .map(|mined| (k, mined))
+                })
+                .expect("a block of the paid job or of the house job");
+            chain.block(&charlie, jobs[k].0, &mined, xts);
+            jobs[k].1 = mined.last;
         };
-        let mut paid = paid_block(
-            &mut chain,
-            &charlie,
-            &honest.last,
-            vec![signed(&dave, report(2, open(1)), 0)],
-        );
+        next_block(&mut chain, vec![signed(&dave, report(2, open(1)), 0)]);
         assert!(Balances::balance(&account(&dave)) < dave_free);
         assert_eq!(
             Staking::ledger(&account(&alice)).unwrap().active,
@@ -810,10 +825,9 @@ fn wrong_fraud_proofs_are_refused_and_move_nothing() {
 
         // Past the window the block is settled: no proof can reach it.
         for _ in 0..DISPUTE_WINDOW {
-            paid = paid_block(&mut chain, &charlie, &paid, vec![]);
+            next_block(&mut chain, vec![]);
         }
         reject(report(2, open(1)), E::NotDisputable);
-        let _ = (house, paid);
     });
 }
 
