@@ -14,9 +14,12 @@
 //!   / mean over checkpoints of t_best(ref, c)` on this machine's CPU, the
 //!   reference workload being the first (the house workload).
 //!
-//! Data: Fashion-MNIST's training set from `UPOW_FASHION_MNIST` or Debian's
-//! `/usr/share/datasets/fashion-mnist`, else a synthetic set with its
-//! density (half the pixels zero). Knobs: `UPOW_BENCH_SECONDS` per
+//! Data: the house workload (the unit) runs on Fashion-MNIST's training set
+//! (`UPOW_FASHION_MNIST`, default Debian's `/usr/share/datasets/fashion-mnist`;
+//! else a synthetic set with its density, half the pixels zero); the others
+//! on `UPOW_SHORTCUT_DATA` (an IDX directory's training split: a workload is
+//! measured on its own dataset, a cost measured on other data means
+//! nothing), by default the house's data. Knobs: `UPOW_BENCH_SECONDS` per
 //! measurement (default 1), `UPOW_SHORTCUT_EPOCHS` in each workload's plan
 //! (default 4; the house plan is 40: the checkpoints keep their phases),
 //! `UPOW_SHORTCUT_WORKLOADS` the workloads after the house one.
@@ -87,12 +90,26 @@ fn env_f64(name: &str, default: f64) -> f64 {
         .unwrap_or(default)
 }
 
-fn fashion_mnist() -> Option<(Dataset, String)> {
-    let dir = std::env::var_os("UPOW_FASHION_MNIST")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/share/datasets/fashion-mnist"));
+/// The training split of the IDX directory `dir`, and its description.
+fn idx_data(dir: PathBuf) -> Option<(Dataset, String)> {
     let data = load_split(&dir, Split::Train).ok()?;
-    Some((data, format!("Fashion-MNIST train ({})", dir.display())))
+    Some((data, format!("IDX training split of {}", dir.display())))
+}
+
+/// What a dataset is, for the table's header.
+fn describe(data: &Dataset, source: &str) -> String {
+    let pixels = data.len() * (data.sample_len() - 1);
+    let zeros = data
+        .encoded()
+        .chunks_exact(data.sample_len())
+        .flat_map(|s| &s[1..])
+        .filter(|&&p| p == 0)
+        .count();
+    format!(
+        "{source}, {} samples, {:.1}% of pixels zero",
+        data.len(),
+        100.0 * zeros as f64 / pixels as f64
+    )
 }
 
 fn synthetic() -> (Dataset, String) {
@@ -172,23 +189,34 @@ fn main() {
     std::env::set_var("CANDLE_NUM_THREADS", "1");
     let budget = Duration::from_secs_f64(env_f64("UPOW_BENCH_SECONDS", 1.0));
     let epochs = env_f64("UPOW_SHORTCUT_EPOCHS", 4.0);
-    let (data, source) = fashion_mnist().unwrap_or_else(synthetic);
-    let zeros = data
-        .encoded()
-        .chunks_exact(data.sample_len())
-        .flat_map(|s| &s[1..])
-        .filter(|&&p| p == 0)
-        .count() as f64
-        / (data.len() * 784) as f64;
+    let fashion = std::env::var_os("UPOW_FASHION_MNIST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/share/datasets/fashion-mnist"));
+    let (house_data, house_source) = idx_data(fashion).unwrap_or_else(synthetic);
+    let other = std::env::var_os("UPOW_SHORTCUT_DATA").map(|dir| {
+        let dir = PathBuf::from(dir);
+        idx_data(dir.clone()).unwrap_or_else(|| {
+            panic!(
+                "UPOW_SHORTCUT_DATA: no IDX training split in {}",
+                dir.display()
+            )
+        })
+    });
     println!(
-        "data: {source}, {} samples, {:.1}% of pixels zero; {} s per measurement; plans of {epochs} epochs; one thread each",
-        data.len(),
-        100.0 * zeros,
+        "house data: {}; {} s per measurement; plans of {epochs} epochs; one thread each",
+        describe(&house_data, &house_source),
         budget.as_secs_f64()
     );
+    if let Some((data, source)) = &other {
+        println!("other workloads' data: {}", describe(data, source));
+    }
 
     let mut reference_mean = None;
-    for workload in workloads() {
+    for (i, workload) in workloads().into_iter().enumerate() {
+        let data = match &other {
+            Some((data, _)) if i > 0 => data,
+            _ => &house_data,
+        };
         let model = Model::new(&workload.dims).unwrap();
         let batch = 1u64 << workload.batch_log2;
         let total = ((epochs * data.len() as f64) / batch as f64)
@@ -212,14 +240,14 @@ fn main() {
         for (checkpoint, at) in checkpoints {
             while trained < at {
                 let s = seed(trained);
-                let b = select_batch(&spec, &data, &s).unwrap();
+                let b = select_batch(&spec, data, &s).unwrap();
                 weights = sparse.run(&weights, &b, &s, trained).unwrap().weights;
                 trained += 1;
             }
             let batches: Vec<(Seed, Batch)> = (0..BATCHES as u64)
                 .map(|i| {
                     let s = seed(at + i);
-                    let b = select_batch(&spec, &data, &s).unwrap();
+                    let b = select_batch(&spec, data, &s).unwrap();
                     (s, b)
                 })
                 .collect();
