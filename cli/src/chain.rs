@@ -346,19 +346,22 @@ impl Chain {
         Ok(Some((id, workload.cost)))
     }
 
-    /// Lists `spec` at `cost` cost units as governance (`Sudo::sudo` of
-    /// `Jobs::list_workload`, signed by the sudo key) and waits for
-    /// finality; returns the new workload's id.
+    /// Lists `spec` at `cost` cost units over a dataset whose largest label
+    /// is `max_label`, as governance (`Sudo::sudo` of `Jobs::list_workload`,
+    /// signed by the sudo key) and waits for finality; returns the new
+    /// workload's id.
     pub async fn list_workload(
         &self,
         sudo_key: &BuilderKey,
         spec: JobSpec,
         cost: u32,
+        max_label: u8,
     ) -> Result<(u32, Included), ChainError> {
         use runtime::runtime_types::{pallet_upow_jobs::pallet::Call, upow_runtime::RuntimeCall};
         let inner = RuntimeCall::Jobs(Call::list_workload {
             spec: Static(UncheckedJobSpec::from(spec)),
             cost,
+            max_label,
         });
         let call = runtime::transactions().sudo().sudo(inner);
         let included = self

@@ -71,6 +71,10 @@ enum WorkloadCommand {
         /// within 10% of it (it overprices large batches, docs/jobs.md §3).
         #[arg(long)]
         nominal: bool,
+        /// The largest label of the dataset (it must be a class of the
+        /// model); read from the data when the job file names its path.
+        #[arg(long)]
+        max_label: Option<u8>,
         #[command(flatten)]
         key: KeyArgs,
     },
@@ -369,9 +373,30 @@ async fn workload(url: &str, command: WorkloadCommand) -> Result<()> {
             file,
             cost,
             nominal,
+            max_label,
             key,
         } => {
             let job = JobFile::read(&file)?;
+            let max_label = match (max_label, job.max_label) {
+                (Some(flag), Some(data)) if flag != data => bail!(
+                    "--max-label {flag}: the dataset at the job file's path has labels up to {data}"
+                ),
+                (_, Some(data)) => data,
+                (Some(flag), None) => flag,
+                (None, None) => bail!(
+                    "{}: the dataset is named by its commitment only: pass --max-label (the \
+                     largest label of the dataset) or name its path in the job file",
+                    file.display()
+                ),
+            };
+            // The chain refuses it too (LabelsOutsideClasses); say why here.
+            if upow_puzzle::dataset::check_label(max_label, job.spec.model.classes()).is_err() {
+                bail!(
+                    "--max-label {max_label}: not a class of the model ({} classes), so no \
+                     job of this workload could train",
+                    job.spec.model.classes()
+                );
+            }
             let cost = match cost {
                 Some(0) => bail!("--cost: a step costs at least 1 cost unit"),
                 Some(cost) => cost,
@@ -386,7 +411,7 @@ async fn workload(url: &str, command: WorkloadCommand) -> Result<()> {
                     file.display()
                 );
             }
-            let (id, included) = chain.list_workload(&key, job.spec, cost).await?;
+            let (id, included) = chain.list_workload(&key, job.spec, cost, max_label).await?;
             println!(
                 "workload {id} listed at {cost} cost units in finalized block {:?} (fee {})",
                 included.block,

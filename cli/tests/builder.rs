@@ -252,6 +252,45 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
         ],
         "at least 1 cost unit",
     );
+    // A job file naming its dataset by commitment only: governance must
+    // state the dataset's label range, and one outside the model's classes
+    // is refused (by the CLI before signing; the chain's LabelsOutsideClasses
+    // is pallets/jobs' test).
+    let committed = write_job(
+        dir.path(),
+        "committed.toml",
+        &job("1 UPOW", "[784, 32, 10]").replace(
+            &format!("path = \"{csv}\"\n"),
+            &format!("root = \"{root}\"\nsamples = 4096\ninputs = 784\n"),
+        ),
+    );
+    let committed = committed.to_str().unwrap();
+    cli_refused(
+        &node,
+        &[
+            "workload",
+            "list",
+            committed,
+            "--nominal",
+            "--key",
+            "//Alice",
+        ],
+        "pass --max-label",
+    );
+    cli_refused(
+        &node,
+        &[
+            "workload",
+            "list",
+            committed,
+            "--nominal",
+            "--max-label",
+            "10",
+            "--key",
+            "//Alice",
+        ],
+        "not a class of the model",
+    );
     let shown = cli_ok(&node, &["workload", "show", rich.to_str().unwrap()]);
     assert!(shown.contains("not listed"), "{shown}");
     // Governance (Alice, the dev chain's sudo key) lists the two specs

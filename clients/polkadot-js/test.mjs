@@ -107,7 +107,8 @@ async function main() {
   const unlisted = await send(api, api.tx.jobs.postJob(mine, price, budget, null), bob, 'inBlock');
   assert.equal(errorName(api, unlisted.dispatchError), 'jobs.NotListed');
   const cost = 65_536; // the house job's cost: this job's blocks are as hard
-  const listed = await send(api, api.tx.sudo.sudo(api.tx.jobs.listWorkload(mine, cost)), alice, 'inBlock');
+  const maxLabel = 9; // Fashion-MNIST's labels: the ten classes of the model
+  const listed = await send(api, api.tx.sudo.sudo(api.tx.jobs.listWorkload(mine, cost, maxLabel)), alice, 'inBlock');
   event(listed.events, 'sudo', 'Sudid');
   const workloadListed = event(listed.events, 'jobs', 'WorkloadListed');
   assert.equal(workloadListed.data.cost.toNumber(), cost);

@@ -7,7 +7,7 @@
 use alloc::vec::Vec;
 
 use crate::{
-    dataset::{verify_sample, Dataset, DatasetCommitment, SampleOpening},
+    dataset::{check_label, verify_sample, Dataset, DatasetCommitment, SampleOpening},
     error::{Error, Result},
     job::JobSpec,
     model::Model,
@@ -42,12 +42,7 @@ impl Batch {
                     expected: width + 1,
                 });
             }
-            if sample[0] as usize >= model.classes() {
-                return Err(Error::Label {
-                    label: sample[0],
-                    classes: model.classes() as u32,
-                });
-            }
+            check_label(sample[0], model.classes())?;
             batch.labels.push(sample[0]);
             batch.inputs.extend_from_slice(&sample[1..]);
         }

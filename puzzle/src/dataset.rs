@@ -222,7 +222,14 @@ pub fn verify_sample(
         index,
         dataset.samples,
     )?;
-    let label = opening.sample[0];
+    check_label(opening.sample[0], classes)
+}
+
+/// The rule for every label (docs/puzzle.md §1): it must be one of the
+/// model's `classes`, `label < classes` ([`Error::Label`] otherwise). A
+/// batch's samples, a dataset opening and a listed workload's label range
+/// (its largest label) are all checked by it.
+pub fn check_label(label: u8, classes: usize) -> Result<()> {
     if label as usize >= classes {
         return Err(Error::Label {
             label,

@@ -88,6 +88,12 @@ impl Model {
         self.dims[0] as usize
     }
 
+    /// The largest label that is one of the model's classes: `classes − 1`,
+    /// or 255 when every byte is a class.
+    pub fn largest_label(&self) -> u8 {
+        u8::try_from(self.classes() - 1).unwrap_or(u8::MAX)
+    }
+
     /// Output classes `d_L`.
     pub fn classes(&self) -> usize {
         self.dims[self.layers()] as usize

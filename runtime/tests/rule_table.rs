@@ -45,6 +45,7 @@ fn homes() -> BTreeSet<&'static str> {
         rule!("pallet_upow_jobs::Pallet::listed_cost" => Jobs::listed_cost),
         rule!("upow_puzzle::JobSpec::listing_key" => upow_puzzle::JobSpec::listing_key),
         rule!("upow_puzzle::job_difficulty" => upow_puzzle::job_difficulty),
+        rule!("upow_puzzle::dataset::check_label" => upow_puzzle::dataset::check_label),
         rule!("upow_puzzle::execute_step" => upow_puzzle::execute_step),
         rule!("upow_puzzle::validate_step" => upow_puzzle::validate_step),
         rule!("upow_puzzle::validate_segments" => upow_puzzle::validate_segments),

@@ -54,6 +54,7 @@ pub fn list_workload(spec: &upow_puzzle::JobSpec) -> RuntimeCall {
         call: Box::new(RuntimeCall::Jobs(pallet_upow_jobs::Call::list_workload {
             spec: spec.clone().into(),
             cost: spec.nominal_cost(),
+            max_label: spec.model.largest_label(),
         })),
     })
 }

@@ -68,7 +68,11 @@ fn poster<T: Config>(jobs: u32) -> T::AccountId {
 /// Lists `spec` at its nominal cost, unless it is listed.
 fn list<T: Config>(spec: &JobSpec) -> Result<(), BenchmarkError> {
     if Jobs::<T>::listed_cost(spec).is_none() {
-        Jobs::<T>::do_list(spec.clone(), spec.nominal_cost())?;
+        Jobs::<T>::do_list(
+            spec.clone(),
+            spec.nominal_cost(),
+            spec.model.largest_label(),
+        )?;
     }
     Ok(())
 }
@@ -268,9 +272,10 @@ mod benchmarks {
         let spec = spec(p / 1_034)?;
         let id = NextWorkloadId::<T>::get();
         let cost = spec.nominal_cost();
+        let max_label = spec.model.largest_label();
 
         #[extrinsic_call]
-        _(RawOrigin::Root, spec.into(), cost);
+        _(RawOrigin::Root, spec.into(), cost, max_label);
 
         assert_last_event::<T>(Event::WorkloadListed { workload: id, cost });
         Ok(())
@@ -280,7 +285,11 @@ mod benchmarks {
     #[benchmark]
     fn delist_workload() -> Result<(), BenchmarkError> {
         let spec = spec(1)?;
-        let workload = Jobs::<T>::do_list(spec.clone(), spec.nominal_cost())?;
+        let workload = Jobs::<T>::do_list(
+            spec.clone(),
+            spec.nominal_cost(),
+            spec.model.largest_label(),
+        )?;
 
         #[extrinsic_call]
         _(RawOrigin::Root, workload);

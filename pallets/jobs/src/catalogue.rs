@@ -54,19 +54,26 @@ impl<T: Config> Pallet<T> {
         Self::listed_cost(spec).ok_or(Error::<T>::NotListed)
     }
 
-    /// Lists `spec` at `cost` cost units per step (see
-    /// `Pallet::list_workload`). The spec must pass the same admission as a
-    /// posted job's. Changes nothing when it fails.
-    pub fn do_list(spec: JobSpec, cost: u32) -> Result<WorkloadId, DispatchError> {
+    /// Lists `spec` at `cost` cost units per step, over a dataset whose
+    /// largest label is `max_label` (see `Pallet::list_workload`). The spec
+    /// must pass the same admission as a posted job's. Changes nothing when
+    /// it fails.
+    pub fn do_list(spec: JobSpec, cost: u32, max_label: u8) -> Result<WorkloadId, DispatchError> {
         Self::admit(&spec)?;
-        Self::insert_workload(spec, cost)
+        Self::insert_workload(spec, cost, max_label)
     }
 
     /// Lists `spec` at `cost` without the admission rule (the house job's
     /// spec, admitted when the chain was built, whatever the limits of a
     /// later runtime). Changes nothing when it fails.
-    pub(crate) fn insert_workload(spec: JobSpec, cost: u32) -> Result<WorkloadId, DispatchError> {
+    pub(crate) fn insert_workload(
+        spec: JobSpec,
+        cost: u32,
+        max_label: u8,
+    ) -> Result<WorkloadId, DispatchError> {
         ensure!(cost > 0, Error::<T>::ZeroCost);
+        upow_puzzle::dataset::check_label(max_label, spec.model.classes())
+            .map_err(|_| Error::<T>::LabelsOutsideClasses)?;
         let key = spec.listing_key();
         ensure!(
             !ListedSpecs::<T>::contains_key(key),
@@ -81,6 +88,7 @@ impl<T: Config> Pallet<T> {
             Workload {
                 spec,
                 cost,
+                max_label,
                 listed_at: now,
                 delisted_at: None,
             },

@@ -312,7 +312,7 @@ pub mod pallet {
                     Ok(spec) => spec,
                     Err(e) => panic!("invalid workload spec in genesis: {e:?}"),
                 };
-                if let Err(e) = Pallet::<T>::do_list(spec, workload.cost) {
+                if let Err(e) = Pallet::<T>::do_list(spec, workload.cost, workload.max_label) {
                     panic!("genesis workload rejected: {e:?}");
                 }
             }
@@ -530,6 +530,9 @@ pub mod pallet {
         HouseWorkload,
         /// A workload's cost is zero: the cost of a step is at least one unit.
         ZeroCost,
+        /// A workload's dataset has labels that are not classes of its model
+        /// (`max_label` must be below the class count).
+        LabelsOutsideClasses,
         /// No workload ids are left.
         WorkloadIdsExhausted,
     }
@@ -660,7 +663,9 @@ pub mod pallet {
         /// scaled by `cost`, the cost of one step in cost units (2^16 per
         /// step of the reference workload, 784-128-10 at batch 64 on
         /// Fashion-MNIST), measured on the platform that runs it fastest
-        /// (docs/v3.md §2.2). The spec must pass a posted job's admission.
+        /// (docs/v3.md §2.2). The spec must pass a posted job's admission,
+        /// and `max_label`, the largest label of its dataset as governance
+        /// publishes it, must be a class of its model (docs/v3.md §8.5).
         ///
         /// Emits [`Event::WorkloadListed`].
         #[pallet::call_index(4)]
@@ -669,10 +674,11 @@ pub mod pallet {
             origin: OriginFor<T>,
             spec: UncheckedJobSpec,
             cost: u32,
+            max_label: u8,
         ) -> DispatchResult {
             ensure_root(origin)?;
             let spec = Self::check_spec(spec)?;
-            Self::do_list(spec, cost)?;
+            Self::do_list(spec, cost, max_label)?;
             Ok(())
         }
 

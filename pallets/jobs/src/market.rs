@@ -149,7 +149,9 @@ impl<T: Config> Pallet<T> {
         init_seed: Hash,
     ) -> DispatchResult {
         Self::admit(&spec)?;
-        Self::insert_workload(spec.clone(), REFERENCE_COST)?;
+        // The house dataset's labels are its model's classes.
+        let max_label = spec.model.largest_label();
+        Self::insert_workload(spec.clone(), REFERENCE_COST, max_label)?;
         let id = Self::next_id()?;
         let zero = Zero::zero();
         let job = Self::new_job(poster, spec, init_seed, zero, zero, zero, None);

@@ -262,6 +262,7 @@ impl ExtBuilder {
                 .map(|&steps| GenesisWorkload {
                     spec: GenesisJobSpec::from(&spec(steps)),
                     cost: spec(steps).nominal_cost(),
+                    max_label: spec(steps).model.largest_label(),
                 })
                 .collect(),
             jobs: self.jobs,

@@ -92,6 +92,14 @@ impl<T: Config> Pallet<T> {
                 "workload id not below NextWorkloadId"
             );
             ensure!(workload.cost > 0, "a workload of zero cost");
+            ensure!(
+                upow_puzzle::dataset::check_label(
+                    workload.max_label,
+                    workload.spec.model.classes()
+                )
+                .is_ok(),
+                "a workload whose labels are not classes of its model"
+            );
             if workload.is_listed() {
                 listed = listed.saturating_add(1);
                 ensure!(

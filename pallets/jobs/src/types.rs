@@ -180,6 +180,12 @@ pub struct Workload<BlockNumber> {
     /// per reference step), measured on the platform that runs it fastest:
     /// what its jobs' ticket difficulty is scaled by.
     pub cost: u32,
+    /// The largest label of its dataset, as governance publishes it with
+    /// the listing: below the model's class count, so no sample a job of
+    /// it draws is outside the classes (docs/v3.md §8.5; the fraud rule
+    /// of docs/puzzle.md §13 stays behind it, since a published range is
+    /// the publisher's word, not the data's).
+    pub max_label: u8,
     /// Block in which it was listed.
     pub listed_at: BlockNumber,
     /// Block from which it is delisted: its jobs are no longer trainable.
@@ -197,6 +203,7 @@ impl<BlockNumber: MaxEncodedLen> MaxEncodedLen for Workload<BlockNumber> {
     fn max_encoded_len() -> usize {
         MAX_SPEC_ENCODED_LEN
             .saturating_add(u32::max_encoded_len())
+            .saturating_add(u8::max_encoded_len())
             .saturating_add(BlockNumber::max_encoded_len())
             .saturating_add(Option::<BlockNumber>::max_encoded_len())
     }
@@ -210,6 +217,8 @@ pub struct GenesisWorkload {
     pub spec: GenesisJobSpec,
     /// The cost of one step in cost units.
     pub cost: u32,
+    /// The largest label of its dataset.
+    pub max_label: u8,
 }
 
 /// A [`JobSpec`] in a genesis config (readable JSON; hashes as `0x…` hex).

@@ -55,6 +55,7 @@ pub fn list(spec: &JobSpec) {
         let call = RuntimeCall::Jobs(pallet_upow_jobs::Call::list_workload {
             spec: spec.clone().into(),
             cost: spec.nominal_cost(),
+            max_label: spec.model.largest_label(),
         });
         use sp_runtime::traits::Dispatchable;
         call.dispatch(upow_runtime::RuntimeOrigin::root()).unwrap();

@@ -16,7 +16,7 @@ fn only_root_lists_and_delists() {
         let spec = spec(7);
         for origin in [RuntimeOrigin::signed(1), RuntimeOrigin::none()] {
             assert_noop!(
-                UpowJobs::list_workload(origin.clone(), spec.clone().into(), 16),
+                UpowJobs::list_workload(origin.clone(), spec.clone().into(), 16, 2),
                 DispatchError::BadOrigin
             );
         }
@@ -24,7 +24,8 @@ fn only_root_lists_and_delists() {
         assert_ok!(UpowJobs::list_workload(
             RuntimeOrigin::root(),
             spec.clone().into(),
-            16
+            16,
+            2
         ));
         System::assert_last_event(
             Event::WorkloadListed {
@@ -53,16 +54,21 @@ fn listing_refuses_bad_workloads() {
     new_test_ext().execute_with(|| {
         let root = RuntimeOrigin::root;
         assert_noop!(
-            UpowJobs::list_workload(root(), spec(7).into(), 0),
+            UpowJobs::list_workload(root(), spec(7).into(), 0, 2),
             Error::<Test>::ZeroCost
         );
         // Listed already (spec(10) at genesis), and the house job's spec.
         assert_noop!(
-            UpowJobs::list_workload(root(), spec(10).into(), 16),
+            UpowJobs::list_workload(root(), spec(10).into(), 16, 2),
             Error::<Test>::AlreadyListed
         );
         assert_noop!(
-            UpowJobs::list_workload(root(), house_spec().into(), REFERENCE_COST),
+            UpowJobs::list_workload(
+                root(),
+                house_spec().into(),
+                REFERENCE_COST,
+                house_spec().model.largest_label()
+            ),
             Error::<Test>::AlreadyListed
         );
         // A spec a posted job could not have: the same admission.
@@ -72,13 +78,43 @@ fn listing_refuses_bad_workloads() {
         };
         MaxParams::set(heavy.model.params() - 1);
         assert_noop!(
-            UpowJobs::list_workload(root(), heavy.into(), 16),
+            UpowJobs::list_workload(root(), heavy.into(), 16, 2),
             Error::<Test>::VerificationTooHeavy
         );
         assert_noop!(
             UpowJobs::delist_workload(root(), 999),
             Error::<Test>::UnknownWorkload
         );
+    });
+}
+
+#[test]
+fn a_workload_whose_labels_are_not_classes_of_its_model_is_refused_and_no_job_posts_it() {
+    new_test_ext().execute_with(|| {
+        let spec = spec(7); // 3 classes: labels 0, 1 and 2
+        for max_label in [3, 4, u8::MAX] {
+            assert_noop!(
+                UpowJobs::list_workload(RuntimeOrigin::root(), spec.clone().into(), 16, max_label),
+                Error::<Test>::LabelsOutsideClasses
+            );
+        }
+        // So a job over such a dataset is refused at posting, holding nothing.
+        let before = free(1);
+        assert_noop!(
+            UpowJobs::post_job(RuntimeOrigin::signed(1), spec.clone().into(), 5, 100, None),
+            Error::<Test>::NotListed
+        );
+        assert_eq!(free(1), before);
+        // The largest class is a label.
+        assert_ok!(UpowJobs::list_workload(
+            RuntimeOrigin::root(),
+            spec.clone().into(),
+            16,
+            spec.model.largest_label()
+        ));
+        let (id, _) = UpowJobs::listed_workload(&spec).expect("listed");
+        assert_eq!(Workloads::<Test>::get(id).map(|w| w.max_label), Some(2));
+        assert_ok!(UpowJobs::do_try_state());
     });
 }
 
@@ -96,7 +132,8 @@ fn a_delisted_spec_can_be_listed_again_under_a_new_id() {
         assert_ok!(UpowJobs::list_workload(
             RuntimeOrigin::root(),
             spec.clone().into(),
-            99
+            99,
+            2
         ));
         let (second, cost) = UpowJobs::listed_workload(&spec).expect("listed again");
         assert!(second > first);
@@ -225,7 +262,8 @@ fn trainable_reports_the_listed_cost_not_the_specs_count() {
         assert_ok!(UpowJobs::list_workload(
             RuntimeOrigin::root(),
             spec.clone().into(),
-            40 * spec.nominal_cost()
+            40 * spec.nominal_cost(),
+            2
         ));
         let id = post_with(1, spec.clone(), 5, 100, None);
         let active = <UpowJobs as JobSchedule<u64>>::trainable(id).expect("trainable");

@@ -134,7 +134,8 @@ fn genesis_config_reads_the_documented_json() {
                 "datasetRoot": "0x0707070707070707070707070707070707070707070707070707070707070707",
                 "samples": 16, "inputs": 4
             },
-            "cost": 16
+            "cost": 16,
+            "maxLabel": 2
         }],
         "jobs": [{
             "poster": 1,
@@ -165,6 +166,10 @@ fn genesis_config_reads_the_documented_json() {
     );
     assert_eq!(house.init_seed.0, [42; 32]);
     assert_eq!(config.expiry, Some(150));
+    assert_eq!(
+        (config.workloads[0].cost, config.workloads[0].max_label),
+        (16, 2)
+    );
     // It round-trips, and unknown fields are rejected.
     let again: crate::GenesisConfig<Test> =
         serde_json::from_str(&serde_json::to_string(&config).expect("serialises")).expect("parses");

@@ -66,7 +66,8 @@ fn list(spec: &JobSpec) {
         assert_ok!(UpowJobs::list_workload(
             RuntimeOrigin::root(),
             spec.clone().into(),
-            spec.nominal_cost()
+            spec.nominal_cost(),
+            spec.model.largest_label()
         ));
     }
 }
