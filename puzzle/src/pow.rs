@@ -44,14 +44,19 @@ pub const REFERENCE_COST: u32 = 1 << 16;
 
 /// The ticket difficulty of a listed workload whose steps cost `cost` cost
 /// units when the chain's difficulty is `difficulty` (in reference steps):
-/// `max(1, ⌊difficulty · REFERENCE_COST / max(cost, 1)⌋)` (saturating).
+/// `max(1, ⌈difficulty · REFERENCE_COST / max(cost, 1)⌉)` (saturating).
+/// Rounded up, so rounding never gives a workload more fork weight per unit
+/// of work than the reference (at `D = 12` a workload of 8 reference steps
+/// would otherwise draw at 1, not 1.5).
 /// Every block then costs the same expected work whichever listed workload
 /// it trains, so the retarget does not jump when miners move between jobs,
 /// and a workload with cheap steps does not draw every miner to it. The
 /// cost comes from the chain's catalogue, where it was measured; nothing a
 /// poster chooses enters it (docs/puzzle.md §6).
 pub fn job_difficulty(difficulty: u128, cost: u32) -> u128 {
-    let scaled = difficulty.saturating_mul(REFERENCE_COST as u128) / (cost.max(1) as u128);
+    let scaled = difficulty
+        .saturating_mul(REFERENCE_COST as u128)
+        .div_ceil(cost.max(1) as u128);
     scaled.max(1)
 }
 
@@ -182,12 +187,42 @@ mod tests {
         assert_eq!(job_difficulty(1000, 2 * REFERENCE_COST), 500);
         assert_eq!(job_difficulty(1000, REFERENCE_COST / 4), 4000);
         assert_eq!(job_difficulty(1, 100 * REFERENCE_COST), 1);
-        // Rounds down, never below 1.
-        assert_eq!(job_difficulty(1000, 3 * REFERENCE_COST), 333);
+        // Rounds up, never below 1.
+        assert_eq!(job_difficulty(1000, 3 * REFERENCE_COST), 334);
+        assert_eq!(job_difficulty(12, 8 * REFERENCE_COST), 2);
         assert_eq!(job_difficulty(0, REFERENCE_COST), 1);
         // Saturates instead of overflowing; a zero cost counts as one unit.
         assert_eq!(job_difficulty(u128::MAX, 1), u128::MAX);
         assert_eq!(job_difficulty(5, 0), 5 * REFERENCE_COST as u128);
+    }
+
+    #[test]
+    fn rounding_never_gives_more_weight_per_unit_of_work_than_the_reference() {
+        // A block is worth D whichever workload it trains, and costs
+        // D_job · cost / 2^16 reference steps of expected work: at least D.
+        for d in [1u128, 2, 3, 7, 12, 100, 1_000, 65_537, 1 << 40] {
+            for cost in [
+                1u32,
+                2,
+                3,
+                1_000,
+                21_845,
+                65_535,
+                65_536,
+                65_537,
+                8 << 16,
+                u32::MAX,
+            ] {
+                let work = job_difficulty(d, cost) * u128::from(cost);
+                assert!(work >= d * u128::from(REFERENCE_COST), "D {d}, cost {cost}");
+                // And by less than one step of the workload.
+                assert!(
+                    work < d * u128::from(REFERENCE_COST) + u128::from(cost)
+                        || job_difficulty(d, cost) == 1,
+                    "D {d}, cost {cost}"
+                );
+            }
+        }
     }
 
     #[test]

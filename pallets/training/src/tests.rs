@@ -370,7 +370,7 @@ fn fresh_job_starts_from_its_initial_weights() {
         );
         // At chain difficulty 1 (one reference step), a job of tiny steps
         // needs many of them.
-        let expected = upow_puzzle::REFERENCE_COST as u128 / job.cost as u128;
+        let expected = (upow_puzzle::REFERENCE_COST as u128).div_ceil(job.cost as u128);
         assert!(expected > 1000, "{expected}");
         assert_eq!((work.steps, work.difficulty), (0, expected));
         assert_eq!(Training::job_difficulty(JOB), Some(expected));
@@ -388,7 +388,7 @@ fn a_jobs_difficulty_follows_its_listed_cost_not_its_products() {
         for (cost, expected) in [
             (
                 nominal.cost * 8,
-                1_000 * upow_puzzle::REFERENCE_COST as u128 / (nominal.cost as u128 * 8),
+                (1_000 * upow_puzzle::REFERENCE_COST as u128).div_ceil(nominal.cost as u128 * 8),
             ),
             (upow_puzzle::REFERENCE_COST, 1_000),
         ] {
