@@ -121,6 +121,28 @@ pub struct Included {
     pub events: subxt::extrinsics::ExtrinsicEvents<UpowConfig>,
 }
 
+/// A listed workload, as the catalogue holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListedWorkload {
+    /// Its id.
+    pub id: u32,
+    /// The cost of one step in cost units.
+    pub cost: u32,
+    /// Its liveness threshold, in 1/1024 of each hidden layer's units.
+    pub min_live_per_1024: u16,
+}
+
+/// What governance lists a spec with (`Jobs::list_workload`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListingTerms {
+    /// The measured cost of one step in cost units.
+    pub cost: u32,
+    /// The largest label of the dataset.
+    pub max_label: u8,
+    /// The liveness threshold, in 1/1024 of each hidden layer's units.
+    pub min_live_per_1024: u16,
+}
+
 /// The block a read was made at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct At {
@@ -316,9 +338,13 @@ impl Chain {
         Ok((posted.job, included))
     }
 
-    /// The listed workload whose spec is `spec` — its id and its cost in
-    /// cost units — at the best block, if one is listed.
-    pub async fn listed_workload(&self, spec: &JobSpec) -> Result<Option<(u32, u32)>, ChainError> {
+    /// The listed workload whose spec is `spec` — its id, its cost in cost
+    /// units and its liveness threshold — at the best block, if one is
+    /// listed.
+    pub async fn listed_workload(
+        &self,
+        spec: &JobSpec,
+    ) -> Result<Option<ListedWorkload>, ChainError> {
         let what = "the catalogue of workloads";
         let block = self
             .client
@@ -343,25 +369,29 @@ impl Chain {
             .ok_or_else(|| read_error(what)(format!("workload {id} indexed but missing")))?
             .decode()
             .map_err(|e| read_error(what)(e.to_string()))?;
-        Ok(Some((id, workload.cost)))
+        Ok(Some(ListedWorkload {
+            id,
+            cost: workload.cost,
+            min_live_per_1024: workload.liveness.per_1024,
+        }))
     }
 
     /// Lists `spec` at `cost` cost units over a dataset whose largest label
-    /// is `max_label`, as governance (`Sudo::sudo` of `Jobs::list_workload`,
-    /// signed by the sudo key) and waits for finality; returns the new
-    /// workload's id.
+    /// is `max_label`, with a liveness threshold of `min_live_per_1024`, as
+    /// governance (`Sudo::sudo` of `Jobs::list_workload`, signed by the sudo
+    /// key) and waits for finality; returns the new workload's id.
     pub async fn list_workload(
         &self,
         sudo_key: &BuilderKey,
         spec: JobSpec,
-        cost: u32,
-        max_label: u8,
+        terms: ListingTerms,
     ) -> Result<(u32, Included), ChainError> {
         use runtime::runtime_types::{pallet_upow_jobs::pallet::Call, upow_runtime::RuntimeCall};
         let inner = RuntimeCall::Jobs(Call::list_workload {
             spec: Static(UncheckedJobSpec::from(spec)),
-            cost,
-            max_label,
+            cost: terms.cost,
+            max_label: terms.max_label,
+            min_live_per_1024: terms.min_live_per_1024,
         });
         let call = runtime::transactions().sudo().sudo(inner);
         let included = self

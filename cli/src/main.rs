@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use upow_cli::{
-    chain::{node_client, BuilderKey, Chain},
+    chain::{node_client, BuilderKey, Chain, ListingTerms},
     dataset::{self as datasets, Split},
     jobfile::{format_balance, parse_hash, JobFile},
     model::{from_safetensors, to_safetensors, Provenance},
@@ -18,7 +18,7 @@ use upow_miner::mine::client::NodeClient;
 use upow_miner::mine::keys::{read_key_file, read_keystore, AuthorKey, KeySource, SecretUri};
 use upow_primitives::rpc::dataset_chunk_samples;
 use upow_primitives::{JobId, JobInfo, JobStatus};
-use upow_puzzle::{evaluate, Batch, Dataset, DatasetCommitment, Model, Weights};
+use upow_puzzle::{evaluate, Batch, Dataset, DatasetCommitment, Liveness, Model, Weights};
 
 /// upow's builder CLI: post training jobs, watch them, download and evaluate the models.
 #[derive(Parser, Debug)]
@@ -75,9 +75,35 @@ enum WorkloadCommand {
         /// model); read from the data when the job file names its path.
         #[arg(long)]
         max_label: Option<u8>,
+        /// The liveness threshold: the fraction of each hidden layer's
+        /// units every proven step must keep live (0.03125, the degeneracy
+        /// rule alone, to 1), rounded up to 1024ths. Set it from the
+        /// shortcut table (crafted-weights rows ≤ 1.25) and below the
+        /// honest minimum (docs/jobs.md §3); the house workload's is 0.5.
+        #[arg(long, value_parser = parse_liveness)]
+        min_live: Liveness,
         #[command(flatten)]
         key: KeyArgs,
     },
+}
+
+/// A liveness threshold given as a fraction of a layer's units.
+fn parse_liveness(text: &str) -> Result<Liveness, String> {
+    let fraction: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number (a fraction such as 0.5)"))?;
+    if !(fraction > 0.0 && fraction <= 1.0) {
+        return Err(format!(
+            "{text}: a fraction of the layer's units, in (0, 1]"
+        ));
+    }
+    let per_1024 = (fraction * f64::from(Liveness::DENOMINATOR)).ceil() as u16;
+    Liveness::new(per_1024).map_err(|_| {
+        format!(
+            "{text}: below the degeneracy rule's own threshold, {} of the units",
+            f64::from(Liveness::MINIMUM.per_1024()) / f64::from(Liveness::DENOMINATOR)
+        )
+    })
 }
 
 /// The signing key: a secret URI, a key file or a keystore (like `upow-miner`).
@@ -360,10 +386,14 @@ async fn workload(url: &str, command: WorkloadCommand) -> Result<()> {
             let job = JobFile::read(&file)?;
             let chain = connect(url).await?;
             match chain.listed_workload(&job.spec).await? {
-                Some((id, cost)) => println!(
-                    "{}: workload {id}, {cost} cost units a step ({:.3} reference steps)",
+                Some(listed) => println!(
+                    "{}: workload {}, {} cost units a step ({:.3} reference steps), {}/1024 of \
+                     each hidden layer live",
                     file.display(),
-                    f64::from(cost) / f64::from(upow_puzzle::REFERENCE_COST)
+                    listed.id,
+                    listed.cost,
+                    f64::from(listed.cost) / f64::from(upow_puzzle::REFERENCE_COST),
+                    listed.min_live_per_1024
                 ),
                 None => println!("{}: not listed", file.display()),
             }
@@ -374,6 +404,7 @@ async fn workload(url: &str, command: WorkloadCommand) -> Result<()> {
             cost,
             nominal,
             max_label,
+            min_live,
             key,
         } => {
             let job = JobFile::read(&file)?;
@@ -405,15 +436,23 @@ async fn workload(url: &str, command: WorkloadCommand) -> Result<()> {
             };
             let key = key.load()?;
             let chain = connect(url).await?;
-            if let Some((id, listed)) = chain.listed_workload(&job.spec).await? {
+            if let Some(listed) = chain.listed_workload(&job.spec).await? {
                 bail!(
-                    "{}: already listed as workload {id} at {listed} cost units",
-                    file.display()
+                    "{}: already listed as workload {} at {} cost units",
+                    file.display(),
+                    listed.id,
+                    listed.cost
                 );
             }
-            let (id, included) = chain.list_workload(&key, job.spec, cost, max_label).await?;
+            let terms = ListingTerms {
+                cost,
+                max_label,
+                min_live_per_1024: min_live.per_1024(),
+            };
+            let (id, included) = chain.list_workload(&key, job.spec, terms).await?;
             println!(
-                "workload {id} listed at {cost} cost units in finalized block {:?} (fee {})",
+                "workload {id} listed at {cost} cost units, {min_live} of each hidden layer live, \
+                 in finalized block {:?} (fee {})",
                 included.block,
                 format_balance(included.fee)
             );

@@ -152,8 +152,9 @@ fn job_status(node: &Node, id: u64) -> serde_json::Value {
     node.call("upow_job", json!([id]))
 }
 
-/// Lists the spec of job file `file` at its nominal cost as governance
-/// (Alice, the dev chain's sudo key); returns the CLI's output.
+/// Lists the spec of job file `file` at its nominal cost and the
+/// degeneracy rule's own liveness threshold (1/32) as governance (Alice,
+/// the dev chain's sudo key); returns the CLI's output.
 fn list_as_governance(node: &Node, file: &Path) -> String {
     cli_ok(
         node,
@@ -162,6 +163,8 @@ fn list_as_governance(node: &Node, file: &Path) -> String {
             "list",
             file.to_str().unwrap(),
             "--nominal",
+            "--min-live",
+            "0.03125",
             "--key",
             "//Alice",
         ],
@@ -234,6 +237,8 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
             "list",
             rich.to_str().unwrap(),
             "--nominal",
+            "--min-live",
+            "0.5",
             "--key",
             "//Charlie",
         ],
@@ -247,10 +252,27 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
             rich.to_str().unwrap(),
             "--cost",
             "0",
+            "--min-live",
+            "0.5",
             "--key",
             "//Alice",
         ],
         "at least 1 cost unit",
+    );
+    // A liveness threshold below the degeneracy rule's own (1/32).
+    cli_refused(
+        &node,
+        &[
+            "workload",
+            "list",
+            rich.to_str().unwrap(),
+            "--nominal",
+            "--min-live",
+            "0.01",
+            "--key",
+            "//Alice",
+        ],
+        "below the degeneracy rule's own threshold",
     );
     // A job file naming its dataset by commitment only: governance must
     // state the dataset's label range, and one outside the model's classes
@@ -272,6 +294,8 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
             "list",
             committed,
             "--nominal",
+            "--min-live",
+            "0.5",
             "--key",
             "//Alice",
         ],
@@ -286,6 +310,8 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
             "--nominal",
             "--max-label",
             "10",
+            "--min-live",
+            "0.5",
             "--key",
             "//Alice",
         ],
@@ -301,6 +327,10 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
         assert!(listed.contains("listed at "), "{listed}");
         let shown = cli_ok(&node, &["workload", "show", file.to_str().unwrap()]);
         assert!(shown.contains("cost units a step"), "{shown}");
+        assert!(
+            shown.contains("32/1024 of each hidden layer live"),
+            "{shown}"
+        );
     }
     cli_refused(
         &node,

@@ -14,7 +14,7 @@ use upow_primitives::{
     rpc::{ClaimJson, SubmitWork},
     Hash, Header, JobId, PowSeal, PreDigest, TrajectoryContext, TrajectoryProof, ENGINE_ID,
 };
-use upow_puzzle::verify_trajectory;
+use upow_puzzle::{verify_trajectory, Liveness};
 
 use crate::{outcome, stat, Fixture};
 
@@ -128,6 +128,7 @@ impl Chain {
         let ctx = digest.context(*parent);
         let result = verify_trajectory(
             &self.fixture.job,
+            Liveness::MINIMUM,
             &ctx,
             &honest.progress,
             honest.difficulty,

@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 
 use upow_puzzle::{
     batch_indices, max_steps, validate_step, verify_step, verify_trajectory, Batch, Dataset,
-    Hyperparams, JobProgress, JobSpec, Model, TrainingStep, Trajectory, TrajectoryClaim,
+    Hyperparams, JobProgress, JobSpec, Liveness, Model, TrainingStep, Trajectory, TrajectoryClaim,
     TrajectoryContext, TrajectoryProof, Weights, STEP_BOUND,
 };
 
@@ -122,7 +122,7 @@ pub fn mine(
         let outcome = step
             .run(current, &batch, &seed, first_step + i)
             .expect("a step");
-        degenerate |= validate_step(&job.model, &outcome.stats).is_err();
+        degenerate |= validate_step(&job.model, Liveness::MINIMUM, &outcome.stats).is_err();
         let ticket = trajectory.push(outcome.weights.hash());
         weights.push(outcome.weights);
         if trajectory.steps() >= min_steps && ticket.meets(difficulty) {
@@ -187,6 +187,7 @@ pub fn check(
     let job = &fixture.job;
     let result = verify_trajectory(
         job,
+        Liveness::MINIMUM,
         &honest.ctx,
         &honest.progress,
         honest.difficulty,
@@ -206,7 +207,14 @@ pub fn check(
         );
     }
     for step in &proof.steps {
-        let result = verify_step(job, &honest.ctx, claim, honest.progress.steps, step);
+        let result = verify_step(
+            job,
+            Liveness::MINIMUM,
+            &honest.ctx,
+            claim,
+            honest.progress.steps,
+            step,
+        );
         stat("step", &outcome(&result));
         if let (Ok(verified), true) = (&result, claim == &honest.claim) {
             let i = step.index as usize;

@@ -320,6 +320,7 @@ where
         let started = Instant::now();
         upow_puzzle::verify_trajectory(
             &work.spec,
+            work.liveness,
             &digest.context(parent.0),
             &JobProgress {
                 weights: work.weights,

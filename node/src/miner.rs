@@ -197,6 +197,7 @@ fn mine<C, S>(
         };
         let mut miner = ReferenceMiner::new(
             &job_work.spec,
+            job_work.liveness,
             &dataset,
             ctx,
             weights,

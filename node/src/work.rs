@@ -183,6 +183,6 @@ where
         claim: &TrajectoryClaim,
         proof: &TrajectoryProof,
     ) -> Result<Weights, upow_puzzle::Error> {
-        upow_puzzle::replay_final_step(&work.spec, ctx, work.steps, claim, proof)
+        upow_puzzle::replay_final_step(&work.spec, work.liveness, ctx, work.steps, claim, proof)
     }
 }

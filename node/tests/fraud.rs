@@ -51,6 +51,7 @@ fn mine_planted(
     jump: u32,
 ) -> Won {
     let (work, spec, start) = job_work_at(node, Some(parent), Some(job));
+    let liveness = liveness_of(&work);
     let difficulty = number_or_hex(&work["difficulty"]);
     let first_step = work["steps"].as_u64().unwrap();
     let step = TrainingStep::new(&spec.model, &spec.hyper);
@@ -71,7 +72,7 @@ fn mine_planted(
             let outcome = step
                 .run(&current, &batch, &seed, first_step + u64::from(i))
                 .unwrap();
-            if validate_step(&spec.model, &outcome.stats).is_err() {
+            if validate_step(&spec.model, liveness, &outcome.stats).is_err() {
                 break;
             }
             current = outcome.weights;
@@ -101,6 +102,7 @@ fn mine_planted(
             };
             if verify_trajectory(
                 &spec,
+                liveness,
                 &ctx,
                 &progress,
                 difficulty,

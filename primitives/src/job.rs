@@ -6,7 +6,9 @@
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;
 
-use crate::{AuthorId, Difficulty, Hash, JobId, JobSpec, TrajectoryClaim, TrajectoryContext};
+use crate::{
+    AuthorId, Difficulty, Hash, JobId, JobSpec, Liveness, TrajectoryClaim, TrajectoryContext,
+};
 
 /// Lifecycle of a job.
 #[derive(
@@ -58,6 +60,9 @@ pub struct Work {
     pub steps: u64,
     /// The job's difficulty: what its tickets must meet (docs/puzzle.md §6).
     pub difficulty: Difficulty,
+    /// Its workload's liveness threshold: every proven step must pass the
+    /// degeneracy rule at it (docs/v3.md §2.3).
+    pub liveness: Liveness,
     /// Price per verified step (zero for the house job).
     pub price_per_step: u128,
     /// Escrow left to pay steps with.

@@ -42,8 +42,8 @@ pub use job::*;
 use sp_runtime::ConsensusEngineId;
 
 pub use upow_puzzle::{
-    DatasetCommitment, Hash, Hyperparams, JobSpec, MerkleProof, Model, SampleOpening, StepProof,
-    TrajectoryClaim, TrajectoryContext, TrajectoryProof,
+    DatasetCommitment, Hash, Hyperparams, JobSpec, Liveness, MerkleProof, Model, SampleOpening,
+    StepProof, TrajectoryClaim, TrajectoryContext, TrajectoryProof,
 };
 
 /// Identifies a training job.

@@ -4,7 +4,7 @@
 
 use alloc::vec::Vec;
 
-use crate::{AuthorId, Hash, JobId, JobSpec, TrainingProgress};
+use crate::{AuthorId, Hash, JobId, JobSpec, Liveness, TrainingProgress};
 
 /// A job blocks may train now: an open paid job, or the house job.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -21,6 +21,9 @@ pub struct ActiveJob {
     /// (`upow_puzzle::REFERENCE_COST` per reference step), as its listed
     /// workload states it: what its ticket difficulty is scaled by.
     pub cost: u32,
+    /// Its listed workload's liveness threshold: what every proven step of
+    /// it must pass (docs/v3.md §2.3).
+    pub liveness: Liveness,
     /// Price per verified step (zero for the house job).
     pub price_per_step: u128,
     /// Escrow left.

@@ -14,8 +14,8 @@ mod adversarial;
 use std::time::{Duration, Instant};
 
 use upow_puzzle::{
-    batch::select_batch, Dataset, Hyperparams, JobSpec, Model, Seed, TrainingStep, Trajectory,
-    TrajectoryContext, Weights,
+    batch::select_batch, Dataset, Hyperparams, JobSpec, Liveness, Model, Seed, TrainingStep,
+    Trajectory, TrajectoryContext, Weights,
 };
 
 /// Median time of `runs` calls of `f`.
@@ -76,7 +76,7 @@ fn main() {
     for live in [4usize, 8, 32] {
         let crafted = adversarial::crafted_weights(&model, live, 7);
         let out = step.run(&crafted, &batch, &seed, 10).unwrap();
-        let passes = upow_puzzle::validate_step(&model, &out.stats).is_ok();
+        let passes = upow_puzzle::validate_step(&model, Liveness::MINIMUM, &out.stats).is_ok();
         let t_ref_crafted = median(runs, || {
             let out = step.run(&crafted, &batch, &seed, 10).unwrap();
             std::hint::black_box(out.weights.hash());

@@ -15,8 +15,8 @@ use std::path::Path;
 use upow_puzzle::{
     batch::select_batch,
     idx::{load_split, Split},
-    validate_step, Hyperparams, JobSpec, Model, TrainingStep, Trajectory, TrajectoryContext,
-    Weights,
+    validate_step, Hyperparams, JobSpec, Liveness, Model, TrainingStep, Trajectory,
+    TrajectoryContext, Weights,
 };
 
 fn main() {
@@ -68,7 +68,7 @@ fn main() {
                 min_live[l] = min_live[l].min(out.stats.live_units[l] as f64 / n as f64);
             }
         }
-        if let Err(e) = validate_step(&model, &out.stats) {
+        if let Err(e) = validate_step(&model, Liveness::MINIMUM, &out.stats) {
             rejected += 1;
             println!("step {i} rejected: {e}");
         }

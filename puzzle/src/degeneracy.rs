@@ -11,7 +11,10 @@
 //! * **dense input weights:** every layer has at least
 //!   `⌈len / MIN_DENSITY_INV⌉` non-zero compute weights;
 //! * **a live network:** every hidden layer has at least
-//!   `⌈width / MIN_LIVE_INV⌉` units that fire for some row of the batch;
+//!   `⌈width / MIN_LIVE_INV⌉` units that fire for some row of the batch, and
+//!   at least its workload's [`Liveness`] fraction of them (docs/v3.md
+//!   §2.3: a listed workload sets it from its shortcut table, so weights
+//!   crafted with most units dead cannot make its steps cheap);
 //! * **it trains:** every layer has at least `⌈len / MIN_CHANGED_INV⌉`
 //!   master weights changed by the step.
 //!
@@ -54,8 +57,65 @@ fn required(count: u64, inv: u64) -> u64 {
     count.div_ceil(inv).max(1)
 }
 
-/// Checks a step's [`StepStats`] against the degeneracy rule.
-pub fn validate_step(model: &Model, stats: &StepStats) -> Result<()> {
+/// A workload's liveness threshold (docs/v3.md §2.3): the fraction of each
+/// hidden layer's units that must fire for some row of a step's batch, in
+/// `1/`[`Liveness::DENOMINATOR`] of the layer's width. Never below the
+/// degeneracy rule's own `1/MIN_LIVE_INV` ([`Liveness::MINIMUM`]) and at
+/// most the whole layer; governance lists each workload with one, set from
+/// its shortcut table so that no crafted-weights step is worth more than
+/// `ρ_max` of an honest one and every honest step measured stays above it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Liveness {
+    per_1024: u16,
+}
+
+impl Liveness {
+    /// The denominator of a threshold: `1024` parts of a layer's width.
+    pub const DENOMINATOR: u16 = 1024;
+    /// The degeneracy rule's own threshold, `1/MIN_LIVE_INV` (32/1024): what
+    /// a step must pass whatever its workload.
+    pub const MINIMUM: Self = Self {
+        per_1024: (Self::DENOMINATOR as u64 / MIN_LIVE_INV) as u16,
+    };
+    /// Half of each hidden layer's units.
+    pub const HALF: Self = Self {
+        per_1024: Self::DENOMINATOR / 2,
+    };
+
+    /// A threshold of `per_1024 / 1024` of each hidden layer's units:
+    /// between [`Liveness::MINIMUM`] and the whole layer.
+    pub fn new(per_1024: u16) -> Result<Self> {
+        if !(Self::MINIMUM.per_1024..=Self::DENOMINATOR).contains(&per_1024) {
+            return Err(Error::Liveness { per_1024 });
+        }
+        Ok(Self { per_1024 })
+    }
+
+    /// The threshold in `1/1024` of a layer's width.
+    pub fn per_1024(&self) -> u16 {
+        self.per_1024
+    }
+
+    /// The live units a hidden layer of `width` units needs:
+    /// `max(1, ⌈width / MIN_LIVE_INV⌉, ⌈width · per_1024 / 1024⌉)`.
+    pub fn required_live_units(&self, width: u64) -> u64 {
+        let workload = width
+            .saturating_mul(u64::from(self.per_1024))
+            .div_ceil(u64::from(Self::DENOMINATOR));
+        required(width, MIN_LIVE_INV).max(workload)
+    }
+}
+
+impl core::fmt::Display for Liveness {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}/{}", self.per_1024, Self::DENOMINATOR)
+    }
+}
+
+/// Checks a step's [`StepStats`] against the degeneracy rule, with the
+/// live-unit threshold of the step's workload (`liveness`;
+/// [`Liveness::MINIMUM`] is the rule alone).
+pub fn validate_step(model: &Model, liveness: Liveness, stats: &StepStats) -> Result<()> {
     let layers = model.layers();
     let shape_ok = stats.nonzero_weights.len() == layers
         && stats.changed_weights.len() == layers
@@ -82,7 +142,7 @@ pub fn validate_step(model: &Model, stats: &StepStats) -> Result<()> {
             ));
         }
         if l + 1 < layers {
-            let need = required(n as u64, MIN_LIVE_INV);
+            let need = liveness.required_live_units(n as u64);
             if u64::from(stats.live_units[l]) < need {
                 return Err(fail(l, Degeneracy::DeadLayer, stats.live_units[l], need));
             }
@@ -98,6 +158,43 @@ pub fn validate_step(model: &Model, stats: &StepStats) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(feature = "scale")]
+mod scale {
+    use super::*;
+    use codec::{Decode, Encode, Input, Output};
+
+    impl Encode for Liveness {
+        fn size_hint(&self) -> usize {
+            2
+        }
+        fn encode_to<T: Output + ?Sized>(&self, dest: &mut T) {
+            self.per_1024.encode_to(dest)
+        }
+    }
+
+    impl Decode for Liveness {
+        fn decode<I: Input>(input: &mut I) -> core::result::Result<Self, codec::Error> {
+            Liveness::new(u16::decode(input)?)
+                .map_err(|_| "liveness threshold outside 32..=1024".into())
+        }
+    }
+
+    impl codec::DecodeWithMemTracking for Liveness {}
+
+    impl scale_info::TypeInfo for Liveness {
+        type Identity = Self;
+        fn type_info() -> scale_info::Type {
+            scale_info::Type::builder()
+                .path(scale_info::Path::new("Liveness", module_path!()))
+                .docs(&["Live units each hidden layer needs, in 1/1024 of its width (32..=1024)."])
+                .composite(
+                    scale_info::build::Fields::named()
+                        .field(|f| f.ty::<u16>().name("per_1024").type_name("u16")),
+                )
+        }
+    }
 }
 
 #[cfg(test)]
@@ -118,7 +215,7 @@ mod tests {
         // 64-32-4: layer 0 has 2048 weights, layer 1 has 128; 32 hidden units.
         let model = Model::new(&[64, 32, 4]).unwrap();
         let ok = stats([1024, 64], 1, [8, 1]);
-        assert_eq!(validate_step(&model, &ok), Ok(()));
+        assert_eq!(validate_step(&model, Liveness::MINIMUM, &ok), Ok(()));
         let cases = [
             (
                 stats([1023, 64], 1, [8, 1]),
@@ -140,7 +237,7 @@ mod tests {
         ];
         for (s, layer, rule, got, need) in cases {
             assert_eq!(
-                validate_step(&model, &s),
+                validate_step(&model, Liveness::MINIMUM, &s),
                 Err(Error::Degenerate {
                     layer,
                     rule,
@@ -151,7 +248,7 @@ mod tests {
         }
         let wrong_shape = StepStats::default();
         assert!(matches!(
-            validate_step(&model, &wrong_shape),
+            validate_step(&model, Liveness::MINIMUM, &wrong_shape),
             Err(Error::Malformed(_))
         ));
     }
@@ -169,7 +266,7 @@ mod tests {
         let out = step.run(&zero, &batch, &Seed([3; 32]), 0).unwrap();
         assert_eq!(out.weights, zero, "all-zero weights are a fixed point");
         assert!(matches!(
-            validate_step(&model, &out.stats),
+            validate_step(&model, Liveness::MINIMUM, &out.stats),
             Err(Error::Degenerate {
                 rule: Degeneracy::SparseWeights,
                 ..
@@ -177,6 +274,70 @@ mod tests {
         ));
         let initial = Weights::initial(&model, &[1; 32]);
         let out = step.run(&initial, &batch, &Seed([3; 32]), 0).unwrap();
-        assert_eq!(validate_step(&model, &out.stats), Ok(()));
+        assert_eq!(validate_step(&model, Liveness::MINIMUM, &out.stats), Ok(()));
+    }
+
+    #[test]
+    fn liveness_thresholds_are_bounded_by_the_rule_and_the_layer() {
+        assert_eq!(Liveness::MINIMUM.per_1024(), 32);
+        assert_eq!(Liveness::new(32), Ok(Liveness::MINIMUM));
+        assert_eq!(Liveness::new(31), Err(Error::Liveness { per_1024: 31 }));
+        assert_eq!(Liveness::new(0), Err(Error::Liveness { per_1024: 0 }));
+        assert_eq!(Liveness::new(1025), Err(Error::Liveness { per_1024: 1025 }));
+        assert!(Liveness::new(1024).is_ok());
+        // 128 units: §9 needs 4; half of them 64; 2/3 rounds up; all 128.
+        let need = |per: u16| Liveness::new(per).unwrap().required_live_units(128);
+        assert_eq!(
+            [need(32), need(512), need(683), need(1024)],
+            [4, 64, 86, 128]
+        );
+        // Narrow layers: never fewer than one unit, never below §9's ⌈w/32⌉.
+        assert_eq!(Liveness::MINIMUM.required_live_units(1), 1);
+        assert_eq!(need(33), 5);
+    }
+
+    #[test]
+    fn a_workloads_threshold_refuses_what_the_rule_alone_admits() {
+        // 64-32-4: §9 alone needs 1 live unit of 32; a workload listed at
+        // one half needs 16.
+        let model = Model::new(&[64, 32, 4]).unwrap();
+        let half = Liveness::new(512).unwrap();
+        assert_eq!(
+            validate_step(&model, Liveness::MINIMUM, &stats([1024, 64], 1, [8, 1])),
+            Ok(())
+        );
+        assert_eq!(
+            validate_step(&model, half, &stats([1024, 64], 15, [8, 1])),
+            Err(Error::Degenerate {
+                layer: 0,
+                rule: Degeneracy::DeadLayer,
+                got: 15,
+                need: 16
+            })
+        );
+        assert_eq!(
+            validate_step(&model, half, &stats([1024, 64], 16, [8, 1])),
+            Ok(())
+        );
+    }
+
+    proptest::proptest! {
+        /// Every threshold and live count: a step passes exactly when each
+        /// hidden layer's live units reach `max(⌈w/32⌉, ⌈w·λ/1024⌉)`.
+        #[test]
+        fn a_step_passes_exactly_at_its_workloads_threshold(
+            per_1024 in 32u16..=1024,
+            live in 0u32..=32,
+        ) {
+            let model = Model::new(&[64, 32, 4]).unwrap();
+            let liveness = Liveness::new(per_1024).unwrap();
+            let need = (32 * u64::from(per_1024)).div_ceil(1024).max(1);
+            let verdict = validate_step(&model, liveness, &stats([1024, 64], live, [8, 1]));
+            proptest::prop_assert_eq!(verdict.is_ok(), u64::from(live) >= need);
+            // Never weaker than the rule alone.
+            if validate_step(&model, Liveness::MINIMUM, &stats([1024, 64], live, [8, 1])).is_err() {
+                proptest::prop_assert!(verdict.is_err());
+            }
+        }
     }
 }

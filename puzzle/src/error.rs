@@ -207,6 +207,13 @@ pub enum Error {
         /// What the rule requires.
         need: u64,
     },
+    /// A liveness threshold outside `32..=1024` (of 1024 parts of a layer):
+    /// below the degeneracy rule's own, or more than the whole layer.
+    #[error("liveness threshold {per_1024}/1024 is outside 32/1024 ..= 1024/1024")]
+    Liveness {
+        /// The threshold given.
+        per_1024: u16,
+    },
     /// A trajectory's segment roots are not as many as its length needs
     /// ([`crate::segment::segment_count`]).
     #[error("{got} segment roots, a trajectory of {leaves} leaves has {expected}")]

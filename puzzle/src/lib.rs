@@ -55,7 +55,7 @@ pub mod weights;
 
 pub use batch::{batch_indices, Batch};
 pub use dataset::{Dataset, DatasetCommitment, SampleOpening};
-pub use degeneracy::{validate_step, StepStats};
+pub use degeneracy::{validate_step, Liveness, StepStats};
 pub use error::{Error, Result};
 pub use fraud::{
     audit_trajectory, open_segment, verify_fraud, Audit, FraudProof, FraudReason, FraudVerdict,
@@ -65,7 +65,7 @@ pub use job::{JobProgress, JobSpec, UncheckedHyperparams, UncheckedJobSpec, Unch
 pub use merkle::{MerkleProof, MerkleTree};
 pub use model::{Hyperparams, Model};
 pub use pow::{
-    job_difficulty, max_steps, Seed, Ticket, TrajectoryContext, REFERENCE_COST,
+    job_difficulty, max_steps, Seed, Ticket, TrajectoryContext, REFERENCE_COST, REFERENCE_LIVENESS,
     REFERENCE_STEP_MACS, STEP_BOUND,
 };
 pub use segment::segment_roots;

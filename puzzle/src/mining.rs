@@ -25,7 +25,7 @@ use alloc::{collections::BTreeMap, vec::Vec};
 use crate::{
     batch::{select_batch, Batch},
     dataset::Dataset,
-    degeneracy::{validate_step, StepStats},
+    degeneracy::{validate_step, Liveness, StepStats},
     error::{Error, Result},
     hash::Hash,
     job::{JobProgress, JobSpec},
@@ -332,6 +332,7 @@ pub const REFERENCE_RECOMPUTE: u32 = 16;
 #[derive(Clone, Debug)]
 pub struct TrajectoryMiner<'a> {
     job: &'a JobSpec,
+    liveness: Liveness,
     dataset: &'a Dataset,
     start: Weights,
     first_step: u64,
@@ -345,12 +346,15 @@ pub struct TrajectoryMiner<'a> {
 }
 
 impl<'a> TrajectoryMiner<'a> {
-    /// Starts mining `job` from `start` (`H(start)` must be the chain's
-    /// weights hash) with the job at `first_step` steps, at `difficulty`,
-    /// keeping a snapshot every `snapshot_interval` steps; `ctx.salt` is the
-    /// first salt tried. The backend must hold `start`.
+    /// Starts mining `job` (a step of which must pass the degeneracy rule at
+    /// `liveness`, its workload's threshold) from `start` (`H(start)` must be
+    /// the chain's weights hash) with the job at `first_step` steps, at
+    /// `difficulty`, keeping a snapshot every `snapshot_interval` steps;
+    /// `ctx.salt` is the first salt tried. The backend must hold `start`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         job: &'a JobSpec,
+        liveness: Liveness,
         dataset: &'a Dataset,
         ctx: TrajectoryContext,
         start: Weights,
@@ -361,6 +365,7 @@ impl<'a> TrajectoryMiner<'a> {
         let hash = start.hash();
         Self {
             job,
+            liveness,
             dataset,
             trajectory: Trajectory::start(ctx, hash),
             snapshots: Snapshots::new(start.clone(), snapshot_interval),
@@ -433,7 +438,7 @@ impl<'a> TrajectoryMiner<'a> {
             .step(&batch, &seed, self.first_step + u64::from(index))
             .map_err(MiningError::Backend)?;
         if let Some(stats) = &report.stats {
-            if validate_step(&self.job.model, stats).is_err() {
+            if validate_step(&self.job.model, self.liveness, stats).is_err() {
                 return self.restart(backend, Restart::Degenerate);
             }
         }
@@ -540,6 +545,7 @@ impl<'a> TrajectoryMiner<'a> {
             .map_err(puzzle)?;
         let verdict = verify_trajectory(
             self.job,
+            self.liveness,
             &ctx,
             &JobProgress {
                 weights: self.start.hash(),
@@ -572,11 +578,12 @@ pub struct ReferenceMiner<'a> {
 }
 
 impl<'a> ReferenceMiner<'a> {
-    /// Starts mining `job` from `start` (`H(start)` must be the chain's
-    /// weights hash) with the job at `first_step` steps; `ctx.salt` is the
-    /// first salt tried.
+    /// Starts mining `job` (its steps checked at its workload's `liveness`)
+    /// from `start` (`H(start)` must be the chain's weights hash) with the
+    /// job at `first_step` steps; `ctx.salt` is the first salt tried.
     pub fn new(
         job: &'a JobSpec,
+        liveness: Liveness,
         dataset: &'a Dataset,
         ctx: TrajectoryContext,
         start: Weights,
@@ -585,7 +592,16 @@ impl<'a> ReferenceMiner<'a> {
     ) -> Self {
         let backend = ReferenceBackend::new(job.model.clone(), job.hyper, start.clone());
         Self {
-            miner: TrajectoryMiner::new(job, dataset, ctx, start, first_step, 1, snapshot_interval),
+            miner: TrajectoryMiner::new(
+                job,
+                liveness,
+                dataset,
+                ctx,
+                start,
+                first_step,
+                1,
+                snapshot_interval,
+            ),
             backend,
         }
     }

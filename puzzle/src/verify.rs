@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use crate::{
     batch::{batch_indices, Batch},
-    degeneracy::validate_step,
+    degeneracy::{validate_step, Liveness},
     error::{Error, Result},
     hash::Hash,
     job::{JobProgress, JobSpec},
@@ -51,10 +51,11 @@ impl VerifiedTrajectory {
 /// step bound, the body's segment roots fold to the claim's root
 /// ([`validate_segments`]), the trajectory starts at `progress.weights`, the proven steps
 /// are exactly the challenged ones, and each re-executes — as a
-/// non-degenerate step — to the committed next weights; the final one to
-/// the claimed final weights.
+/// non-degenerate step at the workload's `liveness` — to the committed next
+/// weights; the final one to the claimed final weights.
 pub fn verify_trajectory(
     job: &JobSpec,
+    liveness: Liveness,
     ctx: &TrajectoryContext,
     progress: &JobProgress,
     difficulty: u128,
@@ -83,7 +84,14 @@ pub fn verify_trajectory(
     }
     let mut proven = Vec::with_capacity(proof.steps.len());
     for step in &proof.steps {
-        proven.push(verify_step(job, ctx, claim, progress.steps, step)?);
+        proven.push(verify_step(
+            job,
+            liveness,
+            ctx,
+            claim,
+            progress.steps,
+            step,
+        )?);
     }
     let last = proven.last().ok_or(Error::EmptyTrajectory)?;
     if last.after != claim.final_weights {
@@ -140,15 +148,17 @@ pub fn validate_segments(spec: &JobSpec, claim: &TrajectoryClaim, segments: &[Ha
 
 /// Verifies one opened step of a claimed trajectory: `W_i` is leaf `i`, the
 /// batch is the one its seed (from the running root `R_i`) selects, the
-/// step is not degenerate, and re-executing it gives leaf `i + 1`.
+/// step is not degenerate at `liveness`, and re-executing it gives leaf
+/// `i + 1`.
 pub fn verify_step(
     job: &JobSpec,
+    liveness: Liveness,
     ctx: &TrajectoryContext,
     claim: &TrajectoryClaim,
     first_step: u64,
     step: &StepProof,
 ) -> Result<VerifiedStep> {
-    let (verified, _) = execute_step(job, ctx, claim, first_step, step)?;
+    let (verified, _) = execute_step(job, liveness, ctx, claim, first_step, step)?;
     let index = step.index as u64 + 1;
     match step
         .after
@@ -166,11 +176,13 @@ pub fn verify_step(
 /// Re-executes an opened step: checks that `W_i` is leaf `i` of the claim's
 /// tree and takes the running root `R_i` from that same proof
 /// ([`crate::merkle::MerkleProof::roots_from`]), checks the batch against
-/// the dataset, runs the step and applies the degeneracy rule. Returns the
+/// the dataset, runs the step and applies the degeneracy rule at the
+/// workload's `liveness`. Returns the
 /// step's result and `W_{i+1}`. The one home of step re-execution:
 /// verification and the nodes' replay both call it.
 pub fn execute_step(
     job: &JobSpec,
+    liveness: Liveness,
     ctx: &TrajectoryContext,
     claim: &TrajectoryClaim,
     first_step: u64,
@@ -202,7 +214,7 @@ pub fn execute_step(
         &seed,
         first_step + step.index as u64,
     )?;
-    validate_step(&job.model, &outcome.stats)?;
+    validate_step(&job.model, liveness, &outcome.stats)?;
     let verified = VerifiedStep {
         index: step.index,
         after: outcome.weights.hash(),
@@ -216,6 +228,7 @@ pub fn execute_step(
 /// after importing a block to keep the weights in their weights store.
 pub fn replay_final_step(
     job: &JobSpec,
+    liveness: Liveness,
     ctx: &TrajectoryContext,
     first_step: u64,
     claim: &TrajectoryClaim,
@@ -230,7 +243,7 @@ pub fn replay_final_step(
             got: proof.steps.iter().map(|s| s.index).collect(),
             expected: alloc::vec![last],
         })?;
-    let (verified, weights) = execute_step(job, ctx, claim, first_step, step)?;
+    let (verified, weights) = execute_step(job, liveness, ctx, claim, first_step, step)?;
     if verified.after != claim.final_weights {
         return Err(Error::FinalMismatch);
     }

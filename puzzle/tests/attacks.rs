@@ -33,8 +33,8 @@ use upow_puzzle::{
     max_steps,
     merkle::{leaf_hash, Frontier},
     mining::ReferenceMiner,
-    verify_trajectory, Dataset, Error, Hash, Hyperparams, JobProgress, JobSpec, Model, Seed,
-    Ticket, TrainingStep, TrajectoryClaim, TrajectoryContext, TrajectoryProof, Weights,
+    verify_trajectory, Dataset, Error, Hash, Hyperparams, JobProgress, JobSpec, Liveness, Model,
+    Seed, Ticket, TrainingStep, TrajectoryClaim, TrajectoryContext, TrajectoryProof, Weights,
 };
 
 #[path = "common/adversarial.rs"]
@@ -91,7 +91,16 @@ impl Job {
         claim: &TrajectoryClaim,
         proof: &TrajectoryProof,
     ) -> Result<(), Error> {
-        verify_trajectory(&self.spec, &CTX, &self.progress(), difficulty, claim, proof).map(|_| ())
+        verify_trajectory(
+            &self.spec,
+            Liveness::MINIMUM,
+            &CTX,
+            &self.progress(),
+            difficulty,
+            claim,
+            proof,
+        )
+        .map(|_| ())
     }
 
     /// Runs step `index` of a trajectory from `weights` with `seed`.
@@ -455,9 +464,9 @@ proptest! {
 
         // An honest miner of the same job (on another parent each case).
         let honest = TrajectoryContext { parent: [seed as u8; 32], ..CTX };
-        let mut miner = ReferenceMiner::new(&job.spec, &job.dataset, honest, job.start.clone(), 0, 64);
+        let mut miner = ReferenceMiner::new(&job.spec, Liveness::MINIMUM, &job.dataset, honest, job.start.clone(), 0, 64);
         let mined = miner.run(D, 100_000).unwrap().expect("a ticket wins");
-        let verdict = verify_trajectory(&job.spec, &mined.context, &job.progress(), D, &mined.claim, &mined.proof);
+        let verdict = verify_trajectory(&job.spec, Liveness::MINIMUM, &mined.context, &job.progress(), D, &mined.claim, &mined.proof);
         prop_assert!(verdict.is_ok(), "{:?}", verdict);
     }
 }
@@ -482,7 +491,7 @@ fn crafted_weights_pass_the_degeneracy_rule_and_a_sparse_step_reproduces_them() 
         let batch = select_batch(&spec, &data, &seed).unwrap();
         let honest = reference.run(&weights, &batch, &seed, 100).unwrap();
         assert_eq!(
-            upow_puzzle::validate_step(&model, &honest.stats),
+            upow_puzzle::validate_step(&model, Liveness::MINIMUM, &honest.stats),
             Ok(()),
             "step {step}: {:?}",
             honest.stats

@@ -17,8 +17,8 @@ use upow_puzzle::{
     challenged_steps,
     segment::{segment_log2, SegmentSpan},
     verify_fraud, verify_trajectory, Audit, Dataset, Error, FraudProof, FraudReason, Hyperparams,
-    JobProgress, JobSpec, Model, TrainingStep, Trajectory, TrajectoryClaim, TrajectoryContext,
-    TrajectoryProof, Weights,
+    JobProgress, JobSpec, Liveness, Model, TrainingStep, Trajectory, TrajectoryClaim,
+    TrajectoryContext, TrajectoryProof, Weights,
 };
 
 fn dataset(inputs: u32, samples: usize, classes: u8) -> Dataset {
@@ -160,7 +160,17 @@ fn mine_forged(job: &Job, difficulty: u128, min_steps: u32, forge: Forge<'_>) ->
                 .unwrap();
             // Only blocks the chain would take (the spot-checked steps of
             // a long run on this tiny model may be degenerate).
-            if verify_trajectory(&job.spec, &ctx, &progress, difficulty, &claim, &proof).is_err() {
+            if verify_trajectory(
+                &job.spec,
+                Liveness::MINIMUM,
+                &ctx,
+                &progress,
+                difficulty,
+                &claim,
+                &proof,
+            )
+            .is_err()
+            {
                 break;
             }
             return Block {
@@ -225,6 +235,7 @@ fn honest_blocks_audit_clean_and_no_segment_can_be_reported() {
         let block = mine(&job, difficulty, min_steps, None);
         verify_trajectory(
             &job.spec,
+            Liveness::MINIMUM,
             &block.ctx,
             &job.progress(),
             difficulty,
@@ -260,6 +271,7 @@ fn a_planted_jump_passes_the_spot_checks_and_is_proven_by_a_replay() {
         // The spot checks miss it: the block is valid.
         verify_trajectory(
             &job.spec,
+            Liveness::MINIMUM,
             &block.ctx,
             &job.progress(),
             difficulty,

@@ -6,8 +6,8 @@
 
 use upow_puzzle::{
     batch_indices, challenged_steps, merkle::proof_length, verify_trajectory, Batch, Dataset,
-    Error, Hyperparams, JobProgress, JobSpec, Model, TrainingStep, Trajectory, TrajectoryClaim,
-    TrajectoryContext, TrajectoryProof, Weights,
+    Error, Hyperparams, JobProgress, JobSpec, Liveness, Model, TrainingStep, Trajectory,
+    TrajectoryClaim, TrajectoryContext, TrajectoryProof, Weights,
 };
 
 struct Fixture {
@@ -108,6 +108,7 @@ impl Fixture {
     fn verify(&self, claim: &TrajectoryClaim, proof: &TrajectoryProof) -> Result<(), Error> {
         verify_trajectory(
             &self.job,
+            Liveness::MINIMUM,
             &self.ctx,
             &self.progress(),
             self.difficulty,
@@ -123,6 +124,7 @@ fn honest_trajectory_verifies() {
     let f = mine(4);
     let verified = verify_trajectory(
         &f.job,
+        Liveness::MINIMUM,
         &f.ctx,
         &f.progress(),
         f.difficulty,
@@ -279,13 +281,29 @@ fn ticket_above_target_is_rejected() {
     let f = mine(4);
     // At a huge difficulty the same claim's ticket no longer wins.
     assert_eq!(
-        verify_trajectory(&f.job, &f.ctx, &f.progress(), u128::MAX, &f.claim, &f.proof),
+        verify_trajectory(
+            &f.job,
+            Liveness::MINIMUM,
+            &f.ctx,
+            &f.progress(),
+            u128::MAX,
+            &f.claim,
+            &f.proof
+        ),
         Err(Error::TicketAboveTarget {
             difficulty: u128::MAX
         })
     );
     assert_eq!(
-        verify_trajectory(&f.job, &f.ctx, &f.progress(), 0, &f.claim, &f.proof),
+        verify_trajectory(
+            &f.job,
+            Liveness::MINIMUM,
+            &f.ctx,
+            &f.progress(),
+            0,
+            &f.claim,
+            &f.proof
+        ),
         Err(Error::ZeroDifficulty)
     );
 }
@@ -299,15 +317,30 @@ fn wrong_context_or_start_is_rejected() {
     };
     // Another author's claim: seeds differ, so the proofs no longer verify
     // (or the ticket misses), never silently accepted.
-    assert!(
-        verify_trajectory(&f.job, &other_author, &f.progress(), 1, &f.claim, &f.proof).is_err()
-    );
+    assert!(verify_trajectory(
+        &f.job,
+        Liveness::MINIMUM,
+        &other_author,
+        &f.progress(),
+        1,
+        &f.claim,
+        &f.proof
+    )
+    .is_err());
     let moved = JobProgress {
         weights: [0; 32],
         steps: 40,
     };
     assert!(matches!(
-        verify_trajectory(&f.job, &f.ctx, &moved, f.difficulty, &f.claim, &f.proof),
+        verify_trajectory(
+            &f.job,
+            Liveness::MINIMUM,
+            &f.ctx,
+            &moved,
+            f.difficulty,
+            &f.claim,
+            &f.proof
+        ),
         Err(Error::StartMismatch { .. })
     ));
     let later = JobProgress {
@@ -316,7 +349,16 @@ fn wrong_context_or_start_is_rejected() {
     };
     // A different global step changes the learning rate only at schedule
     // boundaries; step 40 → 41 of 1000 does not, so this still verifies.
-    assert!(verify_trajectory(&f.job, &f.ctx, &later, f.difficulty, &f.claim, &f.proof).is_ok());
+    assert!(verify_trajectory(
+        &f.job,
+        Liveness::MINIMUM,
+        &f.ctx,
+        &later,
+        f.difficulty,
+        &f.claim,
+        &f.proof
+    )
+    .is_ok());
 }
 
 #[test]
@@ -380,7 +422,7 @@ fn reference_miner_produces_verifiable_blocks() {
     let dataset = dataset(12, 50, 3);
     let job = JobSpec::new(model.clone(), hyper, dataset.commitment()).unwrap();
     // Snapshots every 3 steps: challenged weights are recomputed.
-    let mut miner = ReferenceMiner::new(&job, &dataset, ctx, start, 17, 3);
+    let mut miner = ReferenceMiner::new(&job, Liveness::MINIMUM, &dataset, ctx, start, 17, 3);
     let mined = miner
         .run(25, 10_000)
         .unwrap()
@@ -394,6 +436,7 @@ fn reference_miner_produces_verifiable_blocks() {
     );
     let verified = verify_trajectory(
         &job,
+        Liveness::MINIMUM,
         &mined.context,
         &progress,
         25,
@@ -433,7 +476,8 @@ fn the_reference_miner_restarts_at_a_step_outside_the_classes() {
         .collect();
     let dataset = Dataset::new(12, &labels, &pixels).unwrap();
     let job = JobSpec::new(model.clone(), hyper, dataset.commitment()).unwrap();
-    let mut miner = ReferenceMiner::new(&job, &dataset, ctx, start.clone(), 17, 3);
+    let mut miner =
+        ReferenceMiner::new(&job, Liveness::MINIMUM, &dataset, ctx, start.clone(), 17, 3);
     let mined = miner
         .run(16, 100_000)
         .unwrap()
@@ -442,6 +486,7 @@ fn the_reference_miner_restarts_at_a_step_outside_the_classes() {
     assert_eq!(miner.salt(), miner.outside_class_steps());
     verify_trajectory(
         &job,
+        Liveness::MINIMUM,
         &mined.context,
         &progress,
         16,
@@ -454,7 +499,7 @@ fn the_reference_miner_restarts_at_a_step_outside_the_classes() {
     let dataset = Dataset::new(12, &labels, &pixels).unwrap();
     let job = JobSpec::new(model.clone(), hyper, dataset.commitment()).unwrap();
     let mut backend = ReferenceBackend::new(model.clone(), hyper, start.clone());
-    let mut miner = TrajectoryMiner::new(&job, &dataset, ctx, start, 17, 4, 3);
+    let mut miner = TrajectoryMiner::new(&job, Liveness::MINIMUM, &dataset, ctx, start, 17, 4, 3);
     for restarts in 1..=10 {
         assert!(matches!(
             miner.step(&mut backend),
@@ -468,12 +513,14 @@ fn the_reference_miner_restarts_at_a_step_outside_the_classes() {
 #[test]
 fn final_step_replays_to_the_claimed_weights() {
     let f = mine(4);
-    let w = upow_puzzle::replay_final_step(&f.job, &f.ctx, 40, &f.claim, &f.proof).unwrap();
+    let w =
+        upow_puzzle::replay_final_step(&f.job, Liveness::MINIMUM, &f.ctx, 40, &f.claim, &f.proof)
+            .unwrap();
     assert_eq!(&w, f.weights.last().unwrap());
     let mut claim = f.claim;
     claim.final_weights = [1; 32];
     assert_eq!(
-        upow_puzzle::replay_final_step(&f.job, &f.ctx, 40, &claim, &f.proof),
+        upow_puzzle::replay_final_step(&f.job, Liveness::MINIMUM, &f.ctx, 40, &claim, &f.proof),
         Err(Error::FinalMismatch)
     );
 }

@@ -27,8 +27,8 @@ use upow_puzzle::{
     rounding::MASTER_MAX,
     segment::segment_log2,
     segment_roots, verify_fraud, Audit, Batch, Dataset, FraudReason, Hyperparams, JobProgress,
-    JobSpec, Model, Seed, StepStats, Ticket, TrainingStep, Trajectory, TrajectoryContext, Weights,
-    REFERENCE_COST,
+    JobSpec, Liveness, Model, Seed, StepStats, Ticket, TrainingStep, Trajectory, TrajectoryContext,
+    Weights, REFERENCE_COST,
 };
 
 fn hex(bytes: &[u8]) -> String {
@@ -122,6 +122,22 @@ fn computed() -> BTreeMap<&'static str, String> {
             nominal(&[784, 128, 10], 64),
             nominal(&[784, 128, 10], 1024),
             nominal(&[784, 10], 16),
+        ]),
+    );
+
+    // Live units a hidden layer needs (§9): width 128 at thresholds 32,
+    // 512, 683 and 1024 (of 1024), width 100 at 683, width 1 at 32.
+    let need =
+        |width: u64, per_1024: u16| Liveness::new(per_1024).unwrap().required_live_units(width);
+    v.insert(
+        "live_units_required_examples",
+        list([
+            need(128, 32),
+            need(128, 512),
+            need(128, 683),
+            need(128, 1024),
+            need(100, 683),
+            need(1, 32),
         ]),
     );
 

@@ -28,6 +28,20 @@ impl pallet_upow_training::BenchmarkHelper<AccountId> for TrainingHelper {
         if let Err(e) = pallet_balances::Pallet::<Runtime>::mint_into(&poster, 2 * budget) {
             panic!("benchmark poster not funded: {e:?}");
         }
+        // Only a listed workload's spec is posted: listed at its nominal
+        // cost and the degeneracy rule's own liveness threshold, which the
+        // benchmark's trajectories are built to pass.
+        if pallet_upow_jobs::Pallet::<Runtime>::listed_cost(&spec).is_none() {
+            let listed = pallet_upow_jobs::Pallet::<Runtime>::do_list(
+                spec.clone(),
+                spec.nominal_cost(),
+                spec.model.largest_label(),
+                upow_puzzle::Liveness::MINIMUM.per_1024(),
+            );
+            if let Err(e) = listed {
+                panic!("benchmark workload not listed: {e:?}");
+            }
+        }
         match pallet_upow_jobs::Pallet::<Runtime>::do_post(&poster, spec, UNIT, budget, None) {
             Ok(id) => id,
             Err(e) => panic!("benchmark job rejected: {e:?}"),

@@ -16,7 +16,10 @@ use common::*;
 use frame_support::{assert_noop, assert_ok};
 use pallet_upow_training::{Difficulty, Error};
 use sp_runtime::transaction_validity::InvalidTransaction;
-use upow_puzzle::{forgery::Forgery, merkle::leaf_hash, TrajectoryClaim, TrajectoryProof, Weights};
+use upow_puzzle::{
+    forgery::Forgery, merkle::leaf_hash, rounding::MASTER_BITS, Liveness, TrajectoryClaim,
+    TrajectoryProof, Weights, REFERENCE_LIVENESS,
+};
 use upow_runtime::{Executive, Runtime, RuntimeOrigin, Training};
 
 /// The forged block's inherent is refused with `error`, changing nothing,
@@ -205,5 +208,59 @@ fn attack_4_a_real_block_stamped_1_ms_after_the_last_moves_it_at_most_twofold() 
         assert_ok!(Executive::apply_extrinsic(inherent(mined.proof)).unwrap());
         Executive::finalize_block();
         assert_eq!(Difficulty::<Runtime>::get(), 2 * DIFFICULTY);
+    });
+}
+
+/// The house job's initial weights with the first layer crafted so that
+/// exactly `live` hidden units fire (all their weights positive, on this
+/// test's inputs, none of which is all zero) and every other unit is dead
+/// (all its weights negative): the cheap weights an unproven jump would
+/// plant (docs/v3.md §2.3, F2). Magnitudes are the initial ones (at least
+/// one compute unit), so the density rule of puzzle.md §9 passes.
+fn crafted(live: usize) -> Weights {
+    let model = spec().model;
+    let (_, units) = model.shape(0);
+    let mut layers = start_weights().layers().to_vec();
+    for (i, w) in layers[0].iter_mut().enumerate() {
+        let magnitude = (*w >> MASTER_BITS).unsigned_abs().max(1) as i16;
+        let sign = if i % units < live { 1 } else { -1 };
+        *w = (sign * magnitude) << MASTER_BITS;
+    }
+    Weights::from_layers(&model, layers).unwrap()
+}
+
+#[test]
+fn attack_5_planted_dead_units_cannot_seal_the_house_workload() {
+    // F2: weights with most hidden units dead make a step cheap (2.45× at
+    // the degeneracy rule's 4 live units of 128, docs/benchmarks.md
+    // §Shortcuts). The house workload is listed at half its units live, so
+    // a block on such weights is refused even though every step passes the
+    // rule alone; at exactly half live it is accepted.
+    ext().execute_with(|| {
+        let alice = alice();
+        let plant = |weights: &Weights| {
+            pallet_upow_training::Jobs::<Runtime>::insert(
+                0,
+                upow_primitives::TrainingProgress::untrained(weights.hash()),
+            );
+        };
+        let house = Training::work(0).unwrap();
+        assert_eq!(house.liveness, REFERENCE_LIVENESS);
+        for live in [8, 63] {
+            let weights = crafted(live);
+            plant(&weights);
+            // Mined as the attacker would: checked against the rule alone.
+            let mined = mine_from(&alice, weights, Liveness::MINIMUM);
+            start_mined_block(&alice, &mined);
+            refused(mined.proof, Error::DegenerateStep);
+        }
+        let weights = crafted(64);
+        plant(&weights);
+        let mined = mine_from(&alice, weights, REFERENCE_LIVENESS);
+        start_mined_block(&alice, &mined);
+        assert_ok!(Training::submit_trajectory(
+            RuntimeOrigin::none(),
+            mined.proof
+        ));
     });
 }

@@ -110,7 +110,8 @@ fn try_mine_on(
         Forge::Jump(j) => Some(j),
         _ => None,
     };
-    let spec = Training::work(job).unwrap().spec;
+    let work = Training::work(job).unwrap();
+    let (spec, liveness) = (work.spec, work.liveness);
     let difficulty = Training::job_difficulty(job).unwrap();
     let step = TrainingStep::new(&spec.model, &spec.hyper);
     let progress = JobProgress {
@@ -172,7 +173,9 @@ fn try_mine_on(
             let proof = trajectory
                 .prove(&claim, &spec, data, |i| Ok(all[i as usize].clone()))
                 .unwrap();
-            if verify_trajectory(&spec, &ctx, &progress, difficulty, &claim, &proof).is_err() {
+            if verify_trajectory(&spec, liveness, &ctx, &progress, difficulty, &claim, &proof)
+                .is_err()
+            {
                 break;
             }
             return Some(Mined {
@@ -647,8 +650,7 @@ fn a_coalition_owed_far_more_than_its_bond_at_a_victims_price_still_loses_half_o
 fn dataset_with_a_bad_label() -> Dataset {
     let mut labels: Vec<u8> = (0..48).map(|i| (i % 10) as u8).collect();
     labels[5] = 10;
-    let pixels: Vec<u8> = (0..48 * 784).map(|i| (i * 53 % 256) as u8).collect();
-    Dataset::new(784, &labels, &pixels).unwrap()
+    Dataset::new(784, &labels, &pixels()).unwrap()
 }
 
 /// docs/puzzle.md §13, "A step outside the classes", through the runtime:

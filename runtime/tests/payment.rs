@@ -91,6 +91,7 @@ fn mine_job(job: u64, min_steps: u32) -> upow_puzzle::mining::Mined {
     loop {
         let mined = ReferenceMiner::new(
             &work.spec,
+            work.liveness,
             &dataset(),
             TrajectoryContext { salt, ..ctx },
             start.clone(),

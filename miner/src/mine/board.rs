@@ -16,7 +16,7 @@ use std::{
 };
 
 use upow_primitives::{rpc::WorkResponse, JobId};
-use upow_puzzle::{Dataset, Hash, JobSpec, Weights};
+use upow_puzzle::{Dataset, Hash, JobSpec, Liveness, Weights};
 
 use super::client::{rpc_u128, RpcError};
 
@@ -33,6 +33,8 @@ pub struct PreparedWork {
     pub job: JobId,
     /// Its spec.
     pub spec: JobSpec,
+    /// Its workload's liveness threshold: what every proven step must pass.
+    pub liveness: Liveness,
     /// Its training set (verified against the spec's commitment).
     pub dataset: Arc<Dataset>,
     /// `W_0` (verified against `weights_hash`).
@@ -192,6 +194,7 @@ pub(super) mod tests {
             number: parent as u32,
             job: 0,
             spec,
+            liveness: Liveness::MINIMUM,
             dataset,
             weights_hash: weights.hash(),
             weights,

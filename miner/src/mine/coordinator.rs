@@ -28,7 +28,7 @@ use std::{
 use codec::Decode;
 use tokio::sync::mpsc;
 use upow_primitives::{rpc::WorkResponse, signing::SigningRecord, JobId};
-use upow_puzzle::{Dataset, Hash, JobSpec, Weights};
+use upow_puzzle::{Dataset, Hash, JobSpec, Liveness, Weights};
 
 use super::{
     board::{PreparedWork, WorkBoard, WorkKey},
@@ -325,6 +325,8 @@ impl Coordinator {
                 "the job spec names another dataset".into(),
             ));
         }
+        let liveness = Liveness::new(work.min_live_per_1024)
+            .map_err(|e| MineError::InvalidWork(e.to_string()))?;
         let dataset = self.dataset(client, state, &spec).await?;
         let weights = self.weights(client, state, &spec, key.weights).await?;
         Ok(PreparedWork {
@@ -333,6 +335,7 @@ impl Coordinator {
             number: work.number,
             job: work.job,
             spec,
+            liveness,
             dataset,
             weights,
             weights_hash: key.weights,

@@ -286,6 +286,7 @@ fn mine_work(
     };
     let mut miner = TrajectoryMiner::new(
         &work.spec,
+        work.liveness,
         &work.dataset,
         ctx,
         work.weights.clone(),
@@ -483,6 +484,7 @@ mod tests {
         );
         verify_trajectory(
             &work.spec,
+            work.liveness,
             &ctx,
             &JobProgress {
                 weights: work.weights_hash,
@@ -670,6 +672,7 @@ mod tests {
             };
             let mut miner = upow_puzzle::mining::ReferenceMiner::new(
                 &spec,
+                upow_puzzle::Liveness::MINIMUM,
                 &dataset,
                 ctx,
                 weights.clone(),

@@ -158,6 +158,7 @@ where
             weights: H256(work.weights),
             steps: work.steps,
             difficulty: work.difficulty.into(),
+            min_live_per_1024: work.liveness.per_1024(),
             price_per_step: work.price_per_step.into(),
             budget_left: work.budget_left.into(),
         })

@@ -12,8 +12,8 @@ use sp_core::{crypto::Pair as _, sr25519, H256};
 use sp_runtime::{traits::Header as HeaderT, MultiSignature};
 use upow_primitives::{PowSeal, PreDigest};
 use upow_puzzle::{
-    mining::ReferenceMiner, Dataset, JobSpec, TrajectoryClaim, TrajectoryContext, TrajectoryProof,
-    Weights,
+    mining::ReferenceMiner, Dataset, JobSpec, Liveness, TrajectoryClaim, TrajectoryContext,
+    TrajectoryProof, Weights,
 };
 use upow_runtime::RuntimeCall;
 
@@ -46,7 +46,8 @@ pub fn signed(
     )
 }
 
-/// Governance's listing of `spec` at its nominal cost, wrapped for the
+/// Governance's listing of `spec` at its nominal cost and the degeneracy
+/// rule's own liveness threshold, wrapped for the
 /// dev chain's sudo key (Alice): a job is posted and trained only while
 /// its spec is a listed workload's.
 pub fn list_workload(spec: &upow_puzzle::JobSpec) -> RuntimeCall {
@@ -55,6 +56,7 @@ pub fn list_workload(spec: &upow_puzzle::JobSpec) -> RuntimeCall {
             spec: spec.clone().into(),
             cost: spec.nominal_cost(),
             max_label: spec.model.largest_label(),
+            min_live_per_1024: upow_puzzle::Liveness::MINIMUM.per_1024(),
         })),
     })
 }
@@ -140,6 +142,12 @@ pub fn job_work_at(
     (work, spec, weights)
 }
 
+/// The liveness threshold of a `upow_getWork` answer.
+pub fn liveness_of(work: &Value) -> Liveness {
+    let per_1024 = work["minLivePer1024"].as_u64().expect("minLivePer1024");
+    Liveness::new(u16::try_from(per_1024).unwrap()).unwrap()
+}
+
 /// A won trajectory: its job, salt, claim and proof.
 pub struct Won {
     pub job: u64,
@@ -173,6 +181,7 @@ pub fn mine_job(
     };
     let mut miner = ReferenceMiner::new(
         &spec,
+        liveness_of(&work),
         train,
         ctx,
         weights,

@@ -12,7 +12,7 @@ use frame_support::{
 use frame_system::RawOrigin;
 use sp_runtime::traits::Saturating;
 use upow_primitives::traits::JobSchedule;
-use upow_puzzle::{DatasetCommitment, Hyperparams, JobSpec, Model};
+use upow_puzzle::{DatasetCommitment, Hyperparams, JobSpec, Liveness, Model, REFERENCE_LIVENESS};
 
 /// Planned steps of the benchmark jobs: one block of this many steps completes one.
 const STEPS: u64 = 4;
@@ -72,6 +72,7 @@ fn list<T: Config>(spec: &JobSpec) -> Result<(), BenchmarkError> {
             spec.clone(),
             spec.nominal_cost(),
             spec.model.largest_label(),
+            Liveness::MINIMUM.per_1024(),
         )?;
     }
     Ok(())
@@ -275,7 +276,13 @@ mod benchmarks {
         let max_label = spec.model.largest_label();
 
         #[extrinsic_call]
-        _(RawOrigin::Root, spec.into(), cost, max_label);
+        _(
+            RawOrigin::Root,
+            spec.into(),
+            cost,
+            max_label,
+            REFERENCE_LIVENESS.per_1024(),
+        );
 
         assert_last_event::<T>(Event::WorkloadListed { workload: id, cost });
         Ok(())
@@ -289,6 +296,7 @@ mod benchmarks {
             spec.clone(),
             spec.nominal_cost(),
             spec.model.largest_label(),
+            Liveness::MINIMUM.per_1024(),
         )?;
 
         #[extrinsic_call]

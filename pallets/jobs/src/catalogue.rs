@@ -11,17 +11,22 @@
 //! trainable only while its spec — model, batch, learning rate, planned
 //! steps and dataset, all of it — is a listed workload's, and its ticket
 //! difficulty is scaled by that workload's cost, never by anything the
-//! poster wrote.
+//! poster wrote. Each workload also carries a liveness threshold
+//! ([`upow_puzzle::Liveness`], docs/v3.md §2.3): every proven step of its
+//! jobs must keep that fraction of each hidden layer live, so weights
+//! crafted with most units dead (a cheap step the degeneracy rule alone
+//! admits) cannot make its blocks.
 //!
 //! * [`Pallet::do_list`] and [`Pallet::do_delist`] (root only, through
 //!   `list_workload` and `delist_workload`) keep the catalogue.
-//! * [`Pallet::listed_cost`] is the one lookup every rule uses: posting
+//! * [`Pallet::listed_workload`] is the one lookup every rule uses: posting
 //!   ([`Pallet::ensure_listed`]), [`JobSchedule::trainable`] and so the
 //!   seal rule, the runtime API and the miner.
-//! * The house job's spec is listed at [`upow_puzzle::REFERENCE_COST`] when
-//!   the house job is created: it defines the unit, and it cannot be
-//!   delisted (that would leave blocks nothing to train). The house job is
-//!   priced at that cost whether or not the catalogue lists it, so a chain
+//! * The house job's spec is listed at [`upow_puzzle::REFERENCE_COST`] and
+//!   [`upow_puzzle::REFERENCE_LIVENESS`] when the house job is created: it
+//!   defines the unit, and it cannot be delisted (that would leave blocks
+//!   nothing to train). The house job is priced at that cost and threshold
+//!   whether or not the catalogue lists it, so a chain
 //!   whose catalogue is not written yet — the state a runtime upgrade finds
 //!   before its migration runs — still seals house blocks.
 //!
@@ -32,21 +37,23 @@ use crate::{
     WorkloadId, Workloads,
 };
 use frame_support::pallet_prelude::*;
-use upow_puzzle::JobSpec;
+use frame_system::pallet_prelude::BlockNumberFor;
+use upow_puzzle::{JobSpec, Liveness, REFERENCE_COST, REFERENCE_LIVENESS};
 
 impl<T: Config> Pallet<T> {
-    /// The listed workload whose spec is `spec` and its cost, if one is
-    /// listed now.
-    pub fn listed_workload(spec: &JobSpec) -> Option<(WorkloadId, u32)> {
+    /// The listed workload whose spec is `spec`, if one is listed now: the
+    /// one rule of which jobs blocks may train, and at what cost and
+    /// liveness threshold.
+    pub fn listed_workload(spec: &JobSpec) -> Option<(WorkloadId, Workload<BlockNumberFor<T>>)> {
         let id = ListedSpecs::<T>::get(spec.listing_key())?;
         let workload = Workloads::<T>::get(id)?;
-        workload.is_listed().then_some((id, workload.cost))
+        workload.is_listed().then_some((id, workload))
     }
 
     /// The cost in cost units of one step of a job of `spec`, if `spec` is
-    /// a listed workload's: the one rule of which jobs blocks may train.
+    /// a listed workload's ([`Pallet::listed_workload`]).
     pub fn listed_cost(spec: &JobSpec) -> Option<u32> {
-        Self::listed_workload(spec).map(|(_, cost)| cost)
+        Self::listed_workload(spec).map(|(_, workload)| workload.cost)
     }
 
     /// Refuses a spec that is not a listed workload's ([`Error::NotListed`]).
@@ -55,21 +62,39 @@ impl<T: Config> Pallet<T> {
     }
 
     /// Lists `spec` at `cost` cost units per step, over a dataset whose
-    /// largest label is `max_label` (see `Pallet::list_workload`). The spec
-    /// must pass the same admission as a posted job's. Changes nothing when
-    /// it fails.
-    pub fn do_list(spec: JobSpec, cost: u32, max_label: u8) -> Result<WorkloadId, DispatchError> {
-        Self::admit(&spec)?;
-        Self::insert_workload(spec, cost, max_label)
-    }
-
-    /// Lists `spec` at `cost` without the admission rule (the house job's
-    /// spec, admitted when the chain was built, whatever the limits of a
-    /// later runtime). Changes nothing when it fails.
-    pub(crate) fn insert_workload(
+    /// largest label is `max_label`, with a liveness threshold of
+    /// `min_live_per_1024` (see `Pallet::list_workload`). The spec must pass
+    /// the same admission as a posted job's. Changes nothing when it fails.
+    pub fn do_list(
         spec: JobSpec,
         cost: u32,
         max_label: u8,
+        min_live_per_1024: u16,
+    ) -> Result<WorkloadId, DispatchError> {
+        let liveness =
+            Liveness::new(min_live_per_1024).map_err(|_| Error::<T>::LivenessOutOfRange)?;
+        Self::admit(&spec)?;
+        Self::insert_workload(spec, cost, max_label, liveness)
+    }
+
+    /// Lists the house job's spec: the reference workload, at
+    /// [`REFERENCE_COST`] and [`REFERENCE_LIVENESS`] (what
+    /// [`JobSchedule::trainable`] prices the house job at without a
+    /// lookup), its dataset's labels its model's classes. Without the
+    /// admission rule: the house job was admitted when the chain was built,
+    /// whatever the limits of a later runtime. Changes nothing when it fails.
+    pub(crate) fn insert_house_workload(spec: JobSpec) -> Result<WorkloadId, DispatchError> {
+        let max_label = spec.model.largest_label();
+        Self::insert_workload(spec, REFERENCE_COST, max_label, REFERENCE_LIVENESS)
+    }
+
+    /// Lists `spec` without the admission rule. Changes nothing when it
+    /// fails.
+    fn insert_workload(
+        spec: JobSpec,
+        cost: u32,
+        max_label: u8,
+        liveness: Liveness,
     ) -> Result<WorkloadId, DispatchError> {
         ensure!(cost > 0, Error::<T>::ZeroCost);
         upow_puzzle::dataset::check_label(max_label, spec.model.classes())
@@ -89,6 +114,7 @@ impl<T: Config> Pallet<T> {
                 spec,
                 cost,
                 max_label,
+                liveness,
                 listed_at: now,
                 delisted_at: None,
             },

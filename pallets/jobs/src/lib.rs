@@ -96,7 +96,8 @@
 //!       "samples": 60000, "inputs": 784
 //!     },
 //!     "cost": 131072,
-//!     "maxLabel": 9
+//!     "maxLabel": 9,
+//!     "minLivePer1024": 820
 //!   }],
 //!   "jobs": [],
 //!   "expiry": 150
@@ -313,7 +314,12 @@ pub mod pallet {
                     Ok(spec) => spec,
                     Err(e) => panic!("invalid workload spec in genesis: {e:?}"),
                 };
-                if let Err(e) = Pallet::<T>::do_list(spec, workload.cost, workload.max_label) {
+                if let Err(e) = Pallet::<T>::do_list(
+                    spec,
+                    workload.cost,
+                    workload.max_label,
+                    workload.min_live_per_1024,
+                ) {
                     panic!("genesis workload rejected: {e:?}");
                 }
             }
@@ -534,6 +540,10 @@ pub mod pallet {
         /// A workload's dataset has labels that are not classes of its model
         /// (`max_label` must be below the class count).
         LabelsOutsideClasses,
+        /// A workload's liveness threshold is outside 32 ..= 1024 (of 1024
+        /// parts of each hidden layer): below the degeneracy rule's own, or
+        /// more than the whole layer.
+        LivenessOutOfRange,
         /// No workload ids are left.
         WorkloadIdsExhausted,
     }
@@ -667,6 +677,10 @@ pub mod pallet {
         /// (docs/v3.md §2.2). The spec must pass a posted job's admission,
         /// and `max_label`, the largest label of its dataset as governance
         /// publishes it, must be a class of its model (docs/v3.md §8.5).
+        /// `min_live_per_1024` is its liveness threshold (docs/v3.md §2.3):
+        /// every proven step of its jobs must have at least that many
+        /// 1024ths of each hidden layer's units live, set from its shortcut
+        /// table; 32 (the degeneracy rule alone) to 1024.
         ///
         /// Emits [`Event::WorkloadListed`].
         #[pallet::call_index(4)]
@@ -676,10 +690,11 @@ pub mod pallet {
             spec: UncheckedJobSpec,
             cost: u32,
             max_label: u8,
+            min_live_per_1024: u16,
         ) -> DispatchResult {
             ensure_root(origin)?;
             let spec = Self::check_spec(spec)?;
-            Self::do_list(spec, cost, max_label)?;
+            Self::do_list(spec, cost, max_label, min_live_per_1024)?;
             Ok(())
         }
 

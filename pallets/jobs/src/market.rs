@@ -22,8 +22,8 @@ use upow_primitives::{
     Hash, JobId, JobStatus,
 };
 use upow_puzzle::{
-    model::MIN_JOB_BATCH_LOG2, Error as PuzzleError, JobSpec, UncheckedJobSpec, Weights,
-    REFERENCE_COST,
+    model::MIN_JOB_BATCH_LOG2, Error as PuzzleError, JobSpec, Liveness, UncheckedJobSpec, Weights,
+    REFERENCE_COST, REFERENCE_LIVENESS,
 };
 
 /// Domain tag of [`Pallet::init_seed`].
@@ -141,17 +141,15 @@ impl<T: Config> Pallet<T> {
     }
 
     /// Records the house job (genesis): always open, never paid. Its spec
-    /// is listed at [`REFERENCE_COST`]: the house workload defines the cost
-    /// unit (docs/v3.md §2.1).
+    /// is listed at [`REFERENCE_COST`] and [`REFERENCE_LIVENESS`]: the house
+    /// workload defines the cost unit (docs/v3.md §2.1).
     pub(crate) fn insert_house_job(
         poster: &T::AccountId,
         spec: JobSpec,
         init_seed: Hash,
     ) -> DispatchResult {
         Self::admit(&spec)?;
-        // The house dataset's labels are its model's classes.
-        let max_label = spec.model.largest_label();
-        Self::insert_workload(spec.clone(), REFERENCE_COST, max_label)?;
+        Self::insert_house_workload(spec.clone())?;
         let id = Self::next_id()?;
         let zero = Zero::zero();
         let job = Self::new_job(poster, spec, init_seed, zero, zero, zero, None);
@@ -313,13 +311,14 @@ impl<T: Config> Pallet<T> {
     }
 
     /// The job as [`JobSchedule`] reports it, its steps costing `cost`.
-    fn active(id: JobId, job: JobOf<T>, cost: u32) -> ActiveJob {
+    fn active(id: JobId, job: JobOf<T>, cost: u32, liveness: Liveness) -> ActiveJob {
         ActiveJob {
             id,
             spec: job.spec,
             init_seed: job.init_seed,
             initial_weights: job.initial_weights,
             cost,
+            liveness,
             price_per_step: job.price_per_step.unique_saturated_into(),
             budget_left: job.budget_left.unique_saturated_into(),
         }
@@ -336,12 +335,13 @@ impl<T: Config> JobSchedule<T::AccountId> for Pallet<T> {
         // The house workload is the unit: priced without a lookup, so house
         // blocks seal even before a catalogue exists (a runtime upgrade's
         // first block is sealed against the state before its migration).
-        let cost = if house {
-            REFERENCE_COST
+        let (cost, liveness) = if house {
+            (REFERENCE_COST, REFERENCE_LIVENESS)
         } else {
-            Self::listed_cost(&job.spec)?
+            let (_, workload) = Self::listed_workload(&job.spec)?;
+            (workload.cost, workload.liveness)
         };
-        Some(Self::active(id, job, cost))
+        Some(Self::active(id, job, cost, liveness))
     }
 
     fn open() -> Vec<ActiveJob> {

@@ -137,10 +137,7 @@ impl<T: Config> UncheckedOnRuntimeUpgrade for UncheckedMigrateV1ToV2<T> {
         // chain was built, whatever this runtime's limits. (The house job
         // trains at the reference cost even unlisted; listing it keeps the
         // catalogue whole.)
-        let max_label = house.spec.model.largest_label();
-        if let Err(e) =
-            Pallet::<T>::insert_workload(house.spec, upow_puzzle::REFERENCE_COST, max_label)
-        {
+        if let Err(e) = Pallet::<T>::insert_house_workload(house.spec) {
             // Only an already listed spec refuses it on a chain at version 1.
             log::error!(
                 target: "runtime::upow-jobs",

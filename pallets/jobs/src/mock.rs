@@ -38,6 +38,9 @@ pub const ENDOWMENT: u64 = 1_000_000;
 pub const ENDOWED: u64 = 9;
 /// Nominal poster of the house job (no funds).
 pub const HOUSE_POSTER: u64 = 100;
+/// The liveness threshold the mock's workloads are listed at: the
+/// degeneracy rule's own (`upow_puzzle::Liveness::MINIMUM`, 32/1024).
+pub const MIN_LIVE: u16 = 32;
 
 #[frame_support::runtime]
 mod runtime {
@@ -263,6 +266,7 @@ impl ExtBuilder {
                     spec: GenesisJobSpec::from(&spec(steps)),
                     cost: spec(steps).nominal_cost(),
                     max_label: spec(steps).model.largest_label(),
+                    min_live_per_1024: MIN_LIVE,
                 })
                 .collect(),
             jobs: self.jobs,

@@ -113,9 +113,10 @@ impl<T: Config> Pallet<T> {
             "the spec index holds a workload that is not listed"
         );
         if let Some(house) = HouseJob::<T>::get().and_then(Jobs::<T>::get) {
+            let listed = Self::listed_workload(&house.spec).map(|(_, w)| (w.cost, w.liveness));
             ensure!(
-                Self::listed_cost(&house.spec) == Some(upow_puzzle::REFERENCE_COST),
-                "the house job's spec is not listed at the reference cost"
+                listed == Some((upow_puzzle::REFERENCE_COST, upow_puzzle::REFERENCE_LIVENESS)),
+                "the house job's spec is not listed at the reference cost and liveness"
             );
         }
         Ok(())

@@ -11,7 +11,7 @@ use scale_info::TypeInfo;
 use sp_core::H256;
 use sp_runtime::traits::UniqueSaturatedInto;
 use upow_primitives::{Hash, JobInfo, JobStatus, TrainingProgress};
-use upow_puzzle::{model::MAX_LAYERS, DatasetCommitment, Hyperparams, JobSpec, Model};
+use upow_puzzle::{model::MAX_LAYERS, DatasetCommitment, Hyperparams, JobSpec, Liveness, Model};
 
 /// The balance type of [`Config::Currency`].
 pub type BalanceOf<T> =
@@ -186,6 +186,10 @@ pub struct Workload<BlockNumber> {
     /// of docs/puzzle.md §13 stays behind it, since a published range is
     /// the publisher's word, not the data's).
     pub max_label: u8,
+    /// The live units every proven step of its jobs needs in each hidden
+    /// layer (docs/v3.md §2.3), set with its cost from its shortcut table:
+    /// at least the degeneracy rule's own threshold.
+    pub liveness: Liveness,
     /// Block in which it was listed.
     pub listed_at: BlockNumber,
     /// Block from which it is delisted: its jobs are no longer trainable.
@@ -204,6 +208,7 @@ impl<BlockNumber: MaxEncodedLen> MaxEncodedLen for Workload<BlockNumber> {
         MAX_SPEC_ENCODED_LEN
             .saturating_add(u32::max_encoded_len())
             .saturating_add(u8::max_encoded_len())
+            .saturating_add(u16::max_encoded_len())
             .saturating_add(BlockNumber::max_encoded_len())
             .saturating_add(Option::<BlockNumber>::max_encoded_len())
     }
@@ -219,6 +224,9 @@ pub struct GenesisWorkload {
     pub cost: u32,
     /// The largest label of its dataset.
     pub max_label: u8,
+    /// Its liveness threshold, in 1/1024 of each hidden layer's units
+    /// (`upow_puzzle::Liveness`, 32 ..= 1024).
+    pub min_live_per_1024: u16,
 }
 
 /// A [`JobSpec`] in a genesis config (readable JSON; hashes as `0x…` hex).

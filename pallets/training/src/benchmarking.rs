@@ -77,7 +77,12 @@ fn three_steps(
                 let seed = trajectory.next_seed();
                 let batch = select_batch(spec, dataset, &seed).ok()?;
                 let outcome = step.run(&weights, &batch, &seed, i as u64).ok()?;
-                upow_puzzle::validate_step(&spec.model, &outcome.stats).ok()?;
+                upow_puzzle::validate_step(
+                    &spec.model,
+                    upow_puzzle::Liveness::MINIMUM,
+                    &outcome.stats,
+                )
+                .ok()?;
                 weights = outcome.weights;
                 if plant && i == 1 {
                     let mut layers = weights.layers().to_vec();

@@ -121,7 +121,7 @@ impl JobSchedule<u64> for MockJobs {
 }
 
 /// A job of the mock market: `spec` with `init_seed`, listed at its
-/// nominal cost.
+/// nominal cost and the degeneracy rule's own liveness threshold.
 pub fn active_job(
     id: JobId,
     spec: upow_puzzle::JobSpec,
@@ -131,6 +131,7 @@ pub fn active_job(
         id,
         initial_weights: upow_puzzle::Weights::initial(&spec.model, &init_seed).hash(),
         cost: spec.nominal_cost(),
+        liveness: upow_puzzle::Liveness::MINIMUM,
         spec,
         init_seed,
         price_per_step: 0,

@@ -24,6 +24,7 @@ impl<T: Config> Pallet<T> {
         Work {
             job: job.id,
             difficulty: Self::difficulty_of(&job),
+            liveness: job.liveness,
             spec: job.spec,
             init_seed: job.init_seed,
             weights: tip.weights,

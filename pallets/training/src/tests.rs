@@ -56,7 +56,7 @@ fn mine(difficulty: u128) -> Mined {
         job: JOB,
         salt: 0,
     };
-    let mut miner = ReferenceMiner::new(&job.spec, &data, ctx, start, 0, 4);
+    let mut miner = ReferenceMiner::new(&job.spec, job.liveness, &data, ctx, start, 0, 4);
     miner
         .run(difficulty, 10_000_000)
         .unwrap()

@@ -36,6 +36,7 @@ impl<T: Config> Pallet<T> {
         let claim = digest.claim();
         let verified = upow_puzzle::verify_trajectory(
             &job.spec,
+            job.liveness,
             &digest.context(parent.0),
             &start.tip(),
             Self::difficulty_of(&job),

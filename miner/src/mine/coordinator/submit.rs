@@ -264,6 +264,7 @@ mod tests {
         };
         let mined = ReferenceMiner::new(
             &spec,
+            upow_puzzle::Liveness::MINIMUM,
             &dataset,
             ctx,
             Weights::initial(&model, &[1; 32]),

@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::{ListedSpecs, NextWorkloadId, Workloads};
-use upow_puzzle::REFERENCE_COST;
+use upow_puzzle::{REFERENCE_COST, REFERENCE_LIVENESS};
 
 fn listed(spec: &JobSpec) -> Option<u32> {
     UpowJobs::listed_cost(spec)
@@ -16,7 +16,7 @@ fn only_root_lists_and_delists() {
         let spec = spec(7);
         for origin in [RuntimeOrigin::signed(1), RuntimeOrigin::none()] {
             assert_noop!(
-                UpowJobs::list_workload(origin.clone(), spec.clone().into(), 16, 2),
+                UpowJobs::list_workload(origin.clone(), spec.clone().into(), 16, 2, MIN_LIVE),
                 DispatchError::BadOrigin
             );
         }
@@ -25,7 +25,8 @@ fn only_root_lists_and_delists() {
             RuntimeOrigin::root(),
             spec.clone().into(),
             16,
-            2
+            2,
+            MIN_LIVE
         ));
         System::assert_last_event(
             Event::WorkloadListed {
@@ -54,12 +55,12 @@ fn listing_refuses_bad_workloads() {
     new_test_ext().execute_with(|| {
         let root = RuntimeOrigin::root;
         assert_noop!(
-            UpowJobs::list_workload(root(), spec(7).into(), 0, 2),
+            UpowJobs::list_workload(root(), spec(7).into(), 0, 2, MIN_LIVE),
             Error::<Test>::ZeroCost
         );
         // Listed already (spec(10) at genesis), and the house job's spec.
         assert_noop!(
-            UpowJobs::list_workload(root(), spec(10).into(), 16, 2),
+            UpowJobs::list_workload(root(), spec(10).into(), 16, 2, MIN_LIVE),
             Error::<Test>::AlreadyListed
         );
         assert_noop!(
@@ -67,7 +68,8 @@ fn listing_refuses_bad_workloads() {
                 root(),
                 house_spec().into(),
                 REFERENCE_COST,
-                house_spec().model.largest_label()
+                house_spec().model.largest_label(),
+                MIN_LIVE
             ),
             Error::<Test>::AlreadyListed
         );
@@ -78,7 +80,7 @@ fn listing_refuses_bad_workloads() {
         };
         MaxParams::set(heavy.model.params() - 1);
         assert_noop!(
-            UpowJobs::list_workload(root(), heavy.into(), 16, 2),
+            UpowJobs::list_workload(root(), heavy.into(), 16, 2, MIN_LIVE),
             Error::<Test>::VerificationTooHeavy
         );
         assert_noop!(
@@ -94,7 +96,13 @@ fn a_workload_whose_labels_are_not_classes_of_its_model_is_refused_and_no_job_po
         let spec = spec(7); // 3 classes: labels 0, 1 and 2
         for max_label in [3, 4, u8::MAX] {
             assert_noop!(
-                UpowJobs::list_workload(RuntimeOrigin::root(), spec.clone().into(), 16, max_label),
+                UpowJobs::list_workload(
+                    RuntimeOrigin::root(),
+                    spec.clone().into(),
+                    16,
+                    max_label,
+                    MIN_LIVE
+                ),
                 Error::<Test>::LabelsOutsideClasses
             );
         }
@@ -110,7 +118,8 @@ fn a_workload_whose_labels_are_not_classes_of_its_model_is_refused_and_no_job_po
             RuntimeOrigin::root(),
             spec.clone().into(),
             16,
-            spec.model.largest_label()
+            spec.model.largest_label(),
+            MIN_LIVE
         ));
         let (id, _) = UpowJobs::listed_workload(&spec).expect("listed");
         assert_eq!(Workloads::<Test>::get(id).map(|w| w.max_label), Some(2));
@@ -133,11 +142,12 @@ fn a_delisted_spec_can_be_listed_again_under_a_new_id() {
             RuntimeOrigin::root(),
             spec.clone().into(),
             99,
-            2
+            2,
+            MIN_LIVE
         ));
-        let (second, cost) = UpowJobs::listed_workload(&spec).expect("listed again");
+        let (second, workload) = UpowJobs::listed_workload(&spec).expect("listed again");
         assert!(second > first);
-        assert_eq!(cost, 99);
+        assert_eq!(workload.cost, 99);
         assert_eq!(ListedSpecs::<Test>::get(spec.listing_key()), Some(second));
     });
 }
@@ -151,6 +161,7 @@ fn the_house_job_trains_at_the_reference_cost_even_unlisted() {
         ListedSpecs::<Test>::remove(job(house).spec.listing_key());
         let active = <UpowJobs as JobSchedule<u64>>::trainable(house).expect("trainable");
         assert_eq!(active.cost, REFERENCE_COST);
+        assert_eq!(active.liveness, REFERENCE_LIVENESS);
     });
 }
 
@@ -158,14 +169,38 @@ fn the_house_job_trains_at_the_reference_cost_even_unlisted() {
 fn the_house_workload_is_the_reference_and_stays_listed() {
     new_test_ext().execute_with(|| {
         let house = UpowJobs::house_job().expect("house job");
-        let (workload, cost) = UpowJobs::listed_workload(&job(house).spec).expect("listed");
-        assert_eq!(cost, REFERENCE_COST);
+        let (workload, listed) = UpowJobs::listed_workload(&job(house).spec).expect("listed");
+        assert_eq!(listed.cost, REFERENCE_COST);
+        assert_eq!(listed.liveness, REFERENCE_LIVENESS);
         assert_noop!(
             UpowJobs::delist_workload(RuntimeOrigin::root(), workload),
             Error::<Test>::HouseWorkload
         );
         let active = <UpowJobs as JobSchedule<u64>>::trainable(house).expect("trainable");
         assert_eq!(active.cost, REFERENCE_COST);
+        assert_eq!(active.liveness, REFERENCE_LIVENESS);
+    });
+}
+
+#[test]
+fn a_workloads_liveness_threshold_is_bounded_and_reaches_its_jobs() {
+    new_test_ext().execute_with(|| {
+        let root = RuntimeOrigin::root;
+        // Below the degeneracy rule's own 32/1024, or more than the layer.
+        for bad in [0, 31, 1025, u16::MAX] {
+            assert_noop!(
+                UpowJobs::list_workload(root(), spec(7).into(), 16, 2, bad),
+                Error::<Test>::LivenessOutOfRange
+            );
+        }
+        // Listed at two thirds: posted jobs of the spec are trained at it.
+        assert_ok!(UpowJobs::list_workload(root(), spec(7).into(), 16, 2, 683));
+        let (_, workload) = UpowJobs::listed_workload(&spec(7)).expect("listed");
+        assert_eq!(workload.liveness.per_1024(), 683);
+        let id = post(1, 7, 5, 100);
+        let active = <UpowJobs as JobSchedule<u64>>::trainable(id).expect("trainable");
+        assert_eq!(active.liveness, workload.liveness);
+        assert_ok!(UpowJobs::do_try_state());
     });
 }
 
@@ -263,7 +298,8 @@ fn trainable_reports_the_listed_cost_not_the_specs_count() {
             RuntimeOrigin::root(),
             spec.clone().into(),
             40 * spec.nominal_cost(),
-            2
+            2,
+            MIN_LIVE
         ));
         let id = post_with(1, spec.clone(), 5, 100, None);
         let active = <UpowJobs as JobSchedule<u64>>::trainable(id).expect("trainable");

@@ -135,7 +135,8 @@ fn genesis_config_reads_the_documented_json() {
                 "samples": 16, "inputs": 4
             },
             "cost": 16,
-            "maxLabel": 2
+            "maxLabel": 2,
+            "minLivePer1024": 32
         }],
         "jobs": [{
             "poster": 1,
@@ -197,13 +198,20 @@ fn genesis_config_reads_the_documented_json() {
         assert_eq!(job(1).spec, crate::mock::spec(10));
         // The house job's spec is workload 0 at the reference cost, the
         // listed one workload 1 at its stated cost.
+        let listed = |spec: &JobSpec| {
+            UpowJobs::listed_workload(spec).map(|(id, w)| (id, w.cost, w.liveness))
+        };
         assert_eq!(
-            UpowJobs::listed_workload(&job(0).spec),
-            Some((0, upow_puzzle::REFERENCE_COST))
+            listed(&job(0).spec),
+            Some((
+                0,
+                upow_puzzle::REFERENCE_COST,
+                upow_puzzle::REFERENCE_LIVENESS
+            ))
         );
         assert_eq!(
-            UpowJobs::listed_workload(&crate::mock::spec(10)),
-            Some((1, 16))
+            listed(&crate::mock::spec(10)),
+            Some((1, 16, upow_puzzle::Liveness::MINIMUM))
         );
         assert_ok!(UpowJobs::do_try_state());
     });

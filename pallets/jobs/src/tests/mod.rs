@@ -67,7 +67,8 @@ fn list(spec: &JobSpec) {
             RuntimeOrigin::root(),
             spec.clone().into(),
             spec.nominal_cost(),
-            spec.model.largest_label()
+            spec.model.largest_label(),
+            MIN_LIVE
         ));
     }
 }
