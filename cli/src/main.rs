@@ -80,27 +80,23 @@ enum WorkloadCommand {
         /// rule alone, to 1), rounded up to 1024ths. Set it from the
         /// shortcut table (crafted-weights rows ≤ 1.25) and below the
         /// honest minimum (docs/jobs.md §3); the house workload's is 0.5.
-        #[arg(long, value_parser = parse_liveness)]
-        min_live: Liveness,
+        #[arg(long)]
+        min_live: f64,
         #[command(flatten)]
         key: KeyArgs,
     },
 }
 
-/// A liveness threshold given as a fraction of a layer's units.
-fn parse_liveness(text: &str) -> Result<Liveness, String> {
-    let fraction: f64 = text
-        .parse()
-        .map_err(|_| format!("{text:?} is not a number (a fraction such as 0.5)"))?;
+/// A liveness threshold given as a fraction of a layer's units (`--min-live`),
+/// rounded up to 1024ths.
+fn liveness_from_fraction(fraction: f64) -> Result<Liveness> {
     if !(fraction > 0.0 && fraction <= 1.0) {
-        return Err(format!(
-            "{text}: a fraction of the layer's units, in (0, 1]"
-        ));
+        bail!("--min-live {fraction}: a fraction of each hidden layer's units, in (0, 1]");
     }
     let per_1024 = (fraction * f64::from(Liveness::DENOMINATOR)).ceil() as u16;
     Liveness::new(per_1024).map_err(|_| {
-        format!(
-            "{text}: below the degeneracy rule's own threshold, {} of the units",
+        anyhow::anyhow!(
+            "--min-live {fraction}: below the degeneracy rule's own threshold, {} of the units",
             f64::from(Liveness::MINIMUM.per_1024()) / f64::from(Liveness::DENOMINATOR)
         )
     })
@@ -407,6 +403,7 @@ async fn workload(url: &str, command: WorkloadCommand) -> Result<()> {
             min_live,
             key,
         } => {
+            let min_live = liveness_from_fraction(min_live)?;
             let job = JobFile::read(&file)?;
             let max_label = match (max_label, job.max_label) {
                 (Some(flag), Some(data)) if flag != data => bail!(

@@ -10,6 +10,12 @@
 //! * `ρ` of a shortcut is the best honest time at that checkpoint over the
 //!   shortcut's time: how much more difficulty per second it buys (listing
 //!   needs every `ρ ≤ 1.25`).
+//! * Crafted weights (2-layer models): `live` of the hidden units fire, the
+//!   others are dead on every input. Two attackers: the integer one
+//!   (`adversarial::sparse_step`, bit-exact, checked) and a float one
+//!   bounded from above (candle on the live sub-model plus the full weights'
+//!   hash; not bit-exact, so only its time means anything: a lower bound on
+//!   any float kernel restricted to the live units).
 //! * `cost` is docs/v3.md §2.2's `2^16 · min over checkpoints of t_best(w, c)
 //!   / mean over checkpoints of t_best(ref, c)` on this machine's CPU, the
 //!   reference workload being the first (the house workload).
@@ -175,6 +181,42 @@ fn time_host(
     })
 }
 
+/// A float attacker on crafted weights with `live` live hidden units (the
+/// first ones): candle's CPU step run on the live sub-model only
+/// (`inputs-live-classes`, the live units' weights) plus the hash of the
+/// full weights, which every step must publish. Its stochastic rounding
+/// draws by position in the sub-model, so it is *not* bit-exact: the time
+/// is a lower bound on what a bit-exact float kernel restricted to the live
+/// units could take (its own sub-model hash, about `live / width` of the
+/// full one, is the only work it does that such a kernel would not), so
+/// its `ρ` bounds that attacker's from above.
+fn float_attacker_seconds(
+    budget: Duration,
+    model: &Model,
+    hyper: &Hyperparams,
+    crafted: &Weights,
+    live: usize,
+    batches: &[(Seed, Batch)],
+    first_step: u64,
+) -> f64 {
+    let (inputs, width) = model.shape(0);
+    let (_, classes) = model.shape(1);
+    let sub_model = Model::new(&[inputs as u32, live as u32, classes as u32]).unwrap();
+    let first: Vec<i16> = crafted
+        .layer(0)
+        .chunks_exact(width)
+        .flat_map(|row| row[..live].to_vec())
+        .collect();
+    let second: Vec<i16> = crafted.layer(1)[..live * classes].to_vec();
+    let sub_weights = Weights::from_layers(&sub_model, vec![first, second]).unwrap();
+    let mut cpu = backend::create(BackendKind::Cpu, 0, &sub_model, hyper, &sub_weights).unwrap();
+    let full = crafted.clone();
+    time_steps(budget, batches, first_step, |b, s, t| {
+        std::hint::black_box(cpu.step(b, s, t).unwrap().weights_hash);
+        full.hash()
+    })
+}
+
 struct Row {
     checkpoint: &'static str,
     step: u64,
@@ -310,6 +352,13 @@ fn main() {
                         time_host(budget, &crafted, &batches, at, |w, b, s, t| {
                             adversarial::sparse_step(&model, &hyper, w, live, b, s, t)
                         }),
+                    );
+                    row(
+                        &format!("crafted {live}/{width} live, float attacker (bound)"),
+                        false,
+                        float_attacker_seconds(
+                            budget, &model, &hyper, &crafted, live, &batches, at,
+                        ),
                     );
                 }
             }

@@ -404,9 +404,11 @@ impl<'a> TrajectoryMiner<'a> {
         self.difficulty = difficulty;
     }
 
-    /// Trajectories abandoned for a degenerate step. On a healthy job this
-    /// stays 0 (never seen at batch ≥ 16: docs/benchmarks.md §Degeneracy);
-    /// a job where it grows cannot make a block, and a miner should move on.
+    /// Trajectories abandoned for a degenerate step (at the job's liveness
+    /// threshold). On a healthy job this stays 0 (never seen at batch ≥ 16
+    /// at the degeneracy rule alone, nor for the house workload at its
+    /// threshold: docs/benchmarks.md §Degeneracy); a job where it grows
+    /// cannot make a block, and a miner should move on.
     pub fn degenerate_restarts(&self) -> u32 {
         self.degenerate
     }

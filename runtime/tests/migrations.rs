@@ -109,8 +109,8 @@ fn a_chain_at_version_0_is_migrated_on_upgrade() {
             Some(house.clone())
         );
         assert_eq!(
-            Jobs::listed_cost(&house.spec),
-            Some(upow_puzzle::REFERENCE_COST)
+            Jobs::listed_workload(&house.spec).map(|(_, w)| (w.cost, w.liveness)),
+            Some((upow_puzzle::REFERENCE_COST, upow_puzzle::REFERENCE_LIVENESS))
         );
     });
 }

@@ -150,9 +150,12 @@ impl<T: Config> UncheckedOnRuntimeUpgrade for UncheckedMigrateV1ToV2<T> {
     #[cfg(feature = "try-runtime")]
     fn post_upgrade(_state: alloc::vec::Vec<u8>) -> Result<(), sp_runtime::TryRuntimeError> {
         if let Some(house) = HouseJob::<T>::get().and_then(Jobs::<T>::get) {
+            let listed =
+                Pallet::<T>::listed_workload(&house.spec).map(|(_, w)| (w.cost, w.liveness));
             frame_support::ensure!(
-                Pallet::<T>::listed_cost(&house.spec) == Some(upow_puzzle::REFERENCE_COST),
-                "the house job's spec is not listed after the v2 migration"
+                listed == Some((upow_puzzle::REFERENCE_COST, upow_puzzle::REFERENCE_LIVENESS)),
+                "the house job's spec is not listed at the reference cost and liveness after \
+                 the v2 migration"
             );
         }
         frame_support::ensure!(
