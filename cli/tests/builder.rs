@@ -229,49 +229,25 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
         "is not a listed workload's",
     );
     // Only governance lists: Charlie's sudo call is refused (RequireSudo),
-    // and so is a zero cost.
-    cli_refused(
-        &node,
-        &[
-            "workload",
-            "list",
-            rich.to_str().unwrap(),
-            "--nominal",
-            "--min-live",
-            "0.5",
-            "--key",
-            "//Charlie",
-        ],
-        "RequireSudo",
-    );
-    cli_refused(
-        &node,
-        &[
-            "workload",
-            "list",
-            rich.to_str().unwrap(),
-            "--cost",
-            "0",
-            "--min-live",
-            "0.5",
-            "--key",
-            "//Alice",
-        ],
+    // and so are a zero cost and a liveness threshold below the degeneracy
+    // rule's own (1/32).
+    let rich = rich.to_str().unwrap();
+    let list_refused = |file: &str, flags: &[&str], key: &str, needle: &str| {
+        let args = [&["workload", "list", file], flags, &["--key", key]].concat();
+        cli_refused(&node, &args, needle);
+    };
+    let nominal = ["--nominal", "--min-live", "0.5"];
+    list_refused(rich, &nominal, "//Charlie", "RequireSudo");
+    list_refused(
+        rich,
+        &["--cost", "0", "--min-live", "0.5"],
+        "//Alice",
         "at least 1 cost unit",
     );
-    // A liveness threshold below the degeneracy rule's own (1/32).
-    cli_refused(
-        &node,
-        &[
-            "workload",
-            "list",
-            rich.to_str().unwrap(),
-            "--nominal",
-            "--min-live",
-            "0.01",
-            "--key",
-            "//Alice",
-        ],
+    list_refused(
+        rich,
+        &["--nominal", "--min-live", "0.01"],
+        "//Alice",
         "below the degeneracy rule's own threshold",
     );
     // A job file naming its dataset by commitment only: governance must
@@ -287,37 +263,14 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
         ),
     );
     let committed = committed.to_str().unwrap();
-    cli_refused(
-        &node,
-        &[
-            "workload",
-            "list",
-            committed,
-            "--nominal",
-            "--min-live",
-            "0.5",
-            "--key",
-            "//Alice",
-        ],
-        "pass --max-label",
-    );
-    cli_refused(
-        &node,
-        &[
-            "workload",
-            "list",
-            committed,
-            "--nominal",
-            "--max-label",
-            "10",
-            "--min-live",
-            "0.5",
-            "--key",
-            "//Alice",
-        ],
+    list_refused(committed, &nominal, "//Alice", "pass --max-label");
+    list_refused(
+        committed,
+        &["--nominal", "--max-label", "10", "--min-live", "0.5"],
+        "//Alice",
         "not a class of the model",
     );
-    let shown = cli_ok(&node, &["workload", "show", rich.to_str().unwrap()]);
+    let shown = cli_ok(&node, &["workload", "show", rich]);
     assert!(shown.contains("not listed"), "{shown}");
     // Governance (Alice, the dev chain's sudo key) lists the two specs
     // this test posts; the budget is not part of a spec.
@@ -334,7 +287,7 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
     }
     cli_refused(
         &node,
-        &["job", "post", rich.to_str().unwrap(), "--key", "//Bob"],
+        &["job", "post", rich, "--key", "//Bob"],
         "above the free balance",
     );
     cli_refused(&node, &["job", "status", "999"], "no job 999");
@@ -348,11 +301,7 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
         &["job", "post", "/nonexistent.toml", "--key", "//Bob"],
         "nonexistent",
     );
-    cli_refused(
-        &node,
-        &["job", "post", rich.to_str().unwrap()],
-        "no signing key",
-    );
+    cli_refused(&node, &["job", "post", rich], "no signing key");
     // A dataset whose bytes do not match its root: the node refuses to store it.
     let refused = node
         .rpc_call(

@@ -33,7 +33,7 @@
 //! [`JobSchedule::trainable`]: upow_primitives::traits::JobSchedule::trainable
 
 use crate::{
-    Config, Error, Event, HouseJob, Jobs, ListedSpecs, NextWorkloadId, Pallet, Workload,
+    Config, Error, Event, HouseJob, Jobs, ListedSpecs, NextWorkloadId, Open, Pallet, Workload,
     WorkloadId, Workloads,
 };
 use frame_support::pallet_prelude::*;
@@ -126,8 +126,11 @@ impl<T: Config> Pallet<T> {
 
     /// Delists workload `id` (see `Pallet::delist_workload`): jobs of its
     /// spec are not trainable from the next block on (this block's
-    /// trajectory, an inherent, was verified before any call); nothing
-    /// they trained before is undone.
+    /// trajectory, an inherent, was verified before any call), and its
+    /// open jobs expire at once, refunded (they can never train again: they
+    /// neither hold a place in the market nor take a top-up; a settling one
+    /// completes as its payments settle, and expires if a fraud proof rolls
+    /// it back); nothing they trained before is undone.
     pub fn do_delist(id: WorkloadId) -> DispatchResult {
         let mut workload = Workloads::<T>::get(id).ok_or(Error::<T>::UnknownWorkload)?;
         ensure!(workload.is_listed(), Error::<T>::AlreadyDelisted);
@@ -140,8 +143,17 @@ impl<T: Config> Pallet<T> {
         );
         ListedSpecs::<T>::remove(workload.spec.listing_key());
         workload.delisted_at = Some(frame_system::Pallet::<T>::block_number());
-        Workloads::<T>::insert(id, workload);
         Self::deposit_event(Event::WorkloadDelisted { workload: id });
+        // Its open jobs; a settling one completes, or expires if a fraud
+        // proof would reopen it (`do_roll_back`).
+        for job in Open::<T>::get() {
+            if let Some(info) =
+                Jobs::<T>::get(job).filter(|info| info.is_live() && info.spec == workload.spec)
+            {
+                Self::expire(job, info);
+            }
+        }
+        Workloads::<T>::insert(id, workload);
         Ok(())
     }
 }

@@ -184,8 +184,9 @@ impl<T: Config> Pallet<T> {
     /// Settles the books of `job` after a fraud proof rolled its progress
     /// back (the training pallet has restored it). The payments `released`
     /// (reserved for the discarded blocks) go back to the budget of a job in
-    /// the market — which opens again if it was settling — or to the poster
-    /// of an ended job: the escrow pays nothing for a discarded step.
+    /// the market — which opens again if it was settling and its workload
+    /// is still listed, and expires, refunded, if it is not — or to the
+    /// poster of an ended job: the escrow pays nothing for a discarded step.
     pub(crate) fn do_roll_back(job: JobId, released: BalanceOf<T>) {
         let Some(mut info) = Jobs::<T>::get(job) else {
             return;
@@ -203,7 +204,13 @@ impl<T: Config> Pallet<T> {
         } else {
             info.budget_left = info.budget_left.saturating_add(released);
             info.last_progress = frame_system::Pallet::<T>::block_number();
-            if info.budget_left >= info.price_per_step || HouseJob::<T>::get() == Some(job) {
+            let house = HouseJob::<T>::get() == Some(job);
+            if !house && Self::listed_cost(&info.spec).is_none() {
+                // Its workload was delisted: it can never train again.
+                Self::expire(job, info);
+                return;
+            }
+            if info.budget_left >= info.price_per_step || house {
                 info.status = JobStatus::Open;
             } else if info.pending.is_zero() {
                 // Nothing left to settle and no step to pay for: it ends

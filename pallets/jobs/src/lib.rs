@@ -399,8 +399,9 @@ pub mod pallet {
             /// Budget returned to the poster.
             refund: BalanceOf<T>,
         },
-        /// No block trained an open job for the expiry period; its budget
-        /// was refunded.
+        /// An open job can no longer be trained — no block trained it for
+        /// the expiry period, or its workload was delisted; its budget was
+        /// refunded.
         JobExpired {
             /// The job.
             job: JobId,
@@ -699,12 +700,19 @@ pub mod pallet {
         }
 
         /// Delists a workload (root only): from the next block on its jobs
-        /// are no longer trainable (open ones expire and are refunded); what
-        /// they trained stays. The house job's workload cannot be delisted.
+        /// are no longer trainable, and its open ones expire at once and are
+        /// refunded ([`Event::JobExpired`]); what they trained stays. The
+        /// house job's workload cannot be delisted.
         ///
         /// Emits [`Event::WorkloadDelisted`].
         #[pallet::call_index(5)]
-        #[pallet::weight(T::WeightInfo::delist_workload())]
+        #[pallet::weight(T::WeightInfo::delist_workload().saturating_add(
+            // Ending its open jobs: what expiring the whole market costs
+            // (as `on_initialize` reserves it: each job's steps are read).
+            T::WeightInfo::expire_jobs(T::MaxOpen::get(), T::MaxOpen::get()).saturating_add(
+                T::Progress::progress_weight().saturating_mul(T::MaxOpen::get().into()),
+            )
+        ))]
         pub fn delist_workload(origin: OriginFor<T>, workload: WorkloadId) -> DispatchResult {
             ensure_root(origin)?;
             Self::do_delist(workload)

@@ -270,19 +270,27 @@ impl<T: Config> Pallet<T> {
         let open = Open::<T>::get();
         let mut expired = 0u32;
         for &job in open.iter() {
-            let Some(mut info) = Jobs::<T>::get(job) else {
+            let Some(info) = Jobs::<T>::get(job) else {
                 continue;
             };
             if !info.is_live() || now.saturating_sub(info.last_progress) < expiry {
                 continue;
             }
-            let refund = Self::end(job, &mut info, JobStatus::Expired);
-            let steps = T::Progress::progress(job).map_or(0, |p| p.steps);
-            Jobs::<T>::insert(job, info);
-            Self::deposit_event(Event::JobExpired { job, steps, refund });
+            Self::expire(job, info);
             expired = expired.saturating_add(1);
         }
         T::WeightInfo::expire_jobs(open.len() as u32, expired)
+    }
+
+    /// Ends open job `job` as expired: refunds its budget, takes it out of
+    /// the market, stores it and emits [`Event::JobExpired`]. A job expires
+    /// when no block may train it any more: no block trained it for the
+    /// expiry period, or its workload was delisted.
+    pub(crate) fn expire(job: JobId, mut info: JobOf<T>) {
+        let refund = Self::end(job, &mut info, JobStatus::Expired);
+        let steps = T::Progress::progress(job).map_or(0, |p| p.steps);
+        Jobs::<T>::insert(job, info);
+        Self::deposit_event(Event::JobExpired { job, steps, refund });
     }
 
     /// Reaps an ended job for `who` (see [`Pallet::reap_job`]).
@@ -385,10 +393,11 @@ impl<T: Config> JobSchedule<T::AccountId> for Pallet<T> {
     }
 
     fn on_rolled_back_weight() -> Weight {
-        // The record and its budget.
+        // The record and its budget; the house job, the spec's listing and
+        // its workload; the market (an expiry).
         T::DbWeight::get()
-            .reads_writes(2, 2)
-            .saturating_add(T::Progress::progress_weight())
+            .reads_writes(6, 3)
+            .saturating_add(T::Progress::progress_weight().saturating_mul(2))
     }
 
     fn record(job: JobId) -> Option<(JobSpec, Option<T::AccountId>)> {

@@ -261,16 +261,39 @@ fn a_spec_differing_from_a_listed_one_in_any_field_is_refused() {
 }
 
 #[test]
-fn a_delisted_workloads_jobs_stop_being_trainable_and_expire_refunded() {
-    ExtBuilder::default().expiry(5).build().execute_with(|| {
+fn a_delisted_workloads_open_jobs_expire_at_once_refunded_and_free_their_places() {
+    new_test_ext().execute_with(|| {
         let spec = spec(7);
         list(&spec);
         let id = post_with(1, spec.clone(), 5, 100, None);
+        let second = post_with(3, spec.clone(), 5, 100, None);
+        // Another workload's job, which delisting must not touch.
+        let other = post_with(2, crate::mock::spec(10), 5, 100, None);
         let active = <UpowJobs as JobSchedule<u64>>::trainable(id).expect("trainable");
         assert_eq!(active.cost, spec.nominal_cost());
         assert_eq!(<UpowJobs as JobSchedule<u64>>::payment_for(id, 2), 10);
         let (workload, _) = UpowJobs::listed_workload(&spec).expect("listed");
         assert_ok!(UpowJobs::delist_workload(RuntimeOrigin::root(), workload));
+        // It expired at once, its whole budget refunded, its place freed;
+        // a top-up of it is refused.
+        System::assert_has_event(
+            Event::JobExpired {
+                job: id,
+                steps: 0,
+                refund: 100,
+            }
+            .into(),
+        );
+        assert_eq!(job(id).status, JobStatus::Expired);
+        assert_eq!(job(second).status, JobStatus::Expired);
+        assert_eq!((held(1), held(3)), (0, 0));
+        assert!(!crate::Open::<Test>::get().contains(&id));
+        assert_noop!(
+            UpowJobs::top_up(RuntimeOrigin::signed(1), id, 10),
+            Error::<Test>::JobNotLive
+        );
+        assert_eq!(job(other).status, JobStatus::Open);
+        assert!(<UpowJobs as JobSchedule<u64>>::trainable(other).is_some());
         assert!(<UpowJobs as JobSchedule<u64>>::trainable(id).is_none());
         assert_eq!(<UpowJobs as JobSchedule<u64>>::payment_for(id, 2), 0);
         assert!(<UpowJobs as JobSchedule<u64>>::open()
@@ -281,11 +304,6 @@ fn a_delisted_workloads_jobs_stop_being_trainable_and_expire_refunded() {
             UpowJobs::post_job(RuntimeOrigin::signed(2), spec.into(), 5, 100, None),
             Error::<Test>::NotListed
         );
-        // Nobody trains it: it expires with its whole budget refunded.
-        System::set_block_number(1 + 5);
-        UpowJobs::expire_jobs(1 + 5);
-        assert_eq!(job(id).status, JobStatus::Expired);
-        assert_eq!(held(1), 0);
         assert_ok!(UpowJobs::do_try_state());
     });
 }

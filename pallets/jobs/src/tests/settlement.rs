@@ -139,3 +139,32 @@ fn a_settling_job_is_never_evicted() {
         assert_ok!(UpowJobs::do_try_state());
     });
 }
+
+#[test]
+fn a_settling_job_of_a_delisted_workload_expires_when_rolled_back_instead_of_reopening() {
+    new_test_ext().execute_with(|| {
+        let a = post(1, 10, 5, 100);
+        assert_eq!(reserve(a, 7, 10), 50);
+        assert_eq!(job(a).status, JobStatus::Settling);
+        let (workload, _) = UpowJobs::listed_workload(&job(a).spec).expect("listed");
+        assert_ok!(UpowJobs::delist_workload(RuntimeOrigin::root(), workload));
+        // Settling, not open: delisting leaves it to complete.
+        assert_eq!(job(a).status, JobStatus::Settling);
+        // A fraud proof discards its block: it would open again, but its
+        // workload is gone, so it expires with everything refunded.
+        roll_back(a, 0, None, 50);
+        assert_eq!(job(a).status, JobStatus::Expired);
+        assert_eq!((job(a).budget_left, job(a).pending), (0, 0));
+        assert_eq!(held(1), 0);
+        assert!(!trainable(a));
+        System::assert_has_event(
+            Event::JobExpired {
+                job: a,
+                steps: 0,
+                refund: 100,
+            }
+            .into(),
+        );
+        assert_ok!(UpowJobs::do_try_state());
+    });
+}
