@@ -128,8 +128,11 @@ pub struct ListedWorkload {
     pub id: u32,
     /// The cost of one step in cost units.
     pub cost: u32,
-    /// Its liveness threshold, in 1/1024 of each hidden layer's units.
+    /// Its live-unit threshold, in 1/1024 of each hidden layer's units.
     pub min_live_per_1024: u16,
+    /// Its activation-density threshold, in 1/1024 of each hidden layer's
+    /// activations over a batch.
+    pub min_active_per_1024: u16,
 }
 
 /// What governance lists a spec with (`Jobs::list_workload`).
@@ -139,8 +142,11 @@ pub struct ListingTerms {
     pub cost: u32,
     /// The largest label of the dataset.
     pub max_label: u8,
-    /// The liveness threshold, in 1/1024 of each hidden layer's units.
+    /// The live-unit threshold, in 1/1024 of each hidden layer's units.
     pub min_live_per_1024: u16,
+    /// The activation-density threshold, in 1/1024 of each hidden layer's
+    /// activations over a batch.
+    pub min_active_per_1024: u16,
 }
 
 /// The block a read was made at.
@@ -372,12 +378,13 @@ impl Chain {
         Ok(Some(ListedWorkload {
             id,
             cost: workload.cost,
-            min_live_per_1024: workload.liveness.per_1024,
+            min_live_per_1024: workload.liveness.live_units_per_1024,
+            min_active_per_1024: workload.liveness.active_per_1024,
         }))
     }
 
     /// Lists `spec` at `cost` cost units over a dataset whose largest label
-    /// is `max_label`, with a liveness threshold of `min_live_per_1024`, as
+    /// is `max_label`, with the liveness thresholds of `terms`, as
     /// governance (`Sudo::sudo` of `Jobs::list_workload`, signed by the sudo
     /// key) and waits for finality; returns the new workload's id.
     pub async fn list_workload(
@@ -392,6 +399,7 @@ impl Chain {
             cost: terms.cost,
             max_label: terms.max_label,
             min_live_per_1024: terms.min_live_per_1024,
+            min_active_per_1024: terms.min_active_per_1024,
         });
         let call = runtime::transactions().sudo().sudo(inner);
         let included = self

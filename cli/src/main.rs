@@ -79,27 +79,41 @@ enum WorkloadCommand {
         /// units every proven step must keep live (0.03125, the degeneracy
         /// rule alone, to 1), rounded up to 1024ths. Set it from the
         /// shortcut table (crafted-weights rows ≤ 1.25) and below the
-        /// honest minimum (docs/jobs.md §3); the house workload's is 0.5.
+        /// honest minimum (docs/jobs.md §3); the house workload's is 2/3.
         #[arg(long)]
         min_live: f64,
+        /// The activation-density threshold: the fraction of each hidden
+        /// layer's activations over a batch every proven step must keep
+        /// non-zero (0, none, to 1), rounded up to 1024ths. Set it from
+        /// the shortcut table's rare-firing rows and below the honest
+        /// minimum (docs/jobs.md §3); the house workload's is 1/8.
+        #[arg(long)]
+        min_active: f64,
         #[command(flatten)]
         key: KeyArgs,
     },
 }
 
-/// A liveness threshold given as a fraction of a layer's units (`--min-live`),
-/// rounded up to 1024ths.
-fn liveness_from_fraction(fraction: f64) -> Result<Liveness> {
-    if !(fraction > 0.0 && fraction <= 1.0) {
-        bail!("--min-live {fraction}: a fraction of each hidden layer's units, in (0, 1]");
+/// Liveness thresholds given as fractions (`--min-live` of a layer's
+/// units, `--min-active` of its activations), rounded up to 1024ths.
+fn liveness_from_fractions(min_live: f64, min_active: f64) -> Result<Liveness> {
+    if !(min_live > 0.0 && min_live <= 1.0) {
+        bail!("--min-live {min_live}: a fraction of each hidden layer's units, in (0, 1]");
     }
-    let per_1024 = (fraction * f64::from(Liveness::DENOMINATOR)).ceil() as u16;
-    Liveness::new(per_1024).map_err(|_| {
-        anyhow::anyhow!(
-            "--min-live {fraction}: below the degeneracy rule's own threshold, {} of the units",
-            f64::from(Liveness::MINIMUM.per_1024()) / f64::from(Liveness::DENOMINATOR)
-        )
-    })
+    if !(0.0..=1.0).contains(&min_active) {
+        bail!(
+            "--min-active {min_active}: a fraction of each hidden layer's activations, in [0, 1]"
+        );
+    }
+    let per_1024 = |fraction: f64| (fraction * f64::from(Liveness::DENOMINATOR)).ceil() as u16;
+    let minimum = Liveness::MINIMUM.live_units_per_1024();
+    if per_1024(min_live) < minimum {
+        bail!(
+            "--min-live {min_live}: below the degeneracy rule's own threshold, {} of the units",
+            f64::from(minimum) / f64::from(Liveness::DENOMINATOR)
+        );
+    }
+    Ok(Liveness::new(per_1024(min_live), per_1024(min_active))?)
 }
 
 /// The signing key: a secret URI, a key file or a keystore (like `upow-miner`).
@@ -384,12 +398,13 @@ async fn workload(url: &str, command: WorkloadCommand) -> Result<()> {
             match chain.listed_workload(&job.spec).await? {
                 Some(listed) => println!(
                     "{}: workload {}, {} cost units a step ({:.3} reference steps), {}/1024 of \
-                     each hidden layer live",
+                     each hidden layer live, {}/1024 of its activations non-zero",
                     file.display(),
                     listed.id,
                     listed.cost,
                     f64::from(listed.cost) / f64::from(upow_puzzle::REFERENCE_COST),
-                    listed.min_live_per_1024
+                    listed.min_live_per_1024,
+                    listed.min_active_per_1024
                 ),
                 None => println!("{}: not listed", file.display()),
             }
@@ -401,9 +416,10 @@ async fn workload(url: &str, command: WorkloadCommand) -> Result<()> {
             nominal,
             max_label,
             min_live,
+            min_active,
             key,
         } => {
-            let min_live = liveness_from_fraction(min_live)?;
+            let liveness = liveness_from_fractions(min_live, min_active)?;
             let job = JobFile::read(&file)?;
             let max_label = match (max_label, job.max_label) {
                 (Some(flag), Some(data)) if flag != data => bail!(
@@ -444,11 +460,12 @@ async fn workload(url: &str, command: WorkloadCommand) -> Result<()> {
             let terms = ListingTerms {
                 cost,
                 max_label,
-                min_live_per_1024: min_live.per_1024(),
+                min_live_per_1024: liveness.live_units_per_1024(),
+                min_active_per_1024: liveness.active_per_1024(),
             };
             let (id, included) = chain.list_workload(&key, job.spec, terms).await?;
             println!(
-                "workload {id} listed at {cost} cost units, {min_live} of each hidden layer live, \
+                "workload {id} listed at {cost} cost units, {liveness} of each hidden layer, \
                  in finalized block {:?} (fee {})",
                 included.block,
                 format_balance(included.fee)

@@ -165,6 +165,8 @@ fn list_as_governance(node: &Node, file: &Path) -> String {
             "--nominal",
             "--min-live",
             "0.03125",
+            "--min-active",
+            "0",
             "--key",
             "//Alice",
         ],
@@ -229,26 +231,32 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
         "is not a listed workload's",
     );
     // Only governance lists: Charlie's sudo call is refused (RequireSudo),
-    // and so are a zero cost and a liveness threshold below the degeneracy
-    // rule's own (1/32).
+    // and so are a zero cost, a liveness threshold below the degeneracy
+    // rule's own (1/32) and a density threshold above 1.
     let rich = rich.to_str().unwrap();
     let list_refused = |file: &str, flags: &[&str], key: &str, needle: &str| {
         let args = [&["workload", "list", file], flags, &["--key", key]].concat();
         cli_refused(&node, &args, needle);
     };
-    let nominal = ["--nominal", "--min-live", "0.5"];
+    let nominal = ["--nominal", "--min-live", "0.5", "--min-active", "0.1"];
     list_refused(rich, &nominal, "//Charlie", "RequireSudo");
     list_refused(
         rich,
-        &["--cost", "0", "--min-live", "0.5"],
+        &["--cost", "0", "--min-live", "0.5", "--min-active", "0.1"],
         "//Alice",
         "at least 1 cost unit",
     );
     list_refused(
         rich,
-        &["--nominal", "--min-live", "0.01"],
+        &["--nominal", "--min-live", "0.01", "--min-active", "0.1"],
         "//Alice",
         "below the degeneracy rule's own threshold",
+    );
+    list_refused(
+        rich,
+        &["--nominal", "--min-live", "0.5", "--min-active", "1.5"],
+        "//Alice",
+        "a fraction of each hidden layer's activations",
     );
     // A job file naming its dataset by commitment only: governance must
     // state the dataset's label range, and one outside the model's classes
@@ -266,7 +274,15 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
     list_refused(committed, &nominal, "//Alice", "pass --max-label");
     list_refused(
         committed,
-        &["--nominal", "--max-label", "10", "--min-live", "0.5"],
+        &[
+            "--nominal",
+            "--max-label",
+            "10",
+            "--min-live",
+            "0.5",
+            "--min-active",
+            "0.1",
+        ],
         "//Alice",
         "not a class of the model",
     );

@@ -16,6 +16,18 @@
 //!   bounded from above (candle on the live sub-model plus the full weights'
 //!   hash; not bit-exact, so only its time means anything: a lower bound on
 //!   any float kernel restricted to the live units).
+//! * Crafted rare firing (2-layer models): hidden units triggered on one
+//!   input lit in a fraction of the samples (the others, if any, firing on
+//!   every row), a triggered unit's other weights `≤ 0`,
+//!   so its activation is known to be zero on every row where that input
+//!   is dark; the integer attacker (`adversarial::triggered_step`,
+//!   bit-exact, checked) computes only the others, and a bound on any
+//!   attacker: the sparse kernel's step on the crafted weights less the
+//!   forward pass's time on the activations known to be zero (as if skipping
+//!   them were free). Rows are printed with
+//!   the live units and activation density of their first batch; those
+//!   with fewer live units than the house workload's threshold are not
+//!   timed, those under its density threshold are marked refused.
 //! * `cost` is docs/v3.md §2.2's `2^16 · min over checkpoints of t_best(w, c)
 //!   / mean over checkpoints of t_best(ref, c)` on this machine's CPU, the
 //!   reference workload being the first (the house workload).
@@ -46,6 +58,7 @@ use upow_puzzle::{
     batch::select_batch,
     idx::{load_split, Split},
     prng::draw,
+    step::Forward,
     validate_step, Batch, Dataset, Hash, Hyperparams, JobSpec, Liveness, Model, Seed, SparseStep,
     TrainingStep, Weights,
 };
@@ -359,6 +372,80 @@ fn main() {
                         float_attacker_seconds(
                             budget, &model, &hyper, &crafted, live, &batches, at,
                         ),
+                    );
+                }
+                // Crafted rare firing: units triggered on an input lit in
+                // about `frequency` of the samples, so they are live while
+                // most of their activations are zero and known in advance
+                // (docs/v3.md §2.3); mixed with `always` units that fire on
+                // every row (the density threshold's activations bought
+                // where they cost least per activation). Each timed step
+                // starts from the crafted weights (a step moves them), as
+                // a planter's would.
+                let eighth = width / 8;
+                let configurations = [
+                    (0, 0.08),
+                    (0, 0.125),
+                    (0, 0.16),
+                    (0, 0.21),
+                    (eighth, 0.01),
+                    (eighth, 0.03),
+                    (eighth + eighth / 2, 0.01),
+                ];
+                for (always, frequency) in configurations {
+                    let (units, quiet) =
+                        adversarial::units_on_inputs_lit(data, width, always, frequency);
+                    let crafted = adversarial::triggered_weights(&model, &units, &quiet, 7);
+                    let out = reference.run(&crafted, b0, s0, at).unwrap();
+                    let house = upow_puzzle::REFERENCE_LIVENESS;
+                    let live_only = Liveness::new(house.live_units_per_1024(), 0).unwrap();
+                    if validate_step(&model, live_only, &out.stats).is_err() {
+                        continue;
+                    }
+                    let verdict = match validate_step(&model, house, &out.stats) {
+                        Ok(()) => "",
+                        Err(_) => " (refused)",
+                    };
+                    assert_eq!(
+                        adversarial::triggered_step(&model, &hyper, &crafted, &units, b0, s0, at),
+                        out.weights,
+                        "the attacker's step is bit-exact"
+                    );
+                    let density = f64::from(out.stats.active_activations[0])
+                        / (f64::from(out.stats.rows) * width as f64);
+                    row(
+                        &format!(
+                            "rare firing ({always} always), {}/{width} live, {:.1}% active{verdict}",
+                            out.stats.live_units[0],
+                            100.0 * density
+                        ),
+                        false,
+                        time_steps(budget, &batches, at, |b, s, t| {
+                            adversarial::triggered_step(&model, &hyper, &crafted, &units, b, s, t)
+                                .hash()
+                        }),
+                    );
+                    // A bound on any attacker of these weights: the honest
+                    // sparse kernel's step on them, less the forward pass's
+                    // share of the activations known to be zero, as if
+                    // skipping them cost nothing.
+                    let sparse_seconds = time_steps(budget, &batches, at, |b, s, t| {
+                        sparse.run(&crafted, b, s, t).unwrap().weights.hash()
+                    });
+                    let forward_seconds = time_steps(budget, &batches, at, |b, _, _| {
+                        let forward = Forward::run(&model, &crafted, &b.inputs, b.rows());
+                        let folded = forward.preactivations[0].iter().fold(0, |x, &z| x ^ z);
+                        let mut hash: Hash = [0; 32];
+                        hash[..4].copy_from_slice(&folded.to_le_bytes());
+                        hash
+                    });
+                    row(
+                        &format!(
+                            "rare firing ({always} always), {:.1}% active, bound{verdict}",
+                            100.0 * density
+                        ),
+                        false,
+                        sparse_seconds - forward_seconds * (1.0 - density),
                     );
                 }
             }

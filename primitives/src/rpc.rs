@@ -80,9 +80,13 @@ pub struct WorkResponse {
     pub steps: u64,
     /// Difficulty the next block of this job must meet (a u128).
     pub difficulty: NumberOrHex,
-    /// The job's liveness threshold (`upow_puzzle::Liveness`): every proven
+    /// The job's live-unit threshold (`upow_puzzle::Liveness`): every proven
     /// step must keep this many 1024ths of each hidden layer's units live.
     pub min_live_per_1024: u16,
+    /// The job's activation-density threshold (`upow_puzzle::Liveness`):
+    /// every proven step must have this many 1024ths of each hidden layer's
+    /// activations over its batch non-zero.
+    pub min_active_per_1024: u16,
     /// Price per verified step (a u128 balance; zero for the house job).
     pub price_per_step: NumberOrHex,
     /// Escrow left to pay steps with (a u128 balance).

@@ -2,7 +2,8 @@
 //! §9, docs/benchmarks.md §Degeneracy): trains a model on Fashion-MNIST with
 //! the reference step, seeds from a trajectory's running roots, and prints
 //! the smallest per-step fraction of non-zero weights, live units and
-//! changed weights per layer, and every step the rule would reject.
+//! changed weights per layer, the activation density's smallest values and
+//! percentiles, and every step the rule would reject.
 //!
 //! `cargo run --release -p upow-puzzle --example degeneracy_stats -- 784-128-10 6 3000 [lr_shift]`
 //! (model, log2 batch, steps).
@@ -53,6 +54,9 @@ fn main() {
     let layers = model.layers();
     let mut min_density = vec![f64::MAX; layers];
     let mut min_live = vec![f64::MAX; layers - 1];
+    // Activation density (non-zero activations over rows × width) of every
+    // step, per hidden layer: its smallest value and low percentiles.
+    let mut density: Vec<Vec<f64>> = vec![Vec::with_capacity(steps as usize); layers - 1];
     let mut min_changed = vec![f64::MAX; layers];
     let mut rejected = 0u64;
     for i in 0..steps {
@@ -66,6 +70,8 @@ fn main() {
             min_changed[l] = min_changed[l].min(out.stats.changed_weights[l] as f64 / len);
             if l + 1 < layers {
                 min_live[l] = min_live[l].min(out.stats.live_units[l] as f64 / n as f64);
+                let values = (n as f64) * f64::from(out.stats.rows);
+                density[l].push(f64::from(out.stats.active_activations[l]) / values);
             }
         }
         if let Err(e) = validate_step(&model, Liveness::MINIMUM, &out.stats) {
@@ -74,6 +80,17 @@ fn main() {
         }
         weights = out.weights;
         trajectory.push(weights.hash());
+    }
+    for (l, d) in density.iter_mut().enumerate() {
+        d.sort_by(f64::total_cmp);
+        let at = |q: f64| d[((d.len() - 1) as f64 * q) as usize];
+        println!(
+            "hidden layer {l}: activation density min {:.4}, 0.1% {:.4}, 1% {:.4}, median {:.4}",
+            at(0.0),
+            at(0.001),
+            at(0.01),
+            at(0.5)
+        );
     }
     println!(
         "{} batch {}: {steps} steps, {rejected} rejected; smallest fractions per layer: \

@@ -207,12 +207,18 @@ pub enum Error {
         /// What the rule requires.
         need: u64,
     },
-    /// A liveness threshold outside `32..=1024` (of 1024 parts of a layer):
-    /// below the degeneracy rule's own, or more than the whole layer.
-    #[error("liveness threshold {per_1024}/1024 is outside 32/1024 ..= 1024/1024")]
+    /// Liveness thresholds out of range (in 1024 parts of a layer): live
+    /// units outside `32..=1024` (below the degeneracy rule's own, or more
+    /// than the whole layer), or active activations above `1024`.
+    #[error(
+        "liveness thresholds live units {live_units_per_1024}/1024, active activations \
+         {active_per_1024}/1024: live units must be 32..=1024, active activations 0..=1024"
+    )]
     Liveness {
-        /// The threshold given.
-        per_1024: u16,
+        /// The live-unit threshold given.
+        live_units_per_1024: u16,
+        /// The activation-density threshold given.
+        active_per_1024: u16,
     },
     /// A trajectory's segment roots are not as many as its length needs
     /// ([`crate::segment::segment_count`]).
@@ -266,6 +272,8 @@ pub enum Degeneracy {
     SparseWeights,
     /// Too few units of the hidden layer fire on the batch.
     DeadLayer,
+    /// Too few of the hidden layer's activations over the batch are non-zero.
+    SparseActivations,
     /// Too few master weights changed in the layer.
     NoUpdate,
 }
@@ -276,6 +284,7 @@ impl Degeneracy {
         match self {
             Self::SparseWeights => "too few non-zero weights",
             Self::DeadLayer => "too few live units",
+            Self::SparseActivations => "too few non-zero activations",
             Self::NoUpdate => "too few weights changed",
         }
     }

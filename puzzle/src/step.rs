@@ -37,6 +37,8 @@ pub struct StepOutcome {
 /// The forward pass of a batch, kept for the backward pass.
 #[derive(Clone, Debug)]
 pub struct Forward {
+    /// Rows of the batch.
+    pub rows: usize,
     /// Activations entering each layer (`rows × d_l`, int8 values as `i16`).
     pub activations: Vec<Vec<i16>>,
     /// Exponent of each layer's input activations.
@@ -50,6 +52,9 @@ pub struct Forward {
     /// Units of each hidden layer with a non-zero activation for at least
     /// one row of the batch (one entry per hidden layer).
     pub live_units: Vec<u32>,
+    /// Non-zero activations of each hidden layer over the whole batch
+    /// (`rows × width` values; one entry per hidden layer).
+    pub active_activations: Vec<u32>,
 }
 
 impl Forward {
@@ -63,6 +68,7 @@ impl Forward {
         let mut preactivations = Vec::with_capacity(model.layers());
         let mut nonzero_weights = Vec::with_capacity(model.layers());
         let mut live_units = Vec::with_capacity(model.layers().saturating_sub(1));
+        let mut active_activations = Vec::with_capacity(model.layers().saturating_sub(1));
         let mut a: Vec<i16> = inputs.iter().map(|&p| (p >> 1) as i16).collect();
         let mut e = INPUT_EXP;
         for l in 0..model.layers() {
@@ -81,6 +87,7 @@ impl Forward {
                     .map(|&v| requantize_activation(v as i64, s) as i16)
                     .collect();
                 live_units.push(count_live_units(&a, n));
+                active_activations.push(count_nonzero(&a));
                 e = ez + s as i32;
             } else {
                 a = Vec::new();
@@ -89,12 +96,14 @@ impl Forward {
             preactivations.push(z);
         }
         Self {
+            rows,
             activations,
             activation_exps,
             preactivations,
             logit_exp: e,
             nonzero_weights,
             live_units,
+            active_activations,
         }
     }
 
@@ -247,6 +256,9 @@ impl StepStart {
             stats: StepStats {
                 nonzero_weights: self.forward.nonzero_weights,
                 live_units: self.forward.live_units,
+                active_activations: self.forward.active_activations,
+                // At most 2^10 rows (`MAX_BATCH_LOG2`).
+                rows: self.forward.rows as u32,
                 changed_weights,
             },
         }

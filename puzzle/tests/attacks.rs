@@ -502,3 +502,73 @@ fn crafted_weights_pass_the_degeneracy_rule_and_a_sparse_step_reproduces_them() 
         weights = sparse;
     }
 }
+
+/// A synthetic image set about as sparse as Fashion-MNIST's: odd inputs
+/// are never lit (a background), even input `i` is lit (bright: 128 ..=
+/// 255) with probability `(i/2 mod 128) / 128`: some rarely, some often.
+fn sparse_images(inputs: u32, samples: usize, classes: u8) -> Dataset {
+    let labels: Vec<u8> = (0..samples).map(|s| (s % classes as usize) as u8).collect();
+    let pixels: Vec<u8> = (0..samples * inputs as usize)
+        .map(|index| {
+            let (s, i) = (index / inputs as usize, index % inputs as usize);
+            let d = upow_puzzle::prng::draw(s as u64, i as u64);
+            if i % 2 == 0 && d % 128 < (i / 2 % 128) as u64 {
+                128 | (d >> 32) as u8
+            } else {
+                0
+            }
+        })
+        .collect();
+    Dataset::new(inputs, &labels, &pixels).unwrap()
+}
+
+#[test]
+fn units_that_fire_only_on_rare_inputs_are_live_but_fail_the_density_threshold() {
+    // docs/v3.md §12's gap: every hidden unit triggered on one input lit in
+    // about 1/10 of the samples. On batches of 64 most units fire on some
+    // row, so the house workload's live-unit threshold alone (86 of 128)
+    // admits the step, while most activations are zero and known to be
+    // zero before the step is computed. The attacker's step that skips
+    // them is bit-exact; a density threshold of 1/4 refuses it. (A step
+    // moves the crafted weights — the zero ones get gradients — so each
+    // step here starts from the crafted weights, as an attacker planting
+    // them would.)
+    let model = Model::new(&[784, 128, 10]).unwrap();
+    let hyper = Hyperparams::new(6, 2, 10_000).unwrap();
+    let data = sparse_images(784, 512, 10);
+    let spec = JobSpec::new(model.clone(), hyper, data.commitment()).unwrap();
+    let (units, quiet) = adversarial::units_on_inputs_lit(&data, 128, 0, 0.1);
+    let weights = adversarial::triggered_weights(&model, &units, &quiet, 11);
+    let live_only = Liveness::new(683, 0).unwrap();
+    let with_density = Liveness::new(683, 256).unwrap();
+    let reference = TrainingStep::new(&model, &hyper);
+    for step in 0..3u8 {
+        let seed = Seed([step; 32]);
+        let batch = select_batch(&spec, &data, &seed).unwrap();
+        let honest = reference.run(&weights, &batch, &seed, 100).unwrap();
+        let values = 64 * 128;
+        let active = honest.stats.active_activations[0];
+        assert!(
+            active * 4 < values,
+            "step {step}: {active} of {values} activations non-zero"
+        );
+        assert_eq!(
+            upow_puzzle::validate_step(&model, live_only, &honest.stats),
+            Ok(()),
+            "step {step}: {:?}",
+            honest.stats
+        );
+        assert_eq!(
+            upow_puzzle::validate_step(&model, with_density, &honest.stats),
+            Err(Error::Degenerate {
+                layer: 0,
+                rule: Degeneracy::SparseActivations,
+                got: active,
+                need: 2048
+            })
+        );
+        let shortcut =
+            adversarial::triggered_step(&model, &hyper, &weights, &units, &batch, &seed, 100);
+        assert_eq!(shortcut, honest.weights, "step {step}");
+    }
+}

@@ -43,12 +43,14 @@ fn list<T: ToString>(items: impl IntoIterator<Item = T>) -> String {
         .join(",")
 }
 
-/// `nonzero weights per layer; live units per hidden layer; changed weights per layer`.
+/// `nonzero weights per layer; live units per hidden layer; non-zero
+/// activations per hidden layer; changed weights per layer`.
 fn stats(s: &StepStats) -> String {
     format!(
-        "{};{};{}",
+        "{};{};{};{}",
         list(&s.nonzero_weights),
         list(&s.live_units),
+        list(&s.active_activations),
         list(&s.changed_weights)
     )
 }
@@ -127,8 +129,11 @@ fn computed() -> BTreeMap<&'static str, String> {
 
     // Live units a hidden layer needs (§9): width 128 at thresholds 32,
     // 512, 683 and 1024 (of 1024), width 100 at 683, width 1 at 32.
-    let need =
-        |width: u64, per_1024: u16| Liveness::new(per_1024).unwrap().required_live_units(width);
+    let need = |width: u64, per_1024: u16| {
+        Liveness::new(per_1024, 0)
+            .unwrap()
+            .required_live_units(width)
+    };
     v.insert(
         "live_units_required_examples",
         list([
@@ -138,6 +143,25 @@ fn computed() -> BTreeMap<&'static str, String> {
             need(128, 1024),
             need(100, 683),
             need(1, 32),
+        ]),
+    );
+    // Non-zero activations a hidden layer needs (§9): 64 rows of width 128
+    // at density thresholds 0, 256, 333 and 1024 (of 1024), 16 rows of
+    // width 100 at 333, one row of width 1 at 1.
+    let need = |rows: u64, width: u64, active_per_1024: u16| {
+        Liveness::new(32, active_per_1024)
+            .unwrap()
+            .required_active_activations(rows, width)
+    };
+    v.insert(
+        "active_activations_required_examples",
+        list([
+            need(64, 128, 0),
+            need(64, 128, 256),
+            need(64, 128, 333),
+            need(64, 128, 1024),
+            need(16, 100, 333),
+            need(1, 1, 1),
         ]),
     );
 

@@ -36,7 +36,8 @@ impl pallet_upow_training::BenchmarkHelper<AccountId> for TrainingHelper {
                 spec.clone(),
                 spec.nominal_cost(),
                 spec.model.largest_label(),
-                upow_puzzle::Liveness::MINIMUM.per_1024(),
+                upow_puzzle::Liveness::MINIMUM.live_units_per_1024(),
+                upow_puzzle::Liveness::MINIMUM.active_per_1024(),
             );
             if let Err(e) = listed {
                 panic!("benchmark workload not listed: {e:?}");

@@ -17,8 +17,9 @@ use frame_support::{assert_noop, assert_ok};
 use pallet_upow_training::{Difficulty, Error};
 use sp_runtime::transaction_validity::InvalidTransaction;
 use upow_puzzle::{
-    forgery::Forgery, merkle::leaf_hash, rounding::MASTER_BITS, Liveness, TrajectoryClaim,
-    TrajectoryProof, Weights, REFERENCE_LIVENESS,
+    error::Degeneracy, forgery::Forgery, merkle::leaf_hash, rounding::MASTER_BITS,
+    verify_trajectory, JobProgress, Liveness, TrajectoryClaim, TrajectoryProof, Weights,
+    REFERENCE_LIVENESS,
 };
 use upow_runtime::{Executive, Runtime, RuntimeOrigin, Training};
 
@@ -229,6 +230,15 @@ fn crafted(live: usize) -> Weights {
     Weights::from_layers(&model, layers).unwrap()
 }
 
+/// Plants `weights` as the house job's tip (the jump a fraud proof would
+/// catch, taken for granted here).
+fn plant(weights: &Weights) {
+    pallet_upow_training::Jobs::<Runtime>::insert(
+        0,
+        upow_primitives::TrainingProgress::untrained(weights.hash()),
+    );
+}
+
 #[test]
 fn attack_5_planted_dead_units_cannot_seal_the_house_workload() {
     // F2: weights with most hidden units dead make a step cheap (2.4× for
@@ -239,12 +249,6 @@ fn attack_5_planted_dead_units_cannot_seal_the_house_workload() {
     // rule alone; at exactly 86 live it is accepted.
     ext().execute_with(|| {
         let alice = alice();
-        let plant = |weights: &Weights| {
-            pallet_upow_training::Jobs::<Runtime>::insert(
-                0,
-                upow_primitives::TrainingProgress::untrained(weights.hash()),
-            );
-        };
         let house = Training::work(0).unwrap();
         assert_eq!(house.liveness, REFERENCE_LIVENESS);
         for live in [8, 64, 85] {
@@ -263,5 +267,78 @@ fn attack_5_planted_dead_units_cannot_seal_the_house_workload() {
             RuntimeOrigin::none(),
             mined.proof
         ));
+    });
+}
+
+/// The house job's initial weights with every hidden unit triggered on one
+/// of the rarely lit pixels ([`RARE_PIXELS`] in the image's centre, in
+/// turn): weight `+127` there, `−1` on every other pixel. A unit's
+/// pre-activation is `≤ 0` on every row where its pixel is dark, so its
+/// activation there is known to be zero without computing it, and its
+/// bright pixel outweighs the rest of a row when lit: the unit is live on
+/// most batches while about nine activations in ten are zero (docs/v3.md
+/// §2.3). The `−1`s stay negative over a block's steps.
+fn triggered() -> Weights {
+    let model = spec().model;
+    let (_, units) = model.shape(0);
+    let rare: Vec<usize> = RARE_PIXELS
+        .filter(|pixel| (7..21).contains(&(pixel % 28)))
+        .map(|pixel| pixel as usize)
+        .collect();
+    let mut layers = start_weights().layers().to_vec();
+    for (index, w) in layers[0].iter_mut().enumerate() {
+        let (pixel, unit) = (index / units, index % units);
+        let value: i16 = if pixel == rare[unit % rare.len()] {
+            127
+        } else {
+            -1
+        };
+        *w = value << MASTER_BITS;
+    }
+    Weights::from_layers(&model, layers).unwrap()
+}
+
+#[test]
+fn attack_6_planted_rarely_firing_units_cannot_seal_the_house_workload() {
+    // docs/v3.md §2.3: units that fire only on rarely lit pixels are live
+    // by the live-unit count while most activations are zero and known in
+    // advance. A block mined on such weights with every step checked
+    // against the house's live-unit threshold alone is refused: its proven
+    // steps fall under the house's density threshold (an eighth).
+    ext().execute_with(|| {
+        let alice = alice();
+        let weights = triggered();
+        plant(&weights);
+        let live_only = Liveness::new(REFERENCE_LIVENESS.live_units_per_1024(), 0).unwrap();
+        let mined = mine_from(&alice, weights.clone(), live_only);
+        let progress = JobProgress {
+            weights: weights.hash(),
+            steps: 0,
+        };
+        let verify = |liveness| {
+            verify_trajectory(
+                &spec(),
+                liveness,
+                &mined.context,
+                &progress,
+                job_difficulty(),
+                &mined.claim,
+                &mined.proof,
+            )
+        };
+        assert!(verify(live_only).is_ok(), "live by the live-unit count");
+        assert!(
+            matches!(
+                verify(REFERENCE_LIVENESS),
+                Err(upow_puzzle::Error::Degenerate {
+                    rule: Degeneracy::SparseActivations,
+                    ..
+                })
+            ),
+            "{:?}",
+            verify(REFERENCE_LIVENESS)
+        );
+        start_mined_block(&alice, &mined);
+        refused(mined.proof, Error::DegenerateStep);
     });
 }

@@ -56,7 +56,8 @@ pub fn list_workload(spec: &upow_puzzle::JobSpec) -> RuntimeCall {
             spec: spec.clone().into(),
             cost: spec.nominal_cost(),
             max_label: spec.model.largest_label(),
-            min_live_per_1024: upow_puzzle::Liveness::MINIMUM.per_1024(),
+            min_live_per_1024: upow_puzzle::Liveness::MINIMUM.live_units_per_1024(),
+            min_active_per_1024: upow_puzzle::Liveness::MINIMUM.active_per_1024(),
         })),
     })
 }
@@ -142,10 +143,13 @@ pub fn job_work_at(
     (work, spec, weights)
 }
 
-/// The liveness threshold of a `upow_getWork` answer.
+/// The liveness thresholds of a `upow_getWork` answer.
 pub fn liveness_of(work: &Value) -> Liveness {
-    let per_1024 = work["minLivePer1024"].as_u64().expect("minLivePer1024");
-    Liveness::new(u16::try_from(per_1024).unwrap()).unwrap()
+    let per_1024 = |field: &str| {
+        let value = work[field].as_u64().unwrap_or_else(|| panic!("{field}"));
+        u16::try_from(value).unwrap()
+    };
+    Liveness::new(per_1024("minLivePer1024"), per_1024("minActivePer1024")).unwrap()
 }
 
 /// A won trajectory: its job, salt, claim and proof.

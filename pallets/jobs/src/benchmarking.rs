@@ -72,7 +72,8 @@ fn list<T: Config>(spec: &JobSpec) -> Result<(), BenchmarkError> {
             spec.clone(),
             spec.nominal_cost(),
             spec.model.largest_label(),
-            Liveness::MINIMUM.per_1024(),
+            Liveness::MINIMUM.live_units_per_1024(),
+            Liveness::MINIMUM.active_per_1024(),
         )?;
     }
     Ok(())
@@ -281,7 +282,8 @@ mod benchmarks {
             spec.into(),
             cost,
             max_label,
-            REFERENCE_LIVENESS.per_1024(),
+            REFERENCE_LIVENESS.live_units_per_1024(),
+            REFERENCE_LIVENESS.active_per_1024(),
         );
 
         assert_last_event::<T>(Event::WorkloadListed { workload: id, cost });
@@ -296,7 +298,8 @@ mod benchmarks {
             spec.clone(),
             spec.nominal_cost(),
             spec.model.largest_label(),
-            Liveness::MINIMUM.per_1024(),
+            Liveness::MINIMUM.live_units_per_1024(),
+            Liveness::MINIMUM.active_per_1024(),
         )?;
 
         #[extrinsic_call]

@@ -97,7 +97,8 @@
 //!     },
 //!     "cost": 131072,
 //!     "maxLabel": 9,
-//!     "minLivePer1024": 820
+//!     "minLivePer1024": 820,
+//!     "minActivePer1024": 128
 //!   }],
 //!   "jobs": [],
 //!   "expiry": 150
@@ -319,6 +320,7 @@ pub mod pallet {
                     workload.cost,
                     workload.max_label,
                     workload.min_live_per_1024,
+                    workload.min_active_per_1024,
                 ) {
                     panic!("genesis workload rejected: {e:?}");
                 }
@@ -541,9 +543,10 @@ pub mod pallet {
         /// A workload's dataset has labels that are not classes of its model
         /// (`max_label` must be below the class count).
         LabelsOutsideClasses,
-        /// A workload's liveness threshold is outside 32 ..= 1024 (of 1024
-        /// parts of each hidden layer): below the degeneracy rule's own, or
-        /// more than the whole layer.
+        /// A workload's liveness thresholds are out of range (of 1024 parts
+        /// of each hidden layer): live units outside 32 ..= 1024 (below the
+        /// degeneracy rule's own, or more than the whole layer), or active
+        /// activations above 1024.
         LivenessOutOfRange,
         /// No workload ids are left.
         WorkloadIdsExhausted,
@@ -678,10 +681,13 @@ pub mod pallet {
         /// (docs/v3.md §2.2). The spec must pass a posted job's admission,
         /// and `max_label`, the largest label of its dataset as governance
         /// publishes it, must be a class of its model (docs/v3.md §8.5).
-        /// `min_live_per_1024` is its liveness threshold (docs/v3.md §2.3):
-        /// every proven step of its jobs must have at least that many
-        /// 1024ths of each hidden layer's units live, set from its shortcut
-        /// table; 32 (the degeneracy rule alone) to 1024.
+        /// `min_live_per_1024` and `min_active_per_1024` are its liveness
+        /// thresholds (docs/v3.md §2.3), set from its shortcut table: every
+        /// proven step of its jobs must have at least `min_live_per_1024`
+        /// 1024ths of each hidden layer's units live (32, the degeneracy
+        /// rule alone, to 1024) and at least `min_active_per_1024` 1024ths
+        /// of each hidden layer's activations over the batch non-zero (0 to
+        /// 1024).
         ///
         /// Emits [`Event::WorkloadListed`].
         #[pallet::call_index(4)]
@@ -692,10 +698,17 @@ pub mod pallet {
             cost: u32,
             max_label: u8,
             min_live_per_1024: u16,
+            min_active_per_1024: u16,
         ) -> DispatchResult {
             ensure_root(origin)?;
             let spec = Self::check_spec(spec)?;
-            Self::do_list(spec, cost, max_label, min_live_per_1024)?;
+            Self::do_list(
+                spec,
+                cost,
+                max_label,
+                min_live_per_1024,
+                min_active_per_1024,
+            )?;
             Ok(())
         }
 

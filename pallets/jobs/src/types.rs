@@ -186,9 +186,9 @@ pub struct Workload<BlockNumber> {
     /// of docs/puzzle.md §13 stays behind it, since a published range is
     /// the publisher's word, not the data's).
     pub max_label: u8,
-    /// The live units every proven step of its jobs needs in each hidden
-    /// layer (docs/v3.md §2.3), set with its cost from its shortcut table:
-    /// at least the degeneracy rule's own threshold.
+    /// The live units and non-zero activations every proven step of its
+    /// jobs needs in each hidden layer (docs/v3.md §2.3), set with its cost
+    /// from its shortcut table: at least the degeneracy rule's own.
     pub liveness: Liveness,
     /// Block in which it was listed.
     pub listed_at: BlockNumber,
@@ -208,7 +208,7 @@ impl<BlockNumber: MaxEncodedLen> MaxEncodedLen for Workload<BlockNumber> {
         MAX_SPEC_ENCODED_LEN
             .saturating_add(u32::max_encoded_len())
             .saturating_add(u8::max_encoded_len())
-            .saturating_add(u16::max_encoded_len())
+            .saturating_add(Liveness::max_encoded_len())
             .saturating_add(BlockNumber::max_encoded_len())
             .saturating_add(Option::<BlockNumber>::max_encoded_len())
     }
@@ -224,9 +224,12 @@ pub struct GenesisWorkload {
     pub cost: u32,
     /// The largest label of its dataset.
     pub max_label: u8,
-    /// Its liveness threshold, in 1/1024 of each hidden layer's units
+    /// Its live-unit threshold, in 1/1024 of each hidden layer's units
     /// (`upow_puzzle::Liveness`, 32 ..= 1024).
     pub min_live_per_1024: u16,
+    /// Its activation-density threshold, in 1/1024 of each hidden layer's
+    /// activations over a batch (`upow_puzzle::Liveness`, 0 ..= 1024).
+    pub min_active_per_1024: u16,
 }
 
 /// A [`JobSpec`] in a genesis config (readable JSON; hashes as `0x…` hex).

@@ -192,3 +192,259 @@ pub fn sparse_step(
     }
     Weights::from_layers(model, next).expect("updates stay in range")
 }
+
+/// How a hidden unit of [`triggered_weights`] fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    /// Strictly negative weights: dead on every input.
+    Dead,
+    /// Strictly positive weights: fires on any row that is not all zero.
+    Always,
+    /// Weight `+127` on this input, `−1` on the quiet inputs, `0` elsewhere:
+    /// the pre-activation is `≤ 0` on every row where the input is zero, so
+    /// the unit's activation there is known to be zero without computing
+    /// it. Triggered on a rarely lit pixel, the unit is live (it fires on
+    /// some row of most batches) while most of its activations are zero.
+    OnInput(usize),
+}
+
+/// Crafted weights of a 2-layer `model` whose hidden units fire as `units`
+/// says; `quiet` are the inputs that carry the triggered units' negative
+/// weights (the least lit ones, at least half of the inputs, so that the
+/// layer stays dense enough for the degeneracy rule); a dense random
+/// output layer.
+pub fn triggered_weights(model: &Model, units: &[Unit], quiet: &[usize], seed: u64) -> Weights {
+    assert_eq!(model.layers(), 2, "crafted for 2-layer models");
+    let (k, n) = model.shape(0);
+    assert_eq!(units.len(), n, "one behaviour per hidden unit");
+    let r0 = model.init_bound(0) as u64;
+    let mut is_quiet = vec![false; k];
+    for &i in quiet {
+        is_quiet[i] = true;
+    }
+    let first = (0..k * n)
+        .map(|index| {
+            let (i, j) = (index / n, index % n);
+            let magnitude = 1 + below(draw(seed, index as u64), r0) as i64;
+            let v = match units[j] {
+                Unit::Dead => -magnitude,
+                Unit::Always => magnitude,
+                Unit::OnInput(p) if p == i => 127,
+                Unit::OnInput(_) if is_quiet[i] => -1,
+                Unit::OnInput(_) => 0,
+            };
+            (v << MASTER_BITS) as i16
+        })
+        .collect();
+    let second = crafted_weights(model, 0, seed).layers()[1].clone();
+    Weights::from_layers(model, vec![first, second]).expect("crafted weights are in range")
+}
+
+/// The attacker's step on [`triggered_weights`]: the reference step's
+/// arithmetic, computing a unit's pre-activation only on the rows where
+/// it can fire (its trigger input is lit, or it always fires), and skipping
+/// every zero error, gradient and draw as the honest sparse kernel does.
+pub fn triggered_step(
+    model: &Model,
+    hyper: &Hyperparams,
+    weights: &Weights,
+    units: &[Unit],
+    batch: &Batch,
+    seed: &Seed,
+    global_step: u64,
+) -> Weights {
+    let rows = hyper.batch();
+    let (k, n) = model.shape(0);
+    let classes = model.classes();
+    // Compute weights of layer 0 by unit (column-major `n × k`).
+    let masters = weights.layer(0);
+    let mut w0t = vec![0i16; n * k];
+    for i in 0..k {
+        for j in 0..n {
+            if units[j] != Unit::Dead {
+                w0t[j * k + i] = compute_weight(i64::from(masters[i * n + j])) as i16;
+            }
+        }
+    }
+    let w1 = weights.compute_layer(1);
+    let (e_w0, e_w1) = (model.weight_exp(0), model.weight_exp(1));
+
+    // Forward: only the units that can fire on each row.
+    let a0: Vec<i16> = batch.inputs.iter().map(|&p| (p >> 1) as i16).collect();
+    let mut z0 = vec![0i32; rows * n];
+    let mut lit: Vec<(usize, i16)> = Vec::with_capacity(k);
+    for b in 0..rows {
+        let row = &a0[b * k..(b + 1) * k];
+        lit.clear();
+        lit.extend(
+            row.iter()
+                .enumerate()
+                .filter(|(_, &x)| x != 0)
+                .map(|(i, &x)| (i, x)),
+        );
+        for (j, unit) in units.iter().enumerate() {
+            let fires = match *unit {
+                Unit::Dead => false,
+                Unit::Always => true,
+                Unit::OnInput(p) => row[p] != 0,
+            };
+            if fires {
+                let w = &w0t[j * k..(j + 1) * k];
+                z0[b * n + j] = lit.iter().map(|&(i, x)| (x * w[i]) as i32).sum();
+            }
+        }
+    }
+    let relu_sum: u64 = z0.iter().map(|&v| v.max(0) as u64).sum();
+    let s = activation_shift(relu_sum, rows * n);
+    let a1: Vec<i16> = z0
+        .iter()
+        .map(|&v| requantize_activation(v as i64, s) as i16)
+        .collect();
+    let e1 = INPUT_EXP + e_w0 + s as i32;
+    let mut z1 = vec![0i32; rows * classes];
+    for b in 0..rows {
+        for j in 0..n {
+            let x = a1[b * n + j];
+            if x != 0 {
+                for c in 0..classes {
+                    z1[b * classes + c] += (x * w1[j * classes + c]) as i32;
+                }
+            }
+        }
+    }
+
+    // Output error, as the reference.
+    let mut grad = vec![0i32; rows * classes];
+    for ((z, g), &label) in z1
+        .chunks_exact(classes)
+        .zip(grad.chunks_exact_mut(classes))
+        .zip(&batch.labels)
+    {
+        softmax_row(z, e1 + e_w1, label as usize, Some(g));
+    }
+    let grad_exp = -(PROB_BITS as i32) - hyper.batch_log2() as i32;
+    let s_out = dynamic_shift(
+        grad.iter()
+            .map(|v| v.unsigned_abs() as u64)
+            .max()
+            .unwrap_or(0),
+    );
+    let key_out = derive_key(&seed.0, Purpose::OutputError, 1);
+    let err1: Vec<i16> = grad
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| round_error(v as i64, s_out, draw(key_out, i as u64)) as i16)
+        .collect();
+    let eps1 = grad_exp + s_out as i32;
+    let lr_shift = hyper.lr_shift_at(global_step);
+    let mut next: Vec<Vec<i16>> = weights.layers().to_vec();
+
+    // Layer 1.
+    let mut g1 = vec![0i32; n * classes];
+    linalg::matmul_at(&a1, &err1, &mut g1, rows, n, classes);
+    let shift1 = update_shift(lr_shift, e_w1, e1 + eps1);
+    let key1 = derive_key(&seed.0, Purpose::Update, 1);
+    for (i, &g) in g1.iter().enumerate() {
+        if g != 0 {
+            let w = &mut next[1][i];
+            *w = updated_weight(*w as i64, g as i64, shift1, draw(key1, i as u64));
+        }
+    }
+
+    // Back-propagate to the units that fired (the others have z ≤ 0).
+    let mut d = vec![0i32; rows * n];
+    for (index, dv) in d.iter_mut().enumerate() {
+        if z0[index] > 0 {
+            let (b, j) = (index / n, index % n);
+            *dv = (0..classes)
+                .map(|c| err1[b * classes + c] as i32 * w1[j * classes + c] as i32)
+                .sum();
+        }
+    }
+    let s_d = dynamic_shift(d.iter().map(|v| v.unsigned_abs() as u64).max().unwrap_or(0));
+    let key_hidden = derive_key(&seed.0, Purpose::HiddenError, 0);
+    let err0: Vec<i16> = d
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            if v == 0 {
+                0
+            } else {
+                round_error(v as i64, s_d, draw(key_hidden, i as u64)) as i16
+            }
+        })
+        .collect();
+    let eps0 = eps1 + e_w1 + s_d as i32;
+
+    // Layer 0: gradients of the non-zero errors only.
+    let shift0 = update_shift(lr_shift, e_w0, INPUT_EXP + eps0);
+    let key0 = derive_key(&seed.0, Purpose::Update, 0);
+    let mut g0 = vec![0i32; k * n];
+    let mut errors: Vec<(usize, i32)> = Vec::with_capacity(n);
+    for b in 0..rows {
+        errors.clear();
+        errors.extend(
+            err0[b * n..(b + 1) * n]
+                .iter()
+                .enumerate()
+                .filter(|(_, &e)| e != 0)
+                .map(|(j, &e)| (j, i32::from(e))),
+        );
+        if errors.is_empty() {
+            continue;
+        }
+        for (i, &x) in a0[b * k..(b + 1) * k].iter().enumerate() {
+            if x != 0 {
+                let gradients = &mut g0[i * n..(i + 1) * n];
+                for &(j, e) in &errors {
+                    gradients[j] += i32::from(x) * e;
+                }
+            }
+        }
+    }
+    for (index, &g) in g0.iter().enumerate() {
+        if g != 0 {
+            let w = &mut next[0][index];
+            *w = updated_weight(*w as i64, g as i64, shift0, draw(key0, index as u64));
+        }
+    }
+    Weights::from_layers(model, next).expect("updates stay in range")
+}
+
+/// Units for [`triggered_weights`] on `data`: `always` units that always
+/// fire, then `width − always` units triggered in turn on the
+/// `⌈width / 4⌉` inputs whose lit frequency in `data` is nearest to
+/// `frequency`; and the quiet inputs: the least lit half of the others
+/// (ties by index). Returns `(units, quiet)`.
+pub fn units_on_inputs_lit(
+    data: &upow_puzzle::Dataset,
+    width: usize,
+    always: usize,
+    frequency: f64,
+) -> (Vec<Unit>, Vec<usize>) {
+    // An encoded sample is `label ‖ inputs`.
+    let k = data.sample_len() - 1;
+    let mut lit = vec![0u64; k];
+    for s in 0..data.len() {
+        for (count, &p) in lit.iter_mut().zip(&data.sample(s).expect("in range")[1..]) {
+            // An input is lit when its activation `p >> 1` is non-zero.
+            *count += u64::from(p >> 1 != 0);
+        }
+    }
+    let samples = data.len() as f64;
+    let distance = |i: usize| (lit[i] as f64 / samples - frequency).abs();
+    let mut by_distance: Vec<usize> = (0..k).collect();
+    by_distance.sort_by(|&a, &b| distance(a).total_cmp(&distance(b)).then(a.cmp(&b)));
+    let (triggers, others) = by_distance.split_at(width.div_ceil(4));
+    assert!(others.len() >= k.div_ceil(2), "half of the inputs quiet");
+    let mut quiet = others.to_vec();
+    quiet.sort_by_key(|&i| (lit[i], i));
+    quiet.truncate(k.div_ceil(2));
+    let units = (0..width)
+        .map(|j| match j < always {
+            true => Unit::Always,
+            false => Unit::OnInput(triggers[j % triggers.len()]),
+        })
+        .collect();
+    (units, quiet)
+}

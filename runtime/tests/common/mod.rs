@@ -31,16 +31,28 @@ pub fn dataset() -> Dataset {
     Dataset::new(784, &labels, &pixels()).unwrap()
 }
 
-/// The inputs of [`dataset`]'s 48 samples: sparse like images, one pixel in
-/// four lit at a pseudo-random level. Samples differ, so every hidden unit
-/// fires for some row of a batch as on real images (dense inputs that are
-/// shifts of one pattern leave about half the units dead for a whole
-/// batch, below the house workload's liveness threshold).
+/// The inputs of [`dataset`]'s 48 samples, sparse like images: a dark
+/// background (the 7 left and 7 right columns of each 28-column row), a
+/// band of rarely lit pixels ([`RARE_PIXELS`], one sample in ten, bright)
+/// and the rest of the centre lit one pixel in four at a pseudo-random
+/// level. Samples differ, so every hidden unit fires for some row of a
+/// batch as on real images (dense inputs that are shifts of one pattern
+/// leave about half the units dead for a whole batch, below the house
+/// workload's liveness threshold).
 pub fn pixels() -> Vec<u8> {
     (0..48 * 784u64)
         .map(|i| {
+            let pixel = i % 784;
             let h = (i ^ 0x5eed).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40;
-            if h % 4 == 0 {
+            if !(7..21).contains(&(pixel % 28)) {
+                0
+            } else if RARE_PIXELS.contains(&pixel) {
+                if h % 10 == 0 {
+                    200 | (h >> 8) as u8
+                } else {
+                    0
+                }
+            } else if h % 4 == 0 {
                 (h >> 8) as u8 | 1
             } else {
                 0
@@ -48,6 +60,9 @@ pub fn pixels() -> Vec<u8> {
         })
         .collect()
 }
+
+/// The rarely lit pixels of [`pixels`]: the centre of its first 3 rows.
+pub const RARE_PIXELS: core::ops::Range<u64> = 0..84;
 
 /// The house job: 784-128-10 at batch 16, listed at the reference cost.
 pub fn spec() -> JobSpec {
@@ -73,7 +88,8 @@ pub fn list(spec: &JobSpec) {
             spec: spec.clone().into(),
             cost: spec.nominal_cost(),
             max_label: spec.model.largest_label(),
-            min_live_per_1024: upow_puzzle::Liveness::MINIMUM.per_1024(),
+            min_live_per_1024: upow_puzzle::Liveness::MINIMUM.live_units_per_1024(),
+            min_active_per_1024: upow_puzzle::Liveness::MINIMUM.active_per_1024(),
         });
         use sp_runtime::traits::Dispatchable;
         call.dispatch(upow_runtime::RuntimeOrigin::root()).unwrap();

@@ -16,7 +16,14 @@ fn only_root_lists_and_delists() {
         let spec = spec(7);
         for origin in [RuntimeOrigin::signed(1), RuntimeOrigin::none()] {
             assert_noop!(
-                UpowJobs::list_workload(origin.clone(), spec.clone().into(), 16, 2, MIN_LIVE),
+                UpowJobs::list_workload(
+                    origin.clone(),
+                    spec.clone().into(),
+                    16,
+                    2,
+                    MIN_LIVE,
+                    MIN_ACTIVE
+                ),
                 DispatchError::BadOrigin
             );
         }
@@ -26,7 +33,8 @@ fn only_root_lists_and_delists() {
             spec.clone().into(),
             16,
             2,
-            MIN_LIVE
+            MIN_LIVE,
+            MIN_ACTIVE
         ));
         System::assert_last_event(
             Event::WorkloadListed {
@@ -55,12 +63,12 @@ fn listing_refuses_bad_workloads() {
     new_test_ext().execute_with(|| {
         let root = RuntimeOrigin::root;
         assert_noop!(
-            UpowJobs::list_workload(root(), spec(7).into(), 0, 2, MIN_LIVE),
+            UpowJobs::list_workload(root(), spec(7).into(), 0, 2, MIN_LIVE, MIN_ACTIVE),
             Error::<Test>::ZeroCost
         );
         // Listed already (spec(10) at genesis), and the house job's spec.
         assert_noop!(
-            UpowJobs::list_workload(root(), spec(10).into(), 16, 2, MIN_LIVE),
+            UpowJobs::list_workload(root(), spec(10).into(), 16, 2, MIN_LIVE, MIN_ACTIVE),
             Error::<Test>::AlreadyListed
         );
         assert_noop!(
@@ -69,7 +77,8 @@ fn listing_refuses_bad_workloads() {
                 house_spec().into(),
                 REFERENCE_COST,
                 house_spec().model.largest_label(),
-                MIN_LIVE
+                MIN_LIVE,
+                MIN_ACTIVE
             ),
             Error::<Test>::AlreadyListed
         );
@@ -80,7 +89,7 @@ fn listing_refuses_bad_workloads() {
         };
         MaxParams::set(heavy.model.params() - 1);
         assert_noop!(
-            UpowJobs::list_workload(root(), heavy.into(), 16, 2, MIN_LIVE),
+            UpowJobs::list_workload(root(), heavy.into(), 16, 2, MIN_LIVE, MIN_ACTIVE),
             Error::<Test>::VerificationTooHeavy
         );
         assert_noop!(
@@ -101,7 +110,8 @@ fn a_workload_whose_labels_are_not_classes_of_its_model_is_refused_and_no_job_po
                     spec.clone().into(),
                     16,
                     max_label,
-                    MIN_LIVE
+                    MIN_LIVE,
+                    MIN_ACTIVE
                 ),
                 Error::<Test>::LabelsOutsideClasses
             );
@@ -119,7 +129,8 @@ fn a_workload_whose_labels_are_not_classes_of_its_model_is_refused_and_no_job_po
             spec.clone().into(),
             16,
             spec.model.largest_label(),
-            MIN_LIVE
+            MIN_LIVE,
+            MIN_ACTIVE
         ));
         let (id, _) = UpowJobs::listed_workload(&spec).expect("listed");
         assert_eq!(Workloads::<Test>::get(id).map(|w| w.max_label), Some(2));
@@ -143,7 +154,8 @@ fn a_delisted_spec_can_be_listed_again_under_a_new_id() {
             spec.clone().into(),
             99,
             2,
-            MIN_LIVE
+            MIN_LIVE,
+            MIN_ACTIVE
         ));
         let (second, workload) = UpowJobs::listed_workload(&spec).expect("listed again");
         assert!(second > first);
@@ -186,17 +198,27 @@ fn the_house_workload_is_the_reference_and_stays_listed() {
 fn a_workloads_liveness_threshold_is_bounded_and_reaches_its_jobs() {
     new_test_ext().execute_with(|| {
         let root = RuntimeOrigin::root;
-        // Below the degeneracy rule's own 32/1024, or more than the layer.
-        for bad in [0, 31, 1025, u16::MAX] {
+        // Live units below the degeneracy rule's own 32/1024, or more than
+        // the layer; active activations more than all of them.
+        for (live, active) in [(0, 0), (31, 0), (1025, 0), (u16::MAX, 0), (683, 1025)] {
             assert_noop!(
-                UpowJobs::list_workload(root(), spec(7).into(), 16, 2, bad),
+                UpowJobs::list_workload(root(), spec(7).into(), 16, 2, live, active),
                 Error::<Test>::LivenessOutOfRange
             );
         }
-        // Listed at two thirds: posted jobs of the spec are trained at it.
-        assert_ok!(UpowJobs::list_workload(root(), spec(7).into(), 16, 2, 683));
+        // Listed at two thirds live and an eighth active: posted jobs of
+        // the spec are trained at them.
+        assert_ok!(UpowJobs::list_workload(
+            root(),
+            spec(7).into(),
+            16,
+            2,
+            683,
+            128
+        ));
         let (_, workload) = UpowJobs::listed_workload(&spec(7)).expect("listed");
-        assert_eq!(workload.liveness.per_1024(), 683);
+        assert_eq!(workload.liveness.live_units_per_1024(), 683);
+        assert_eq!(workload.liveness.active_per_1024(), 128);
         let id = post(1, 7, 5, 100);
         let active = <UpowJobs as JobSchedule<u64>>::trainable(id).expect("trainable");
         assert_eq!(active.liveness, workload.liveness);
@@ -317,7 +339,8 @@ fn trainable_reports_the_listed_cost_not_the_specs_count() {
             spec.clone().into(),
             40 * spec.nominal_cost(),
             2,
-            MIN_LIVE
+            MIN_LIVE,
+            MIN_ACTIVE
         ));
         let id = post_with(1, spec.clone(), 5, 100, None);
         let active = <UpowJobs as JobSchedule<u64>>::trainable(id).expect("trainable");

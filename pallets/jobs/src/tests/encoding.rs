@@ -135,6 +135,34 @@ fn job_encoding_is_bounded() {
 }
 
 #[test]
+fn workload_encoding_is_bounded() {
+    // The largest spec, both liveness thresholds (4 bytes), delisted.
+    let widest = JobSpec::new(
+        Model::new(&[512, 512, 512, 512, 10]).expect("model"),
+        Hyperparams::new(10, 16, u64::MAX).expect("hyper"),
+        DatasetCommitment {
+            root: [1; 32],
+            samples: u64::MAX,
+            inputs: 512,
+        },
+    )
+    .expect("spec");
+    let biggest = crate::Workload::<u64> {
+        spec: widest,
+        cost: u32::MAX,
+        max_label: u8::MAX,
+        liveness: upow_puzzle::Liveness::new(1024, 1024).expect("in range"),
+        listed_at: u64::MAX,
+        delisted_at: Some(u64::MAX),
+    };
+    assert_eq!(
+        biggest.encoded_size(),
+        crate::Workload::<u64>::max_encoded_len()
+    );
+    assert_eq!(upow_puzzle::Liveness::max_encoded_len(), 4);
+}
+
+#[test]
 fn job_info_maps_to_the_runtime_api_type() {
     new_test_ext().execute_with(|| {
         let a = post_with(1, spec(10), 5, 100, Some(7));

@@ -136,7 +136,8 @@ fn genesis_config_reads_the_documented_json() {
             },
             "cost": 16,
             "maxLabel": 2,
-            "minLivePer1024": 32
+            "minLivePer1024": 32,
+            "minActivePer1024": 0
         }],
         "jobs": [{
             "poster": 1,

@@ -68,7 +68,8 @@ fn list(spec: &JobSpec) {
             spec.clone().into(),
             spec.nominal_cost(),
             spec.model.largest_label(),
-            MIN_LIVE
+            MIN_LIVE,
+            MIN_ACTIVE
         ));
     }
 }
