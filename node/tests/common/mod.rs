@@ -199,18 +199,27 @@ impl Node {
             .spawn()
             .expect("upow-node starts (build it with `cargo build --release -p upow-node`)");
         self.child = Some(child);
+        // Each probe gets a short answer time: one connection left without
+        // an answer (seen once in CI, where a probe hung the whole 120 s
+        // while the node mined) must not use up the start's deadline.
+        let probe =
+            json!({"jsonrpc": "2.0", "id": 1, "method": "system_health", "params": []}).to_string();
         let deadline = Instant::now() + Duration::from_secs(120);
-        while let Err(e) = self.rpc_call("system_health", json!([])) {
+        let mut failures = Vec::new();
+        while let Err(e) = self.raw_http_within(&probe, Duration::from_secs(10)) {
             assert!(
                 self.alive(),
                 "{} exited at start:\n{}",
                 self.name,
                 self.log_tail()
             );
+            failures.push(e);
             assert!(
                 Instant::now() < deadline,
-                "{}: no RPC after 120 s ({e:?})\n{}",
+                "{}: no RPC after 120 s (last probes: {:?})\n{}\n…\n{}",
                 self.name,
+                &failures[failures.len().saturating_sub(5)..],
+                self.log_head(),
                 self.log_tail()
             );
             std::thread::sleep(Duration::from_millis(200));
@@ -309,6 +318,12 @@ impl Node {
         lines[lines.len().saturating_sub(60)..].join("\n")
     }
 
+    /// The first 30 lines of the node's log (its start: addresses, roles).
+    pub fn log_head(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.lines().take(30).collect::<Vec<_>>().join("\n")
+    }
+
     /// Whether the node's log contains `needle`.
     pub fn log_contains(&self, needle: &str) -> bool {
         std::fs::read_to_string(&self.log)
@@ -325,7 +340,12 @@ impl Node {
 
     /// Posts a raw body; the JSON-RPC result or error.
     pub fn raw_http(&self, body: &str) -> Result<Value, RpcError> {
-        let value = self.raw_http_json(body)?;
+        self.raw_http_within(body, Duration::from_secs(120))
+    }
+
+    /// [`Node::raw_http`], waiting at most `timeout` for the answer.
+    pub fn raw_http_within(&self, body: &str, timeout: Duration) -> Result<Value, RpcError> {
+        let value = self.raw_http_json_within(body, timeout)?;
         if let Some(err) = value.get("error") {
             return Err(RpcError {
                 code: err["code"].as_i64().unwrap_or(0),
@@ -337,14 +357,17 @@ impl Node {
 
     /// Posts a raw body; the whole JSON response (a batch's array, too).
     pub fn raw_http_json(&self, body: &str) -> Result<Value, RpcError> {
+        self.raw_http_json_within(body, Duration::from_secs(120))
+    }
+
+    /// [`Node::raw_http_json`], waiting at most `timeout` for the answer.
+    pub fn raw_http_json_within(&self, body: &str, timeout: Duration) -> Result<Value, RpcError> {
         let io = |e: std::io::Error| RpcError {
             code: -1,
             message: e.to_string(),
         };
         let mut stream = TcpStream::connect((self.ip.as_str(), self.rpc)).map_err(io)?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(120)))
-            .map_err(io)?;
+        stream.set_read_timeout(Some(timeout)).map_err(io)?;
         let request = format!(
             "POST / HTTP/1.1\r\nHost: {}:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             self.ip,
@@ -355,7 +378,16 @@ impl Node {
         // A server may refuse an oversize body before reading all of it.
         let _ = stream.write_all(body.as_bytes());
         let mut response = Vec::new();
-        let _ = stream.read_to_end(&mut response);
+        if let Err(e) = stream.read_to_end(&mut response) {
+            // A partial answer (a refusal sent before the whole body was
+            // read) is still parsed; none at all says why.
+            if response.is_empty() {
+                return Err(RpcError {
+                    code: -1,
+                    message: format!("no answer: {e}"),
+                });
+            }
+        }
         let text = String::from_utf8_lossy(&response);
         let (head, payload) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
         let status: u16 = head
