@@ -407,7 +407,8 @@ fn main() {
                         Err(_) => " (refused)",
                     };
                     assert_eq!(
-                        adversarial::triggered_step(&model, &hyper, &crafted, &units, b0, s0, at),
+                        adversarial::triggered_step(&model, &hyper, &crafted, &units, b0, s0, at)
+                            .weights,
                         out.weights,
                         "the attacker's step is bit-exact"
                     );
@@ -422,6 +423,7 @@ fn main() {
                         false,
                         time_steps(budget, &batches, at, |b, s, t| {
                             adversarial::triggered_step(&model, &hyper, &crafted, &units, b, s, t)
+                                .weights
                                 .hash()
                         }),
                     );

@@ -15,6 +15,11 @@ pub mod tag {
     pub const WEIGHTS: &[u8] = b"upow/weights/v1";
     /// One 4096-byte chunk of a weights encoding.
     pub const WEIGHTS_CHUNK: &[u8] = b"upow/weights-chunk/v1";
+    /// Pre-activations hash of a step: over the encoding's length and its
+    /// chunk hashes.
+    pub const PREACTIVATIONS: &[u8] = b"upow/preactivations/v1";
+    /// One 4096-byte chunk of a pre-activations encoding.
+    pub const PREACTIVATIONS_CHUNK: &[u8] = b"upow/preactivations-chunk/v1";
     /// Step seed derivation (v2: bound to the running trajectory root).
     pub const SEED: &[u8] = b"upow/seed/v2";
     /// Per-purpose PRNG key derivation from a seed.
@@ -58,6 +63,23 @@ pub fn hash_parts(tag: &[u8], parts: &[&[u8]]) -> Hash {
     let mut hasher = Hasher::new(tag);
     for part in parts {
         hasher.update(part);
+    }
+    hasher.finish()
+}
+
+/// Bytes per chunk of a two-level hash ([`chunked_hash`]).
+pub const HASH_CHUNK: usize = 4096;
+
+/// The two-level hash of a long encoding, so that a GPU hashes its chunks
+/// in parallel: `c_j = BLAKE2b-256(chunk_tag ‖ chunk_j)` over 4096-byte
+/// chunks (the last may be shorter), then `BLAKE2b-256(tag ‖ len:u64le ‖
+/// c_0 ‖ c_1 ‖ …)`. The weights hash and the pre-activations hash are
+/// this, each with its own pair of tags.
+pub fn chunked_hash(tag: &[u8], chunk_tag: &[u8], bytes: &[u8]) -> Hash {
+    let mut hasher = Hasher::new(tag);
+    hasher.update(&(bytes.len() as u64).to_le_bytes());
+    for chunk in bytes.chunks(HASH_CHUNK) {
+        hasher.update(&hash_parts(chunk_tag, &[chunk]));
     }
     hasher.finish()
 }

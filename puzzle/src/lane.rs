@@ -39,7 +39,8 @@ pub mod tag {
     pub const SEED: &[u8] = b"upow/seed/v3";
     /// A step's ticket.
     pub const TICKET: &[u8] = b"upow/ticket/v3";
-    /// A leaf: a step's output weights hash and its anchor.
+    /// A leaf: a step's output weights hash, its pre-activations hash and
+    /// its anchor.
     pub const LEAF: &[u8] = b"upow/leaf/v3";
     /// A run's first tip leaf.
     pub const RUN_START: &[u8] = b"upow/run-start/v3";
@@ -118,12 +119,15 @@ impl LaneContext {
     }
 }
 
-/// `H("upow/leaf/v3" ‖ H(W) ‖ anchor)`: the leaf of a step that produced
-/// weights `weights` (by hash) anchored to `anchor`. The value a segment's
-/// Merkle tree hashes as its leaf (puzzle.md §7's `leaf(·)` of these 32
-/// bytes).
-pub fn step_leaf(weights: &Hash, anchor: &Anchor) -> Hash {
-    hash_parts(tag::LEAF, &[weights, &anchor.bytes()])
+/// `H("upow/leaf/v3" ‖ H(W) ‖ H(Z) ‖ anchor)`: the leaf of a step that
+/// produced weights `weights` (by hash) from pre-activations
+/// `preactivations` (by hash, [`crate::preactivations_hash`]) anchored to
+/// `anchor`. The value a segment's Merkle tree hashes as its leaf
+/// (puzzle.md §7's `leaf(·)` of these 32 bytes). With the pre-activations
+/// in the leaf, a step that skips any of them cannot give its leaf
+/// (docs/v3.md §2.3).
+pub fn step_leaf(weights: &Hash, preactivations: &Hash, anchor: &Anchor) -> Hash {
+    hash_parts(tag::LEAF, &[weights, preactivations, &anchor.bytes()])
 }
 
 /// `H("upow/run-start/v3" ‖ u64le(run) ‖ H(W_0))`: a new run's first tip
@@ -286,10 +290,11 @@ impl SegmentBuilder {
     }
 
     /// Records that the next step, anchored to `anchor`, produced weights
-    /// with hash `weights`; returns its ticket.
-    pub fn push(&mut self, weights: &Hash, anchor: Anchor) -> Ticket {
+    /// with hash `weights` from pre-activations with hash `preactivations`;
+    /// returns its ticket.
+    pub fn push(&mut self, weights: &Hash, preactivations: &Hash, anchor: Anchor) -> Ticket {
         let global = self.next_global_step();
-        let leaf = crate::merkle::leaf_hash(&step_leaf(weights, &anchor));
+        let leaf = crate::merkle::leaf_hash(&step_leaf(weights, preactivations, &anchor));
         self.leaves.push(leaf);
         self.anchors.push(anchor);
         self.root = self.frontier.push(leaf);
@@ -337,7 +342,7 @@ mod tests {
         let mut b = SegmentBuilder::start(ctx(), 100, [9; 32]);
         let mut last = None;
         for i in 1..=5u8 {
-            last = Some(b.push(&[i; 32], anchor(7 + u32::from(i / 3))));
+            last = Some(b.push(&[i; 32], &[i + 100; 32], anchor(7 + u32::from(i / 3))));
         }
         let claim = b.claim([5; 32]).unwrap();
         assert_eq!(claim.steps, 5);
@@ -361,14 +366,28 @@ mod tests {
         let b = SegmentBuilder::start(ctx(), 0, [9; 32]);
         assert_ne!(b.next_seed(&anchor(1)), b.next_seed(&anchor(2)));
         assert_ne!(
-            step_leaf(&[1; 32], &anchor(1)),
-            step_leaf(&[1; 32], &anchor(2))
+            step_leaf(&[1; 32], &[3; 32], &anchor(1)),
+            step_leaf(&[1; 32], &[3; 32], &anchor(2))
         );
         let same_number = Anchor {
             number: 1,
             hash: [7; 32],
         };
         assert_ne!(b.next_seed(&anchor(1)), b.next_seed(&same_number));
+    }
+
+    #[test]
+    fn other_pre_activations_give_another_leaf_and_ticket() {
+        assert_ne!(
+            step_leaf(&[1; 32], &[3; 32], &anchor(1)),
+            step_leaf(&[1; 32], &[4; 32], &anchor(1))
+        );
+        let mut a = SegmentBuilder::start(ctx(), 0, [9; 32]);
+        let mut b = a.clone();
+        assert_ne!(
+            a.push(&[1; 32], &[3; 32], anchor(1)),
+            b.push(&[1; 32], &[4; 32], anchor(1))
+        );
     }
 
     #[test]

@@ -70,7 +70,7 @@ pub use pow::{
 };
 pub use segment::segment_roots;
 pub use sparse::SparseStep;
-pub use step::{evaluate, Evaluation, Forward, StepOutcome, TrainingStep};
+pub use step::{evaluate, preactivations_hash, Evaluation, Forward, StepOutcome, TrainingStep};
 pub use trajectory::{
     challenged_steps, max_proof_len, StepProof, Trajectory, TrajectoryClaim, TrajectoryProof,
 };

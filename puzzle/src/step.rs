@@ -10,6 +10,7 @@ use crate::{
     batch::Batch,
     degeneracy::StepStats,
     error::{Error, Result},
+    hash::{chunked_hash, tag, Hash},
     linalg,
     loss::{argmax, softmax_row, PROB_BITS},
     model::{Hyperparams, Model, INPUT_EXP},
@@ -111,6 +112,31 @@ impl Forward {
     pub fn logits(&self) -> &[i32] {
         &self.preactivations[self.preactivations.len() - 1]
     }
+
+    /// The hash of its pre-activations ([`preactivations_hash`]).
+    pub fn preactivations_hash(&self) -> Hash {
+        preactivations_hash(self.preactivations.iter().map(Vec::as_slice))
+    }
+}
+
+/// The pre-activations hash of a step (docs/puzzle.md §5): every layer's
+/// pre-activations `z_0, …, z_{L−1}` (the last are the logits), each
+/// `rows × d_{l+1}` row major, as signed 32-bit little-endian values one
+/// layer after the other, hashed by [`chunked_hash`] with the tags
+/// `"upow/preactivations/v1"` and `"upow/preactivations-chunk/v1"`.
+///
+/// Committing to it makes every pre-activation part of a step's result: a
+/// step that skips some (a unit known to be dead or to fire rarely) cannot
+/// give the hash (docs/v3.md §2.3).
+pub fn preactivations_hash<'a>(layers: impl IntoIterator<Item = &'a [i32]>) -> Hash {
+    let mut bytes = Vec::new();
+    for z in layers {
+        bytes.reserve(4 * z.len());
+        for v in z {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    chunked_hash(tag::PREACTIVATIONS, tag::PREACTIVATIONS_CHUNK, &bytes)
 }
 
 /// One training step of a job: fixed model and hyper-parameters.

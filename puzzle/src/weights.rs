@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 
 use crate::{
     error::{Error, Result},
-    hash::{tag, Hash, Hasher},
+    hash::{chunked_hash, tag, Hash},
     model::Model,
     prng::{below, derive_key, draw, Purpose},
     rounding::{compute_weight, MASTER_BITS, MASTER_MAX},
@@ -146,20 +146,12 @@ impl Weights {
     }
 }
 
-/// Bytes per chunk of the two-level weights hash.
-pub const HASH_CHUNK: usize = 4096;
+pub use crate::hash::HASH_CHUNK;
 
-/// The weights hash of an encoding, two-level so that a GPU hashes the
-/// chunks in parallel: `c_j = BLAKE2b-256("upow/weights-chunk/v1" ‖ chunk_j)`
-/// over 4096-byte chunks (the last may be shorter), then
-/// `BLAKE2b-256("upow/weights/v1" ‖ len:u64le ‖ c_0 ‖ c_1 ‖ …)`.
+/// The weights hash of an encoding: [`crate::hash::chunked_hash`] with the
+/// tags `"upow/weights/v1"` and `"upow/weights-chunk/v1"`.
 pub fn hash_encoded(bytes: &[u8]) -> Hash {
-    let mut hasher = Hasher::new(tag::WEIGHTS);
-    hasher.update(&(bytes.len() as u64).to_le_bytes());
-    for chunk in bytes.chunks(HASH_CHUNK) {
-        hasher.update(&crate::hash::hash_parts(tag::WEIGHTS_CHUNK, &[chunk]));
-    }
-    hasher.finish()
+    chunked_hash(tag::WEIGHTS, tag::WEIGHTS_CHUNK, bytes)
 }
 
 #[cfg(test)]

@@ -33,8 +33,9 @@ use upow_puzzle::{
     max_steps,
     merkle::{leaf_hash, Frontier},
     mining::ReferenceMiner,
-    verify_trajectory, Dataset, Error, Hash, Hyperparams, JobProgress, JobSpec, Liveness, Model,
-    Seed, Ticket, TrainingStep, TrajectoryClaim, TrajectoryContext, TrajectoryProof, Weights,
+    verify_trajectory, Dataset, Error, Forward, Hash, Hyperparams, JobProgress, JobSpec, Liveness,
+    Model, Seed, Ticket, TrainingStep, TrajectoryClaim, TrajectoryContext, TrajectoryProof,
+    Weights,
 };
 
 #[path = "common/adversarial.rs"]
@@ -569,6 +570,16 @@ fn units_that_fire_only_on_rare_inputs_are_live_but_fail_the_density_threshold()
         );
         let shortcut =
             adversarial::triggered_step(&model, &hyper, &weights, &units, &batch, &seed, 100);
-        assert_eq!(shortcut, honest.weights, "step {step}");
+        assert_eq!(shortcut.weights, honest.weights, "step {step}");
+        // The gap of step 2e (docs/v3.md §2.3): on this data every
+        // pre-activation the attacker skips is exactly zero (its units'
+        // non-zero weights sit on inputs dark in those rows), so even the
+        // pre-activations hash a v3 leaf commits to is within its reach.
+        let [z0, z1] = &shortcut.preactivations;
+        assert_eq!(
+            upow_puzzle::preactivations_hash([&z0[..], &z1[..]]),
+            Forward::run(&model, &weights, &batch.inputs, 64).preactivations_hash(),
+            "step {step}"
+        );
     }
 }

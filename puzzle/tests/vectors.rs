@@ -23,12 +23,13 @@ use upow_puzzle::{
     max_steps,
     merkle::{leaf_hash, MerkleTree},
     pow::meets_difficulty,
+    preactivations_hash,
     prng::{derive_key, draw, Purpose},
     rounding::MASTER_MAX,
     segment::segment_log2,
-    segment_roots, verify_fraud, Audit, Batch, Dataset, FraudReason, Hyperparams, JobProgress,
-    JobSpec, Liveness, Model, Seed, StepStats, Ticket, TrainingStep, Trajectory, TrajectoryContext,
-    Weights, REFERENCE_COST,
+    segment_roots, verify_fraud, Audit, Batch, Dataset, Forward, FraudReason, Hyperparams,
+    JobProgress, JobSpec, Liveness, Model, Seed, StepStats, Ticket, TrainingStep, Trajectory,
+    TrajectoryContext, Weights, REFERENCE_COST,
 };
 
 fn hex(bytes: &[u8]) -> String {
@@ -186,6 +187,20 @@ fn computed() -> BTreeMap<&'static str, String> {
     v.insert("step_small_after_hash", hex(&out.weights.hash()));
     v.insert("step_small_loss", out.loss.to_string());
     v.insert("step_small_stats", stats(&out.stats));
+    v.insert(
+        "step_small_preactivations_hash",
+        hex(&Forward::run(&model, &weights, &batch.inputs, 4).preactivations_hash()),
+    );
+    // The encoding it hashes, and the two-level hash over more than one
+    // chunk: 1 500 pre-activations (6 000 bytes, two chunks) of values
+    // `j · 2 654 435 761 mod 2^32` as i32.
+    let z: Vec<i32> = (0..1500u32)
+        .map(|j| j.wrapping_mul(2_654_435_761) as i32)
+        .collect();
+    v.insert(
+        "preactivations_hash_two_chunks",
+        hex(&preactivations_hash([&z[..1000], &z[1000..]])),
+    );
 
     // Two consecutive steps of a 3-layer model, seeds from the running root
     // of a trajectory, the second one at the first learning-rate drop

@@ -8,8 +8,10 @@
 //!
 //! Inputs: lane 3, author `32×02`, global step 1000, anchor `(17, 32×11)`,
 //! running root `merkle_root_5` of docs/puzzle.md (the tree over
-//! `leaf(00) … leaf(04)`); a segment from tip leaf `32×24` at step 1000 of
-//! three steps with weights hashes `32×01, 32×02, 32×03` anchored to
+//! `leaf(00) … leaf(04)`); the leaf of weights hash `32×21` and
+//! pre-activations hash `32×27` at that anchor; a segment from tip leaf
+//! `32×24` at step 1000 of three steps with weights hashes `32×01, 32×02,
+//! 32×03` and pre-activations hashes `32×61, 32×62, 32×63` anchored to
 //! `(17, 32×11), (17, 32×11), (18, 32×12)`, its tickets' quotients at chain
 //! difficulty 2^20 and whether each is a share and a seal at cost 2^17
 //! (`11` = both); genesis `32×26`; sealing ticket `32×25`.
@@ -51,7 +53,7 @@ fn computed() -> BTreeMap<&'static str, String> {
         hash: [0x12; 32],
     };
     v.insert("v3_anchor_bytes", hex(&a17.bytes()));
-    v.insert("v3_leaf", hex(&step_leaf(&[0x21; 32], &a17)));
+    v.insert("v3_leaf", hex(&step_leaf(&[0x21; 32], &[0x27; 32], &a17)));
     v.insert("v3_run_start_leaf", hex(&run_start_leaf(5, &[0x22; 32])));
     v.insert("v3_run_seed", hex(&run_seed(5, &Ticket([0x23; 32]))));
 
@@ -62,12 +64,16 @@ fn computed() -> BTreeMap<&'static str, String> {
 
     let mut segment = SegmentBuilder::start(ctx, 1000, [0x24; 32]);
     let mut tickets = Vec::new();
-    for (weights, anchor) in [([1u8; 32], a17), ([2; 32], a17), ([3; 32], a18)] {
+    for (weights, preactivations, anchor) in [
+        ([1u8; 32], [0x61u8; 32], a17),
+        ([2; 32], [0x62; 32], a17),
+        ([3; 32], [0x63; 32], a18),
+    ] {
         let seed = segment.next_seed(&anchor);
         if tickets.is_empty() {
             v.insert("v3_segment_seed_0", hex(&seed.0));
         }
-        tickets.push(segment.push(&weights, anchor));
+        tickets.push(segment.push(&weights, &preactivations, anchor));
     }
     let list = |items: Vec<String>| items.join(",");
     v.insert(

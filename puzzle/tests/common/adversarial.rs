@@ -240,6 +240,16 @@ pub fn triggered_weights(model: &Model, units: &[Unit], quiet: &[usize], seed: u
     Weights::from_layers(model, vec![first, second]).expect("crafted weights are in range")
 }
 
+/// What [`triggered_step`] gives: the step's weights (bit-exact with the
+/// reference) and the pre-activations it computed (zero where it skipped
+/// a unit, so not the reference's).
+pub struct TriggeredStep {
+    /// `W'`.
+    pub weights: Weights,
+    /// `z_0, z_1` as the attacker has them.
+    pub preactivations: [Vec<i32>; 2],
+}
+
 /// The attacker's step on [`triggered_weights`]: the reference step's
 /// arithmetic, computing a unit's pre-activation only on the rows where
 /// it can fire (its trigger input is lit, or it always fires), and skipping
@@ -252,7 +262,7 @@ pub fn triggered_step(
     batch: &Batch,
     seed: &Seed,
     global_step: u64,
-) -> Weights {
+) -> TriggeredStep {
     let rows = hyper.batch();
     let (k, n) = model.shape(0);
     let classes = model.classes();
@@ -408,7 +418,10 @@ pub fn triggered_step(
             *w = updated_weight(*w as i64, g as i64, shift0, draw(key0, index as u64));
         }
     }
-    Weights::from_layers(model, next).expect("updates stay in range")
+    TriggeredStep {
+        weights: Weights::from_layers(model, next).expect("updates stay in range"),
+        preactivations: [z0, z1],
+    }
 }
 
 /// Units for [`triggered_weights`] on `data`: `always` units that always
