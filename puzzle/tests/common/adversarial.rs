@@ -106,43 +106,19 @@ pub fn sparse_step(
         }
     }
 
-    // Output error, as the reference.
-    let mut grad = vec![0i32; rows * classes];
-    for ((z, g), &label) in z1
-        .chunks_exact(classes)
-        .zip(grad.chunks_exact_mut(classes))
-        .zip(&batch.labels)
-    {
-        softmax_row(z, e1 + e_w1, label as usize, Some(g));
-    }
-    let grad_exp = -(PROB_BITS as i32) - hyper.batch_log2() as i32;
-    let s_out = dynamic_shift(
-        grad.iter()
-            .map(|v| v.unsigned_abs() as u64)
-            .max()
-            .unwrap_or(0),
-    );
-    let key_out = derive_key(&seed.0, Purpose::OutputError, 1);
-    let err1: Vec<i16> = grad
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| round_error(v as i64, s_out, draw(key_out, i as u64)) as i16)
-        .collect();
-    let eps1 = grad_exp + s_out as i32;
+    let (err1, eps1) = output_error(&z1, e1 + e_w1, batch, hyper, seed);
     let lr_shift = hyper.lr_shift_at(global_step);
     let mut next: Vec<Vec<i16>> = weights.layers().to_vec();
 
     // Layer 1: the gradient's rows of dead units are zero (no update).
-    let mut g1 = vec![0i32; live * classes];
-    linalg::matmul_at(&a1, &err1, &mut g1, rows, live, classes);
-    let shift1 = update_shift(lr_shift, e_w1, e1 + eps1);
-    let key1 = derive_key(&seed.0, Purpose::Update, 1);
-    for (i, &g) in g1.iter().enumerate() {
-        if g != 0 {
-            let w = &mut next[1][i];
-            *w = updated_weight(*w as i64, g as i64, shift1, draw(key1, i as u64));
-        }
-    }
+    update_last_layer(
+        &mut next[1],
+        &a1,
+        &err1,
+        live,
+        update_shift(lr_shift, e_w1, e1 + eps1),
+        derive_key(&seed.0, Purpose::Update, 1),
+    );
 
     // Back-propagate to the live units only (dead ones have z ≤ 0).
     let mut d = vec![0i32; rows * live];
@@ -191,6 +167,64 @@ pub fn sparse_step(
         }
     }
     Weights::from_layers(model, next).expect("updates stay in range")
+}
+
+/// The output layer's error as the reference rounds it (int8 values as
+/// `i16`) and its exponent, from the logits `z1` (`rows × classes`, exponent
+/// `logit_exp`) of a two-layer model.
+fn output_error(
+    z1: &[i32],
+    logit_exp: i32,
+    batch: &Batch,
+    hyper: &Hyperparams,
+    seed: &Seed,
+) -> (Vec<i16>, i32) {
+    let classes = z1.len() / hyper.batch();
+    let mut grad = vec![0i32; z1.len()];
+    for ((z, g), &label) in z1
+        .chunks_exact(classes)
+        .zip(grad.chunks_exact_mut(classes))
+        .zip(&batch.labels)
+    {
+        softmax_row(z, logit_exp, label as usize, Some(g));
+    }
+    let grad_exp = -(PROB_BITS as i32) - hyper.batch_log2() as i32;
+    let s_out = dynamic_shift(
+        grad.iter()
+            .map(|v| v.unsigned_abs() as u64)
+            .max()
+            .unwrap_or(0),
+    );
+    let key_out = derive_key(&seed.0, Purpose::OutputError, 1);
+    let err1 = grad
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| round_error(v as i64, s_out, draw(key_out, i as u64)) as i16)
+        .collect();
+    (err1, grad_exp + s_out as i32)
+}
+
+/// The last layer's update, as the reference, from hidden activations `a1`
+/// (`rows × width`, the units an attacker keeps) and the output error:
+/// the gradient's zero entries are skipped (no draw needed).
+fn update_last_layer(
+    layer: &mut [i16],
+    a1: &[i16],
+    err1: &[i16],
+    width: usize,
+    shift: u32,
+    key: u64,
+) {
+    let rows = a1.len() / width;
+    let classes = err1.len() / rows;
+    let mut g1 = vec![0i32; width * classes];
+    linalg::matmul_at(a1, err1, &mut g1, rows, width, classes);
+    for (i, &g) in g1.iter().enumerate() {
+        if g != 0 {
+            let w = &mut layer[i];
+            *w = updated_weight(*w as i64, g as i64, shift, draw(key, i as u64));
+        }
+    }
 }
 
 /// How a hidden unit of [`triggered_weights`] fires.
@@ -323,43 +357,19 @@ pub fn triggered_step(
         }
     }
 
-    // Output error, as the reference.
-    let mut grad = vec![0i32; rows * classes];
-    for ((z, g), &label) in z1
-        .chunks_exact(classes)
-        .zip(grad.chunks_exact_mut(classes))
-        .zip(&batch.labels)
-    {
-        softmax_row(z, e1 + e_w1, label as usize, Some(g));
-    }
-    let grad_exp = -(PROB_BITS as i32) - hyper.batch_log2() as i32;
-    let s_out = dynamic_shift(
-        grad.iter()
-            .map(|v| v.unsigned_abs() as u64)
-            .max()
-            .unwrap_or(0),
-    );
-    let key_out = derive_key(&seed.0, Purpose::OutputError, 1);
-    let err1: Vec<i16> = grad
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| round_error(v as i64, s_out, draw(key_out, i as u64)) as i16)
-        .collect();
-    let eps1 = grad_exp + s_out as i32;
+    let (err1, eps1) = output_error(&z1, e1 + e_w1, batch, hyper, seed);
     let lr_shift = hyper.lr_shift_at(global_step);
     let mut next: Vec<Vec<i16>> = weights.layers().to_vec();
 
     // Layer 1.
-    let mut g1 = vec![0i32; n * classes];
-    linalg::matmul_at(&a1, &err1, &mut g1, rows, n, classes);
-    let shift1 = update_shift(lr_shift, e_w1, e1 + eps1);
-    let key1 = derive_key(&seed.0, Purpose::Update, 1);
-    for (i, &g) in g1.iter().enumerate() {
-        if g != 0 {
-            let w = &mut next[1][i];
-            *w = updated_weight(*w as i64, g as i64, shift1, draw(key1, i as u64));
-        }
-    }
+    update_last_layer(
+        &mut next[1],
+        &a1,
+        &err1,
+        n,
+        update_shift(lr_shift, e_w1, e1 + eps1),
+        derive_key(&seed.0, Purpose::Update, 1),
+    );
 
     // Back-propagate to the units that fired (the others have z ≤ 0).
     let mut d = vec![0i32; rows * n];

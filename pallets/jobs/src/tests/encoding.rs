@@ -101,10 +101,10 @@ fn the_other_spec_fields_are_named_too() {
     });
 }
 
-#[test]
-fn job_encoding_is_bounded() {
-    // The largest spec: 4 layers, so 5 dimensions.
-    let widest = JobSpec::new(
+/// The spec with the longest encoding: 4 layers (5 dimensions), every
+/// integer at its largest.
+fn widest_spec() -> JobSpec {
+    JobSpec::new(
         Model::new(&[512, 512, 512, 512, 10]).expect("model"),
         Hyperparams::new(10, 16, u64::MAX).expect("hyper"),
         DatasetCommitment {
@@ -113,7 +113,12 @@ fn job_encoding_is_bounded() {
             inputs: 512,
         },
     )
-    .expect("spec");
+    .expect("spec")
+}
+
+#[test]
+fn job_encoding_is_bounded() {
+    let widest = widest_spec();
     assert_eq!(widest.encoded_size(), MAX_SPEC_ENCODED_LEN);
     let biggest: JobOf<Test> = Job {
         poster: u64::MAX,
@@ -137,16 +142,7 @@ fn job_encoding_is_bounded() {
 #[test]
 fn workload_encoding_is_bounded() {
     // The largest spec, both liveness thresholds (4 bytes), delisted.
-    let widest = JobSpec::new(
-        Model::new(&[512, 512, 512, 512, 10]).expect("model"),
-        Hyperparams::new(10, 16, u64::MAX).expect("hyper"),
-        DatasetCommitment {
-            root: [1; 32],
-            samples: u64::MAX,
-            inputs: 512,
-        },
-    )
-    .expect("spec");
+    let widest = widest_spec();
     let biggest = crate::Workload::<u64> {
         spec: widest,
         cost: u32::MAX,
