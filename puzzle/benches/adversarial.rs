@@ -1,8 +1,9 @@
 //! What a ticket costs (docs/benchmarks.md §Soundness): the normative
 //! reference step on honest weights, the cheapest step an attacker can run
 //! on weights that pass the degeneracy rule (`tests/common/adversarial.rs`),
-//! the weights hash every step must publish, and the trajectory bookkeeping
-//! of v2 (running root, seed, ticket) per step. Prints a table; run with
+//! the weights hash every step must publish, the pre-activations hash a v3
+//! leaf adds, and the trajectory bookkeeping of v2 (running root, seed,
+//! ticket) per step. Prints a table; run with
 //! `cargo bench -p upow-puzzle --bench adversarial`.
 
 // A bench binary: unwrapping is fine.
@@ -17,8 +18,8 @@ mod adversarial;
 use std::time::{Duration, Instant};
 
 use upow_puzzle::{
-    batch::select_batch, Dataset, Hyperparams, JobSpec, Liveness, Model, Seed, TrainingStep,
-    Trajectory, TrajectoryContext, Weights,
+    batch::select_batch, Dataset, Forward, Hyperparams, JobSpec, Liveness, Model, Seed,
+    TrainingStep, Trajectory, TrajectoryContext, Weights,
 };
 
 /// Median time of `runs` calls of `f`.
@@ -69,12 +70,27 @@ fn main() {
         std::hint::black_box(honest.hash());
     });
 
+    // What a v3 leaf adds to a step (docs/v3.md §2.3): the hash of the
+    // step's pre-activations, `B · (d_1 + d_2) · 4` bytes.
+    let forward = Forward::run(&model, &honest, &batch.inputs, hyper.batch());
+    let z_bytes: usize = forward.preactivations.iter().map(|z| 4 * z.len()).sum();
+    let t_preactivations = median(runs, || {
+        std::hint::black_box(forward.preactivations_hash());
+    });
+
     let mut rows = vec![
         (
             "reference step + weights hash, honest weights".to_string(),
             t_reference,
         ),
         ("weights hash alone (203 KB)".to_string(), t_hash),
+        (
+            format!(
+                "pre-activations hash alone ({:.1} KB, v3's leaf)",
+                z_bytes as f64 / 1000.0
+            ),
+            t_preactivations,
+        ),
     ];
     for live in [4usize, 8, 32] {
         let crafted = adversarial::crafted_weights(&model, live, 7);
