@@ -128,6 +128,9 @@ pub struct ListedWorkload {
     pub id: u32,
     /// The cost of one step in cost units.
     pub cost: u32,
+    /// Its non-zero-weights threshold, in 1/1024 of each layer's compute
+    /// weights.
+    pub min_nonzero_per_1024: u16,
     /// Its live-unit threshold, in 1/1024 of each hidden layer's units.
     pub min_live_per_1024: u16,
     /// Its activation-density threshold, in 1/1024 of each hidden layer's
@@ -142,6 +145,9 @@ pub struct ListingTerms {
     pub cost: u32,
     /// The largest label of the dataset.
     pub max_label: u8,
+    /// The non-zero-weights threshold, in 1/1024 of each layer's compute
+    /// weights.
+    pub min_nonzero_per_1024: u16,
     /// The live-unit threshold, in 1/1024 of each hidden layer's units.
     pub min_live_per_1024: u16,
     /// The activation-density threshold, in 1/1024 of each hidden layer's
@@ -378,6 +384,7 @@ impl Chain {
         Ok(Some(ListedWorkload {
             id,
             cost: workload.cost,
+            min_nonzero_per_1024: workload.liveness.nonzero_weights_per_1024,
             min_live_per_1024: workload.liveness.live_units_per_1024,
             min_active_per_1024: workload.liveness.active_per_1024,
         }))
@@ -398,6 +405,7 @@ impl Chain {
             spec: Static(UncheckedJobSpec::from(spec)),
             cost: terms.cost,
             max_label: terms.max_label,
+            min_nonzero_per_1024: terms.min_nonzero_per_1024,
             min_live_per_1024: terms.min_live_per_1024,
             min_active_per_1024: terms.min_active_per_1024,
         });

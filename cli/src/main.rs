@@ -75,6 +75,13 @@ enum WorkloadCommand {
         /// model); read from the data when the job file names its path.
         #[arg(long)]
         max_label: Option<u8>,
+        /// The non-zero-weights threshold: the fraction of each layer's
+        /// compute weights every proven step must start from non-zero (0.5,
+        /// the degeneracy rule alone, to 1), rounded up to 1024ths. Set it
+        /// below the honest minimum (docs/jobs.md §3); the house workload's
+        /// is 15/16.
+        #[arg(long)]
+        min_nonzero: f64,
         /// The liveness threshold: the fraction of each hidden layer's
         /// units every proven step must keep live (0.03125, the degeneracy
         /// rule alone, to 1), rounded up to 1024ths. Set it from the
@@ -94,9 +101,13 @@ enum WorkloadCommand {
     },
 }
 
-/// Liveness thresholds given as fractions (`--min-live` of a layer's
-/// units, `--min-active` of its activations), rounded up to 1024ths.
-fn liveness_from_fractions(min_live: f64, min_active: f64) -> Result<Liveness> {
+/// Liveness thresholds given as fractions (`--min-nonzero` of a layer's
+/// weights, `--min-live` of its units, `--min-active` of its activations),
+/// rounded up to 1024ths.
+fn liveness_from_fractions(min_nonzero: f64, min_live: f64, min_active: f64) -> Result<Liveness> {
+    if !(min_nonzero > 0.0 && min_nonzero <= 1.0) {
+        bail!("--min-nonzero {min_nonzero}: a fraction of each layer's weights, in (0, 1]");
+    }
     if !(min_live > 0.0 && min_live <= 1.0) {
         bail!("--min-live {min_live}: a fraction of each hidden layer's units, in (0, 1]");
     }
@@ -106,6 +117,14 @@ fn liveness_from_fractions(min_live: f64, min_active: f64) -> Result<Liveness> {
         );
     }
     let per_1024 = |fraction: f64| (fraction * f64::from(Liveness::DENOMINATOR)).ceil() as u16;
+    let minimum = Liveness::MINIMUM.nonzero_weights_per_1024();
+    if per_1024(min_nonzero) < minimum {
+        bail!(
+            "--min-nonzero {min_nonzero}: below the degeneracy rule's own threshold, {} of the \
+             weights",
+            f64::from(minimum) / f64::from(Liveness::DENOMINATOR)
+        );
+    }
     let minimum = Liveness::MINIMUM.live_units_per_1024();
     if per_1024(min_live) < minimum {
         bail!(
@@ -113,7 +132,11 @@ fn liveness_from_fractions(min_live: f64, min_active: f64) -> Result<Liveness> {
             f64::from(minimum) / f64::from(Liveness::DENOMINATOR)
         );
     }
-    Ok(Liveness::new(per_1024(min_live), per_1024(min_active))?)
+    Ok(Liveness::new(
+        per_1024(min_nonzero),
+        per_1024(min_live),
+        per_1024(min_active),
+    )?)
 }
 
 /// The signing key: a secret URI, a key file or a keystore (like `upow-miner`).
@@ -398,11 +421,13 @@ async fn workload(url: &str, command: WorkloadCommand) -> Result<()> {
             match chain.listed_workload(&job.spec).await? {
                 Some(listed) => println!(
                     "{}: workload {}, {} cost units a step ({:.3} reference steps), {}/1024 of \
-                     each hidden layer live, {}/1024 of its activations non-zero",
+                     each layer's weights non-zero, {}/1024 of each hidden layer live, \
+                     {}/1024 of its activations non-zero",
                     file.display(),
                     listed.id,
                     listed.cost,
                     f64::from(listed.cost) / f64::from(upow_puzzle::REFERENCE_COST),
+                    listed.min_nonzero_per_1024,
                     listed.min_live_per_1024,
                     listed.min_active_per_1024
                 ),
@@ -415,11 +440,12 @@ async fn workload(url: &str, command: WorkloadCommand) -> Result<()> {
             cost,
             nominal,
             max_label,
+            min_nonzero,
             min_live,
             min_active,
             key,
         } => {
-            let liveness = liveness_from_fractions(min_live, min_active)?;
+            let liveness = liveness_from_fractions(min_nonzero, min_live, min_active)?;
             let job = JobFile::read(&file)?;
             let max_label = match (max_label, job.max_label) {
                 (Some(flag), Some(data)) if flag != data => bail!(
@@ -460,6 +486,7 @@ async fn workload(url: &str, command: WorkloadCommand) -> Result<()> {
             let terms = ListingTerms {
                 cost,
                 max_label,
+                min_nonzero_per_1024: liveness.nonzero_weights_per_1024(),
                 min_live_per_1024: liveness.live_units_per_1024(),
                 min_active_per_1024: liveness.active_per_1024(),
             };

@@ -163,6 +163,8 @@ fn list_as_governance(node: &Node, file: &Path) -> String {
             "list",
             file.to_str().unwrap(),
             "--nominal",
+            "--min-nonzero",
+            "0.5",
             "--min-live",
             "0.03125",
             "--min-active",
@@ -238,23 +240,70 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
         let args = [&["workload", "list", file], flags, &["--key", key]].concat();
         cli_refused(&node, &args, needle);
     };
-    let nominal = ["--nominal", "--min-live", "0.5", "--min-active", "0.1"];
+    let nominal = [
+        "--nominal",
+        "--min-nonzero",
+        "0.5",
+        "--min-live",
+        "0.5",
+        "--min-active",
+        "0.1",
+    ];
     list_refused(rich, &nominal, "//Charlie", "RequireSudo");
     list_refused(
         rich,
-        &["--cost", "0", "--min-live", "0.5", "--min-active", "0.1"],
+        &[
+            "--cost",
+            "0",
+            "--min-nonzero",
+            "0.5",
+            "--min-live",
+            "0.5",
+            "--min-active",
+            "0.1",
+        ],
         "//Alice",
         "at least 1 cost unit",
     );
     list_refused(
         rich,
-        &["--nominal", "--min-live", "0.01", "--min-active", "0.1"],
+        &[
+            "--nominal",
+            "--min-nonzero",
+            "0.5",
+            "--min-live",
+            "0.01",
+            "--min-active",
+            "0.1",
+        ],
         "//Alice",
-        "below the degeneracy rule's own threshold",
+        "below the degeneracy rule's own threshold, 0.03125 of the units",
     );
     list_refused(
         rich,
-        &["--nominal", "--min-live", "0.5", "--min-active", "1.5"],
+        &[
+            "--nominal",
+            "--min-nonzero",
+            "0.4",
+            "--min-live",
+            "0.5",
+            "--min-active",
+            "0.1",
+        ],
+        "//Alice",
+        "below the degeneracy rule's own threshold, 0.5 of the weights",
+    );
+    list_refused(
+        rich,
+        &[
+            "--nominal",
+            "--min-nonzero",
+            "0.5",
+            "--min-live",
+            "0.5",
+            "--min-active",
+            "1.5",
+        ],
         "//Alice",
         "a fraction of each hidden layer's activations",
     );
@@ -278,6 +327,8 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
             "--nominal",
             "--max-label",
             "10",
+            "--min-nonzero",
+            "0.5",
             "--min-live",
             "0.5",
             "--min-active",
@@ -298,6 +349,10 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
         assert!(shown.contains("cost units a step"), "{shown}");
         assert!(
             shown.contains("32/1024 of each hidden layer live"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("512/1024 of each layer's weights non-zero"),
             "{shown}"
         );
     }

@@ -108,9 +108,10 @@ async function main() {
   assert.equal(errorName(api, unlisted.dispatchError), 'jobs.NotListed');
   const cost = 65_536; // the house job's cost: this job's blocks are as hard
   const maxLabel = 9; // Fashion-MNIST's labels: the ten classes of the model
+  const minNonzero = 512; // non-zero compute weights every proven step needs, in 1024ths of a layer: the degeneracy rule's own
   const minLive = 32; // live units every proven step needs, in 1024ths of a layer: the degeneracy rule's own
   const minActive = 0; // non-zero activations every proven step needs, in 1024ths of B · width: none, the rule's own
-  const listed = await send(api, api.tx.sudo.sudo(api.tx.jobs.listWorkload(mine, cost, maxLabel, minLive, minActive)), alice, 'inBlock');
+  const listed = await send(api, api.tx.sudo.sudo(api.tx.jobs.listWorkload(mine, cost, maxLabel, minNonzero, minLive, minActive)), alice, 'inBlock');
   event(listed.events, 'sudo', 'Sudid');
   const workloadListed = event(listed.events, 'jobs', 'WorkloadListed');
   assert.equal(workloadListed.data.cost.toNumber(), cost);

@@ -398,7 +398,12 @@ fn main() {
                     let crafted = adversarial::triggered_weights(&model, &units, &quiet, 7);
                     let out = reference.run(&crafted, b0, s0, at).unwrap();
                     let house = upow_puzzle::REFERENCE_LIVENESS;
-                    let live_only = Liveness::new(house.live_units_per_1024(), 0).unwrap();
+                    let live_only = Liveness::new(
+                        Liveness::MINIMUM.nonzero_weights_per_1024(),
+                        house.live_units_per_1024(),
+                        0,
+                    )
+                    .unwrap();
                     if validate_step(&model, live_only, &out.stats).is_err() {
                         continue;
                     }

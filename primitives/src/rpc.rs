@@ -80,6 +80,10 @@ pub struct WorkResponse {
     pub steps: u64,
     /// Difficulty the next block of this job must meet (a u128).
     pub difficulty: NumberOrHex,
+    /// The job's non-zero-weights threshold (`upow_puzzle::Liveness`):
+    /// every proven step must start from weights with this many 1024ths of
+    /// each layer's compute weights non-zero.
+    pub min_nonzero_per_1024: u16,
     /// The job's live-unit threshold (`upow_puzzle::Liveness`): every proven
     /// step must keep this many 1024ths of each hidden layer's units live.
     pub min_live_per_1024: u16,

@@ -8,8 +8,10 @@
 //! products. A ticket must cost a real step (docs/puzzle.md §6), so every
 //! proven step must pass [`validate_step`]:
 //!
-//! * **dense input weights:** every layer has at least
-//!   `⌈len / MIN_DENSITY_INV⌉` non-zero compute weights;
+//! * **dense weights:** every layer has at least `⌈len / MIN_DENSITY_INV⌉`
+//!   non-zero compute weights, and at least its workload's [`Liveness`]
+//!   fraction of them (docs/v3.md §2.3: zero weights are products a kernel
+//!   on sparse weights skips, and pre-activations known to be zero);
 //! * **a live network:** every hidden layer has at least
 //!   `⌈width / MIN_LIVE_INV⌉` units that fire for some row of the batch, and
 //!   at least its workload's [`Liveness`] fraction of them (docs/v3.md
@@ -70,6 +72,13 @@ fn required(count: u64, inv: u64) -> u64 {
 /// A workload's liveness thresholds (docs/v3.md §2.3), in
 /// `1/`[`Liveness::DENOMINATOR`] parts:
 ///
+/// * **non-zero weights:** the fraction of each layer's compute weights
+///   that must be non-zero; never below the degeneracy rule's own
+///   `1/MIN_DENSITY_INV`, at most all. Zero weights bound what a kernel
+///   can skip in the forward pass (the products of zero weights, and the
+///   pre-activations they make known to be zero): at most `(1 − ν) · k /
+///   k̄` of the first layer's forward work, `k̄` the mean lit inputs of a
+///   row;
 /// * **live units:** the fraction of each hidden layer's units that must
 ///   fire for some row of a step's batch; never below the degeneracy
 ///   rule's own `1/MIN_LIVE_INV`, at most the whole layer;
@@ -80,11 +89,12 @@ fn required(count: u64, inv: u64) -> u64 {
 ///   live, but most of their activations are zero and known to be zero
 ///   before the step is computed.
 ///
-/// Governance lists each workload with both, set from its shortcut table
+/// Governance lists each workload with all three, set from its shortcut table
 /// so that no crafted-weights step is worth more than `ρ_max` of an honest
 /// one and every honest step measured stays above them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Liveness {
+    nonzero_weights_per_1024: u16,
     live_units_per_1024: u16,
     active_per_1024: u16,
 }
@@ -92,35 +102,61 @@ pub struct Liveness {
 impl Liveness {
     /// The denominator of a threshold: `1024` parts of a layer.
     pub const DENOMINATOR: u16 = 1024;
-    /// The degeneracy rule's own thresholds: `1/MIN_LIVE_INV` (32/1024) of
-    /// the units live, no activation density: what a step must pass
-    /// whatever its workload.
+    /// The degeneracy rule's own thresholds: `1/MIN_DENSITY_INV` (512/1024)
+    /// of the weights non-zero, `1/MIN_LIVE_INV` (32/1024) of the units
+    /// live, no activation density: what a step must pass whatever its
+    /// workload.
     pub const MINIMUM: Self = Self {
+        nonzero_weights_per_1024: (Self::DENOMINATOR as u64 / MIN_DENSITY_INV) as u16,
         live_units_per_1024: (Self::DENOMINATOR as u64 / MIN_LIVE_INV) as u16,
         active_per_1024: 0,
     };
 
-    /// Thresholds of `live_units_per_1024 / 1024` of each hidden layer's
-    /// units live (between [`Liveness::MINIMUM`]'s and the whole layer) and
-    /// `active_per_1024 / 1024` of its activations non-zero (at most all).
-    pub fn new(live_units_per_1024: u16, active_per_1024: u16) -> Result<Self> {
-        Self::checked(live_units_per_1024, active_per_1024).ok_or(Error::Liveness {
+    /// Thresholds of `nonzero_weights_per_1024 / 1024` of each layer's
+    /// compute weights non-zero and `live_units_per_1024 / 1024` of each
+    /// hidden layer's units live (each between [`Liveness::MINIMUM`]'s and
+    /// the whole layer), and `active_per_1024 / 1024` of its activations
+    /// non-zero (at most all).
+    pub fn new(
+        nonzero_weights_per_1024: u16,
+        live_units_per_1024: u16,
+        active_per_1024: u16,
+    ) -> Result<Self> {
+        Self::checked(
+            nonzero_weights_per_1024,
+            live_units_per_1024,
+            active_per_1024,
+        )
+        .ok_or(Error::Liveness {
+            nonzero_weights_per_1024,
             live_units_per_1024,
             active_per_1024,
         })
     }
 
     /// [`Liveness::new`] for constants: `None` out of range.
-    pub const fn checked(live_units_per_1024: u16, active_per_1024: u16) -> Option<Self> {
+    pub const fn checked(
+        nonzero_weights_per_1024: u16,
+        live_units_per_1024: u16,
+        active_per_1024: u16,
+    ) -> Option<Self> {
+        let nonzero_ok = nonzero_weights_per_1024 >= Self::MINIMUM.nonzero_weights_per_1024
+            && nonzero_weights_per_1024 <= Self::DENOMINATOR;
         let live_ok = live_units_per_1024 >= Self::MINIMUM.live_units_per_1024
             && live_units_per_1024 <= Self::DENOMINATOR;
-        if !live_ok || active_per_1024 > Self::DENOMINATOR {
+        if !nonzero_ok || !live_ok || active_per_1024 > Self::DENOMINATOR {
             return None;
         }
         Some(Self {
+            nonzero_weights_per_1024,
             live_units_per_1024,
             active_per_1024,
         })
+    }
+
+    /// The non-zero-weights threshold in `1/1024` of a layer's weights.
+    pub fn nonzero_weights_per_1024(&self) -> u16 {
+        self.nonzero_weights_per_1024
     }
 
     /// The live-unit threshold in `1/1024` of a layer's width.
@@ -132,6 +168,15 @@ impl Liveness {
     /// activations.
     pub fn active_per_1024(&self) -> u16 {
         self.active_per_1024
+    }
+
+    /// The non-zero compute weights a layer of `len` weights needs:
+    /// `max(1, ⌈len / MIN_DENSITY_INV⌉, ⌈len · nonzero_weights_per_1024 / 1024⌉)`.
+    pub fn required_nonzero_weights(&self, len: u64) -> u64 {
+        let workload = len
+            .saturating_mul(u64::from(self.nonzero_weights_per_1024))
+            .div_ceil(u64::from(Self::DENOMINATOR));
+        required(len, MIN_DENSITY_INV).max(workload)
     }
 
     /// The live units a hidden layer of `width` units needs:
@@ -157,7 +202,8 @@ impl core::fmt::Display for Liveness {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(
             f,
-            "live units {}/{d}, active activations {}/{d}",
+            "non-zero weights {}/{d}, live units {}/{d}, active activations {}/{d}",
+            self.nonzero_weights_per_1024,
             self.live_units_per_1024,
             self.active_per_1024,
             d = Self::DENOMINATOR
@@ -187,7 +233,7 @@ pub fn validate_step(model: &Model, liveness: Liveness, stats: &StepStats) -> Re
     for l in 0..layers {
         let (k, n) = model.shape(l);
         let len = (k * n) as u64;
-        let need = required(len, MIN_DENSITY_INV);
+        let need = liveness.required_nonzero_weights(len);
         if u64::from(stats.nonzero_weights[l]) < need {
             return Err(fail(
                 l,
@@ -231,9 +277,10 @@ mod scale {
 
     impl Encode for Liveness {
         fn size_hint(&self) -> usize {
-            4
+            6
         }
         fn encode_to<T: Output + ?Sized>(&self, dest: &mut T) {
+            self.nonzero_weights_per_1024.encode_to(dest);
             self.live_units_per_1024.encode_to(dest);
             self.active_per_1024.encode_to(dest);
         }
@@ -241,10 +288,17 @@ mod scale {
 
     impl Decode for Liveness {
         fn decode<I: Input>(input: &mut I) -> core::result::Result<Self, codec::Error> {
+            let nonzero_weights_per_1024 = u16::decode(input)?;
             let live_units_per_1024 = u16::decode(input)?;
             let active_per_1024 = u16::decode(input)?;
-            Liveness::new(live_units_per_1024, active_per_1024).map_err(|_| {
-                "liveness thresholds outside live units 32..=1024, active activations 0..=1024"
+            Liveness::new(
+                nonzero_weights_per_1024,
+                live_units_per_1024,
+                active_per_1024,
+            )
+            .map_err(|_| {
+                "liveness thresholds outside non-zero weights 512..=1024, live units 32..=1024, \
+                 active activations 0..=1024"
                     .into()
             })
         }
@@ -254,7 +308,7 @@ mod scale {
 
     impl codec::MaxEncodedLen for Liveness {
         fn max_encoded_len() -> usize {
-            2 * u16::max_encoded_len()
+            3 * u16::max_encoded_len()
         }
     }
 
@@ -264,12 +318,17 @@ mod scale {
             scale_info::Type::builder()
                 .path(scale_info::Path::new("Liveness", module_path!()))
                 .docs(&[
-                    "Liveness thresholds of a workload's hidden layers, in 1/1024 parts: live \
-                     units (of the width, 32..=1024) and non-zero activations (of rows × \
-                     width, 0..=1024).",
+                    "Liveness thresholds of a workload, in 1/1024 parts: non-zero compute \
+                     weights (of each layer's, 512..=1024), live units (of a hidden layer's \
+                     width, 32..=1024) and non-zero activations (of rows × width, 0..=1024).",
                 ])
                 .composite(
                     scale_info::build::Fields::named()
+                        .field(|f| {
+                            f.ty::<u16>()
+                                .name("nonzero_weights_per_1024")
+                                .type_name("u16")
+                        })
                         .field(|f| f.ty::<u16>().name("live_units_per_1024").type_name("u16"))
                         .field(|f| f.ty::<u16>().name("active_per_1024").type_name("u16")),
                 )
@@ -363,21 +422,27 @@ mod tests {
 
     #[test]
     fn liveness_thresholds_are_bounded_by_the_rule_and_the_layer() {
+        assert_eq!(Liveness::MINIMUM.nonzero_weights_per_1024(), 512);
         assert_eq!(Liveness::MINIMUM.live_units_per_1024(), 32);
         assert_eq!(Liveness::MINIMUM.active_per_1024(), 0);
-        assert_eq!(Liveness::new(32, 0), Ok(Liveness::MINIMUM));
-        let refused = |live_units_per_1024, active_per_1024| {
-            Liveness::new(live_units_per_1024, active_per_1024)
-                == Err(Error::Liveness {
-                    live_units_per_1024,
-                    active_per_1024,
-                })
+        assert_eq!(Liveness::new(512, 32, 0), Ok(Liveness::MINIMUM));
+        let refused = |nonzero_weights_per_1024, live_units_per_1024, active_per_1024| {
+            Liveness::new(
+                nonzero_weights_per_1024,
+                live_units_per_1024,
+                active_per_1024,
+            ) == Err(Error::Liveness {
+                nonzero_weights_per_1024,
+                live_units_per_1024,
+                active_per_1024,
+            })
         };
-        assert!(refused(31, 0) && refused(0, 0) && refused(1025, 0));
-        assert!(refused(683, 1025) && refused(683, u16::MAX));
-        assert!(Liveness::new(1024, 1024).is_ok());
+        assert!(refused(512, 31, 0) && refused(512, 0, 0) && refused(512, 1025, 0));
+        assert!(refused(512, 683, 1025) && refused(512, 683, u16::MAX));
+        assert!(refused(511, 683, 0) && refused(0, 683, 0) && refused(1025, 683, 0));
+        assert!(Liveness::new(1024, 1024, 1024).is_ok());
         // 128 units: §9 needs 4; half of them 64; 2/3 rounds up; all 128.
-        let need = |per: u16| Liveness::new(per, 0).unwrap().required_live_units(128);
+        let need = |per: u16| Liveness::new(512, per, 0).unwrap().required_live_units(128);
         assert_eq!(
             [need(32), need(512), need(683), need(1024)],
             [4, 64, 86, 128]
@@ -392,7 +457,7 @@ mod tests {
         // 64-32-4: §9 alone needs 1 live unit of 32; a workload listed at
         // one half needs 16.
         let model = Model::new(&[64, 32, 4]).unwrap();
-        let half = Liveness::new(512, 0).unwrap();
+        let half = Liveness::new(512, 512, 0).unwrap();
         assert_eq!(
             validate_step(&model, Liveness::MINIMUM, &stats([1024, 64], 1, [8, 1])),
             Ok(())
@@ -424,9 +489,9 @@ mod tests {
             ..stats([1024, 64], 32, [8, 1])
         };
         assert_eq!(validate_step(&model, Liveness::MINIMUM, &rare), Ok(()));
-        let all_live = Liveness::new(1024, 0).unwrap();
+        let all_live = Liveness::new(512, 1024, 0).unwrap();
         assert_eq!(validate_step(&model, all_live, &rare), Ok(()));
-        let quarter = Liveness::new(1024, 256).unwrap();
+        let quarter = Liveness::new(512, 1024, 256).unwrap();
         assert_eq!(
             validate_step(&model, quarter, &rare),
             Err(Error::Degenerate {
@@ -480,7 +545,7 @@ mod tests {
         ) {
             let model = Model::new(&[4, width, 2]).unwrap();
             let live = (live_per_width * f64::from(width)).round() as u32;
-            let liveness = Liveness::new(per_1024, 0).unwrap();
+            let liveness = Liveness::new(512, per_1024, 0).unwrap();
             let step = StepStats {
                 nonzero_weights: alloc::vec![4 * width, 2 * width],
                 live_units: alloc::vec![live],
@@ -510,7 +575,7 @@ mod tests {
             let rows = 1u32 << rows_log2;
             let values = u64::from(rows) * u64::from(width);
             let active = (active_fraction * values as f64).round() as u32;
-            let liveness = Liveness::new(32, active_per_1024).unwrap();
+            let liveness = Liveness::new(512, 32, active_per_1024).unwrap();
             let step = StepStats {
                 nonzero_weights: alloc::vec![4 * width, 2 * width],
                 live_units: alloc::vec![width],

@@ -207,14 +207,18 @@ pub enum Error {
         /// What the rule requires.
         need: u64,
     },
-    /// Liveness thresholds out of range (in 1024 parts of a layer): live
-    /// units outside `32..=1024` (below the degeneracy rule's own, or more
-    /// than the whole layer), or active activations above `1024`.
+    /// Liveness thresholds out of range (in 1024 parts of a layer):
+    /// non-zero weights outside `512..=1024` or live units outside
+    /// `32..=1024` (below the degeneracy rule's own, or more than the whole
+    /// layer), or active activations above `1024`.
     #[error(
-        "liveness thresholds live units {live_units_per_1024}/1024, active activations \
-         {active_per_1024}/1024: live units must be 32..=1024, active activations 0..=1024"
+        "liveness thresholds non-zero weights {nonzero_weights_per_1024}/1024, live units \
+         {live_units_per_1024}/1024, active activations {active_per_1024}/1024: non-zero \
+         weights must be 512..=1024, live units 32..=1024, active activations 0..=1024"
     )]
     Liveness {
+        /// The non-zero-weights threshold given.
+        nonzero_weights_per_1024: u16,
         /// The live-unit threshold given.
         live_units_per_1024: u16,
         /// The activation-density threshold given.

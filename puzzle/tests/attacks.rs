@@ -524,6 +524,56 @@ fn sparse_images(inputs: u32, samples: usize, classes: u8) -> Dataset {
 }
 
 #[test]
+fn zero_weights_that_make_pre_activations_known_fail_the_non_zero_weights_threshold() {
+    // docs/v3.md §2.3, the gap of step 2e: the rare-firing attacker's units
+    // are zero on every input but their trigger and the quiet ones, so the
+    // pre-activations it skips are exactly zero and even their hash is
+    // within its reach (the test below). The zeros are what buys it that:
+    // about half of the first layer's weights, which the degeneracy rule
+    // alone (1/2 non-zero) admits and the house workload's non-zero-weights
+    // threshold (15/16) refuses, before any other check.
+    let model = Model::new(&[784, 128, 10]).unwrap();
+    let hyper = Hyperparams::new(6, 2, 10_000).unwrap();
+    let data = sparse_images(784, 512, 10);
+    let spec = JobSpec::new(model.clone(), hyper, data.commitment()).unwrap();
+    let (units, quiet) = adversarial::units_on_inputs_lit(&data, 128, 0, 0.1);
+    let weights = adversarial::triggered_weights(&model, &units, &quiet, 11);
+    let seed = Seed([0; 32]);
+    let batch = select_batch(&spec, &data, &seed).unwrap();
+    let stats = TrainingStep::new(&model, &hyper)
+        .run(&weights, &batch, &seed, 100)
+        .unwrap()
+        .stats;
+    let rule_alone = Liveness::new(512, 683, 0).unwrap();
+    let house = Liveness::new(
+        upow_puzzle::REFERENCE_LIVENESS.nonzero_weights_per_1024(),
+        683,
+        0,
+    )
+    .unwrap();
+    let nonzero = stats.nonzero_weights[0];
+    let len = 784 * 128;
+    assert!(
+        2 * nonzero >= len && 16 * nonzero < 15 * len,
+        "{nonzero} of {len}"
+    );
+    assert_eq!(
+        upow_puzzle::validate_step(&model, rule_alone, &stats),
+        Ok(())
+    );
+    assert_eq!(
+        upow_puzzle::validate_step(&model, house, &stats),
+        Err(Error::Degenerate {
+            layer: 0,
+            rule: Degeneracy::SparseWeights,
+            got: nonzero,
+            // ⌈784 · 128 · 960 / 1024⌉
+            need: 94_080,
+        })
+    );
+}
+
+#[test]
 fn units_that_fire_only_on_rare_inputs_are_live_but_fail_the_density_threshold() {
     // docs/v3.md §12's gap: every hidden unit triggered on one input lit in
     // about 1/10 of the samples. On batches of 64 most units fire on some
@@ -540,8 +590,8 @@ fn units_that_fire_only_on_rare_inputs_are_live_but_fail_the_density_threshold()
     let spec = JobSpec::new(model.clone(), hyper, data.commitment()).unwrap();
     let (units, quiet) = adversarial::units_on_inputs_lit(&data, 128, 0, 0.1);
     let weights = adversarial::triggered_weights(&model, &units, &quiet, 11);
-    let live_only = Liveness::new(683, 0).unwrap();
-    let with_density = Liveness::new(683, 256).unwrap();
+    let live_only = Liveness::new(512, 683, 0).unwrap();
+    let with_density = Liveness::new(512, 683, 256).unwrap();
     let reference = TrainingStep::new(&model, &hyper);
     for step in 0..3u8 {
         let seed = Seed([step; 32]);

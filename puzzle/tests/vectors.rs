@@ -131,7 +131,7 @@ fn computed() -> BTreeMap<&'static str, String> {
     // Live units a hidden layer needs (§9): width 128 at thresholds 32,
     // 512, 683 and 1024 (of 1024), width 100 at 683, width 1 at 32.
     let need = |width: u64, per_1024: u16| {
-        Liveness::new(per_1024, 0)
+        Liveness::new(512, per_1024, 0)
             .unwrap()
             .required_live_units(width)
     };
@@ -146,11 +146,29 @@ fn computed() -> BTreeMap<&'static str, String> {
             need(1, 32),
         ]),
     );
+    // Non-zero compute weights a layer needs (§9): 784 × 128 weights at
+    // thresholds 512, 960 and 1024 (of 1024), 128 × 10 at 960, one weight
+    // at 512.
+    let need = |len: u64, per_1024: u16| {
+        Liveness::new(per_1024, 32, 0)
+            .unwrap()
+            .required_nonzero_weights(len)
+    };
+    v.insert(
+        "nonzero_weights_required_examples",
+        list([
+            need(784 * 128, 512),
+            need(784 * 128, 960),
+            need(784 * 128, 1024),
+            need(128 * 10, 960),
+            need(1, 512),
+        ]),
+    );
     // Non-zero activations a hidden layer needs (§9): 64 rows of width 128
     // at density thresholds 0, 256, 333 and 1024 (of 1024), 16 rows of
     // width 100 at 333, one row of width 1 at 1.
     let need = |rows: u64, width: u64, active_per_1024: u16| {
-        Liveness::new(32, active_per_1024)
+        Liveness::new(512, 32, active_per_1024)
             .unwrap()
             .required_active_activations(rows, width)
     };

@@ -36,6 +36,7 @@ impl pallet_upow_training::BenchmarkHelper<AccountId> for TrainingHelper {
                 spec.clone(),
                 spec.nominal_cost(),
                 spec.model.largest_label(),
+                upow_puzzle::Liveness::MINIMUM.nonzero_weights_per_1024(),
                 upow_puzzle::Liveness::MINIMUM.live_units_per_1024(),
                 upow_puzzle::Liveness::MINIMUM.active_per_1024(),
             );

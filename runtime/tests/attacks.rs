@@ -309,7 +309,12 @@ fn attack_6_planted_rarely_firing_units_cannot_seal_the_house_workload() {
         let alice = alice();
         let weights = triggered();
         plant(&weights);
-        let live_only = Liveness::new(REFERENCE_LIVENESS.live_units_per_1024(), 0).unwrap();
+        let live_only = Liveness::new(
+            REFERENCE_LIVENESS.nonzero_weights_per_1024(),
+            REFERENCE_LIVENESS.live_units_per_1024(),
+            0,
+        )
+        .unwrap();
         let mined = mine_from(&alice, weights.clone(), live_only);
         let progress = JobProgress {
             weights: weights.hash(),

@@ -325,8 +325,12 @@ impl Coordinator {
                 "the job spec names another dataset".into(),
             ));
         }
-        let liveness = Liveness::new(work.min_live_per_1024, work.min_active_per_1024)
-            .map_err(|e| MineError::InvalidWork(e.to_string()))?;
+        let liveness = Liveness::new(
+            work.min_nonzero_per_1024,
+            work.min_live_per_1024,
+            work.min_active_per_1024,
+        )
+        .map_err(|e| MineError::InvalidWork(e.to_string()))?;
         let dataset = self.dataset(client, state, &spec).await?;
         let weights = self.weights(client, state, &spec, key.weights).await?;
         Ok(PreparedWork {

@@ -158,6 +158,7 @@ where
             weights: H256(work.weights),
             steps: work.steps,
             difficulty: work.difficulty.into(),
+            min_nonzero_per_1024: work.liveness.nonzero_weights_per_1024(),
             min_live_per_1024: work.liveness.live_units_per_1024(),
             min_active_per_1024: work.liveness.active_per_1024(),
             price_per_step: work.price_per_step.into(),

@@ -56,6 +56,7 @@ pub fn list_workload(spec: &upow_puzzle::JobSpec) -> RuntimeCall {
             spec: spec.clone().into(),
             cost: spec.nominal_cost(),
             max_label: spec.model.largest_label(),
+            min_nonzero_per_1024: upow_puzzle::Liveness::MINIMUM.nonzero_weights_per_1024(),
             min_live_per_1024: upow_puzzle::Liveness::MINIMUM.live_units_per_1024(),
             min_active_per_1024: upow_puzzle::Liveness::MINIMUM.active_per_1024(),
         })),
@@ -149,7 +150,12 @@ pub fn liveness_of(work: &Value) -> Liveness {
         let value = work[field].as_u64().unwrap_or_else(|| panic!("{field}"));
         u16::try_from(value).unwrap()
     };
-    Liveness::new(per_1024("minLivePer1024"), per_1024("minActivePer1024")).unwrap()
+    Liveness::new(
+        per_1024("minNonzeroPer1024"),
+        per_1024("minLivePer1024"),
+        per_1024("minActivePer1024"),
+    )
+    .unwrap()
 }
 
 /// A won trajectory: its job, salt, claim and proof.

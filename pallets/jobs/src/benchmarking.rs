@@ -72,6 +72,7 @@ fn list<T: Config>(spec: &JobSpec) -> Result<(), BenchmarkError> {
             spec.clone(),
             spec.nominal_cost(),
             spec.model.largest_label(),
+            Liveness::MINIMUM.nonzero_weights_per_1024(),
             Liveness::MINIMUM.live_units_per_1024(),
             Liveness::MINIMUM.active_per_1024(),
         )?;
@@ -282,6 +283,7 @@ mod benchmarks {
             spec.into(),
             cost,
             max_label,
+            REFERENCE_LIVENESS.nonzero_weights_per_1024(),
             REFERENCE_LIVENESS.live_units_per_1024(),
             REFERENCE_LIVENESS.active_per_1024(),
         );
@@ -298,6 +300,7 @@ mod benchmarks {
             spec.clone(),
             spec.nominal_cost(),
             spec.model.largest_label(),
+            Liveness::MINIMUM.nonzero_weights_per_1024(),
             Liveness::MINIMUM.live_units_per_1024(),
             Liveness::MINIMUM.active_per_1024(),
         )?;

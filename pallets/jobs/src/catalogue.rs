@@ -63,17 +63,19 @@ impl<T: Config> Pallet<T> {
 
     /// Lists `spec` at `cost` cost units per step, over a dataset whose
     /// largest label is `max_label`, with liveness thresholds of
-    /// `min_live_per_1024` (live units) and `min_active_per_1024` (non-zero
-    /// activations; see `Pallet::list_workload`). The spec must pass the
+    /// `min_nonzero_per_1024` (non-zero weights), `min_live_per_1024` (live
+    /// units) and `min_active_per_1024` (non-zero activations; see
+    /// `Pallet::list_workload`). The spec must pass the
     /// same admission as a posted job's. Changes nothing when it fails.
     pub fn do_list(
         spec: JobSpec,
         cost: u32,
         max_label: u8,
+        min_nonzero_per_1024: u16,
         min_live_per_1024: u16,
         min_active_per_1024: u16,
     ) -> Result<WorkloadId, DispatchError> {
-        let liveness = Liveness::new(min_live_per_1024, min_active_per_1024)
+        let liveness = Liveness::new(min_nonzero_per_1024, min_live_per_1024, min_active_per_1024)
             .map_err(|_| Error::<T>::LivenessOutOfRange)?;
         Self::admit(&spec)?;
         Self::insert_workload(spec, cost, max_label, liveness)

@@ -97,6 +97,7 @@
 //!     },
 //!     "cost": 131072,
 //!     "maxLabel": 9,
+//!     "minNonzeroPer1024": 960,
 //!     "minLivePer1024": 820,
 //!     "minActivePer1024": 128
 //!   }],
@@ -319,6 +320,7 @@ pub mod pallet {
                     spec,
                     workload.cost,
                     workload.max_label,
+                    workload.min_nonzero_per_1024,
                     workload.min_live_per_1024,
                     workload.min_active_per_1024,
                 ) {
@@ -681,13 +683,15 @@ pub mod pallet {
         /// (docs/v3.md §2.2). The spec must pass a posted job's admission,
         /// and `max_label`, the largest label of its dataset as governance
         /// publishes it, must be a class of its model (docs/v3.md §8.5).
-        /// `min_live_per_1024` and `min_active_per_1024` are its liveness
-        /// thresholds (docs/v3.md §2.3), set from its shortcut table: every
-        /// proven step of its jobs must have at least `min_live_per_1024`
-        /// 1024ths of each hidden layer's units live (32, the degeneracy
-        /// rule alone, to 1024) and at least `min_active_per_1024` 1024ths
-        /// of each hidden layer's activations over the batch non-zero (0 to
-        /// 1024).
+        /// `min_nonzero_per_1024`, `min_live_per_1024` and
+        /// `min_active_per_1024` are its liveness thresholds (docs/v3.md
+        /// §2.3), set from its shortcut table: every proven step of its jobs
+        /// must have at least `min_nonzero_per_1024` 1024ths of each layer's
+        /// compute weights non-zero (512, the degeneracy rule alone, to
+        /// 1024), at least `min_live_per_1024` 1024ths of each hidden
+        /// layer's units live (32, the rule alone, to 1024) and at least
+        /// `min_active_per_1024` 1024ths of each hidden layer's activations
+        /// over the batch non-zero (0 to 1024).
         ///
         /// Emits [`Event::WorkloadListed`].
         #[pallet::call_index(4)]
@@ -697,6 +701,7 @@ pub mod pallet {
             spec: UncheckedJobSpec,
             cost: u32,
             max_label: u8,
+            min_nonzero_per_1024: u16,
             min_live_per_1024: u16,
             min_active_per_1024: u16,
         ) -> DispatchResult {
@@ -706,6 +711,7 @@ pub mod pallet {
                 spec,
                 cost,
                 max_label,
+                min_nonzero_per_1024,
                 min_live_per_1024,
                 min_active_per_1024,
             )?;

@@ -41,6 +41,8 @@ pub const HOUSE_POSTER: u64 = 100;
 /// The liveness threshold the mock's workloads are listed at: the
 /// degeneracy rule's own (`upow_puzzle::Liveness::MINIMUM`, 32/1024).
 pub const MIN_LIVE: u16 = 32;
+/// The test workload's non-zero-weights threshold: the degeneracy rule's own.
+pub const MIN_NONZERO: u16 = 512;
 /// The mock workloads' activation-density threshold: none, the degeneracy
 /// rule's own (`upow_puzzle::Liveness::MINIMUM`).
 pub const MIN_ACTIVE: u16 = 0;
@@ -269,6 +271,7 @@ impl ExtBuilder {
                     spec: GenesisJobSpec::from(&spec(steps)),
                     cost: spec(steps).nominal_cost(),
                     max_label: spec(steps).model.largest_label(),
+                    min_nonzero_per_1024: MIN_NONZERO,
                     min_live_per_1024: MIN_LIVE,
                     min_active_per_1024: MIN_ACTIVE,
                 })

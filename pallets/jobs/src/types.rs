@@ -224,6 +224,9 @@ pub struct GenesisWorkload {
     pub cost: u32,
     /// The largest label of its dataset.
     pub max_label: u8,
+    /// Its non-zero-weights threshold, in 1/1024 of each layer's compute
+    /// weights (`upow_puzzle::Liveness`, 512 ..= 1024).
+    pub min_nonzero_per_1024: u16,
     /// Its live-unit threshold, in 1/1024 of each hidden layer's units
     /// (`upow_puzzle::Liveness`, 32 ..= 1024).
     pub min_live_per_1024: u16,

@@ -88,6 +88,7 @@ pub fn list(spec: &JobSpec) {
             spec: spec.clone().into(),
             cost: spec.nominal_cost(),
             max_label: spec.model.largest_label(),
+            min_nonzero_per_1024: upow_puzzle::Liveness::MINIMUM.nonzero_weights_per_1024(),
             min_live_per_1024: upow_puzzle::Liveness::MINIMUM.live_units_per_1024(),
             min_active_per_1024: upow_puzzle::Liveness::MINIMUM.active_per_1024(),
         });

@@ -21,6 +21,7 @@ fn only_root_lists_and_delists() {
                     spec.clone().into(),
                     16,
                     2,
+                    MIN_NONZERO,
                     MIN_LIVE,
                     MIN_ACTIVE
                 ),
@@ -33,6 +34,7 @@ fn only_root_lists_and_delists() {
             spec.clone().into(),
             16,
             2,
+            MIN_NONZERO,
             MIN_LIVE,
             MIN_ACTIVE
         ));
@@ -63,12 +65,28 @@ fn listing_refuses_bad_workloads() {
     new_test_ext().execute_with(|| {
         let root = RuntimeOrigin::root;
         assert_noop!(
-            UpowJobs::list_workload(root(), spec(7).into(), 0, 2, MIN_LIVE, MIN_ACTIVE),
+            UpowJobs::list_workload(
+                root(),
+                spec(7).into(),
+                0,
+                2,
+                MIN_NONZERO,
+                MIN_LIVE,
+                MIN_ACTIVE
+            ),
             Error::<Test>::ZeroCost
         );
         // Listed already (spec(10) at genesis), and the house job's spec.
         assert_noop!(
-            UpowJobs::list_workload(root(), spec(10).into(), 16, 2, MIN_LIVE, MIN_ACTIVE),
+            UpowJobs::list_workload(
+                root(),
+                spec(10).into(),
+                16,
+                2,
+                MIN_NONZERO,
+                MIN_LIVE,
+                MIN_ACTIVE
+            ),
             Error::<Test>::AlreadyListed
         );
         assert_noop!(
@@ -77,6 +95,7 @@ fn listing_refuses_bad_workloads() {
                 house_spec().into(),
                 REFERENCE_COST,
                 house_spec().model.largest_label(),
+                MIN_NONZERO,
                 MIN_LIVE,
                 MIN_ACTIVE
             ),
@@ -89,7 +108,15 @@ fn listing_refuses_bad_workloads() {
         };
         MaxParams::set(heavy.model.params() - 1);
         assert_noop!(
-            UpowJobs::list_workload(root(), heavy.into(), 16, 2, MIN_LIVE, MIN_ACTIVE),
+            UpowJobs::list_workload(
+                root(),
+                heavy.into(),
+                16,
+                2,
+                MIN_NONZERO,
+                MIN_LIVE,
+                MIN_ACTIVE
+            ),
             Error::<Test>::VerificationTooHeavy
         );
         assert_noop!(
@@ -110,6 +137,7 @@ fn a_workload_whose_labels_are_not_classes_of_its_model_is_refused_and_no_job_po
                     spec.clone().into(),
                     16,
                     max_label,
+                    MIN_NONZERO,
                     MIN_LIVE,
                     MIN_ACTIVE
                 ),
@@ -129,6 +157,7 @@ fn a_workload_whose_labels_are_not_classes_of_its_model_is_refused_and_no_job_po
             spec.clone().into(),
             16,
             spec.model.largest_label(),
+            MIN_NONZERO,
             MIN_LIVE,
             MIN_ACTIVE
         ));
@@ -154,6 +183,7 @@ fn a_delisted_spec_can_be_listed_again_under_a_new_id() {
             spec.clone().into(),
             99,
             2,
+            MIN_NONZERO,
             MIN_LIVE,
             MIN_ACTIVE
         ));
@@ -198,25 +228,37 @@ fn the_house_workload_is_the_reference_and_stays_listed() {
 fn a_workloads_liveness_threshold_is_bounded_and_reaches_its_jobs() {
     new_test_ext().execute_with(|| {
         let root = RuntimeOrigin::root;
-        // Live units below the degeneracy rule's own 32/1024, or more than
-        // the layer; active activations more than all of them.
-        for (live, active) in [(0, 0), (31, 0), (1025, 0), (u16::MAX, 0), (683, 1025)] {
+        // Non-zero weights below the degeneracy rule's own 512/1024 or
+        // more than all; live units below its 32/1024, or more than the
+        // layer; active activations more than all of them.
+        for (nonzero, live, active) in [
+            (512, 0, 0),
+            (512, 31, 0),
+            (512, 1025, 0),
+            (512, u16::MAX, 0),
+            (512, 683, 1025),
+            (511, 683, 0),
+            (0, 683, 0),
+            (1025, 683, 0),
+        ] {
             assert_noop!(
-                UpowJobs::list_workload(root(), spec(7).into(), 16, 2, live, active),
+                UpowJobs::list_workload(root(), spec(7).into(), 16, 2, nonzero, live, active),
                 Error::<Test>::LivenessOutOfRange
             );
         }
-        // Listed at two thirds live and an eighth active: posted jobs of
-        // the spec are trained at them.
+        // Listed at fifteen sixteenths non-zero, two thirds live and an
+        // eighth active: posted jobs of the spec are trained at them.
         assert_ok!(UpowJobs::list_workload(
             root(),
             spec(7).into(),
             16,
             2,
+            960,
             683,
             128
         ));
         let (_, workload) = UpowJobs::listed_workload(&spec(7)).expect("listed");
+        assert_eq!(workload.liveness.nonzero_weights_per_1024(), 960);
         assert_eq!(workload.liveness.live_units_per_1024(), 683);
         assert_eq!(workload.liveness.active_per_1024(), 128);
         let id = post(1, 7, 5, 100);
@@ -339,6 +381,7 @@ fn trainable_reports_the_listed_cost_not_the_specs_count() {
             spec.clone().into(),
             40 * spec.nominal_cost(),
             2,
+            MIN_NONZERO,
             MIN_LIVE,
             MIN_ACTIVE
         ));

@@ -141,13 +141,13 @@ fn job_encoding_is_bounded() {
 
 #[test]
 fn workload_encoding_is_bounded() {
-    // The largest spec, both liveness thresholds (4 bytes), delisted.
+    // The largest spec, the three liveness thresholds (6 bytes), delisted.
     let widest = widest_spec();
     let biggest = crate::Workload::<u64> {
         spec: widest,
         cost: u32::MAX,
         max_label: u8::MAX,
-        liveness: upow_puzzle::Liveness::new(1024, 1024).expect("in range"),
+        liveness: upow_puzzle::Liveness::new(1024, 1024, 1024).expect("in range"),
         listed_at: u64::MAX,
         delisted_at: Some(u64::MAX),
     };
@@ -155,7 +155,7 @@ fn workload_encoding_is_bounded() {
         biggest.encoded_size(),
         crate::Workload::<u64>::max_encoded_len()
     );
-    assert_eq!(upow_puzzle::Liveness::max_encoded_len(), 4);
+    assert_eq!(upow_puzzle::Liveness::max_encoded_len(), 6);
 }
 
 #[test]

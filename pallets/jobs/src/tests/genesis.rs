@@ -136,6 +136,7 @@ fn genesis_config_reads_the_documented_json() {
             },
             "cost": 16,
             "maxLabel": 2,
+            "minNonzeroPer1024": 512,
             "minLivePer1024": 32,
             "minActivePer1024": 0
         }],

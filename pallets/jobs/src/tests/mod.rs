@@ -68,6 +68,7 @@ fn list(spec: &JobSpec) {
             spec.clone().into(),
             spec.nominal_cost(),
             spec.model.largest_label(),
+            MIN_NONZERO,
             MIN_LIVE,
             MIN_ACTIVE
         ));
