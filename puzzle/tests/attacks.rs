@@ -523,6 +523,35 @@ fn sparse_images(inputs: u32, samples: usize, classes: u8) -> Dataset {
     Dataset::new(inputs, &labels, &pixels).unwrap()
 }
 
+/// The rare-firing attacker's setting: 784-128-10 at batch 64 on sparse
+/// synthetic images, every hidden unit triggered on one input lit in about
+/// 1/10 of the samples (`adversarial::triggered_weights`).
+struct Triggered {
+    model: Model,
+    hyper: Hyperparams,
+    data: Dataset,
+    spec: JobSpec,
+    units: Vec<adversarial::Unit>,
+    weights: Weights,
+}
+
+fn triggered_on_rare_inputs() -> Triggered {
+    let model = Model::new(&[784, 128, 10]).unwrap();
+    let hyper = Hyperparams::new(6, 2, 10_000).unwrap();
+    let data = sparse_images(784, 512, 10);
+    let spec = JobSpec::new(model.clone(), hyper, data.commitment()).unwrap();
+    let (units, quiet) = adversarial::units_on_inputs_lit(&data, 128, 0, 0.1);
+    let weights = adversarial::triggered_weights(&model, &units, &quiet, 11);
+    Triggered {
+        model,
+        hyper,
+        data,
+        spec,
+        units,
+        weights,
+    }
+}
+
 #[test]
 fn zero_weights_that_make_pre_activations_known_fail_the_non_zero_weights_threshold() {
     // docs/v3.md §2.3, the gap of step 2e: the rare-firing attacker's units
@@ -532,12 +561,14 @@ fn zero_weights_that_make_pre_activations_known_fail_the_non_zero_weights_thresh
     // about half of the first layer's weights, which the degeneracy rule
     // alone (1/2 non-zero) admits and the house workload's non-zero-weights
     // threshold (15/16) refuses, before any other check.
-    let model = Model::new(&[784, 128, 10]).unwrap();
-    let hyper = Hyperparams::new(6, 2, 10_000).unwrap();
-    let data = sparse_images(784, 512, 10);
-    let spec = JobSpec::new(model.clone(), hyper, data.commitment()).unwrap();
-    let (units, quiet) = adversarial::units_on_inputs_lit(&data, 128, 0, 0.1);
-    let weights = adversarial::triggered_weights(&model, &units, &quiet, 11);
+    let Triggered {
+        model,
+        hyper,
+        data,
+        spec,
+        weights,
+        ..
+    } = triggered_on_rare_inputs();
     let seed = Seed([0; 32]);
     let batch = select_batch(&spec, &data, &seed).unwrap();
     let stats = TrainingStep::new(&model, &hyper)
@@ -584,12 +615,14 @@ fn units_that_fire_only_on_rare_inputs_are_live_but_fail_the_density_threshold()
     // moves the crafted weights — the zero ones get gradients — so each
     // step here starts from the crafted weights, as an attacker planting
     // them would.)
-    let model = Model::new(&[784, 128, 10]).unwrap();
-    let hyper = Hyperparams::new(6, 2, 10_000).unwrap();
-    let data = sparse_images(784, 512, 10);
-    let spec = JobSpec::new(model.clone(), hyper, data.commitment()).unwrap();
-    let (units, quiet) = adversarial::units_on_inputs_lit(&data, 128, 0, 0.1);
-    let weights = adversarial::triggered_weights(&model, &units, &quiet, 11);
+    let Triggered {
+        model,
+        hyper,
+        data,
+        spec,
+        units,
+        weights,
+    } = triggered_on_rare_inputs();
     let live_only = Liveness::new(512, 683, 0).unwrap();
     let with_density = Liveness::new(512, 683, 256).unwrap();
     let reference = TrainingStep::new(&model, &hyper);
