@@ -45,7 +45,10 @@
 // A bench binary: unwrapping is fine.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+// The attacker's pre-activations (`TriggeredStep::preactivations`) are the
+// attack tests' concern; this bench times the steps.
 #[path = "../../puzzle/tests/common/adversarial.rs"]
+#[allow(dead_code)]
 mod adversarial;
 
 use std::{path::PathBuf, time::Duration};
