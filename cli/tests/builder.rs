@@ -240,70 +240,45 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
         let args = [&["workload", "list", file], flags, &["--key", key]].concat();
         cli_refused(&node, &args, needle);
     };
-    let nominal = [
-        "--nominal",
-        "--min-nonzero",
-        "0.5",
-        "--min-live",
-        "0.5",
-        "--min-active",
-        "0.1",
-    ];
+    // `--nominal` (or another cost) and the three liveness thresholds as
+    // fractions: non-zero weights, live units, active activations.
+    let flags = |cost: &[&'static str], [nonzero, live, active]: [&'static str; 3]| {
+        [
+            cost,
+            &[
+                "--min-nonzero",
+                nonzero,
+                "--min-live",
+                live,
+                "--min-active",
+                active,
+            ],
+        ]
+        .concat()
+    };
+    let nominal = flags(&["--nominal"], ["0.5", "0.5", "0.1"]);
     list_refused(rich, &nominal, "//Charlie", "RequireSudo");
     list_refused(
         rich,
-        &[
-            "--cost",
-            "0",
-            "--min-nonzero",
-            "0.5",
-            "--min-live",
-            "0.5",
-            "--min-active",
-            "0.1",
-        ],
+        &flags(&["--cost", "0"], ["0.5", "0.5", "0.1"]),
         "//Alice",
         "at least 1 cost unit",
     );
     list_refused(
         rich,
-        &[
-            "--nominal",
-            "--min-nonzero",
-            "0.5",
-            "--min-live",
-            "0.01",
-            "--min-active",
-            "0.1",
-        ],
+        &flags(&["--nominal"], ["0.5", "0.01", "0.1"]),
         "//Alice",
         "below the degeneracy rule's own threshold, 0.03125 of the units",
     );
     list_refused(
         rich,
-        &[
-            "--nominal",
-            "--min-nonzero",
-            "0.4",
-            "--min-live",
-            "0.5",
-            "--min-active",
-            "0.1",
-        ],
+        &flags(&["--nominal"], ["0.4", "0.5", "0.1"]),
         "//Alice",
         "below the degeneracy rule's own threshold, 0.5 of the weights",
     );
     list_refused(
         rich,
-        &[
-            "--nominal",
-            "--min-nonzero",
-            "0.5",
-            "--min-live",
-            "0.5",
-            "--min-active",
-            "1.5",
-        ],
+        &flags(&["--nominal"], ["0.5", "0.5", "1.5"]),
         "//Alice",
         "a fraction of each hidden layer's activations",
     );
@@ -323,17 +298,7 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
     list_refused(committed, &nominal, "//Alice", "pass --max-label");
     list_refused(
         committed,
-        &[
-            "--nominal",
-            "--max-label",
-            "10",
-            "--min-nonzero",
-            "0.5",
-            "--min-live",
-            "0.5",
-            "--min-active",
-            "0.1",
-        ],
+        &flags(&["--nominal", "--max-label", "10"], ["0.5", "0.5", "0.1"]),
         "//Alice",
         "not a class of the model",
     );
