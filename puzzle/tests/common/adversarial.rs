@@ -87,24 +87,7 @@ pub fn sparse_step(
             }
         }
     }
-    let relu_sum: u64 = z0.iter().map(|&v| v.max(0) as u64).sum();
-    let s = activation_shift(relu_sum, rows * n);
-    let a1: Vec<i16> = z0
-        .iter()
-        .map(|&v| requantize_activation(v as i64, s) as i16)
-        .collect();
-    let e1 = INPUT_EXP + e_w0 + s as i32;
-    let mut z1 = vec![0i32; rows * classes];
-    for b in 0..rows {
-        for j in 0..live {
-            let x = a1[b * live + j];
-            if x != 0 {
-                for c in 0..classes {
-                    z1[b * classes + c] += (x * w1[j * classes + c]) as i32;
-                }
-            }
-        }
-    }
+    let (a1, e1, z1) = hidden_and_logits(&z0, live, n, &w1, classes, INPUT_EXP + e_w0);
 
     let (err1, eps1) = output_error(&z1, e1 + e_w1, batch, hyper, seed);
     let lr_shift = hyper.lr_shift_at(global_step);
@@ -167,6 +150,39 @@ pub fn sparse_step(
         }
     }
     Weights::from_layers(model, next).expect("updates stay in range")
+}
+
+/// The reference's hidden activations, their exponent and the logits from
+/// hidden pre-activations `z0` (`rows × width`: the units an attacker keeps
+/// of a layer of `n`; the shift counts all `n`) of exponent `z0_exp`, and
+/// the output layer's compute weights `w1`.
+fn hidden_and_logits(
+    z0: &[i32],
+    width: usize,
+    n: usize,
+    w1: &[i16],
+    classes: usize,
+    z0_exp: i32,
+) -> (Vec<i16>, i32, Vec<i32>) {
+    let rows = z0.len() / width;
+    let relu_sum: u64 = z0.iter().map(|&v| v.max(0) as u64).sum();
+    let s = activation_shift(relu_sum, rows * n);
+    let a1: Vec<i16> = z0
+        .iter()
+        .map(|&v| requantize_activation(v as i64, s) as i16)
+        .collect();
+    let mut z1 = vec![0i32; rows * classes];
+    for b in 0..rows {
+        for j in 0..width {
+            let x = a1[b * width + j];
+            if x != 0 {
+                for c in 0..classes {
+                    z1[b * classes + c] += (x * w1[j * classes + c]) as i32;
+                }
+            }
+        }
+    }
+    (a1, z0_exp + s as i32, z1)
 }
 
 /// The output layer's error as the reference rounds it (int8 values as
@@ -338,24 +354,7 @@ pub fn triggered_step(
             }
         }
     }
-    let relu_sum: u64 = z0.iter().map(|&v| v.max(0) as u64).sum();
-    let s = activation_shift(relu_sum, rows * n);
-    let a1: Vec<i16> = z0
-        .iter()
-        .map(|&v| requantize_activation(v as i64, s) as i16)
-        .collect();
-    let e1 = INPUT_EXP + e_w0 + s as i32;
-    let mut z1 = vec![0i32; rows * classes];
-    for b in 0..rows {
-        for j in 0..n {
-            let x = a1[b * n + j];
-            if x != 0 {
-                for c in 0..classes {
-                    z1[b * classes + c] += (x * w1[j * classes + c]) as i32;
-                }
-            }
-        }
-    }
+    let (a1, e1, z1) = hidden_and_logits(&z0, n, n, &w1, classes, INPUT_EXP + e_w0);
 
     let (err1, eps1) = output_error(&z1, e1 + e_w1, batch, hyper, seed);
     let lr_shift = hyper.lr_shift_at(global_step);
