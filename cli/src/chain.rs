@@ -54,6 +54,10 @@ pub enum ChainError {
     /// No job has this id.
     #[error("no job {0} on this chain")]
     UnknownJob(JobId),
+    /// The job was posted in the block read: the next block draws its
+    /// initial weights.
+    #[error("job {0} has no weights yet: the block after its posting draws its initial weights")]
+    NotDrawnYet(JobId),
     /// A read through the runtime API or storage failed.
     #[error("reading {what}: {message}")]
     Read {
@@ -304,17 +308,18 @@ impl Chain {
         at: Option<u32>,
     ) -> Result<(JobInfo, At, Weights), ChainError> {
         let (info, block) = self.job_at(id, at).await?;
+        let expected = info.weights.ok_or(ChainError::NotDrawnYet(id))?;
         let bytes = self
             .node
-            .weights(info.weights.into())
+            .weights(expected.into())
             .await
             .map_err(|e: RpcError| {
-                read_error(format!("the weights 0x{}", hex::encode(info.weights)))(e.to_string())
+                read_error(format!("the weights 0x{}", hex::encode(expected)))(e.to_string())
             })?;
         let got = upow_puzzle::weights::hash_encoded(&bytes.0);
-        if got != info.weights {
+        if got != expected {
             return Err(ChainError::WeightsHash {
-                expected: hex::encode(info.weights),
+                expected: hex::encode(expected),
                 got: hex::encode(got),
             });
         }

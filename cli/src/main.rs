@@ -614,7 +614,7 @@ async fn job(url: &str, command: JobCommand) -> Result<()> {
                 "job {id} at block {}: {} steps, weights 0x{} ({} bytes) → {}",
                 block.number,
                 info.steps,
-                hex::encode(info.weights),
+                hex::encode(weights.hash()),
                 bytes.len(),
                 out.display()
             );
@@ -753,7 +753,10 @@ fn print_status(id: JobId, info: &JobInfo, block: u32) {
     if let Some(target) = info.target_loss {
         println!("  target     loss ≤ {target} = {:.4} nats", nats(target));
     }
-    println!("  weights    0x{}", hex::encode(info.weights));
+    match info.weights {
+        Some(weights) => println!("  weights    0x{}", hex::encode(weights)),
+        None => println!("  weights    none yet (the next block draws the initial weights)"),
+    }
 }
 
 /// A line above the progress bar, or on stdout when the bar is hidden (not a terminal).

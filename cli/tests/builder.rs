@@ -362,6 +362,27 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
     let first = write_job(dir.path(), "first.toml", &job("50 UPOW", "[784, 32, 10]"));
     let posted = post(&first);
     let first_id: u64 = word_after(&posted, "job").parse().unwrap();
+    // At the block that posted it the job has no weights: the next block
+    // draws its initial weights.
+    let posted_in = node.call("chain_getHeader", json!([word_after(&posted, "block")]))["number"]
+        .as_str()
+        .map(|n| u32::from_str_radix(n.trim_start_matches("0x"), 16).unwrap())
+        .unwrap();
+    let early = dir.path().join("early.safetensors");
+    cli_refused(
+        &node,
+        &[
+            "job",
+            "weights",
+            &first_id.to_string(),
+            "--at",
+            &posted_in.to_string(),
+            "--out",
+            early.to_str().unwrap(),
+        ],
+        "has no weights yet: the block after its posting draws its initial weights",
+    );
+    assert!(!early.exists(), "nothing written");
     let second_before = chain::balance(&node, &bob).0;
     let second = write_job(dir.path(), "second.toml", &job("40 UPOW", "[784, 16, 10]"));
     let posted_second = post(&second);

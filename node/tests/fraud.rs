@@ -223,6 +223,8 @@ fn an_auditor_proves_a_planted_jump_and_the_chain_rolls_it_back() {
     );
     wait_pool(&node, 2);
     block_of(&node, &alice, &train, house);
+    // Block 3 (a house block) draws the paid job's initial weights.
+    block_of(&node, &alice, &train, house);
     let paid = node.call("upow_openJobs", json!([])).as_array().unwrap()[0]["job"]
         .as_u64()
         .unwrap();
@@ -233,7 +235,7 @@ fn an_auditor_proves_a_planted_jump_and_the_chain_rolls_it_back() {
     let bob_bond = balance(&node, &bob).1;
     let ferdie_before = balance(&node, &ferdie).0;
 
-    // Block 3: Bob's planted jump, accepted (the spot checks miss it).
+    // Block 4: Bob's planted jump, accepted (the spot checks miss it).
     let parent = node.best_hash();
     let bad = mine_planted(&node, &parent, &bob, &train, paid, 600);
     eprintln!(
@@ -248,7 +250,7 @@ fn an_auditor_proves_a_planted_jump_and_the_chain_rolls_it_back() {
         job(&node, paid)["weights"],
         json!(format!("0x{}", hex::encode(bad.claim.final_weights)))
     );
-    // Block 4: Alice trains on from the planted weights.
+    // Block 5: Alice trains on from the planted weights.
     block_of(&node, &alice, &train, paid);
     let trained = job(&node, paid);
     assert!(number_or_hex(&trained["pendingPayment"]) > 0, "{trained}");
@@ -270,7 +272,7 @@ fn an_auditor_proves_a_planted_jump_and_the_chain_rolls_it_back() {
     assert!(stderr.contains(&format!("block={bad_number}")), "{stderr}");
     wait_pool(&node, 1);
 
-    // Block 5 (a house block) includes the report.
+    // Block 6 (a house block) includes the report.
     block_of(&node, &alice, &train, house);
     let rolled_back = job(&node, paid);
     eprintln!("after the fraud proof: {rolled_back}");

@@ -93,6 +93,14 @@ impl PreDigest {
         }
     }
 
+    /// The ticket that seals a block on `parent` with this digest: its
+    /// claim's final ticket (what the seal rule checks against the
+    /// difficulty, and what draws the initial weights of the jobs posted in
+    /// the parent, docs/v3.md §2.1).
+    pub fn sealing_ticket(&self, parent: Hash) -> Result<upow_puzzle::Ticket, upow_puzzle::Error> {
+        self.claim().ticket(&self.context(parent))
+    }
+
     /// Domain tag of a work submission's signature.
     pub const SUBMISSION_TAG: &'static [u8] = b"upow/submit/v1";
 

@@ -76,8 +76,9 @@ pub struct JobInfo {
     pub poster: AuthorId,
     /// Model, hyper-parameters and dataset.
     pub spec: JobSpec,
-    /// Seed of the initial weights.
-    pub init_seed: Hash,
+    /// Seed of the initial weights: `None` in the block that posted the
+    /// job, drawn from the next block's sealing ticket (docs/v3.md §2.1).
+    pub init_seed: Option<Hash>,
     /// Price per verified step.
     pub price_per_step: u128,
     /// Escrow left.
@@ -92,8 +93,9 @@ pub struct JobInfo {
     pub status: JobStatus,
     /// Steps applied so far.
     pub steps: u64,
-    /// Current (or final) weights hash.
-    pub weights: Hash,
+    /// Current (or final) weights hash (`None` until the initial weights
+    /// are drawn).
+    pub weights: Option<Hash>,
     /// Mean per-sample loss of the last proven batch (sixteenths of a bit).
     pub last_loss: Option<u64>,
     /// Block in which it was posted.
@@ -104,8 +106,9 @@ pub struct JobInfo {
     pub ended_at: Option<u32>,
     /// Steps past their dispute window (`steps` counts the pending ones too).
     pub settled_steps: u64,
-    /// Weights hash at `settled_steps`.
-    pub settled_weights: Hash,
+    /// Weights hash at `settled_steps` (`None` until the initial weights
+    /// are drawn).
+    pub settled_weights: Option<Hash>,
     /// Payments reserved for blocks still in their dispute window (held
     /// with the escrow, not in `budget_left`).
     pub pending_payment: u128,

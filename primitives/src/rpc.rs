@@ -296,12 +296,13 @@ pub struct JobJson {
     pub status: crate::JobStatus,
     /// Steps so far, settled and pending.
     pub steps: u64,
-    /// Current (or final) weights hash.
-    pub weights: H256,
+    /// Current (or final) weights hash; `null` in the block that posted
+    /// the job (the next block draws its initial weights).
+    pub weights: Option<H256>,
     /// Steps past the dispute window: no fraud proof can roll them back.
     pub settled_steps: u64,
-    /// Weights hash at `settledSteps`.
-    pub settled_weights: H256,
+    /// Weights hash at `settledSteps` (`null` as `weights`).
+    pub settled_weights: Option<H256>,
     /// Mean loss of the last verified batch, sixteenths of a bit per sample.
     pub last_loss: Option<u64>,
 }

@@ -121,10 +121,7 @@ pub fn check_ticket(
     difficulty: Difficulty,
 ) -> Result<(), SealError> {
     upow_puzzle::validate_claim_bounds(difficulty, digest.claim()).map_err(SealError::Claim)?;
-    let ticket = digest
-        .claim()
-        .ticket(&digest.context(*parent))
-        .map_err(SealError::Claim)?;
+    let ticket = digest.sealing_ticket(*parent).map_err(SealError::Claim)?;
     if !ticket.meets(difficulty) {
         return Err(SealError::TicketAboveTarget(difficulty));
     }

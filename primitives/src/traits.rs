@@ -15,7 +15,7 @@ pub struct ActiveJob {
     pub spec: JobSpec,
     /// Seed of its initial weights.
     pub init_seed: Hash,
-    /// Hash of its initial weights (computed once, when it was posted).
+    /// Hash of its initial weights (computed once, when its seed was drawn).
     pub initial_weights: Hash,
     /// The cost of one of its steps in cost units
     /// (`upow_puzzle::REFERENCE_COST` per reference step), as its listed
@@ -75,6 +75,11 @@ pub trait JobSchedule<AccountId> {
     fn record(job: JobId) -> Option<(JobSpec, Option<AccountId>)>;
     /// Upper bound of the weight of [`JobSchedule::trainable`].
     fn trainable_weight() -> sp_weights::Weight;
+    /// The block being executed is sealed by `sealing_ticket` (called
+    /// first thing in the block, before any transaction): draws the initial
+    /// weights of the jobs posted in the previous block from it
+    /// (docs/v3.md §2.1). Returns the weight used.
+    fn draw_initial_weights(sealing_ticket: &upow_puzzle::Ticket) -> sp_weights::Weight;
 }
 
 /// How far each job has been trained (implemented by the training pallet,

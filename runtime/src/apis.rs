@@ -40,7 +40,7 @@ pub fn job_info(job: JobId) -> Option<JobInfo> {
 fn needed_weights() -> Vec<(JobId, upow_primitives::Hash)> {
     pallet_upow_jobs::Pallet::<Runtime>::recorded_jobs()
         .into_iter()
-        .filter_map(|job| Some((job, job_info(job)?.weights)))
+        .filter_map(|job| Some((job, job_info(job)?.weights?)))
         .chain(Training::disputable_weights())
         .collect()
 }

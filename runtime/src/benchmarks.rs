@@ -44,10 +44,14 @@ impl pallet_upow_training::BenchmarkHelper<AccountId> for TrainingHelper {
                 panic!("benchmark workload not listed: {e:?}");
             }
         }
-        match pallet_upow_jobs::Pallet::<Runtime>::do_post(&poster, spec, UNIT, budget, None) {
-            Ok(id) => id,
-            Err(e) => panic!("benchmark job rejected: {e:?}"),
-        }
+        let id =
+            match pallet_upow_jobs::Pallet::<Runtime>::do_post(&poster, spec, UNIT, budget, None) {
+                Ok(id) => id,
+                Err(e) => panic!("benchmark job rejected: {e:?}"),
+            };
+        // What the next block does first: draw its initial weights.
+        pallet_upow_jobs::Pallet::<Runtime>::draw_initial_weights(&upow_puzzle::Ticket([0x5e; 32]));
+        id
     }
 
     fn admit_author(author: AuthorId) -> AccountId {

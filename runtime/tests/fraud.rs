@@ -344,6 +344,7 @@ fn post_minable(
             target_loss: None,
         })
         .dispatch(RuntimeOrigin::signed(account(poster))));
+        draw_initial_weights();
         let minable = match try_mine_on(&alice(), job, parent, &initial(job), 0, data, forge) {
             // Honest blocks train on from a planted model: the draw must
             // allow them too (checked on a stand-in parent: degeneracy is
@@ -378,7 +379,10 @@ fn post_minable(
 
 /// The job's initial weights.
 fn initial(job: JobId) -> Weights {
-    Weights::initial(&spec().model, &Jobs::job_info(job).unwrap().init_seed)
+    Weights::initial(
+        &spec().model,
+        &Jobs::job_info(job).unwrap().initial.unwrap().seed,
+    )
 }
 
 fn escrow(who: &sr25519::Pair) -> u128 {
@@ -565,7 +569,7 @@ fn a_planted_jump_is_proven_the_author_slashed_and_the_job_rolled_back() {
         assert_eq!(escrow(&bob), BUDGET - paid);
         let info = upow_runtime::apis::job_info(job).unwrap();
         assert_eq!(info.settled_steps, u64::from(honest.claim.steps));
-        assert_eq!(info.settled_weights, honest.claim.final_weights);
+        assert_eq!(info.settled_weights, Some(honest.claim.final_weights));
     });
 }
 
@@ -896,6 +900,7 @@ fn poster_chosen_cheap_jobs_are_refused_and_a_delisted_workloads_block_seals_not
                     BUDGET,
                     None
                 ));
+                draw_initial_weights();
                 let mined = try_mine_on(
                     &charlie(),
                     job,

@@ -39,12 +39,13 @@ fn post_job(spec: JobSpec, price: u128, budget: u128) -> RuntimeCall {
     })
 }
 
-/// Lists `spec` and posts it as Bob directly (dispatch, as in a block);
-/// returns its id.
+/// Lists `spec` and posts it as Bob directly (dispatch, as in a block),
+/// draws its initial weights as the next block would; returns its id.
 fn post_as_bob(spec: JobSpec, price: u128) -> u64 {
     list(&spec);
     let id = pallet_upow_jobs::NextJobId::<Runtime>::get();
     assert_ok!(post_job(spec, price, 1_000 * UNIT).dispatch(RuntimeOrigin::signed(account(&bob()))));
+    draw_initial_weights();
     id
 }
 
@@ -220,7 +221,7 @@ fn the_largest_admitted_jobs_block_still_takes_a_transfer_a_cancel_and_a_sudo_ca
         pallet_upow_training::Difficulty::<Runtime>::put(1);
         let job = post_as_bob(spec.clone(), UNIT);
         let work = Training::work(job).unwrap();
-        let init = Jobs::job_info(job).unwrap().init_seed;
+        let init = Jobs::job_info(job).unwrap().initial.unwrap().seed;
         let alice = alice();
         let ctx = TrajectoryContext {
             job,

@@ -82,8 +82,8 @@ fn a_chain_at_version_0_is_migrated_on_upgrade() {
         let old = JobV0 {
             poster: house.poster.clone(),
             spec: house.spec.clone(),
-            init_seed: house.init_seed,
-            initial_weights: house.initial_weights,
+            init_seed: house.initial.expect("drawn at genesis").seed,
+            initial_weights: house.initial.expect("drawn at genesis").weights,
             price_per_step: house.price_per_step,
             budget_left: house.budget_left,
             pending: house.pending,

@@ -72,7 +72,10 @@ fn paid_ext() -> sp_io::TestExternalities {
         },
         ..Default::default()
     };
-    genesis.build_storage().unwrap().into()
+    let mut ext: sp_io::TestExternalities = genesis.build_storage().unwrap().into();
+    // Block 1 draws the genesis job's initial weights first thing.
+    ext.execute_with(draw_initial_weights);
+    ext
 }
 
 /// Mines a block of `job` on [`PARENT`] as Alice, from the job's work at

@@ -17,13 +17,10 @@ mod vectors;
 use std::collections::BTreeMap;
 
 use codec::Encode;
-use sp_core::{crypto::Pair as _, sr25519, H256};
+use sp_core::{crypto::Pair as _, sr25519};
 use upow_primitives::{PowSeal, PreDigest};
 use upow_puzzle::{TrajectoryClaim, Weights};
-use upow_runtime::{
-    genesis_config_presets::{house_job_seed, house_job_spec},
-    AccountId, Runtime,
-};
+use upow_runtime::genesis_config_presets::{house_job_seed, house_job_spec};
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -79,13 +76,11 @@ fn computed(documented: &BTreeMap<String, String>) -> BTreeMap<&'static str, Str
             .encode())
         });
     v.insert("seal_alice", seal);
-    let poster = AccountId::from(alice().public().0);
     v.insert(
         "job_init_seed",
-        hex(&pallet_upow_jobs::Pallet::<Runtime>::init_seed(
-            3,
-            &poster,
-            &H256([0x01; 32]),
+        hex(&upow_puzzle::lane::run_seed(
+            5,
+            &upow_puzzle::Ticket([0x23; 32]),
         )),
     );
     v.insert("house_job_seed", hex(&house_job_seed()));

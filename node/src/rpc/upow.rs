@@ -378,9 +378,9 @@ where
             target_loss: info.target_loss,
             status: info.status,
             steps: info.steps,
-            weights: H256(info.weights),
+            weights: info.weights.map(H256),
             settled_steps: info.settled_steps,
-            settled_weights: H256(info.settled_weights),
+            settled_weights: info.settled_weights.map(H256),
             last_loss: info.last_loss,
         })
     }

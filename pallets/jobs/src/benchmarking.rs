@@ -1,6 +1,6 @@
 //! Benchmarks of the jobs pallet: every call (the catalogue's too), the expiry hook and
-//! `JobSchedule::on_progress`, each in its worst case (a full market, an
-//! eviction, the initial weights of the largest model).
+//! `JobSchedule::on_progress`, and the draw of a job's initial weights,
+//! each in its worst case (a full market, an eviction, the largest model).
 
 use super::*;
 use crate::Pallet as Jobs;
@@ -90,7 +90,11 @@ fn fill<T: Config>(who: &T::AccountId, count: u32) -> Result<Vec<JobId>, Benchma
             Jobs::<T>::do_post(who, spec(1)?, price, budget::<T>(price), None)
                 .map_err(BenchmarkError::from)
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()
+        .inspect(|_| {
+            // The next block draws their initial weights: posting is open again.
+            Jobs::<T>::draw_initial_weights(&upow_puzzle::Ticket([0x5e; 32]));
+        })
 }
 
 fn assert_last_event<T: Config>(event: Event<T>) {
@@ -289,6 +293,31 @@ mod benchmarks {
         );
 
         assert_last_event::<T>(Event::WorkloadListed { workload: id, cost });
+        Ok(())
+    }
+
+    /// Drawing the initial weights of one job of `p` parameters (what the
+    /// block after a post does first, per job posted).
+    #[benchmark]
+    fn draw_initial_weights(
+        p: Linear<1_034, { 1_034 * MAX_HIDDEN }>,
+    ) -> Result<(), BenchmarkError> {
+        frame_system::Pallet::<T>::set_block_number(1u32.into());
+        let who = poster::<T>(1);
+        let spec = spec(p / 1_034)?;
+        list::<T>(&spec)?;
+        let price = price::<T>();
+        let id = Jobs::<T>::do_post(&who, spec, price, budget::<T>(price), None)?;
+
+        #[block]
+        {
+            Jobs::<T>::draw_initial_weights(&upow_puzzle::Ticket([0x5e; 32]));
+        }
+
+        ensure!(
+            Jobs::<T>::job_info(id).is_some_and(|job| job.initial.is_some()),
+            BenchmarkError::Stop("initial weights not drawn")
+        );
         Ok(())
     }
 

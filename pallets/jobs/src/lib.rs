@@ -149,7 +149,6 @@ pub mod migrations;
 mod try_state;
 mod types;
 
-pub use market::INIT_SEED_TAG;
 pub use types::*;
 
 use alloc::vec::Vec;
@@ -246,6 +245,13 @@ pub mod pallet {
     /// Open paid jobs: by price per step, highest first; ties by id, lowest first.
     #[pallet::storage]
     pub type Open<T: Config> = StorageValue<_, BoundedVec<JobId, T::MaxOpen>, ValueQuery>;
+
+    /// Jobs posted in this block (or at genesis) whose initial weights the
+    /// next block's sealing ticket draws
+    /// ([`Pallet::draw_initial_weights`]); at most `MaxOpen` per block.
+    #[pallet::storage]
+    pub type AwaitingInitialWeights<T: Config> =
+        StorageValue<_, BoundedVec<JobId, T::MaxOpen>, ValueQuery>;
 
     /// The house job: always open, never paid.
     #[pallet::storage]
@@ -464,6 +470,16 @@ pub mod pallet {
             /// The workload.
             workload: WorkloadId,
         },
+        /// A job's initial weights were drawn from the sealing ticket of
+        /// the block after its posting: it can be trained from now on.
+        InitialWeightsDrawn {
+            /// The job.
+            job: JobId,
+            /// The seed of its initial weights.
+            seed: Hash,
+            /// `H(W_0)`.
+            weights: Hash,
+        },
     }
 
     /// Errors of the job market.
@@ -552,6 +568,9 @@ pub mod pallet {
         LivenessOutOfRange,
         /// No workload ids are left.
         WorkloadIdsExhausted,
+        /// `MaxOpen` jobs were posted in this block already: their initial
+        /// weights are drawn by the next block, post in that one.
+        TooManyPostsInBlock,
     }
 
     #[pallet::hooks]
@@ -596,9 +615,13 @@ pub mod pallet {
         /// completes at `spec.hyper.total_steps()` steps or, if `target_loss`
         /// is set, once a block's mean loss is at most `target_loss`. If the
         /// market is full, the cheapest open job is evicted when this one
-        /// pays more per step; otherwise the call fails.
+        /// pays more per step; otherwise the call fails. The job's initial
+        /// weights are drawn by the next block's sealing ticket (nobody
+        /// chooses them, docs/v3.md §2.1): blocks train it from then on. At
+        /// most `MaxOpen` jobs are posted per block (`TooManyPostsInBlock`).
         ///
-        /// Emits [`Event::JobPosted`] (and [`Event::JobEvicted`]).
+        /// Emits [`Event::JobPosted`] (and [`Event::JobEvicted`]); the next
+        /// block emits [`Event::InitialWeightsDrawn`].
         #[pallet::call_index(0)]
         #[pallet::weight(T::WeightInfo::post_job(spec.model.params_bound() as u32))]
         pub fn post_job(

@@ -7,11 +7,10 @@
 //! train and reports progress to.
 
 use crate::{
-    BalanceOf, Config, Error, Event, Expiry, HoldReason, HouseJob, Job, JobOf, Jobs, NextJobId,
-    Open, Pallet, WeightInfo,
+    AwaitingInitialWeights, BalanceOf, Config, Error, Event, Expiry, HoldReason, HouseJob,
+    InitialWeights, Job, JobOf, Jobs, NextJobId, Open, Pallet, WeightInfo,
 };
 use alloc::vec::Vec;
-use codec::Encode;
 use frame_support::{
     pallet_prelude::*, traits::fungible::MutateHold as _, traits::tokens::Precision,
 };
@@ -22,12 +21,9 @@ use upow_primitives::{
     Hash, JobId, JobStatus,
 };
 use upow_puzzle::{
-    model::MIN_JOB_BATCH_LOG2, Error as PuzzleError, JobSpec, Liveness, UncheckedJobSpec, Weights,
-    REFERENCE_COST, REFERENCE_LIVENESS,
+    lane::run_seed, model::MIN_JOB_BATCH_LOG2, Error as PuzzleError, JobSpec, Liveness, Ticket,
+    UncheckedJobSpec, REFERENCE_COST, REFERENCE_LIVENESS,
 };
-
-/// Domain tag of [`Pallet::init_seed`].
-pub const INIT_SEED_TAG: &[u8] = b"upow/job-init";
 
 impl<T: Config> Pallet<T> {
     /// The job `job`, if its record exists (the runtime maps it to
@@ -52,16 +48,41 @@ impl<T: Config> Pallet<T> {
         Jobs::<T>::iter_keys().collect()
     }
 
-    /// Seed of the initial weights of job `job` posted by `poster` in a block
-    /// on `parent`: `blake2_256("upow/job-init" ‖ u64le(job) ‖ SCALE(poster) ‖
-    /// SCALE(parent))`.
-    pub fn init_seed(job: JobId, poster: &T::AccountId, parent: &T::Hash) -> Hash {
-        let mut data = Vec::with_capacity(INIT_SEED_TAG.len().saturating_add(8 + 32 + 32));
-        data.extend_from_slice(INIT_SEED_TAG);
-        job.encode_to(&mut data);
-        poster.encode_to(&mut data);
-        parent.encode_to(&mut data);
-        sp_io::hashing::blake2_256(&data)
+    /// Draws the initial weights of every job posted in the previous block
+    /// (and genesis's paid jobs) from `sealing_ticket`, the ticket that
+    /// seals this block: job `r`'s seed is
+    /// `upow_puzzle::lane::run_seed(r, sealing_ticket)` (docs/v3.md §2.1).
+    /// The poster, and the author of the block that included the post,
+    /// knew neither when the job was posted, so nobody chooses a job's
+    /// initial weights; a job cannot be trained before this. Emits
+    /// [`Event::InitialWeightsDrawn`] for each; returns the weight used.
+    pub fn draw_initial_weights(sealing_ticket: &Ticket) -> Weight {
+        let waiting = AwaitingInitialWeights::<T>::take();
+        let mut weight = T::DbWeight::get().reads_writes(1, 1);
+        for job in waiting {
+            let drawn = Jobs::<T>::mutate(job, |record| {
+                let record = record.as_mut()?;
+                if record.initial.is_some() {
+                    return None;
+                }
+                let initial =
+                    InitialWeights::draw(&record.spec.model, run_seed(job, sealing_ticket));
+                record.initial = Some(initial);
+                Some((initial, record.spec.model.params()))
+            });
+            weight = weight.saturating_add(T::DbWeight::get().reads_writes(1, 1));
+            if let Some((initial, params)) = drawn {
+                weight = weight.saturating_add(T::WeightInfo::draw_initial_weights(
+                    u32::try_from(params).unwrap_or(u32::MAX),
+                ));
+                Self::deposit_event(Event::InitialWeightsDrawn {
+                    job,
+                    seed: initial.seed,
+                    weights: initial.weights,
+                });
+            }
+        }
+        weight
     }
 
     /// The puzzle's limits on a spec as a call carries it, each refusal
@@ -105,11 +126,12 @@ impl<T: Config> Pallet<T> {
         Ok(())
     }
 
-    /// A new job record, open from now on.
+    /// A new job record, open from now on, its initial weights `initial`
+    /// (`None`: drawn by the next block).
     fn new_job(
         poster: &T::AccountId,
         spec: JobSpec,
-        init_seed: Hash,
+        initial: Option<InitialWeights>,
         price_per_step: BalanceOf<T>,
         budget: BalanceOf<T>,
         deposit: BalanceOf<T>,
@@ -118,9 +140,8 @@ impl<T: Config> Pallet<T> {
         let now = frame_system::Pallet::<T>::block_number();
         Job {
             poster: poster.clone(),
-            initial_weights: Weights::initial(&spec.model, &init_seed).hash(),
             spec,
-            init_seed,
+            initial,
             price_per_step,
             budget_left: budget,
             pending: Zero::zero(),
@@ -152,7 +173,8 @@ impl<T: Config> Pallet<T> {
         Self::insert_house_workload(spec.clone())?;
         let id = Self::next_id()?;
         let zero = Zero::zero();
-        let job = Self::new_job(poster, spec, init_seed, zero, zero, zero, None);
+        let initial = InitialWeights::draw(&spec.model, init_seed);
+        let job = Self::new_job(poster, spec, Some(initial), zero, zero, zero, None);
         Jobs::<T>::insert(id, job);
         HouseJob::<T>::put(id);
         Ok(())
@@ -184,6 +206,10 @@ impl<T: Config> Pallet<T> {
         ensure!(
             Self::spendable(who) >= budget.saturating_add(deposit),
             Error::<T>::InsufficientBalance
+        );
+        ensure!(
+            (AwaitingInitialWeights::<T>::decode_len().unwrap_or(0) as u32) < T::MaxOpen::get(),
+            Error::<T>::TooManyPostsInBlock
         );
 
         // Where it goes: after every open job paying at least as much (ids
@@ -230,12 +256,12 @@ impl<T: Config> Pallet<T> {
             .map_err(|_| Error::<T>::MarketFull)?;
         Open::<T>::put(open);
 
-        let parent = frame_system::Pallet::<T>::parent_hash();
-        let init_seed = Self::init_seed(id, who, &parent);
+        // Room checked above, before anything changed.
+        AwaitingInitialWeights::<T>::try_append(id).map_err(|_| Error::<T>::TooManyPostsInBlock)?;
         let job = Self::new_job(
             who,
             spec,
-            init_seed,
+            None,
             price_per_step,
             budget,
             deposit,
@@ -319,12 +345,18 @@ impl<T: Config> Pallet<T> {
     }
 
     /// The job as [`JobSchedule`] reports it, its steps costing `cost`.
-    fn active(id: JobId, job: JobOf<T>, cost: u32, liveness: Liveness) -> ActiveJob {
+    fn active(
+        id: JobId,
+        job: JobOf<T>,
+        initial: InitialWeights,
+        cost: u32,
+        liveness: Liveness,
+    ) -> ActiveJob {
         ActiveJob {
             id,
             spec: job.spec,
-            init_seed: job.init_seed,
-            initial_weights: job.initial_weights,
+            init_seed: initial.seed,
+            initial_weights: initial.weights,
             cost,
             liveness,
             price_per_step: job.price_per_step.unique_saturated_into(),
@@ -349,7 +381,9 @@ impl<T: Config> JobSchedule<T::AccountId> for Pallet<T> {
             let (_, workload) = Self::listed_workload(&job.spec)?;
             (workload.cost, workload.liveness)
         };
-        Some(Self::active(id, job, cost, liveness))
+        // Not before its initial weights are drawn (the next block).
+        let initial = job.initial?;
+        Some(Self::active(id, job, initial, cost, liveness))
     }
 
     fn open() -> Vec<ActiveJob> {
@@ -404,6 +438,10 @@ impl<T: Config> JobSchedule<T::AccountId> for Pallet<T> {
         let info = Jobs::<T>::get(job)?;
         let house = HouseJob::<T>::get() == Some(job);
         Some((info.spec, (!house).then_some(info.poster)))
+    }
+
+    fn draw_initial_weights(sealing_ticket: &Ticket) -> Weight {
+        Pallet::<T>::draw_initial_weights(sealing_ticket)
     }
 
     fn trainable_weight() -> Weight {

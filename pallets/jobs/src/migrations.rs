@@ -68,8 +68,10 @@ impl<AccountId, Balance, BlockNumber> JobV0<AccountId, Balance, BlockNumber> {
         Job {
             poster: self.poster,
             spec: self.spec,
-            init_seed: self.init_seed,
-            initial_weights: self.initial_weights,
+            initial: Some(crate::InitialWeights {
+                seed: self.init_seed,
+                weights: self.initial_weights,
+            }),
             price_per_step: self.price_per_step,
             budget_left: self.budget_left,
             pending: self.pending,

@@ -5,11 +5,12 @@
 //! its deposit hold the sum of its unreaped jobs' deposits, ended jobs
 //! carry their end block, and the house job is open and holds nothing; the
 //! catalogue indexes exactly its listed workloads by spec, and the house
-//! job's spec is listed at the reference cost.
+//! job's spec is listed at the reference cost; a job has no initial
+//! weights exactly while it awaits the next block's draw.
 
 use crate::{
-    BalanceOf, Config, HoldReason, HouseJob, Jobs, ListedSpecs, NextJobId, NextWorkloadId, Open,
-    Pallet, Workloads,
+    AwaitingInitialWeights, BalanceOf, Config, HoldReason, HouseJob, Jobs, ListedSpecs, NextJobId,
+    NextWorkloadId, Open, Pallet, Workloads,
 };
 use alloc::collections::BTreeMap;
 use frame_support::{pallet_prelude::*, traits::fungible::InspectHold};
@@ -40,8 +41,13 @@ impl<T: Config> Pallet<T> {
         let mut live = 0usize;
         let mut escrow = BTreeMap::<T::AccountId, BalanceOf<T>>::new();
         let mut deposits = BTreeMap::<T::AccountId, BalanceOf<T>>::new();
+        let awaiting = AwaitingInitialWeights::<T>::get();
         for (id, job) in Jobs::<T>::iter() {
             ensure!(id < NextJobId::<T>::get(), "job id not below NextJobId");
+            ensure!(
+                job.initial.is_none() == awaiting.contains(&id),
+                "a job lacks initial weights but awaits no draw, or awaits one it had"
+            );
             if Some(id) == house {
                 ensure!(job.status == JobStatus::Open, "the house job is not open");
                 ensure!(

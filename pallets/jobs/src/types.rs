@@ -30,6 +30,28 @@ pub type JobOf<T> = Job<
 /// `u64` samples, `u32` inputs). Specs outside the limits do not decode.
 pub const MAX_SPEC_ENCODED_LEN: usize = 1 + 4 * (MAX_LAYERS + 1) + (1 + 1 + 8) + (32 + 8 + 4);
 
+/// A job's initial weights `W_0`: the seed they are drawn from
+/// (`Weights::initial(model, seed)`, docs/puzzle.md §2) and their hash.
+#[derive(Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo, MaxEncodedLen, Debug)]
+pub struct InitialWeights {
+    /// The seed: the house job's from genesis, a paid job's
+    /// `upow_puzzle::lane::run_seed(job, sealing ticket of the block after
+    /// its posting)`.
+    pub seed: Hash,
+    /// `H(W_0)`, computed once when the seed is drawn.
+    pub weights: Hash,
+}
+
+impl InitialWeights {
+    /// The initial weights of `model` drawn from `seed`.
+    pub fn draw(model: &Model, seed: Hash) -> Self {
+        Self {
+            seed,
+            weights: upow_puzzle::Weights::initial(model, &seed).hash(),
+        }
+    }
+}
+
 /// A training job, its escrow and its deposit.
 #[derive(Clone, PartialEq, Eq, Encode, Decode, TypeInfo, Debug)]
 pub struct Job<AccountId, Balance, BlockNumber> {
@@ -37,10 +59,11 @@ pub struct Job<AccountId, Balance, BlockNumber> {
     pub poster: AccountId,
     /// Model, hyper-parameters and dataset.
     pub spec: JobSpec,
-    /// Seed of the job's initial weights.
-    pub init_seed: Hash,
-    /// Hash of the job's initial weights, computed once when it was posted.
-    pub initial_weights: Hash,
+    /// The job's initial weights: `None` in the block that posted it,
+    /// drawn from the next block's sealing ticket
+    /// ([`Pallet::draw_initial_weights`](crate::Pallet::draw_initial_weights),
+    /// docs/v3.md §2.1), so no poster chooses them.
+    pub initial: Option<InitialWeights>,
     /// Paid to the block author per verified step (zero for the house job).
     pub price_per_step: Balance,
     /// Escrow left to pay for steps not yet trained.
@@ -73,7 +96,7 @@ impl<AccountId: MaxEncodedLen, Balance: MaxEncodedLen, BlockNumber: MaxEncodedLe
     fn max_encoded_len() -> usize {
         AccountId::max_encoded_len()
             .saturating_add(MAX_SPEC_ENCODED_LEN)
-            .saturating_add(Hash::max_encoded_len().saturating_mul(2))
+            .saturating_add(Option::<InitialWeights>::max_encoded_len())
             .saturating_add(Balance::max_encoded_len().saturating_mul(4))
             .saturating_add(Option::<u64>::max_encoded_len())
             .saturating_add(JobStatus::max_encoded_len())
@@ -141,26 +164,28 @@ impl<AccountId, Balance, BlockNumber> Job<AccountId, Balance, BlockNumber> {
         Balance: UniqueSaturatedInto<u128> + Copy,
         BlockNumber: UniqueSaturatedInto<u32> + Copy,
     {
-        let untrained = TrainingProgress::untrained(self.initial_weights);
-        let progress = progress.unwrap_or(&untrained);
+        let untrained = self
+            .initial
+            .map(|initial| TrainingProgress::untrained(initial.weights));
+        let progress = progress.or(untrained.as_ref());
         JobInfo {
             poster,
             spec: self.spec.clone(),
-            init_seed: self.init_seed,
+            init_seed: self.initial.map(|initial| initial.seed),
             price_per_step: self.price_per_step.unique_saturated_into(),
             budget_left: self.budget_left.unique_saturated_into(),
             deposit: self.deposit.unique_saturated_into(),
             target_steps: self.target_steps(),
             target_loss: self.target_loss,
             status: self.status,
-            steps: progress.steps,
-            weights: progress.weights,
-            last_loss: progress.last_loss,
+            steps: progress.map_or(0, |p| p.steps),
+            weights: progress.map(|p| p.weights),
+            last_loss: progress.and_then(|p| p.last_loss),
             posted_at: self.posted_at.unique_saturated_into(),
             last_progress: self.last_progress.unique_saturated_into(),
             ended_at: self.ended_at.map(|b| b.unique_saturated_into()),
-            settled_steps: progress.settled_steps,
-            settled_weights: progress.settled_weights,
+            settled_steps: progress.map_or(0, |p| p.settled_steps),
+            settled_weights: progress.map(|p| p.settled_weights),
             pending_payment: self.pending.unique_saturated_into(),
         }
     }

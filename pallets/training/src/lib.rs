@@ -397,6 +397,7 @@ pub mod pallet {
             T::DbWeight::get()
                 .reads_writes(3, 3)
                 .saturating_add(Self::settle(n))
+                .saturating_add(Self::draw_initial_weights())
         }
 
         fn on_finalize(_n: BlockNumberFor<T>) {

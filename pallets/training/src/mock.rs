@@ -55,6 +55,8 @@ parameter_types! {
     pub static Bonds: Vec<(u64, u128)> = Vec::new();
     /// Every slash of the mock penalty: (offender, payouts).
     pub static Slashes: Vec<(u64, Vec<(u64, u128)>)> = Vec::new();
+    /// Every `draw_initial_weights` call: the sealing ticket.
+    pub static SealingTickets: Vec<upow_puzzle::Ticket> = Vec::new();
 }
 
 /// Every reserved payment of the mock market: 10 per step.
@@ -116,6 +118,10 @@ impl JobSchedule<u64> for MockJobs {
         Weight::zero()
     }
     fn trainable_weight() -> Weight {
+        Weight::zero()
+    }
+    fn draw_initial_weights(sealing_ticket: &upow_puzzle::Ticket) -> Weight {
+        SealingTickets::mutate(|t| t.push(*sealing_ticket));
         Weight::zero()
     }
 }
@@ -222,6 +228,7 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
     RolledBack::set(Vec::new());
     Bonds::set(Vec::new());
     Slashes::set(Vec::new());
+    SealingTickets::set(Vec::new());
     let mut storage = frame_system::GenesisConfig::<Test>::default()
         .build_storage()
         .unwrap();

@@ -76,6 +76,30 @@ fn start_block(digest: &Digest) {
 }
 
 #[test]
+fn a_block_hands_its_sealing_ticket_to_the_market_first() {
+    new_test_ext().execute_with(|| {
+        let mined = mine(4);
+        let digest = digest_of(&mined);
+        start_block(&digest);
+        Training::on_initialize(System::block_number());
+        // The final step's ticket, as the seal rule computes it: what draws
+        // the initial weights of the jobs posted in the parent.
+        let sealing = PreDigest::find(&digest)
+            .unwrap()
+            .sealing_ticket(PARENT.0)
+            .unwrap();
+        assert_eq!(sealing, mined.ticket, "the claim's final ticket");
+        assert_eq!(SealingTickets::get(), vec![sealing]);
+
+        // A block without a claim hands nothing (it is invalid anyway).
+        SealingTickets::set(Vec::new());
+        start_block(&Digest::default());
+        Training::on_initialize(System::block_number());
+        assert!(SealingTickets::get().is_empty());
+    });
+}
+
+#[test]
 fn valid_trajectory_is_adopted_and_reported() {
     new_test_ext().execute_with(|| {
         let mined = mine(4);

@@ -90,6 +90,23 @@ impl<T: Config> Pallet<T> {
         Ok(())
     }
 
+    /// Hands this block's sealing ticket to the job market, which draws
+    /// from it the initial weights of the jobs posted in the parent
+    /// (docs/v3.md §2.1). A block whose digest has no readable claim has no
+    /// sealing ticket, and is invalid anyway: its trajectory inherent fails.
+    pub(crate) fn draw_initial_weights() -> Weight {
+        let parent = frame_system::Pallet::<T>::parent_hash();
+        let ticket = PreDigest::find(&frame_system::Pallet::<T>::digest())
+            .ok()
+            .and_then(|digest| digest.sealing_ticket(parent.0).ok());
+        let drawn = match ticket {
+            Some(ticket) => T::Jobs::draw_initial_weights(&ticket),
+            None => Weight::zero(),
+        };
+        // The digest and the parent hash.
+        T::DbWeight::get().reads(2).saturating_add(drawn)
+    }
+
     /// Appends a point to `job`'s loss curve (a ring of
     /// [`LOSS_CURVE_POINTS`]).
     fn record_loss(job: upow_primitives::JobId, steps: u64, loss: u64) {

@@ -220,6 +220,14 @@ pub fn start_mined_block(author: &sr25519::Pair, mined: &Mined) {
     start_block(author, mined.context.salt, mined.claim);
 }
 
+/// What the block after a post does first: draws the initial weights of
+/// the jobs awaiting them, here from a fixed stand-in sealing ticket (the
+/// tests dispatch calls outside blocks; `pallet_upow_training` hands the
+/// real ticket over in `on_initialize`).
+pub fn draw_initial_weights() {
+    upow_runtime::Jobs::draw_initial_weights(&upow_puzzle::Ticket([0x5e; 32]));
+}
+
 /// The trajectory inherent as a block extrinsic.
 pub fn inherent(proof: upow_puzzle::TrajectoryProof) -> UncheckedExtrinsic {
     UncheckedExtrinsic::new_bare(RuntimeCall::Training(

@@ -123,8 +123,10 @@ fn job_encoding_is_bounded() {
     let biggest: JobOf<Test> = Job {
         poster: u64::MAX,
         spec: widest,
-        init_seed: [1; 32],
-        initial_weights: [2; 32],
+        initial: Some(crate::InitialWeights {
+            seed: [1; 32],
+            weights: [2; 32],
+        }),
         price_per_step: u64::MAX,
         budget_left: u64::MAX,
         pending: u64::MAX,
@@ -173,15 +175,33 @@ fn job_info_maps_to_the_runtime_api_type() {
         };
         let info = stored.info([1; 32], Some(&progress));
         assert_eq!(info.poster, [1; 32]);
-        assert_eq!(info.weights, [2; 32]);
-        assert_eq!((info.settled_steps, info.settled_weights), (1, [3; 32]));
+        assert_eq!(info.weights, Some([2; 32]));
+        assert_eq!(
+            (info.settled_steps, info.settled_weights),
+            (1, Some([3; 32]))
+        );
         // Never trained: the initial weights, no steps.
+        let initial = stored.initial.expect("drawn");
         let untrained = stored.info([1; 32], None);
         assert_eq!((untrained.steps, untrained.last_loss), (0, None));
-        assert_eq!(untrained.weights, stored.initial_weights);
-        assert_eq!(untrained.settled_weights, stored.initial_weights);
+        assert_eq!(untrained.weights, Some(initial.weights));
+        assert_eq!(untrained.settled_weights, Some(initial.weights));
+        // Not drawn yet: no seed, no weights.
+        let awaiting = Job {
+            initial: None,
+            ..stored.clone()
+        }
+        .info([1; 32], None);
+        assert_eq!(
+            (
+                awaiting.init_seed,
+                awaiting.weights,
+                awaiting.settled_weights
+            ),
+            (None, None, None)
+        );
         assert_eq!(info.spec, spec(10));
-        assert_eq!(info.init_seed, stored.init_seed);
+        assert_eq!(info.init_seed, Some(initial.seed));
         assert_eq!(
             (info.price_per_step, info.budget_left, info.deposit),
             (5, 90, DEPOSIT as u128)

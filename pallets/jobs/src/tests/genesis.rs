@@ -14,14 +14,17 @@ fn genesis_sets_up_the_house_job() {
         let house = job(0);
         assert_eq!(house.poster, HOUSE_POSTER);
         assert_eq!(house.spec, house_spec());
-        assert_eq!(house.init_seed, [42; 32]);
+        let initial = house
+            .initial
+            .expect("the house job's initial weights are genesis's");
+        assert_eq!(initial.seed, [42; 32]);
         assert_eq!(house.status, JobStatus::Open);
         assert_eq!(
             (house.price_per_step, house.budget_left, house.deposit),
             (0, 0, 0)
         );
         assert_eq!(
-            house.initial_weights,
+            initial.weights,
             upow_puzzle::Weights::initial(&house_spec().model, &[42; 32]).hash()
         );
         let open = <UpowJobs as JobSchedule<u64>>::open();
@@ -72,14 +75,26 @@ fn genesis_paid_jobs_are_posted_and_escrowed() {
         .build()
         .execute_with(|| {
             assert_eq!(Open::<Test>::get().into_inner(), vec![2, 3, 1]);
-            assert_eq!(open_ids(), vec![2, 3, 1, 0]);
+            // In the market, but not trainable before block 1 draws their
+            // initial weights.
+            assert_eq!(open_ids(), vec![0]);
             assert_eq!((held(1), held(2), held(3)), (100, 70, 90));
             assert_eq!(deposits(1), DEPOSIT);
             assert_eq!(free(1), ENDOWMENT - 100 - DEPOSIT);
+            // Block 1's sealing ticket draws their initial weights.
             assert_eq!(
-                job(1).init_seed,
-                UpowJobs::init_seed(1, &1, &System::parent_hash())
+                AwaitingInitialWeights::<Test>::get().into_inner(),
+                vec![1, 2, 3]
             );
+            assert!(job(1).initial.is_none());
+            assert_ok!(UpowJobs::do_try_state());
+            draw_initial_weights();
+            let initial = job(1).initial.expect("drawn");
+            assert_eq!(
+                initial.seed,
+                upow_puzzle::lane::run_seed(1, &SEALING_TICKET)
+            );
+            assert_eq!(open_ids(), vec![2, 3, 1, 0]);
             assert_ok!(UpowJobs::do_try_state());
         });
 }

@@ -3,8 +3,8 @@
 //! topic, and the helpers they share.
 
 use crate::{
-    mock::*, Error, Event, Expiry, GenesisJobSpec, HoldReason, HouseJob, Job, JobOf, Jobs,
-    NextJobId, Open, MAX_SPEC_ENCODED_LEN,
+    mock::*, AwaitingInitialWeights, Error, Event, Expiry, GenesisJobSpec, HoldReason, HouseJob,
+    Job, JobOf, Jobs, NextJobId, Open, MAX_SPEC_ENCODED_LEN,
 };
 use codec::{Compact, Decode, Encode, MaxEncodedLen};
 use frame_support::{
@@ -75,7 +75,8 @@ fn list(spec: &JobSpec) {
     }
 }
 
-/// Posts `spec` (listed first if it is not) and returns the job's id.
+/// Posts `spec` (listed first if it is not), draws its initial weights as
+/// the next block would, and returns the job's id.
 fn post_with(who: u64, spec: JobSpec, price: u64, budget: u64, target_loss: Option<u64>) -> JobId {
     list(&spec);
     let id = NextJobId::<Test>::get();
@@ -86,7 +87,17 @@ fn post_with(who: u64, spec: JobSpec, price: u64, budget: u64, target_loss: Opti
         budget,
         target_loss
     ));
+    draw_initial_weights();
     id
+}
+
+/// The sealing ticket of the tests' "next block".
+const SEALING_TICKET: upow_puzzle::Ticket = upow_puzzle::Ticket([0x5e; 32]);
+
+/// What the next block does first: draws the initial weights of the jobs
+/// awaiting them from its sealing ticket ([`SEALING_TICKET`]).
+fn draw_initial_weights() {
+    UpowJobs::draw_initial_weights(&SEALING_TICKET);
 }
 
 fn post(who: u64, total_steps: u64, price: u64, budget: u64) -> JobId {
@@ -132,18 +143,23 @@ fn trainable(id: JobId) -> bool {
 }
 
 /// Ends block `n` as the runtime would (the expiry runs in `on_finalize`),
-/// then moves to block `n + 1`.
+/// then starts block `n + 1`, which draws the initial weights of the jobs
+/// posted in `n` first.
 fn end_block(n: u64) {
     use frame_support::traits::Hooks;
     System::set_block_number(n);
     UpowJobs::on_finalize(n);
     System::set_block_number(n + 1);
+    draw_initial_weights();
 }
 
+/// The pallet's events, but [`Event::InitialWeightsDrawn`] (which
+/// [`post_with`] causes, as the next block would; `posting.rs` checks it).
 fn events() -> Vec<Event<Test>> {
     System::events()
         .into_iter()
         .filter_map(|record| match record.event {
+            RuntimeEvent::UpowJobs(Event::InitialWeightsDrawn { .. }) => None,
             RuntimeEvent::UpowJobs(event) => Some(event),
             _ => None,
         })

@@ -2,6 +2,7 @@
 //! weights' seed and hash, and every rejection (which changes nothing).
 
 use super::*;
+use crate::InitialWeights;
 
 #[test]
 fn post_job_opens_the_job_and_holds_budget_and_deposit() {
@@ -27,19 +28,21 @@ fn post_job_opens_the_job_and_holds_budget_and_deposit() {
             (steps_of(id), last_loss_of(id), posted.target_loss),
             (0, None, None)
         );
-        // The initial weights are hashed once, here.
+        // Drawn by the next block (`post` stands in for it), hashed once.
+        let initial = posted.initial.expect("drawn");
         assert_eq!(
-            posted.initial_weights,
-            upow_puzzle::Weights::initial(&posted.spec.model, &posted.init_seed).hash()
+            initial.weights,
+            upow_puzzle::Weights::initial(&posted.spec.model, &initial.seed).hash()
         );
         let trained = <UpowJobs as JobSchedule<u64>>::trainable(1).expect("open");
         assert_eq!(
             (
+                trained.init_seed,
                 trained.initial_weights,
                 trained.price_per_step,
                 trained.budget_left
             ),
-            (posted.initial_weights, 5, 100)
+            (initial.seed, initial.weights, 5, 100)
         );
         assert_eq!(job(0).status, JobStatus::Open);
         assert_eq!(
@@ -56,25 +59,99 @@ fn post_job_opens_the_job_and_holds_budget_and_deposit() {
     });
 }
 
+/// Posts a listed spec of `total_steps` in this block, without the next
+/// block's draw.
+fn post_in_block(who: u64, total_steps: u64, price: u64) -> Result<JobId, DispatchError> {
+    list(&spec(total_steps));
+    let id = NextJobId::<Test>::get();
+    UpowJobs::post_job(
+        RuntimeOrigin::signed(who),
+        spec(total_steps).into(),
+        price,
+        10 * price,
+        None,
+    )?;
+    Ok(id)
+}
+
 #[test]
-fn init_seed_is_the_documented_hash() {
+fn initial_weights_are_drawn_by_the_next_blocks_sealing_ticket() {
     new_test_ext().execute_with(|| {
-        System::set_parent_hash(sp_core::H256([9; 32]));
-        let id = post(3, 10, 5, 100);
-        let mut data = b"upow/job-init".to_vec();
-        data.extend_from_slice(&id.to_le_bytes());
-        data.extend_from_slice(&3u64.to_le_bytes());
-        data.extend_from_slice(&[9; 32]);
-        assert_eq!(job(id).init_seed, sp_io::hashing::blake2_256(&data));
+        // Posted: nobody knows its initial weights yet, so nothing trains it.
+        let a = post_in_block(3, 10, 5).expect("posted");
+        let b = post_in_block(4, 10, 5).expect("posted");
+        assert!(job(a).initial.is_none() && !trainable(a) && !trainable(b));
         assert_eq!(
-            <UpowJobs as JobSchedule<u64>>::trainable(id)
-                .expect("open")
-                .init_seed,
-            job(id).init_seed
+            AwaitingInitialWeights::<Test>::get().into_inner(),
+            vec![a, b]
         );
-        // Another job, another seed.
-        let other = post(3, 10, 5, 100);
-        assert_ne!(job(other).init_seed, job(id).init_seed);
+        assert_ok!(UpowJobs::do_try_state());
+
+        // The next block's sealing ticket draws them: `run_seed(job, ticket)`.
+        let ticket = upow_puzzle::Ticket([0x71; 32]);
+        UpowJobs::draw_initial_weights(&ticket);
+        let initial = job(a).initial.expect("drawn");
+        let seed = upow_puzzle::lane::run_seed(a, &ticket);
+        assert_eq!(initial, InitialWeights::draw(&spec(10).model, seed));
+        assert_ne!(
+            job(b).initial.expect("drawn").seed,
+            seed,
+            "one seed per job"
+        );
+        assert!(trainable(a) && trainable(b));
+        assert!(AwaitingInitialWeights::<Test>::get().is_empty());
+        assert!(System::events().iter().any(|record| record.event
+            == RuntimeEvent::UpowJobs(Event::InitialWeightsDrawn {
+                job: a,
+                seed,
+                weights: initial.weights,
+            })));
+        assert_ok!(UpowJobs::do_try_state());
+
+        // Drawn once: a later ticket changes nothing.
+        UpowJobs::draw_initial_weights(&upow_puzzle::Ticket([0x72; 32]));
+        assert_eq!(job(a).initial, Some(initial));
+    });
+}
+
+#[test]
+fn a_poster_cannot_choose_its_jobs_initial_weights() {
+    // Whoever posts (and whatever account or block it posts from), the
+    // seed is a function of the job id and the next block's sealing ticket
+    // only; a different ticket, a different seed.
+    let drawn = |poster: u64, ticket: u8| {
+        new_test_ext().execute_with(|| {
+            let id = post_in_block(poster, 10, 5).expect("posted");
+            UpowJobs::draw_initial_weights(&upow_puzzle::Ticket([ticket; 32]));
+            job(id).initial.expect("drawn")
+        })
+    };
+    assert_eq!(drawn(3, 1), drawn(4, 1));
+    assert_ne!(drawn(3, 1), drawn(3, 2));
+}
+
+#[test]
+fn at_most_max_open_jobs_are_posted_in_one_block() {
+    new_test_ext().execute_with(|| {
+        let max = u64::from(MAX_OPEN);
+        for n in 0..max {
+            post_in_block(1, 10, 5 + n).expect("room");
+        }
+        // A better-paying job would evict one, but its initial weights
+        // could not be drawn next block: refused, nothing changes.
+        let before = (NextJobId::<Test>::get(), held(1), Open::<Test>::get());
+        assert_eq!(
+            post_in_block(1, 10, 1_000),
+            Err(Error::<Test>::TooManyPostsInBlock.into())
+        );
+        assert_eq!(
+            (NextJobId::<Test>::get(), held(1), Open::<Test>::get()),
+            before
+        );
+        // The next block draws them; posting opens again.
+        draw_initial_weights();
+        post_in_block(1, 10, 1_000).expect("room again");
+        assert_ok!(UpowJobs::do_try_state());
     });
 }
 

@@ -139,9 +139,11 @@ fn check_invariants(issuance: u64, flows: &Flows) -> Result<(), TestCaseError> {
     let expected: Vec<JobId> = open.into_iter().map(|(_, id)| id).collect();
     prop_assert!(expected.len() as u32 <= MAX_OPEN);
     prop_assert_eq!(Open::<Test>::get().into_inner(), expected.clone());
-    // Blocks may train exactly those and the house job.
+    // Blocks may train exactly those whose initial weights are drawn, and
+    // the house job.
     let trainable: Vec<JobId> = expected
         .into_iter()
+        .filter(|id| Jobs::<Test>::get(id).is_some_and(|job| job.initial.is_some()))
         .chain(HouseJob::<Test>::get())
         .collect();
     prop_assert_eq!(open_ids(), trainable);
