@@ -241,6 +241,10 @@ parameter_types! {
     /// Storage deposit of a job (its records here and in the training
     /// pallet, up to 1024 loss points), returned when it is reaped.
     pub const JobDeposit: Balance = 10 * UNIT;
+    /// What a block spends at most drawing the initial weights of jobs
+    /// posted earlier (in `on_initialize`; at least one job is drawn per
+    /// block): 1% of the block.
+    pub MaxDrawWeight: Weight = Perbill::from_percent(1) * RuntimeBlockWeights::get().max_block;
     /// Blocks after a job ends before anyone may reap it.
     pub const JobRetention: BlockNumber = 7 * DAYS;
     /// Blocks without a verified step after which an open job expires
@@ -254,6 +258,7 @@ impl pallet_upow_jobs::Config for Runtime {
     type MaxOpen = MaxOpenJobs;
     type MinPricePerStep = MinPricePerStep;
     type JobDeposit = JobDeposit;
+    type MaxDrawWeight = MaxDrawWeight;
     type RetentionPeriod = JobRetention;
     type DefaultExpiry = DefaultJobExpiry;
     type Limits = JobLimits;

@@ -243,10 +243,12 @@ pub fn trajectory_proof(
 
 /// Runtime migrations: the jobs pallet's records drop the training progress
 /// they duplicated (storage version 0 → 1), then its catalogue lists the
-/// house job's spec (1 → 2); each a no-op on chains built at its version.
+/// house job's spec (1 → 2), then its records hold their initial weights
+/// as drawn (2 → 3); each a no-op on chains built at its version.
 type Migrations = (
     pallet_upow_jobs::migrations::MigrateV0ToV1<Runtime>,
     pallet_upow_jobs::migrations::MigrateV1ToV2<Runtime>,
+    pallet_upow_jobs::migrations::MigrateV2ToV3<Runtime>,
 );
 
 /// Executive: dispatches blocks and transactions to the pallets.

@@ -168,8 +168,10 @@ pub mod pallet {
 
     /// The in-code storage version: 1 since [`Job`] stopped holding the
     /// training progress (`migrations::MigrateV0ToV1`), 2 since the
-    /// catalogue of workloads (`migrations::MigrateV1ToV2`).
-    const STORAGE_VERSION: StorageVersion = StorageVersion::new(2);
+    /// catalogue of workloads (`migrations::MigrateV1ToV2`), 3 since a
+    /// job's initial weights are drawn by the next block
+    /// (`migrations::MigrateV2ToV3`).
+    const STORAGE_VERSION: StorageVersion = StorageVersion::new(3);
 
     #[pallet::pallet]
     #[pallet::storage_version(STORAGE_VERSION)]
@@ -197,6 +199,12 @@ pub mod pallet {
         /// Storage deposit of a job, held until its record is reaped.
         #[pallet::constant]
         type JobDeposit: Get<BalanceOf<Self>>;
+
+        /// The most weight one block spends drawing initial weights
+        /// ([`Pallet::draw_initial_weights`], in `on_initialize`); the first
+        /// awaiting job is drawn whatever its weight, so every job is drawn.
+        #[pallet::constant]
+        type MaxDrawWeight: Get<Weight>;
 
         /// Blocks after a job ends before anyone (not only its poster) may
         /// reap its record.
@@ -246,9 +254,9 @@ pub mod pallet {
     #[pallet::storage]
     pub type Open<T: Config> = StorageValue<_, BoundedVec<JobId, T::MaxOpen>, ValueQuery>;
 
-    /// Jobs posted in this block (or at genesis) whose initial weights the
-    /// next block's sealing ticket draws
-    /// ([`Pallet::draw_initial_weights`]); at most `MaxOpen` per block.
+    /// Open jobs whose initial weights a later block's sealing ticket
+    /// draws ([`Pallet::draw_initial_weights`]), in posting order: at most
+    /// the open jobs (a job that leaves the market leaves this list).
     #[pallet::storage]
     pub type AwaitingInitialWeights<T: Config> =
         StorageValue<_, BoundedVec<JobId, T::MaxOpen>, ValueQuery>;
@@ -568,9 +576,6 @@ pub mod pallet {
         LivenessOutOfRange,
         /// No workload ids are left.
         WorkloadIdsExhausted,
-        /// `MaxOpen` jobs were posted in this block already: their initial
-        /// weights are drawn by the next block, post in that one.
-        TooManyPostsInBlock,
     }
 
     #[pallet::hooks]
@@ -616,14 +621,18 @@ pub mod pallet {
         /// is set, once a block's mean loss is at most `target_loss`. If the
         /// market is full, the cheapest open job is evicted when this one
         /// pays more per step; otherwise the call fails. The job's initial
-        /// weights are drawn by the next block's sealing ticket (nobody
-        /// chooses them, docs/v3.md §2.1): blocks train it from then on. At
-        /// most `MaxOpen` jobs are posted per block (`TooManyPostsInBlock`).
+        /// weights are drawn by the sealing ticket of a later block (the
+        /// next, unless [`Config::MaxDrawWeight`] defers it; nobody chooses
+        /// them, docs/v3.md §2.1): blocks train it from then on. Its weight
+        /// includes that draw.
         ///
         /// Emits [`Event::JobPosted`] (and [`Event::JobEvicted`]); the next
         /// block emits [`Event::InitialWeightsDrawn`].
         #[pallet::call_index(0)]
-        #[pallet::weight(T::WeightInfo::post_job(spec.model.params_bound() as u32))]
+        #[pallet::weight(
+            T::WeightInfo::post_job(spec.model.params_bound() as u32)
+                .saturating_add(T::WeightInfo::draw_initial_weights(spec.model.params_bound() as u32))
+        )]
         pub fn post_job(
             origin: OriginFor<T>,
             spec: UncheckedJobSpec,

@@ -48,41 +48,54 @@ impl<T: Config> Pallet<T> {
         Jobs::<T>::iter_keys().collect()
     }
 
-    /// Draws the initial weights of every job posted in the previous block
-    /// (and genesis's paid jobs) from `sealing_ticket`, the ticket that
-    /// seals this block: job `r`'s seed is
+    /// Draws, from `sealing_ticket` (the ticket that seals this block), the
+    /// initial weights of the jobs posted earlier that still await theirs,
+    /// in posting order: job `r`'s seed is
     /// `upow_puzzle::lane::run_seed(r, sealing_ticket)` (docs/v3.md §2.1).
-    /// The poster, and the author of the block that included the post,
-    /// knew neither when the job was posted, so nobody chooses a job's
-    /// initial weights; a job cannot be trained before this. Emits
-    /// [`Event::InitialWeightsDrawn`] for each; returns the weight used.
+    /// Nobody knew the ticket when the job was posted, so nobody chooses a
+    /// job's initial weights; a job cannot be trained before its draw.
+    /// Draws at most [`Config::MaxDrawWeight`] a block, and always the
+    /// first job (so every job is drawn); the rest wait for the next block.
+    /// Emits [`Event::InitialWeightsDrawn`] for each; returns the weight
+    /// used.
     pub fn draw_initial_weights(sealing_ticket: &Ticket) -> Weight {
-        let waiting = AwaitingInitialWeights::<T>::take();
-        let mut weight = T::DbWeight::get().reads_writes(1, 1);
-        for job in waiting {
-            let drawn = Jobs::<T>::mutate(job, |record| {
-                let record = record.as_mut()?;
-                if record.initial.is_some() {
-                    return None;
-                }
-                let initial =
-                    InitialWeights::draw(&record.spec.model, run_seed(job, sealing_ticket));
-                record.initial = Some(initial);
-                Some((initial, record.spec.model.params()))
-            });
-            weight = weight.saturating_add(T::DbWeight::get().reads_writes(1, 1));
-            if let Some((initial, params)) = drawn {
-                weight = weight.saturating_add(T::WeightInfo::draw_initial_weights(
-                    u32::try_from(params).unwrap_or(u32::MAX),
-                ));
-                Self::deposit_event(Event::InitialWeightsDrawn {
-                    job,
-                    seed: initial.seed,
-                    weights: initial.weights,
-                });
+        let awaiting = AwaitingInitialWeights::<T>::get().into_inner();
+        let budget = T::MaxDrawWeight::get();
+        let mut used = T::DbWeight::get().reads_writes(1, 1);
+        let mut done = 0usize;
+        for &job in &awaiting {
+            // Only live jobs await a draw (one that leaves the market first
+            // leaves this list too), so the record is there.
+            let Some(mut record) = Jobs::<T>::get(job).filter(|r| r.initial.is_none()) else {
+                done = done.saturating_add(1);
+                continue;
+            };
+            let params = u32::try_from(record.spec.model.params()).unwrap_or(u32::MAX);
+            let weight = T::WeightInfo::draw_initial_weights(params)
+                .saturating_add(T::DbWeight::get().reads_writes(1, 1));
+            if done > 0 && used.saturating_add(weight).any_gt(budget) {
+                break;
             }
+            let initial = InitialWeights::draw(&record.spec.model, run_seed(job, sealing_ticket));
+            record.initial = Some(initial);
+            Jobs::<T>::insert(job, record);
+            Self::deposit_event(Event::InitialWeightsDrawn {
+                job,
+                seed: initial.seed,
+                weights: initial.weights,
+            });
+            used = used.saturating_add(weight);
+            done = done.saturating_add(1);
         }
-        weight
+        let rest = awaiting.get(done..).unwrap_or_default().to_vec();
+        AwaitingInitialWeights::<T>::put(BoundedVec::truncate_from(rest));
+        used
+    }
+
+    /// Takes `job` off the list of jobs awaiting their initial weights
+    /// (it left the market before its draw).
+    fn forget_draw(job: JobId) {
+        AwaitingInitialWeights::<T>::mutate(|awaiting| awaiting.retain(|&j| j != job));
     }
 
     /// The puzzle's limits on a spec as a call carries it, each refusal
@@ -207,10 +220,6 @@ impl<T: Config> Pallet<T> {
             Self::spendable(who) >= budget.saturating_add(deposit),
             Error::<T>::InsufficientBalance
         );
-        ensure!(
-            (AwaitingInitialWeights::<T>::decode_len().unwrap_or(0) as u32) < T::MaxOpen::get(),
-            Error::<T>::TooManyPostsInBlock
-        );
 
         // Where it goes: after every open job paying at least as much (ids
         // only grow, so equal prices stay in posting order).
@@ -239,6 +248,7 @@ impl<T: Config> Pallet<T> {
         Self::hold(HoldReason::JobDeposit, who, deposit)?;
         if let Some(evicted) = evict {
             open.retain(|&j| j != evicted);
+            Self::forget_draw(evicted);
             if let Some(mut job) = Jobs::<T>::get(evicted) {
                 let refund = Self::refund(&mut job);
                 job.status = JobStatus::Evicted;
@@ -256,8 +266,9 @@ impl<T: Config> Pallet<T> {
             .map_err(|_| Error::<T>::MarketFull)?;
         Open::<T>::put(open);
 
-        // Room checked above, before anything changed.
-        AwaitingInitialWeights::<T>::try_append(id).map_err(|_| Error::<T>::TooManyPostsInBlock)?;
+        // The jobs awaiting a draw are open jobs, so there is room for one
+        // more whenever the market took it.
+        AwaitingInitialWeights::<T>::try_append(id).map_err(|_| Error::<T>::MarketFull)?;
         let job = Self::new_job(
             who,
             spec,
@@ -286,6 +297,7 @@ impl<T: Config> Pallet<T> {
         info.status = status;
         info.ended_at = Some(frame_system::Pallet::<T>::block_number());
         Open::<T>::mutate(|open| open.retain(|&j| j != job));
+        Self::forget_draw(job);
         refund
     }
 
@@ -344,6 +356,21 @@ impl<T: Config> Pallet<T> {
         Ok(())
     }
 
+    /// Job `id`'s record, read in the layout of the chain's storage
+    /// version: the first block after an upgrade is sealed (and its work
+    /// read) against the state before its migrations run, so the house job
+    /// must stay trainable there (`crate::migrations`).
+    fn record_for_sealing(id: JobId) -> Option<JobOf<T>> {
+        use crate::migrations::{JobV0Of, JobV2Of};
+        use frame_support::{storage::unhashed, traits::GetStorageVersion};
+        let key = Jobs::<T>::hashed_key_for(id);
+        match Pallet::<T>::on_chain_storage_version() {
+            v if v >= 3 => Jobs::<T>::get(id),
+            v if v >= 1 => unhashed::get::<JobV2Of<T>>(&key).map(|job| job.into_v3()),
+            _ => unhashed::get::<JobV0Of<T>>(&key).map(|job| job.into_v1().into_v3()),
+        }
+    }
+
     /// The job as [`JobSchedule`] reports it, its steps costing `cost`.
     fn active(
         id: JobId,
@@ -367,7 +394,7 @@ impl<T: Config> Pallet<T> {
 
 impl<T: Config> JobSchedule<T::AccountId> for Pallet<T> {
     fn trainable(id: JobId) -> Option<ActiveJob> {
-        let job = Jobs::<T>::get(id)?;
+        let job = Self::record_for_sealing(id)?;
         let house = HouseJob::<T>::get() == Some(id);
         if !(house || job.is_live()) {
             return None;
@@ -445,7 +472,8 @@ impl<T: Config> JobSchedule<T::AccountId> for Pallet<T> {
     }
 
     fn trainable_weight() -> Weight {
-        // The job, the house job, the spec's listing and its workload.
-        T::DbWeight::get().reads(4)
+        // The storage version, the job, the house job, the spec's listing
+        // and its workload.
+        T::DbWeight::get().reads(5)
     }
 }

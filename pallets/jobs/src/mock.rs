@@ -91,6 +91,9 @@ parameter_types! {
     pub static MaxParams: usize = 1 << 20;
     /// Largest batch a job may have (stands in for the proof-size budget).
     pub static MaxBatch: usize = 256;
+    /// What a block may spend drawing initial weights (unbounded but where
+    /// a test bounds it).
+    pub static DrawBudget: frame_support::weights::Weight = frame_support::weights::Weight::MAX;
 }
 
 /// Job limits of the test runtime: parameters for the verification
@@ -175,6 +178,7 @@ impl pallet_upow_jobs::Config for Test {
     type MaxOpen = ConstU32<MAX_OPEN>;
     type MinPricePerStep = ConstU64<MIN_PRICE>;
     type JobDeposit = ConstU64<DEPOSIT>;
+    type MaxDrawWeight = DrawBudget;
     type RetentionPeriod = ConstU64<RETENTION>;
     type DefaultExpiry = ConstU64<EXPIRY>;
     type Limits = TestLimits;

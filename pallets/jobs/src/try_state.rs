@@ -5,8 +5,9 @@
 //! its deposit hold the sum of its unreaped jobs' deposits, ended jobs
 //! carry their end block, and the house job is open and holds nothing; the
 //! catalogue indexes exactly its listed workloads by spec, and the house
-//! job's spec is listed at the reference cost; a job has no initial
-//! weights exactly while it awaits the next block's draw.
+//! job's spec is listed at the reference cost; the jobs awaiting a draw of
+//! their initial weights are open and undrawn, and an open job without
+//! initial weights awaits one.
 
 use crate::{
     AwaitingInitialWeights, BalanceOf, Config, HoldReason, HouseJob, Jobs, ListedSpecs, NextJobId,
@@ -45,8 +46,8 @@ impl<T: Config> Pallet<T> {
         for (id, job) in Jobs::<T>::iter() {
             ensure!(id < NextJobId::<T>::get(), "job id not below NextJobId");
             ensure!(
-                job.initial.is_none() == awaiting.contains(&id),
-                "a job lacks initial weights but awaits no draw, or awaits one it had"
+                job.initial.is_some() || awaiting.contains(&id) || !job.in_market(),
+                "a job in the market lacks initial weights but awaits no draw"
             );
             if Some(id) == house {
                 ensure!(job.status == JobStatus::Open, "the house job is not open");
@@ -74,6 +75,13 @@ impl<T: Config> Pallet<T> {
             }
         }
         ensure!(live == open.len(), "an open job is not in the market");
+        for id in awaiting.iter() {
+            let job = Jobs::<T>::get(id).ok_or("a job awaiting its draw has no record")?;
+            ensure!(
+                job.is_live() && job.initial.is_none(),
+                "a job awaits a draw but is not open or was drawn"
+            );
+        }
         for (poster, expected) in escrow {
             ensure!(
                 T::Currency::balance_on_hold(&HoldReason::JobEscrow.into(), &poster) == expected,

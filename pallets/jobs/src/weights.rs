@@ -159,7 +159,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
     /// Not measured yet (the benchmark came after this file was
     /// generated): drawing one job's initial weights is a part of what
     /// `post_job` measured here (it drew them at posting), so that bounds
-    /// it until `scripts/generate-weights` measures the benchmark.
+    /// it until `scripts/generate-weights` measures the benchmark (until
+    /// then `post_job`, declared with its draw, is charged twice that).
     fn draw_initial_weights(p: u32, ) -> Weight {
         Self::post_job(p)
     }
@@ -215,7 +216,8 @@ impl WeightInfo for () {
     /// Not measured yet (the benchmark came after this file was
     /// generated): drawing one job's initial weights is a part of what
     /// `post_job` measured here (it drew them at posting), so that bounds
-    /// it until `scripts/generate-weights` measures the benchmark.
+    /// it until `scripts/generate-weights` measures the benchmark (until
+    /// then `post_job`, declared with its draw, is charged twice that).
     fn draw_initial_weights(p: u32, ) -> Weight {
         Self::post_job(p)
     }

@@ -101,7 +101,13 @@ impl<T: Config> Pallet<T> {
             .and_then(|digest| digest.sealing_ticket(parent.0).ok());
         let drawn = match ticket {
             Some(ticket) => T::Jobs::draw_initial_weights(&ticket),
-            None => Weight::zero(),
+            None => {
+                log::warn!(
+                    target: LOG_TARGET,
+                    "block without a readable claim: no initial weights drawn (it is invalid)"
+                );
+                Weight::zero()
+            }
         };
         // The digest and the parent hash.
         T::DbWeight::get().reads(2).saturating_add(drawn)

@@ -131,27 +131,65 @@ fn a_poster_cannot_choose_its_jobs_initial_weights() {
 }
 
 #[test]
-fn at_most_max_open_jobs_are_posted_in_one_block() {
+fn jobs_that_leave_the_market_before_their_draw_are_not_drawn() {
     new_test_ext().execute_with(|| {
+        // A full market posted in one block, then a better price evicts the
+        // cheapest and a poster cancels (and reaps) another, all before the
+        // next block: only the open jobs await a draw, so a poster cannot
+        // crowd the list, and the draw skips nobody it should draw.
         let max = u64::from(MAX_OPEN);
-        for n in 0..max {
-            post_in_block(1, 10, 5 + n).expect("room");
-        }
-        // A better-paying job would evict one, but its initial weights
-        // could not be drawn next block: refused, nothing changes.
-        let before = (NextJobId::<Test>::get(), held(1), Open::<Test>::get());
-        assert_eq!(
-            post_in_block(1, 10, 1_000),
-            Err(Error::<Test>::TooManyPostsInBlock.into())
-        );
-        assert_eq!(
-            (NextJobId::<Test>::get(), held(1), Open::<Test>::get()),
-            before
-        );
-        // The next block draws them; posting opens again.
-        draw_initial_weights();
-        post_in_block(1, 10, 1_000).expect("room again");
+        let posted: Vec<JobId> = (0..max)
+            .map(|n| post_in_block(1 + n, 10, 5 + n).expect("room"))
+            .collect();
+        let better = post_in_block(9, 10, 1_000).expect("evicts the cheapest");
+        assert_eq!(job(posted[0]).status, JobStatus::Evicted);
+        assert_ok!(UpowJobs::cancel_job(RuntimeOrigin::signed(2), posted[1]));
+        assert_ok!(UpowJobs::reap_job(RuntimeOrigin::signed(2), posted[1]));
+        let open: Vec<JobId> = Open::<Test>::get().into_inner();
+        let mut awaiting = AwaitingInitialWeights::<Test>::get().into_inner();
+        awaiting.sort();
+        let mut expected = open.clone();
+        expected.sort();
+        assert_eq!(awaiting, expected);
+        assert!(awaiting.contains(&better) && !awaiting.contains(&posted[0]));
         assert_ok!(UpowJobs::do_try_state());
+
+        draw_initial_weights();
+        assert!(open.iter().all(|&id| job(id).initial.is_some() && trainable(id)));
+        // Ended before its draw: never drawn, never trained.
+        assert!(job(posted[0]).initial.is_none() && !trainable(posted[0]));
+        assert!(AwaitingInitialWeights::<Test>::get().is_empty());
+        assert_ok!(UpowJobs::do_try_state());
+    });
+}
+
+#[test]
+fn a_blocks_draw_keeps_to_its_budget_and_draws_at_least_one_job() {
+    new_test_ext().execute_with(|| {
+        let jobs: Vec<JobId> = (0..3)
+            .map(|n| post_in_block(1 + n, 10, 5).expect("posted"))
+            .collect();
+        // No budget: the first job is drawn all the same, the others wait
+        // for the next blocks, in posting order.
+        DrawBudget::set(frame_support::weights::Weight::zero());
+        UpowJobs::draw_initial_weights(&upow_puzzle::Ticket([1; 32]));
+        assert!(job(jobs[0]).initial.is_some());
+        assert_eq!(
+            AwaitingInitialWeights::<Test>::get().into_inner(),
+            jobs[1..].to_vec()
+        );
+        assert!(trainable(jobs[0]) && !trainable(jobs[1]));
+        assert_ok!(UpowJobs::do_try_state());
+        UpowJobs::draw_initial_weights(&upow_puzzle::Ticket([2; 32]));
+        assert_eq!(
+            job(jobs[1]).initial.map(|initial| initial.seed),
+            Some(upow_puzzle::lane::run_seed(jobs[1], &upow_puzzle::Ticket([2; 32])))
+        );
+        // Budget for all: the rest in one block.
+        DrawBudget::set(frame_support::weights::Weight::MAX);
+        UpowJobs::draw_initial_weights(&upow_puzzle::Ticket([3; 32]));
+        assert!(jobs.iter().all(|&id| job(id).initial.is_some()));
+        assert!(AwaitingInitialWeights::<Test>::get().is_empty());
     });
 }
 
