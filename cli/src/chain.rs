@@ -16,7 +16,7 @@ use upow_miner::mine::{
     keys::{AuthorKey, KeyError},
 };
 use upow_primitives::{JobId, JobInfo};
-use upow_puzzle::{JobSpec, UncheckedJobSpec, Weights};
+use upow_puzzle::{DatasetCommitment, JobSpec, UncheckedJobSpec, Weights};
 
 use crate::runtime;
 
@@ -287,17 +287,29 @@ impl Chain {
             .map_err(|e| read_error("the minimum price")(e.to_string()))
     }
 
-    /// The job deposit the chain holds from a poster until the job is reaped.
-    pub async fn job_deposit(&self) -> Result<u128, ChainError> {
+    /// The deposit the chain holds from the poster of a job over `dataset`
+    /// until the job is reaped: the chain's `JobDeposit` plus its
+    /// `DatasetDepositPerByte` per stored byte (`upow_primitives::job_deposit`,
+    /// the rule the jobs pallet applies).
+    pub async fn job_deposit(&self, dataset: &DatasetCommitment) -> Result<u128, ChainError> {
         let block = self
             .client
             .at_current_block()
             .await
             .map_err(|e| read_error("the job deposit")(e.to_string()))?;
-        block
-            .constants()
+        let constants = block.constants();
+        let base = constants
             .entry(runtime::constants().jobs().job_deposit())
-            .map_err(|e| read_error("the job deposit")(e.to_string()))
+            .map_err(|e| read_error("the job deposit")(e.to_string()))?;
+        let per_byte = constants
+            .entry(runtime::constants().jobs().dataset_deposit_per_byte())
+            .map_err(|e| read_error("the dataset deposit per byte")(e.to_string()))?;
+        upow_primitives::job_deposit(base, per_byte, dataset).ok_or_else(|| {
+            read_error("the job deposit")(format!(
+                "{} bytes of dataset at {per_byte} per byte overflow",
+                dataset.stored_bytes()
+            ))
+        })
     }
 
     /// The weights of a job at `at` (default: the finalized block), fetched by

@@ -517,7 +517,7 @@ async fn job(url: &str, command: JobCommand) -> Result<()> {
                     file.display()
                 );
             }
-            let deposit = chain.job_deposit().await?;
+            let deposit = chain.job_deposit(&job.spec.dataset).await?;
             let min_price = chain.min_price_per_step().await?;
             if job.price_per_step < min_price {
                 bail!(

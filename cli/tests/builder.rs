@@ -500,7 +500,25 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
     let ended = job_status(&node, second_id);
     assert_eq!(ended["status"], "Cancelled");
     let pending = common::number_or_hex(&ended["pendingPayment"]);
-    let deposit = 10 * upow_runtime::UNIT;
+    // The record's deposit and every byte of the dataset, as `job post` said.
+    let deposit = parse_balance(&format!(
+        "{} UPOW",
+        word_after(&posted_second, "(+ deposit")
+    ))
+    .unwrap();
+    assert_eq!(
+        deposit,
+        upow_primitives::job_deposit(
+            upow_runtime::configs::JobDeposit::get(),
+            upow_runtime::configs::DatasetDepositPerByte::get(),
+            &upow_puzzle::DatasetCommitment {
+                root: [0; 32],
+                samples: 4096,
+                inputs: 784
+            }
+        )
+        .unwrap()
+    );
     let budget = 40 * upow_runtime::UNIT;
     // The second job's own effect on Bob's free balance: its post fee,
     // deposit and budget went out; the refund came back; what is missing

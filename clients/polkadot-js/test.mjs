@@ -95,7 +95,11 @@ async function main() {
 
   const price = api.consts.jobs.minPricePerStep.toBigInt() * 10n;
   const budget = price * 1_000_000n;
-  const deposit = api.consts.jobs.jobDeposit.toBigInt();
+  // The job deposit: the record's, and every byte of the dataset that each
+  // node stores (label + inputs per sample), at the chain's price per byte.
+  const datasetBytes = BigInt(dataset.samples) * (1n + BigInt(dataset.inputs));
+  const deposit = api.consts.jobs.jobDeposit.toBigInt()
+    + api.consts.jobs.datasetDepositPerByte.toBigInt() * datasetBytes;
 
   // --- a spec outside the limits: a module error that names the field.
   const wide = await send(api, api.tx.jobs.postJob(spec([784, 2000, 10]), price, budget, null), bob, 'inBlock');

@@ -59,7 +59,6 @@ fn stuck_jobs_expire_needed_weights_survive_pruning_and_safe_rpc_refuses_submiss
     assert_eq!(house["job"].as_u64(), Some(0), "the house job: {house}");
     let house_spec = JobSpec::decode(&mut &unhex(&house["spec"])[..]).unwrap();
     let house_difficulty = number_or_hex(&house["difficulty"]);
-    let deposit = upow_runtime::configs::JobDeposit::get();
 
     // Bob: a job over a dataset root nobody has, at the highest price.
     let bob = pair("//Bob");
@@ -69,9 +68,16 @@ fn stuck_jobs_expire_needed_weights_survive_pruning_and_safe_rpc_refuses_submiss
         Hyperparams::new(4, 2, 10_000).unwrap(),
         DatasetCommitment {
             root: [0xab; 32],
-            samples: u64::MAX,
+            samples: 60_000,
             inputs: 784,
         },
+    )
+    .unwrap();
+    // Its deposit: the record's and every byte nodes are asked to store.
+    let deposit = upow_primitives::job_deposit(
+        upow_runtime::configs::JobDeposit::get(),
+        upow_runtime::configs::DatasetDepositPerByte::get(),
+        &unknown.dataset,
     )
     .unwrap();
     // Charlie: a paid job over Fashion-MNIST with about 24 blocks' worth of

@@ -1,7 +1,8 @@
 //! Jobs as the chain records them and reports them: their status, the work
 //! a miner trains, what a dApp queries, the loss curve, the training
 //! progress (one record, kept by the training pallet), the blocks still in
-//! their dispute window, and what a block pays.
+//! their dispute window, what a block pays, and what a job's poster holds
+//! as its deposit.
 
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;
@@ -9,6 +10,16 @@ use scale_info::TypeInfo;
 use crate::{
     AuthorId, Difficulty, Hash, JobId, JobSpec, Liveness, TrajectoryClaim, TrajectoryContext,
 };
+
+/// The deposit a paid job holds from its poster until its record is reaped
+/// (docs/datasets.md §5): `base + per_byte · dataset.stored_bytes()` — the
+/// job's record, and the dataset bytes every node is asked to keep for the
+/// job's life and retention. `None` if it does not fit a `u128`. The one
+/// rule: the jobs pallet holds it, `upow-cli job post` checks it before
+/// signing.
+pub fn job_deposit(base: u128, per_byte: u128, dataset: &upow_puzzle::DatasetCommitment) -> Option<u128> {
+    per_byte.checked_mul(dataset.stored_bytes())?.checked_add(base)
+}
 
 /// Lifecycle of a job.
 #[derive(

@@ -39,6 +39,13 @@ impl DatasetCommitment {
         1 + self.inputs as usize
     }
 
+    /// Bytes of the whole encoded dataset, `samples · (1 + inputs)`: what
+    /// a node stores for it (docs/datasets.md §5 prices them). Exact in
+    /// `u128` (at most `2^64 · 2^32`).
+    pub fn stored_bytes(&self) -> u128 {
+        u128::from(self.samples) * (1 + u128::from(self.inputs))
+    }
+
     /// Checks the dataset fits the model's input width.
     pub fn check_model(&self, model: &Model) -> Result<()> {
         if self.inputs as usize != model.inputs() {

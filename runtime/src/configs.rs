@@ -245,6 +245,11 @@ parameter_types! {
     /// posted earlier (in `on_initialize`; at least one job is drawn per
     /// block): 1% of the block.
     pub MaxDrawWeight: Weight = Perbill::from_percent(1) * RuntimeBlockWeights::get().max_block;
+    /// Deposit per byte of a job's dataset, held with [`JobDeposit`]: 1
+    /// UPOW per MiB that every node is asked to store for the job's life
+    /// and retention (docs/datasets.md §5; Fashion-MNIST's training set,
+    /// 47 MB, holds 44.9 UPOW).
+    pub const DatasetDepositPerByte: Balance = UNIT / 1_048_576;
     /// Blocks after a job ends before anyone may reap it.
     pub const JobRetention: BlockNumber = 7 * DAYS;
     /// Blocks without a verified step after which an open job expires
@@ -259,6 +264,7 @@ impl pallet_upow_jobs::Config for Runtime {
     type MinPricePerStep = MinPricePerStep;
     type JobDeposit = JobDeposit;
     type MaxDrawWeight = MaxDrawWeight;
+    type DatasetDepositPerByte = DatasetDepositPerByte;
     type RetentionPeriod = JobRetention;
     type DefaultExpiry = DefaultJobExpiry;
     type Limits = JobLimits;

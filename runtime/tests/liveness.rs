@@ -98,7 +98,10 @@ fn a_job_nobody_can_mine_never_stops_blocks_and_expires_with_a_refund() {
         end_block(expiry + 1);
         let job = Jobs::job_info(stuck).unwrap();
         assert_eq!(job.status, JobStatus::Expired);
-        let deposit = upow_runtime::configs::JobDeposit::get();
+        // The deposit (its record and every byte of its dataset) stays held.
+        let deposit = job.deposit;
+        assert_eq!(Jobs::deposit_for(&job.spec), Ok(deposit));
+        assert!(deposit > upow_runtime::configs::JobDeposit::get());
         assert_eq!(Balances::balance(&bob), free - deposit);
         assert!(Training::work(stuck).is_none());
         assert_eq!(Training::open_work().len(), 1, "only the house job");

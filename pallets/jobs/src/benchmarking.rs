@@ -52,17 +52,22 @@ fn budget<T: Config>(price: BalanceOf<T>) -> BalanceOf<T> {
     price.saturating_mul(BalanceOf::<T>::from(STEPS as u32).saturating_mul(2u32.into()))
 }
 
+/// The deposit of every benchmark job (they share one dataset shape).
+fn deposit<T: Config>() -> Result<BalanceOf<T>, BenchmarkError> {
+    Jobs::<T>::deposit_for(&spec(1)?)
+        .map_err(|e| BenchmarkError::from(sp_runtime::DispatchError::from(e)))
+}
+
 /// The whitelisted caller, funded for `jobs` budgets at twice the base
 /// price and their deposits.
-fn poster<T: Config>(jobs: u32) -> T::AccountId {
+fn poster<T: Config>(jobs: u32) -> Result<T::AccountId, BenchmarkError> {
     let who: T::AccountId = whitelisted_caller();
-    let per_job =
-        budget::<T>(price::<T>().saturating_mul(2u32.into())).saturating_add(T::JobDeposit::get());
+    let per_job = budget::<T>(price::<T>().saturating_mul(2u32.into())).saturating_add(deposit::<T>()?);
     let amount = per_job
         .saturating_mul(jobs.saturating_add(2).into())
         .saturating_add(T::Currency::minimum_balance().saturating_mul(100u32.into()));
     T::Currency::set_balance(&who, amount);
-    who
+    Ok(who)
 }
 
 /// Lists `spec` at its nominal cost, unless it is listed.
@@ -114,7 +119,7 @@ mod benchmarks {
     #[benchmark]
     fn post_job(p: Linear<1_034, { 1_034 * MAX_HIDDEN }>) -> Result<(), BenchmarkError> {
         let full = T::MaxOpen::get();
-        let who = poster::<T>(full.saturating_add(1));
+        let who = poster::<T>(full.saturating_add(1))?;
         fill::<T>(&who, full)?;
         let price = price::<T>().saturating_mul(2u32.into());
         let budget = budget::<T>(price);
@@ -136,7 +141,7 @@ mod benchmarks {
             poster: who,
             price_per_step: price,
             budget,
-            deposit: T::JobDeposit::get(),
+            deposit: deposit::<T>()?,
         });
         Ok(())
     }
@@ -145,7 +150,7 @@ mod benchmarks {
     #[benchmark]
     fn cancel_job() -> Result<(), BenchmarkError> {
         let full = T::MaxOpen::get();
-        let who = poster::<T>(full);
+        let who = poster::<T>(full)?;
         let open = fill::<T>(&who, full)?;
         let job = *open.first().ok_or(BenchmarkError::Stop("no job"))?;
 
@@ -162,7 +167,7 @@ mod benchmarks {
     /// Topping up an open job.
     #[benchmark]
     fn top_up() -> Result<(), BenchmarkError> {
-        let who = poster::<T>(2);
+        let who = poster::<T>(2)?;
         let job = fill::<T>(&who, 1)?[0];
         let amount = price::<T>();
 
@@ -183,7 +188,7 @@ mod benchmarks {
     /// runtime's `OnJobReaped` weight).
     #[benchmark]
     fn reap_job() -> Result<(), BenchmarkError> {
-        let who = poster::<T>(2);
+        let who = poster::<T>(2)?;
         let job = fill::<T>(&who, 1)?[0];
         Jobs::<T>::cancel_job(RawOrigin::Signed(who.clone()).into(), job)?;
         let later =
@@ -208,7 +213,7 @@ mod benchmarks {
         e: Linear<0, { T::MaxOpen::get() }>,
     ) -> Result<(), BenchmarkError> {
         let e = e.min(o);
-        let who = poster::<T>(o);
+        let who = poster::<T>(o)?;
         let open = fill::<T>(&who, o)?;
         let expiry = Expiry::<T>::get();
         let now = frame_system::Pallet::<T>::block_number().saturating_add(expiry);
@@ -239,7 +244,7 @@ mod benchmarks {
     #[benchmark]
     fn on_progress() -> Result<(), BenchmarkError> {
         let full = T::MaxOpen::get();
-        let who = poster::<T>(full);
+        let who = poster::<T>(full)?;
         let job = fill::<T>(&who, full)?[0];
         let author: T::AccountId = account("author", 0, 0);
         // The block's steps as the training pallet records them before it
@@ -303,7 +308,7 @@ mod benchmarks {
         p: Linear<1_034, { 1_034 * MAX_HIDDEN }>,
     ) -> Result<(), BenchmarkError> {
         frame_system::Pallet::<T>::set_block_number(1u32.into());
-        let who = poster::<T>(1);
+        let who = poster::<T>(1)?;
         let spec = spec(p / 1_034)?;
         list::<T>(&spec)?;
         let price = price::<T>();

@@ -52,10 +52,12 @@
 //!
 //! ## Storage deposit and reaping
 //!
-//! Posting also holds [`Config::JobDeposit`] under [`HoldReason::JobDeposit`]
-//! for the job's records (here and in the training pallet: its weights hash
-//! and loss curve, which nodes keep serving — an ended job's final weights
-//! are never pruned while its record exists). After a job ends its poster
+//! Posting also holds a deposit under [`HoldReason::JobDeposit`]:
+//! [`Config::JobDeposit`] for the job's records (here and in the training
+//! pallet: its weights hash and loss curve, which nodes keep serving — an
+//! ended job's final weights are never pruned while its record exists),
+//! plus [`Config::DatasetDepositPerByte`] per byte of its dataset, which
+//! every node is asked to store ([`Pallet::deposit_for`]). After a job ends its poster
 //! may reap it at once ([`Pallet::reap_job`]), anyone after
 //! [`Config::RetentionPeriod`] blocks: the records are removed, the deposit
 //! returns to the poster ([`Event::JobReaped`]).
@@ -196,7 +198,7 @@ pub mod pallet {
         #[pallet::constant]
         type MinPricePerStep: Get<BalanceOf<Self>>;
 
-        /// Storage deposit of a job, held until its record is reaped.
+        /// Storage deposit of a job's record, held until it is reaped.
         #[pallet::constant]
         type JobDeposit: Get<BalanceOf<Self>>;
 
@@ -205,6 +207,13 @@ pub mod pallet {
         /// awaiting job is drawn whatever its weight, so every job is drawn.
         #[pallet::constant]
         type MaxDrawWeight: Get<Weight>;
+
+        /// Deposit per byte of a job's dataset (`samples · (1 + inputs)`),
+        /// held with [`Config::JobDeposit`]: every node is asked to store
+        /// the dataset while the job lives and is retained
+        /// (`upow_primitives::job_deposit`, docs/datasets.md §5).
+        #[pallet::constant]
+        type DatasetDepositPerByte: Get<BalanceOf<Self>>;
 
         /// Blocks after a job ends before anyone (not only its poster) may
         /// reap its record.
@@ -527,7 +536,8 @@ pub mod pallet {
         PriceTooLow,
         /// The budget cannot pay one step (it is below the price per step).
         BudgetTooLow,
-        /// `price_per_step × total_steps` overflows the balance type.
+        /// `price_per_step × total_steps`, or the job's deposit, overflows
+        /// the balance type.
         CostOverflow,
         /// The budget would overflow the balance type.
         BudgetOverflow,

@@ -98,6 +98,20 @@ impl<T: Config> Pallet<T> {
         AwaitingInitialWeights::<T>::mutate(|awaiting| awaiting.retain(|&j| j != job));
     }
 
+    /// The deposit a job of `spec` holds until it is reaped:
+    /// [`Config::JobDeposit`] plus [`Config::DatasetDepositPerByte`] per
+    /// byte of its dataset (`upow_primitives::job_deposit`). `CostOverflow`
+    /// if it does not fit a balance.
+    pub fn deposit_for(spec: &JobSpec) -> Result<BalanceOf<T>, Error<T>> {
+        upow_primitives::job_deposit(
+            T::JobDeposit::get().unique_saturated_into(),
+            T::DatasetDepositPerByte::get().unique_saturated_into(),
+            &spec.dataset,
+        )
+        .and_then(|deposit| BalanceOf::<T>::try_from(deposit).ok())
+        .ok_or(Error::<T>::CostOverflow)
+    }
+
     /// The puzzle's limits on a spec as a call carries it, each refusal
     /// the error that names its field (`spec.model.dims`,
     /// `spec.hyper.batch_log2`, `spec.hyper.lr_shift`,
@@ -215,7 +229,7 @@ impl<T: Config> Pallet<T> {
             price_per_step.checked_mul(&total_steps).is_some(),
             Error::<T>::CostOverflow
         );
-        let deposit = T::JobDeposit::get();
+        let deposit = Self::deposit_for(&spec)?;
         ensure!(
             Self::spendable(who) >= budget.saturating_add(deposit),
             Error::<T>::InsufficientBalance

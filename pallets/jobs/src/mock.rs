@@ -94,6 +94,8 @@ parameter_types! {
     /// What a block may spend drawing initial weights (unbounded but where
     /// a test bounds it).
     pub static DrawBudget: frame_support::weights::Weight = frame_support::weights::Weight::MAX;
+    /// Deposit per dataset byte (0 but where a test prices the bytes).
+    pub static DepositPerByte: u64 = 0;
 }
 
 /// Job limits of the test runtime: parameters for the verification
@@ -179,6 +181,7 @@ impl pallet_upow_jobs::Config for Test {
     type MinPricePerStep = ConstU64<MIN_PRICE>;
     type JobDeposit = ConstU64<DEPOSIT>;
     type MaxDrawWeight = DrawBudget;
+    type DatasetDepositPerByte = DepositPerByte;
     type RetentionPeriod = ConstU64<RETENTION>;
     type DefaultExpiry = ConstU64<EXPIRY>;
     type Limits = TestLimits;

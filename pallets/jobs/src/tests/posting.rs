@@ -341,3 +341,57 @@ fn errors_leave_no_trace_in_dispatch() {
         );
     });
 }
+
+#[test]
+fn a_job_holds_a_deposit_for_every_byte_of_its_dataset() {
+    new_test_ext().execute_with(|| {
+        DepositPerByte::set(3);
+        // 16 samples of a label and 4 inputs: 80 bytes on every node.
+        let spec = spec(10);
+        assert_eq!(spec.dataset.stored_bytes(), 80);
+        let deposit = DEPOSIT + 3 * 80;
+        assert_eq!(UpowJobs::deposit_for(&spec), Ok(deposit));
+        let id = post(1, 10, 5, 100);
+        assert_eq!((job(id).deposit, deposits(1)), (deposit, deposit));
+        assert_eq!(free(1), ENDOWMENT - 100 - deposit);
+        assert_ok!(UpowJobs::do_try_state());
+        // Reaping returns all of it.
+        assert_ok!(UpowJobs::cancel_job(RuntimeOrigin::signed(1), id));
+        assert_ok!(UpowJobs::reap_job(RuntimeOrigin::signed(1), id));
+        assert_eq!((deposits(1), free(1)), (0, ENDOWMENT));
+    });
+}
+
+#[test]
+fn a_job_cannot_make_nodes_store_more_than_its_deposit_pays_for() {
+    new_test_ext().execute_with(|| {
+        DepositPerByte::set(3);
+        let deposit = DEPOSIT + 3 * 80;
+        // A poster that can hold the budget and every byte's deposit, and
+        // one that is a unit short: refused, nothing held.
+        assert_ok!(Balances::set_balance(&9, ED + 100 + deposit - 1));
+        list(&spec(10));
+        assert_noop!(
+            UpowJobs::post_job(RuntimeOrigin::signed(9), spec(10).into(), 5, 100, None),
+            Error::<Test>::InsufficientBalance
+        );
+        assert_ok!(Balances::set_balance(&9, ED + 100 + deposit));
+        let id = post(9, 10, 5, 100);
+        assert_eq!(deposits(9), deposit);
+        // Whatever the dataset's size: the deposit is the bytes' price, and
+        // a deposit beyond any balance is a refusal, not a wrap.
+        let huge = JobSpec {
+            dataset: DatasetCommitment {
+                samples: u64::MAX,
+                ..spec(10).dataset
+            },
+            ..spec(10)
+        };
+        DepositPerByte::set(u64::MAX);
+        assert_eq!(
+            UpowJobs::deposit_for(&huge),
+            Err(Error::<Test>::CostOverflow)
+        );
+        assert_eq!(job(id).deposit, deposit, "held deposits do not change");
+    });
+}
