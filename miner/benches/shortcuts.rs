@@ -28,6 +28,12 @@
 //!   the live units and activation density of their first batch; those
 //!   with fewer live units than the house workload's threshold are not
 //!   timed, those under its density threshold are marked refused.
+//! * Zeros at the non-zero-weights threshold (every workload): the
+//!   checkpoint's weights with as many first-layer zeros as the house `ν`
+//!   allows, on the most lit inputs (`adversarial::zeros_on_lit_inputs`);
+//!   a bound on any zero-skipping attacker: the sparse kernel's step on
+//!   them less the forward pass's share of the products those zeros
+//!   multiply, as if skipping them were free.
 //! * `cost` is docs/v3.md §2.2's `2^16 · min over checkpoints of t_best(w, c)
 //!   / mean over checkpoints of t_best(ref, c)` on this machine's CPU, the
 //!   reference workload being the first (the house workload).
@@ -233,6 +239,43 @@ fn float_attacker_seconds(
     })
 }
 
+/// Something of a forward pass's first pre-activations for the timer to
+/// keep (a forward pass alone publishes nothing).
+fn forward_digest(forward: &Forward) -> Hash {
+    let folded = forward.preactivations[0].iter().fold(0, |x, &z| x ^ z);
+    let mut hash: Hash = [0; 32];
+    hash[..4].copy_from_slice(&folded.to_le_bytes());
+    hash
+}
+
+/// The share of the forward passes' products over `batches` that multiply
+/// a first-layer weight of a `dark` input (all its weights zero): products
+/// of layer `l` are `Σ_rows (non-zero activations entering l) · d_{l+1}`,
+/// as the kernels skip zero inputs and activations.
+fn skipped_forward_share(
+    model: &Model,
+    weights: &Weights,
+    batches: &[(Seed, Batch)],
+    dark: &[bool],
+) -> f64 {
+    let (mut skipped, mut total) = (0u64, 0u64);
+    for (_, batch) in batches {
+        let forward = Forward::run(model, weights, &batch.inputs, batch.rows());
+        for l in 0..model.layers() {
+            let (inputs, outputs) = model.shape(l);
+            for row in forward.activations[l].chunks_exact(inputs) {
+                let lit = row.iter().filter(|&&a| a != 0).count() as u64;
+                total += lit * outputs as u64;
+                if l == 0 {
+                    let lit_dark = row.iter().zip(dark).filter(|&(&a, &d)| a != 0 && d).count();
+                    skipped += lit_dark as u64 * outputs as u64;
+                }
+            }
+        }
+    }
+    skipped as f64 / total as f64
+}
+
 struct Row {
     checkpoint: &'static str,
     step: u64,
@@ -347,6 +390,39 @@ fn main() {
                 }),
             );
 
+            // Zero weights at the house non-zero-weights threshold ν
+            // (docs/v3.md §2.3): the checkpoint's weights with the first
+            // layer's allowed zeros on the most lit inputs. A bound on any
+            // attacker of these weights: the sparse kernel's step on them,
+            // less the forward pass's share of the products that multiply
+            // those zeros, as if skipping them cost nothing. (Planting them
+            // is a jump no honest step makes, and a step moves them.)
+            {
+                let house = upow_puzzle::REFERENCE_LIVENESS;
+                let (zeroed, dark) = adversarial::zeros_on_lit_inputs(&model, &weights, data, house);
+                let out = reference.run(&zeroed, b0, s0, at).unwrap();
+                let verdict = match validate_step(&model, house, &out.stats) {
+                    Ok(()) => "",
+                    Err(_) => " (refused)",
+                };
+                let skipped = skipped_forward_share(&model, &zeroed, &batches, &dark);
+                let sparse_seconds = time_steps(budget, &batches, at, |b, s, t| {
+                    sparse.run(&zeroed, b, s, t).unwrap().weights.hash()
+                });
+                let forward_seconds = time_steps(budget, &batches, at, |b, _, _| {
+                    forward_digest(&Forward::run(&model, &zeroed, &b.inputs, b.rows()))
+                });
+                row(
+                    &format!(
+                        "zeros at ν on {} most lit inputs, {:.1}% of forward, bound{verdict}",
+                        dark.iter().filter(|&&d| d).count(),
+                        100.0 * skipped
+                    ),
+                    false,
+                    sparse_seconds - forward_seconds * skipped,
+                );
+            }
+
             // Crafted dead units (2-layer models): the fewest live units
             // puzzle.md §9 admits, and the live fractions of docs/v3.md §2.3.
             if model.layers() == 2 {
@@ -443,11 +519,7 @@ fn main() {
                         sparse.run(&crafted, b, s, t).unwrap().weights.hash()
                     });
                     let forward_seconds = time_steps(budget, &batches, at, |b, _, _| {
-                        let forward = Forward::run(&model, &crafted, &b.inputs, b.rows());
-                        let folded = forward.preactivations[0].iter().fold(0, |x, &z| x ^ z);
-                        let mut hash: Hash = [0; 32];
-                        hash[..4].copy_from_slice(&folded.to_le_bytes());
-                        hash
+                        forward_digest(&Forward::run(&model, &crafted, &b.inputs, b.rows()))
                     });
                     row(
                         &format!(

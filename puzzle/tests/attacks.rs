@@ -605,6 +605,42 @@ fn zero_weights_that_make_pre_activations_known_fail_the_non_zero_weights_thresh
 }
 
 #[test]
+fn zeros_on_the_most_lit_inputs_stop_at_the_non_zero_weights_threshold() {
+    // The shortcut bench's attacker at the threshold (docs/v3.md §2.3): the
+    // house workload's allowed first-layer zeros, placed on the most lit
+    // inputs so that a zero-skipping forward pass saves the most. Its
+    // weights keep the threshold, within one input's weights of it, and
+    // the inputs it darkens are the most lit ones.
+    let model = Model::new(&[784, 128, 10]).unwrap();
+    let hyper = Hyperparams::new(6, 2, 10_000).unwrap();
+    let data = sparse_images(784, 512, 10);
+    let spec = JobSpec::new(model.clone(), hyper, data.commitment()).unwrap();
+    let house = upow_puzzle::REFERENCE_LIVENESS;
+    let honest = Weights::initial(&model, &[3; 32]);
+    let (zeroed, dark) = adversarial::zeros_on_lit_inputs(&model, &honest, &data, house);
+    let nonzero = zeroed.compute_layer(0).iter().filter(|&&w| w != 0).count() as u64;
+    let need = house.required_nonzero_weights(784 * 128);
+    assert!(nonzero >= need && nonzero < need + 128, "{nonzero} vs {need}");
+    let lit = adversarial::lit_counts(&data);
+    let darkest_dark = (0..784).filter(|&j| dark[j]).map(|j| lit[j]).min().unwrap();
+    let brightest_kept = (0..784).filter(|&j| !dark[j]).map(|j| lit[j]).max().unwrap();
+    assert!(darkest_dark >= brightest_kept, "{darkest_dark} < {brightest_kept}");
+    // A step from them counts those non-zero weights and passes ν.
+    let seed = Seed([0; 32]);
+    let batch = select_batch(&spec, &data, &seed).unwrap();
+    let stats = TrainingStep::new(&model, &hyper)
+        .run(&zeroed, &batch, &seed, 100)
+        .unwrap()
+        .stats;
+    assert_eq!(u64::from(stats.nonzero_weights[0]), nonzero);
+    let threshold_only = Liveness::new(house.nonzero_weights_per_1024(), 32, 0).unwrap();
+    assert_eq!(
+        upow_puzzle::validate_step(&model, threshold_only, &stats),
+        Ok(())
+    );
+}
+
+#[test]
 fn units_that_fire_only_on_rare_inputs_are_live_but_fail_the_density_threshold() {
     // docs/v3.md §12's gap: every hidden unit triggered on one input lit in
     // about 1/10 of the samples. On batches of 64 most units fire on some

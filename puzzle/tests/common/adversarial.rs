@@ -433,6 +433,57 @@ pub fn triggered_step(
     }
 }
 
+/// How many samples of `data` light each input (its activation `p >> 1`
+/// non-zero).
+pub fn lit_counts(data: &upow_puzzle::Dataset) -> Vec<u64> {
+    // An encoded sample is `label ‖ inputs`.
+    let mut lit = vec![0u64; data.sample_len() - 1];
+    for s in 0..data.len() {
+        for (count, &p) in lit.iter_mut().zip(&data.sample(s).expect("in range")[1..]) {
+            *count += u64::from(p >> 1 != 0);
+        }
+    }
+    lit
+}
+
+/// `weights` with first-layer weights set to zero on the most lit inputs
+/// of `data` — the most lit first, all of an input's weights at a time —
+/// as many as `liveness`'s non-zero-weights threshold lets the layer lose:
+/// the zeros that save a zero-skipping forward pass the most products
+/// (docs/v3.md §2.3). Returns the weights and, per input, whether its
+/// weights are all zero now.
+pub fn zeros_on_lit_inputs(
+    model: &Model,
+    weights: &Weights,
+    data: &upow_puzzle::Dataset,
+    liveness: upow_puzzle::Liveness,
+) -> (Weights, Vec<bool>) {
+    let (k, n) = model.shape(0);
+    let compute = weights.compute_layer(0);
+    let nonzero = compute.iter().filter(|&&w| w != 0).count() as u64;
+    let mut spare = nonzero.saturating_sub(liveness.required_nonzero_weights((k * n) as u64));
+    let lit = lit_counts(data);
+    let mut most_lit: Vec<usize> = (0..k).collect();
+    most_lit.sort_by_key(|&j| (std::cmp::Reverse(lit[j]), j));
+    let mut first = weights.layer(0).to_vec();
+    let mut zeroed = vec![false; k];
+    for j in most_lit {
+        // Input `j`'s weights to every unit (row-major, `k × n`).
+        let column = j * n..(j + 1) * n;
+        let cost = column.clone().filter(|&i| compute[i] != 0).count() as u64;
+        if cost > spare {
+            break;
+        }
+        first[column].fill(0);
+        spare -= cost;
+        zeroed[j] = true;
+    }
+    let mut layers = weights.layers().to_vec();
+    layers[0] = first;
+    let zeros = Weights::from_layers(model, layers).expect("zero is in range");
+    (zeros, zeroed)
+}
+
 /// Units for [`triggered_weights`] on `data`: `always` units that always
 /// fire, then `width − always` units triggered in turn on the
 /// `⌈width / 4⌉` inputs whose lit frequency in `data` is nearest to
@@ -444,15 +495,8 @@ pub fn units_on_inputs_lit(
     always: usize,
     frequency: f64,
 ) -> (Vec<Unit>, Vec<usize>) {
-    // An encoded sample is `label ‖ inputs`.
-    let k = data.sample_len() - 1;
-    let mut lit = vec![0u64; k];
-    for s in 0..data.len() {
-        for (count, &p) in lit.iter_mut().zip(&data.sample(s).expect("in range")[1..]) {
-            // An input is lit when its activation `p >> 1` is non-zero.
-            *count += u64::from(p >> 1 != 0);
-        }
-    }
+    let lit = lit_counts(data);
+    let k = lit.len();
     let samples = data.len() as f64;
     let distance = |i: usize| (lit[i] as f64 / samples - frequency).abs();
     let mut by_distance: Vec<usize> = (0..k).collect();
