@@ -399,7 +399,8 @@ fn main() {
             // is a jump no honest step makes, and a step moves them.)
             {
                 let house = upow_puzzle::REFERENCE_LIVENESS;
-                let (zeroed, dark) = adversarial::zeros_on_lit_inputs(&model, &weights, data, house);
+                let (zeroed, dark) =
+                    adversarial::zeros_on_lit_inputs(&model, &weights, data, house);
                 let out = reference.run(&zeroed, b0, s0, at).unwrap();
                 let verdict = match validate_step(&model, house, &out.stats) {
                     Ok(()) => "",

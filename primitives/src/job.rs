@@ -17,8 +17,14 @@ use crate::{
 /// job's life and retention. `None` if it does not fit a `u128`. The one
 /// rule: the jobs pallet holds it, `upow-cli job post` checks it before
 /// signing.
-pub fn job_deposit(base: u128, per_byte: u128, dataset: &upow_puzzle::DatasetCommitment) -> Option<u128> {
-    per_byte.checked_mul(dataset.stored_bytes())?.checked_add(base)
+pub fn job_deposit(
+    base: u128,
+    per_byte: u128,
+    dataset: &upow_puzzle::DatasetCommitment,
+) -> Option<u128> {
+    per_byte
+        .checked_mul(dataset.stored_bytes())?
+        .checked_add(base)
 }
 
 /// Lifecycle of a job.

@@ -620,11 +620,21 @@ fn zeros_on_the_most_lit_inputs_stop_at_the_non_zero_weights_threshold() {
     let (zeroed, dark) = adversarial::zeros_on_lit_inputs(&model, &honest, &data, house);
     let nonzero = zeroed.compute_layer(0).iter().filter(|&&w| w != 0).count() as u64;
     let need = house.required_nonzero_weights(784 * 128);
-    assert!(nonzero >= need && nonzero < need + 128, "{nonzero} vs {need}");
+    assert!(
+        nonzero >= need && nonzero < need + 128,
+        "{nonzero} vs {need}"
+    );
     let lit = adversarial::lit_counts(&data);
     let darkest_dark = (0..784).filter(|&j| dark[j]).map(|j| lit[j]).min().unwrap();
-    let brightest_kept = (0..784).filter(|&j| !dark[j]).map(|j| lit[j]).max().unwrap();
-    assert!(darkest_dark >= brightest_kept, "{darkest_dark} < {brightest_kept}");
+    let brightest_kept = (0..784)
+        .filter(|&j| !dark[j])
+        .map(|j| lit[j])
+        .max()
+        .unwrap();
+    assert!(
+        darkest_dark >= brightest_kept,
+        "{darkest_dark} < {brightest_kept}"
+    );
     // A step from them counts those non-zero weights and passes ν.
     let seed = Seed([0; 32]);
     let batch = select_batch(&spec, &data, &seed).unwrap();

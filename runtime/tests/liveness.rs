@@ -100,7 +100,7 @@ fn a_job_nobody_can_mine_never_stops_blocks_and_expires_with_a_refund() {
         assert_eq!(job.status, JobStatus::Expired);
         // The deposit (its record and every byte of its dataset) stays held.
         let deposit = job.deposit;
-        assert_eq!(Jobs::deposit_for(&job.spec), Ok(deposit));
+        assert_eq!(Jobs::deposit_for(&job.spec).ok(), Some(deposit));
         assert!(deposit > upow_runtime::configs::JobDeposit::get());
         assert_eq!(Balances::balance(&bob), free - deposit);
         assert!(Training::work(stuck).is_none());

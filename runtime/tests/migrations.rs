@@ -102,8 +102,14 @@ fn a_chain_at_version_1_lists_only_the_house_jobs_spec_on_upgrade() {
         Executive::execute_on_runtime_upgrade();
 
         assert_eq!(Jobs::on_chain_storage_version(), StorageVersion::new(3));
-        assert_eq!(pallet_upow_jobs::Jobs::<Runtime>::get(0), Some(house_before));
-        assert_eq!(pallet_upow_jobs::Jobs::<Runtime>::get(paid), Some(paid_before));
+        assert_eq!(
+            pallet_upow_jobs::Jobs::<Runtime>::get(0),
+            Some(house_before)
+        );
+        assert_eq!(
+            pallet_upow_jobs::Jobs::<Runtime>::get(paid),
+            Some(paid_before)
+        );
         let house = <Jobs as JobSchedule<_>>::trainable(0).expect("the house job trains");
         assert_eq!(house.cost, upow_puzzle::REFERENCE_COST);
         assert_eq!(Jobs::listed_cost(&other), None);

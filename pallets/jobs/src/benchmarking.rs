@@ -62,7 +62,8 @@ fn deposit<T: Config>() -> Result<BalanceOf<T>, BenchmarkError> {
 /// price and their deposits.
 fn poster<T: Config>(jobs: u32) -> Result<T::AccountId, BenchmarkError> {
     let who: T::AccountId = whitelisted_caller();
-    let per_job = budget::<T>(price::<T>().saturating_mul(2u32.into())).saturating_add(deposit::<T>()?);
+    let per_job =
+        budget::<T>(price::<T>().saturating_mul(2u32.into())).saturating_add(deposit::<T>()?);
     let amount = per_job
         .saturating_mul(jobs.saturating_add(2).into())
         .saturating_add(T::Currency::minimum_balance().saturating_mul(100u32.into()));

@@ -373,15 +373,19 @@ impl<T: Config> Pallet<T> {
     /// Job `id`'s record, read in the layout of the chain's storage
     /// version: the first block after an upgrade is sealed (and its work
     /// read) against the state before its migrations run, so the house job
-    /// must stay trainable there (`crate::migrations`).
+    /// must stay trainable on a chain at version 1 or 2
+    /// (`crate::migrations::MigrateV2ToV3`). (Version 0, before the
+    /// progress left the record, is read as this runtime's layout, as
+    /// before: state without a written version, such as a benchmark's, is
+    /// this runtime's.)
     fn record_for_sealing(id: JobId) -> Option<JobOf<T>> {
-        use crate::migrations::{JobV0Of, JobV2Of};
         use frame_support::{storage::unhashed, traits::GetStorageVersion};
-        let key = Jobs::<T>::hashed_key_for(id);
-        match Pallet::<T>::on_chain_storage_version() {
-            v if v >= 3 => Jobs::<T>::get(id),
-            v if v >= 1 => unhashed::get::<JobV2Of<T>>(&key).map(|job| job.into_v3()),
-            _ => unhashed::get::<JobV0Of<T>>(&key).map(|job| job.into_v1().into_v3()),
+        let version = Pallet::<T>::on_chain_storage_version();
+        if version == 1 || version == 2 {
+            unhashed::get::<crate::migrations::JobV2Of<T>>(&Jobs::<T>::hashed_key_for(id))
+                .map(crate::migrations::JobV2::into_v3)
+        } else {
+            Jobs::<T>::get(id)
         }
     }
 

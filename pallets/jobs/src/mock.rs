@@ -291,7 +291,13 @@ impl ExtBuilder {
         REAPED.with(|r| r.borrow_mut().clear());
         PROGRESS.with(|p| p.borrow_mut().clear());
         let mut ext = sp_io::TestExternalities::new(storage);
-        ext.execute_with(|| System::set_block_number(1));
+        ext.execute_with(|| {
+            System::set_block_number(1);
+            // What a runtime's genesis writes: the in-code storage version
+            // (records are read in its layout).
+            use frame_support::traits::GetStorageVersion;
+            UpowJobs::in_code_storage_version().put::<UpowJobs>();
+        });
         ext
     }
 }

@@ -230,9 +230,11 @@ fn calls_have_their_weights() {
         budget: 100,
         target_loss: None,
     });
+    // Posting pays for the draw of its initial weights too.
+    let params = spec(10).model.params() as u32;
     assert_eq!(
         post.get_dispatch_info().call_weight,
-        <() as WeightInfo>::post_job(spec(10).model.params() as u32)
+        <() as WeightInfo>::post_job(params) + <() as WeightInfo>::draw_initial_weights(params)
     );
     let reap = RuntimeCall::UpowJobs(crate::Call::reap_job { job: 1 });
     assert_eq!(

@@ -155,7 +155,9 @@ fn jobs_that_leave_the_market_before_their_draw_are_not_drawn() {
         assert_ok!(UpowJobs::do_try_state());
 
         draw_initial_weights();
-        assert!(open.iter().all(|&id| job(id).initial.is_some() && trainable(id)));
+        assert!(open
+            .iter()
+            .all(|&id| job(id).initial.is_some() && trainable(id)));
         // Ended before its draw: never drawn, never trained.
         assert!(job(posted[0]).initial.is_none() && !trainable(posted[0]));
         assert!(AwaitingInitialWeights::<Test>::get().is_empty());
@@ -183,7 +185,10 @@ fn a_blocks_draw_keeps_to_its_budget_and_draws_at_least_one_job() {
         UpowJobs::draw_initial_weights(&upow_puzzle::Ticket([2; 32]));
         assert_eq!(
             job(jobs[1]).initial.map(|initial| initial.seed),
-            Some(upow_puzzle::lane::run_seed(jobs[1], &upow_puzzle::Ticket([2; 32])))
+            Some(upow_puzzle::lane::run_seed(
+                jobs[1],
+                &upow_puzzle::Ticket([2; 32])
+            ))
         );
         // Budget for all: the rest in one block.
         DrawBudget::set(frame_support::weights::Weight::MAX);
@@ -350,7 +355,10 @@ fn a_job_holds_a_deposit_for_every_byte_of_its_dataset() {
         let spec = spec(10);
         assert_eq!(spec.dataset.stored_bytes(), 80);
         let deposit = DEPOSIT + 3 * 80;
-        assert_eq!(UpowJobs::deposit_for(&spec), Ok(deposit));
+        assert_eq!(
+            UpowJobs::deposit_for(&spec).map_err(DispatchError::from),
+            Ok(deposit)
+        );
         let id = post(1, 10, 5, 100);
         assert_eq!((job(id).deposit, deposits(1)), (deposit, deposit));
         assert_eq!(free(1), ENDOWMENT - 100 - deposit);
@@ -369,13 +377,13 @@ fn a_job_cannot_make_nodes_store_more_than_its_deposit_pays_for() {
         let deposit = DEPOSIT + 3 * 80;
         // A poster that can hold the budget and every byte's deposit, and
         // one that is a unit short: refused, nothing held.
-        assert_ok!(Balances::set_balance(&9, ED + 100 + deposit - 1));
+        Balances::set_balance(&9, ED + 100 + deposit - 1);
         list(&spec(10));
         assert_noop!(
             UpowJobs::post_job(RuntimeOrigin::signed(9), spec(10).into(), 5, 100, None),
             Error::<Test>::InsufficientBalance
         );
-        assert_ok!(Balances::set_balance(&9, ED + 100 + deposit));
+        Balances::set_balance(&9, ED + 100 + deposit);
         let id = post(9, 10, 5, 100);
         assert_eq!(deposits(9), deposit);
         // Whatever the dataset's size: the deposit is the bytes' price, and
@@ -389,8 +397,8 @@ fn a_job_cannot_make_nodes_store_more_than_its_deposit_pays_for() {
         };
         DepositPerByte::set(u64::MAX);
         assert_eq!(
-            UpowJobs::deposit_for(&huge),
-            Err(Error::<Test>::CostOverflow)
+            UpowJobs::deposit_for(&huge).map_err(DispatchError::from),
+            Err(Error::<Test>::CostOverflow.into())
         );
         assert_eq!(job(id).deposit, deposit, "held deposits do not change");
     });
