@@ -54,9 +54,13 @@ pub enum ChainError {
     /// No job has this id.
     #[error("no job {0} on this chain")]
     UnknownJob(JobId),
-    /// The job was posted in the block read: the next block draws its
+    /// The job's initial weights were not drawn yet at the block read: a
+    /// later block (normally the one after its posting) draws its
     /// initial weights.
-    #[error("job {0} has no weights yet: the block after its posting draws its initial weights")]
+    #[error(
+        "job {0} has no weights yet: a block after its posting (normally the next) draws its \
+         initial weights"
+    )]
     NotDrawnYet(JobId),
     /// A read through the runtime API or storage failed.
     #[error("reading {what}: {message}")]

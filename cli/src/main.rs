@@ -755,7 +755,7 @@ fn print_status(id: JobId, info: &JobInfo, block: u32) {
     }
     match info.weights {
         Some(weights) => println!("  weights    0x{}", hex::encode(weights)),
-        None => println!("  weights    none yet (the next block draws the initial weights)"),
+        None => println!("  weights    none yet (a later block draws the initial weights)"),
     }
 }
 

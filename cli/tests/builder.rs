@@ -380,7 +380,7 @@ fn builder_publishes_posts_downloads_evaluates_and_cancels() {
             "--out",
             early.to_str().unwrap(),
         ],
-        "has no weights yet: the block after its posting draws its initial weights",
+        "has no weights yet: a block after its posting (normally the next) draws its initial weights",
     );
     assert!(!early.exists(), "nothing written");
     let second_before = chain::balance(&node, &bob).0;

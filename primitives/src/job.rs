@@ -94,7 +94,7 @@ pub struct JobInfo {
     /// Model, hyper-parameters and dataset.
     pub spec: JobSpec,
     /// Seed of the initial weights: `None` in the block that posted the
-    /// job, drawn from the next block's sealing ticket (docs/v3.md §2.1).
+    /// job, drawn from a later block's sealing ticket (docs/v3.md §2.1).
     pub init_seed: Option<Hash>,
     /// Price per verified step.
     pub price_per_step: u128,

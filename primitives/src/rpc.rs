@@ -297,7 +297,8 @@ pub struct JobJson {
     /// Steps so far, settled and pending.
     pub steps: u64,
     /// Current (or final) weights hash; `null` in the block that posted
-    /// the job (the next block draws its initial weights).
+    /// the job (a later block, normally the next, draws its initial
+    /// weights).
     pub weights: Option<H256>,
     /// Steps past the dispute window: no fraud proof can roll them back.
     pub settled_steps: u64,

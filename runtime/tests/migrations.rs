@@ -146,6 +146,9 @@ fn a_chain_at_version_0_is_migrated_on_upgrade() {
         );
         forget_the_catalogue();
         StorageVersion::new(0).put::<Jobs>();
+        // Before the migrations run, the house job trains from its v0 record.
+        let before = <Jobs as JobSchedule<_>>::trainable(0).expect("the house job trains");
+        assert_eq!(before.initial_weights, house.initial.unwrap().weights);
         Executive::execute_on_runtime_upgrade();
         assert_eq!(Jobs::on_chain_storage_version(), StorageVersion::new(3));
         assert_eq!(

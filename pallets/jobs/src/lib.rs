@@ -171,7 +171,7 @@ pub mod pallet {
     /// The in-code storage version: 1 since [`Job`] stopped holding the
     /// training progress (`migrations::MigrateV0ToV1`), 2 since the
     /// catalogue of workloads (`migrations::MigrateV1ToV2`), 3 since a
-    /// job's initial weights are drawn by the next block
+    /// job's initial weights are drawn by a later block
     /// (`migrations::MigrateV2ToV3`).
     const STORAGE_VERSION: StorageVersion = StorageVersion::new(3);
 
@@ -488,7 +488,8 @@ pub mod pallet {
             workload: WorkloadId,
         },
         /// A job's initial weights were drawn from the sealing ticket of
-        /// the block after its posting: it can be trained from now on.
+        /// the block that drew them (normally the one after its posting):
+        /// it can be trained from now on.
         InitialWeightsDrawn {
             /// The job.
             job: JobId,

@@ -62,7 +62,10 @@ impl<T: Config> Pallet<T> {
         let awaiting = AwaitingInitialWeights::<T>::get().into_inner();
         let budget = T::MaxDrawWeight::get();
         let mut used = T::DbWeight::get().reads_writes(1, 1);
-        let mut done = 0usize;
+        let now = frame_system::Pallet::<T>::block_number();
+        // `done`: entries processed; `drawn`: jobs drawn (the first is drawn
+        // whatever the budget).
+        let (mut done, mut drawn) = (0usize, 0usize);
         for &job in &awaiting {
             // Only live jobs await a draw (one that leaves the market first
             // leaves this list too), so the record is there.
@@ -73,11 +76,14 @@ impl<T: Config> Pallet<T> {
             let params = u32::try_from(record.spec.model.params()).unwrap_or(u32::MAX);
             let weight = T::WeightInfo::draw_initial_weights(params)
                 .saturating_add(T::DbWeight::get().reads_writes(1, 1));
-            if done > 0 && used.saturating_add(weight).any_gt(budget) {
+            if drawn > 0 && used.saturating_add(weight).any_gt(budget) {
                 break;
             }
             let initial = InitialWeights::draw(&record.spec.model, run_seed(job, sealing_ticket));
             record.initial = Some(initial);
+            // Its expiry counts from its draw: time spent waiting for it
+            // (behind other jobs' draws) is not a time nobody trained it.
+            record.last_progress = now;
             Jobs::<T>::insert(job, record);
             Self::deposit_event(Event::InitialWeightsDrawn {
                 job,
@@ -86,16 +92,20 @@ impl<T: Config> Pallet<T> {
             });
             used = used.saturating_add(weight);
             done = done.saturating_add(1);
+            drawn = drawn.saturating_add(1);
         }
         let rest = awaiting.get(done..).unwrap_or_default().to_vec();
         AwaitingInitialWeights::<T>::put(BoundedVec::truncate_from(rest));
         used
     }
 
-    /// Takes `job` off the list of jobs awaiting their initial weights
-    /// (it left the market before its draw).
-    fn forget_draw(job: JobId) {
-        AwaitingInitialWeights::<T>::mutate(|awaiting| awaiting.retain(|&j| j != job));
+    /// Takes `job` off the list of jobs awaiting their initial weights if
+    /// it is on it (`info` is its record: it leaves the market before its
+    /// draw). A drawn job costs no storage access here.
+    fn forget_draw(job: JobId, info: &JobOf<T>) {
+        if info.initial.is_none() {
+            AwaitingInitialWeights::<T>::mutate(|awaiting| awaiting.retain(|&j| j != job));
+        }
     }
 
     /// The deposit a job of `spec` holds until it is reaped:
@@ -154,7 +164,7 @@ impl<T: Config> Pallet<T> {
     }
 
     /// A new job record, open from now on, its initial weights `initial`
-    /// (`None`: drawn by the next block).
+    /// (`None`: drawn by a later block).
     fn new_job(
         poster: &T::AccountId,
         spec: JobSpec,
@@ -262,8 +272,8 @@ impl<T: Config> Pallet<T> {
         Self::hold(HoldReason::JobDeposit, who, deposit)?;
         if let Some(evicted) = evict {
             open.retain(|&j| j != evicted);
-            Self::forget_draw(evicted);
             if let Some(mut job) = Jobs::<T>::get(evicted) {
+                Self::forget_draw(evicted, &job);
                 let refund = Self::refund(&mut job);
                 job.status = JobStatus::Evicted;
                 job.ended_at = Some(frame_system::Pallet::<T>::block_number());
@@ -311,7 +321,7 @@ impl<T: Config> Pallet<T> {
         info.status = status;
         info.ended_at = Some(frame_system::Pallet::<T>::block_number());
         Open::<T>::mutate(|open| open.retain(|&j| j != job));
-        Self::forget_draw(job);
+        Self::forget_draw(job, info);
         refund
     }
 
@@ -373,19 +383,26 @@ impl<T: Config> Pallet<T> {
     /// Job `id`'s record, read in the layout of the chain's storage
     /// version: the first block after an upgrade is sealed (and its work
     /// read) against the state before its migrations run, so the house job
-    /// must stay trainable on a chain at version 1 or 2
-    /// (`crate::migrations::MigrateV2ToV3`). (Version 0, before the
-    /// progress left the record, is read as this runtime's layout, as
-    /// before: state without a written version, such as a benchmark's, is
-    /// this runtime's.)
+    /// must stay trainable on a chain at any earlier version
+    /// (`crate::migrations`). At version 0 the bytes are this runtime's
+    /// record where they decode whole as one (state without a written
+    /// version, such as a benchmark's), else a v0 record.
     fn record_for_sealing(id: JobId) -> Option<JobOf<T>> {
+        use crate::migrations::{JobV0Of, JobV2Of};
+        use codec::DecodeAll;
         use frame_support::{storage::unhashed, traits::GetStorageVersion};
-        let version = Pallet::<T>::on_chain_storage_version();
-        if version == 1 || version == 2 {
-            unhashed::get::<crate::migrations::JobV2Of<T>>(&Jobs::<T>::hashed_key_for(id))
-                .map(crate::migrations::JobV2::into_v3)
-        } else {
-            Jobs::<T>::get(id)
+        let key = Jobs::<T>::hashed_key_for(id);
+        match Pallet::<T>::on_chain_storage_version() {
+            v if v >= 3 => Jobs::<T>::get(id),
+            v if v >= 1 => unhashed::get::<JobV2Of<T>>(&key).map(|job| job.into_v3()),
+            _ => {
+                let raw = unhashed::get_raw(&key)?;
+                JobOf::<T>::decode_all(&mut &raw[..]).ok().or_else(|| {
+                    JobV0Of::<T>::decode_all(&mut &raw[..])
+                        .ok()
+                        .map(|job| job.into_v1().into_v3())
+                })
+            }
         }
     }
 
@@ -426,7 +443,7 @@ impl<T: Config> JobSchedule<T::AccountId> for Pallet<T> {
             let (_, workload) = Self::listed_workload(&job.spec)?;
             (workload.cost, workload.liveness)
         };
-        // Not before its initial weights are drawn (the next block).
+        // Not before its initial weights are drawn (a later block).
         let initial = job.initial?;
         Some(Self::active(id, job, initial, cost, liveness))
     }

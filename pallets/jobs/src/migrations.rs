@@ -14,7 +14,7 @@
 //!   budget refunded — listing every open spec would keep a cheap-data job
 //!   sealing blocks until someone noticed.
 //! * **v2 → v3** ([`MigrateV2ToV3`]): a job's initial weights are drawn by
-//!   the block after its posting (docs/v3.md §2.1), so a [`Job`] holds them
+//!   a block after its posting (docs/v3.md §2.1), so a [`Job`] holds them
 //!   as `initial: Option<InitialWeights>` instead of `init_seed` and
 //!   `initial_weights`. Every record of a v2 chain was seeded at posting:
 //!   it is re-encoded with `Some` of its seed and hash, nothing awaits a
@@ -183,11 +183,13 @@ impl<T: Config> UncheckedOnRuntimeUpgrade for UncheckedMigrateV0ToV1<T> {
     fn post_upgrade(state: alloc::vec::Vec<u8>) -> Result<(), sp_runtime::TryRuntimeError> {
         let before = u64::decode(&mut &state[..])
             .map_err(|_| sp_runtime::TryRuntimeError::Other("pre_upgrade state"))?;
-        // Every record decodes as v1 and none was dropped.
+        // Every record decodes whole as v1 and none was dropped.
         let after = Jobs::<T>::iter_keys()
             .filter(|&id| {
-                frame_support::storage::unhashed::get::<JobV2Of<T>>(&Jobs::<T>::hashed_key_for(id))
-                    .is_some()
+                frame_support::storage::unhashed::get_raw(&Jobs::<T>::hashed_key_for(id))
+                    .is_some_and(|raw| {
+                        <JobV2Of<T> as codec::DecodeAll>::decode_all(&mut &raw[..]).is_ok()
+                    })
             })
             .count() as u64;
         frame_support::ensure!(before == after, "job records lost in the v1 migration");

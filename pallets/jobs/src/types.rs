@@ -60,7 +60,7 @@ pub struct Job<AccountId, Balance, BlockNumber> {
     /// Model, hyper-parameters and dataset.
     pub spec: JobSpec,
     /// The job's initial weights: `None` in the block that posted it,
-    /// drawn from the next block's sealing ticket
+    /// drawn from a later block's sealing ticket (normally the next's)
     /// ([`Pallet::draw_initial_weights`](crate::Pallet::draw_initial_weights),
     /// docs/v3.md §2.1), so no poster chooses them.
     pub initial: Option<InitialWeights>,

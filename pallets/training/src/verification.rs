@@ -91,7 +91,7 @@ impl<T: Config> Pallet<T> {
     }
 
     /// Hands this block's sealing ticket to the job market, which draws
-    /// from it the initial weights of the jobs posted in the parent
+    /// from it the initial weights of jobs posted earlier
     /// (docs/v3.md §2.1). A block whose digest has no readable claim has no
     /// sealing ticket, and is invalid anyway: its trajectory inherent fails.
     pub(crate) fn draw_initial_weights() -> Weight {

@@ -166,6 +166,31 @@ fn jobs_that_leave_the_market_before_their_draw_are_not_drawn() {
 }
 
 #[test]
+fn a_jobs_expiry_counts_from_its_draw() {
+    new_test_ext().execute_with(|| {
+        // One draw per block: the second job waits a block for its own.
+        DrawBudget::set(frame_support::weights::Weight::zero());
+        let first = post_in_block(1, 10, 5).expect("posted");
+        let second = post_in_block(2, 10, 5).expect("posted");
+        end_block(1);
+        assert!(job(first).initial.is_some() && job(second).initial.is_none());
+        end_block(2);
+        assert_eq!(
+            (job(first).last_progress, job(second).last_progress),
+            (2, 3)
+        );
+        // `EXPIRY` blocks after its posting the second job is still open:
+        // the wait for its draw is not time nobody trained it.
+        for n in 3..=2 + EXPIRY {
+            end_block(n);
+        }
+        assert_eq!(job(first).status, JobStatus::Expired);
+        assert_eq!(job(second).status, JobStatus::Open);
+        assert_ok!(UpowJobs::do_try_state());
+    });
+}
+
+#[test]
 fn a_blocks_draw_keeps_to_its_budget_and_draws_at_least_one_job() {
     new_test_ext().execute_with(|| {
         let jobs: Vec<JobId> = (0..3)
