@@ -239,6 +239,28 @@ fn float_attacker_seconds(
     })
 }
 
+/// A bound on any attacker that skips `skipped` of the forward pass's
+/// work on `weights`: the sparse kernel's step on them less that share of
+/// the forward pass's time, as if skipping it were free. (Each timed step
+/// starts from `weights`, as a planter's would.)
+fn skip_bound_seconds(
+    budget: Duration,
+    batches: &[(Seed, Batch)],
+    at: u64,
+    model: &Model,
+    sparse: &SparseStep,
+    weights: &Weights,
+    skipped: f64,
+) -> f64 {
+    let sparse_seconds = time_steps(budget, batches, at, |b, s, t| {
+        sparse.run(weights, b, s, t).unwrap().weights.hash()
+    });
+    let forward_seconds = time_steps(budget, batches, at, |b, _, _| {
+        forward_digest(&Forward::run(model, weights, &b.inputs, b.rows()))
+    });
+    sparse_seconds - forward_seconds * skipped
+}
+
 /// Something of a forward pass's first pre-activations for the timer to
 /// keep (a forward pass alone publishes nothing).
 fn forward_digest(forward: &Forward) -> Hash {
@@ -407,12 +429,6 @@ fn main() {
                     Err(_) => " (refused)",
                 };
                 let skipped = skipped_forward_share(&model, &zeroed, &batches, &dark);
-                let sparse_seconds = time_steps(budget, &batches, at, |b, s, t| {
-                    sparse.run(&zeroed, b, s, t).unwrap().weights.hash()
-                });
-                let forward_seconds = time_steps(budget, &batches, at, |b, _, _| {
-                    forward_digest(&Forward::run(&model, &zeroed, &b.inputs, b.rows()))
-                });
                 row(
                     &format!(
                         "zeros at ν on {} most lit inputs, {:.1}% of forward, bound{verdict}",
@@ -420,7 +436,7 @@ fn main() {
                         100.0 * skipped
                     ),
                     false,
-                    sparse_seconds - forward_seconds * skipped,
+                    skip_bound_seconds(budget, &batches, at, &model, &sparse, &zeroed, skipped),
                 );
             }
 
@@ -516,19 +532,21 @@ fn main() {
                     // sparse kernel's step on them, less the forward pass's
                     // share of the activations known to be zero, as if
                     // skipping them cost nothing.
-                    let sparse_seconds = time_steps(budget, &batches, at, |b, s, t| {
-                        sparse.run(&crafted, b, s, t).unwrap().weights.hash()
-                    });
-                    let forward_seconds = time_steps(budget, &batches, at, |b, _, _| {
-                        forward_digest(&Forward::run(&model, &crafted, &b.inputs, b.rows()))
-                    });
                     row(
                         &format!(
                             "rare firing ({always} always), {:.1}% active, bound{verdict}",
                             100.0 * density
                         ),
                         false,
-                        sparse_seconds - forward_seconds * (1.0 - density),
+                        skip_bound_seconds(
+                            budget,
+                            &batches,
+                            at,
+                            &model,
+                            &sparse,
+                            &crafted,
+                            1.0 - density,
+                        ),
                     );
                 }
             }

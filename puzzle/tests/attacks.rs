@@ -535,11 +535,18 @@ struct Triggered {
     weights: Weights,
 }
 
-fn triggered_on_rare_inputs() -> Triggered {
+/// The house model at batch 64 on sparse synthetic images: model,
+/// hyper-parameters, data and spec.
+fn house_model_on_sparse_images() -> (Model, Hyperparams, Dataset, JobSpec) {
     let model = Model::new(&[784, 128, 10]).unwrap();
     let hyper = Hyperparams::new(6, 2, 10_000).unwrap();
     let data = sparse_images(784, 512, 10);
     let spec = JobSpec::new(model.clone(), hyper, data.commitment()).unwrap();
+    (model, hyper, data, spec)
+}
+
+fn triggered_on_rare_inputs() -> Triggered {
+    let (model, hyper, data, spec) = house_model_on_sparse_images();
     let (units, quiet) = adversarial::units_on_inputs_lit(&data, 128, 0, 0.1);
     let weights = adversarial::triggered_weights(&model, &units, &quiet, 11);
     Triggered {
@@ -611,10 +618,7 @@ fn zeros_on_the_most_lit_inputs_stop_at_the_non_zero_weights_threshold() {
     // inputs so that a zero-skipping forward pass saves the most. Its
     // weights keep the threshold, within one input's weights of it, and
     // the inputs it darkens are the most lit ones.
-    let model = Model::new(&[784, 128, 10]).unwrap();
-    let hyper = Hyperparams::new(6, 2, 10_000).unwrap();
-    let data = sparse_images(784, 512, 10);
-    let spec = JobSpec::new(model.clone(), hyper, data.commitment()).unwrap();
+    let (model, hyper, data, spec) = house_model_on_sparse_images();
     let house = upow_puzzle::REFERENCE_LIVENESS;
     let honest = Weights::initial(&model, &[3; 32]);
     let (zeroed, dark) = adversarial::zeros_on_lit_inputs(&model, &honest, &data, house);
